@@ -1,0 +1,53 @@
+/** The signed-in user's own account: Me and ChangePassword. */
+import { authenticate } from "./authenticate.js";
+import { AuthError } from "./errors.js";
+import type { RequestContext, User } from "./model.js";
+import type { AuthDeps } from "./ports.js";
+import { checkNewPassword, checkPasswordInput } from "./validation.js";
+
+export async function me(deps: AuthDeps, ctx: RequestContext): Promise<User> {
+  const claims = await authenticate(deps, ctx);
+  const user = await deps.users.findById(claims.userId);
+  if (user === null) throw new AuthError("SESSION_REVOKED");
+  if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
+  return user;
+}
+
+export interface ChangePasswordInput {
+  readonly currentPassword: string;
+  readonly newPassword: string;
+}
+
+/** Changes the password and ends every other session; returns how many ended. */
+export async function changePassword(deps: AuthDeps, ctx: RequestContext, input: ChangePasswordInput): Promise<number> {
+  const claims = await authenticate(deps, ctx);
+  const current = checkPasswordInput("current_password", input.currentPassword);
+  const credentials = await deps.users.findCredentialsById(claims.userId);
+  if (credentials === null) throw new AuthError("SESSION_REVOKED");
+  const { user, passwordHash } = credentials;
+  if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
+  checkNewPassword("new_password", input.newPassword, {
+    minLength: deps.policy.passwordMinLength,
+    commonPasswords: deps.commonPasswords,
+    context: [user.email, user.username],
+  });
+  if (!(await deps.passwords.verify(current, passwordHash))) throw new AuthError("INVALID_CREDENTIALS");
+
+  const newHash = await deps.passwords.hash(input.newPassword);
+  // End the other sessions before and after the change: before, so that a failure leaves the old
+  // password and no session of a possible intruder; after, so that a session started with the old
+  // password while we hashed does not survive.
+  let ended = await deps.sessions.revokeAllForUser(user.id, claims.sessionId);
+  await deps.users.updatePasswordHash(user.id, newHash, new Date(deps.clock.now()));
+  ended += await deps.sessions.revokeAllForUser(user.id, claims.sessionId);
+  deps.events.record({
+    type: "password_changed",
+    tenant: user.tenant,
+    userId: user.id,
+    sessionId: claims.sessionId,
+    ip: ctx.ip,
+    userAgent: ctx.userAgent,
+    detail: { sessionsEnded: ended },
+  });
+  return ended;
+}

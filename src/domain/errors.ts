@@ -1,0 +1,80 @@
+/**
+ * The one error type of the service, with its closed catalog of reasons.
+ *
+ * A flow throws `new AuthError("WEAK_PASSWORD")`; the transport maps the error's category to a
+ * status code in one place (src/transport/errors.ts) and sends the reason as a
+ * `google.rpc.ErrorInfo` detail. The message is safe to show to a caller; an internal cause is
+ * kept in `cause` for the logs and never sent.
+ */
+
+/** What kind of failure, independent of any transport; mapped once to gRPC/Connect codes. */
+export type ErrorCategory =
+  | "invalid_input"
+  | "conflict"
+  | "not_found"
+  | "unauthenticated"
+  | "forbidden"
+  | "precondition"
+  | "rate_limited"
+  | "unimplemented"
+  | "unavailable"
+  | "internal";
+
+/** Every reason a caller can receive, with its usual category and its public message. */
+export const reasonCatalog = {
+  INVALID_REQUEST: ["invalid_input", "The request is malformed."],
+  REQUEST_TOO_LARGE: ["invalid_input", "The request body is too large."],
+  INVALID_EMAIL: ["invalid_input", "The email address is not valid."],
+  INVALID_USERNAME: ["invalid_input", "The username is not valid."],
+  INVALID_TENANT: ["invalid_input", "The tenant is not valid."],
+  WEAK_PASSWORD: ["invalid_input", "The password is too weak."],
+  PASSWORD_TOO_LONG: ["invalid_input", "The password is too long."],
+  EMAIL_TAKEN: ["conflict", "An account with this email address already exists."],
+  USERNAME_TAKEN: ["conflict", "This username is taken."],
+  TENANT_NOT_FOUND: ["not_found", "The tenant does not exist."],
+  INVALID_CREDENTIALS: ["unauthenticated", "Invalid credentials."],
+  TOKEN_MISSING: ["unauthenticated", "No bearer token was sent."],
+  TOKEN_INVALID: ["unauthenticated", "The token is not valid."],
+  TOKEN_EXPIRED: ["unauthenticated", "The token has expired."],
+  TOKEN_REUSED: ["unauthenticated", "The refresh token was already used; the session has been ended."],
+  SESSION_REVOKED: ["unauthenticated", "The session has ended."],
+  ACCOUNT_DISABLED: ["forbidden", "The account is disabled."],
+  EMAIL_NOT_VERIFIED: ["forbidden", "The email address is not verified."],
+  TENANT_MISMATCH: ["forbidden", "The token belongs to another tenant."],
+  NOT_IMPLEMENTED: ["unimplemented", "This operation is not available yet."],
+  UNAVAILABLE: ["unavailable", "The service is temporarily unavailable; retry later."],
+  INTERNAL: ["internal", "Internal error."],
+} as const satisfies Record<string, readonly [ErrorCategory, string]>;
+
+export type AuthErrorReason = keyof typeof reasonCatalog;
+
+export interface AuthErrorOptions {
+  /** A more precise public message than the catalog's (never a secret or an internal detail). */
+  message?: string;
+  /** Overrides the reason's usual category, e.g. a one-time token failure is a precondition. */
+  category?: ErrorCategory;
+  /** Public key/value context, e.g. `{ field: "email" }`; sent to callers. */
+  metadata?: Record<string, string>;
+  /** The internal cause; logged, never sent. */
+  cause?: unknown;
+}
+
+export class AuthError extends Error {
+  readonly reason: AuthErrorReason;
+  readonly category: ErrorCategory;
+  readonly metadata: Readonly<Record<string, string>>;
+
+  constructor(reason: AuthErrorReason, options: AuthErrorOptions = {}) {
+    const [category, message] = reasonCatalog[reason];
+    super(options.message ?? message, { cause: options.cause });
+    this.name = "AuthError";
+    this.reason = reason;
+    this.category = options.category ?? category;
+    this.metadata = options.metadata ?? {};
+  }
+}
+
+/** A missing or malformed request field: INVALID_ARGUMENT naming the field. */
+export function invalidField(field: string, problem: string, reason: AuthErrorReason = "INVALID_REQUEST"): AuthError {
+  return new AuthError(reason, { message: `${field}: ${problem}`, metadata: { field } });
+}

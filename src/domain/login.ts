@@ -1,0 +1,82 @@
+/** Login: checks a password and starts a session. */
+import { AuthError } from "./errors.js";
+import type { IssuedTokens, RequestContext, User } from "./model.js";
+import type { AuthDeps } from "./ports.js";
+import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "./refresh-token.js";
+import { checkPasswordInput, loginKey, required, resolveTenant } from "./validation.js";
+
+export interface LoginInput {
+  /** Email address or username, any letter case. */
+  readonly identifier: string;
+  readonly password: string;
+}
+
+export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInput): Promise<IssuedTokens> {
+  const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
+  const identifier = required("identifier", input.identifier.trim());
+  const password = checkPasswordInput("password", input.password);
+
+  const credentials = await deps.users.findCredentialsByLogin(tenant, loginKey(identifier));
+  if (credentials === null) {
+    // Same answer and same cost for an unknown user: verify against a dummy hash of the same cost,
+    // so neither the error nor the response time tells whether the account exists.
+    await deps.passwords.verifyAgainstDummy(password);
+    deps.events.record({ type: "login_failed", tenant, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause: "unknown_user" } });
+    throw new AuthError("INVALID_CREDENTIALS");
+  }
+  const { user, passwordHash } = credentials;
+  if (!(await deps.passwords.verify(password, passwordHash))) {
+    deps.events.record({ type: "login_failed", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause: "wrong_password" } });
+    throw new AuthError("INVALID_CREDENTIALS");
+  }
+  // Account state is told only to someone who proved the password.
+  if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
+  if (deps.policy.requireVerifiedEmail && user.emailVerifiedAt === null) throw new AuthError("EMAIL_NOT_VERIFIED");
+
+  const tokens = await startSession(deps, ctx, user);
+  deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
+  return tokens;
+}
+
+/** Creates a session for a user who just proved who they are, and issues its first tokens. */
+export async function startSession(deps: AuthDeps, ctx: RequestContext, user: User): Promise<IssuedTokens> {
+  const now = deps.clock.now();
+  const sessionId = newSessionId();
+  const secret = newSecret();
+  const { refreshTokenTtlMs, sessionMaxLifetimeMs } = deps.policy;
+  const idleTtlMs = Math.min(refreshTokenTtlMs, sessionMaxLifetimeMs);
+  await deps.sessions.create({
+    id: sessionId,
+    userId: user.id,
+    tenant: user.tenant,
+    secretHash: hashSecret(secret),
+    ip: ctx.ip,
+    userAgent: ctx.userAgent,
+    createdAt: now,
+    absoluteExpiresAt: now + sessionMaxLifetimeMs,
+    idleTtlMs,
+  });
+  return issueTokens(deps, user, sessionId, secret, idleTtlMs, now);
+}
+
+/** Signs an access token for the session and packs the response. */
+export async function issueTokens(
+  deps: AuthDeps,
+  user: User,
+  sessionId: string,
+  secret: string,
+  refreshTtlMs: number,
+  now: number,
+): Promise<IssuedTokens> {
+  const { token, expiresAt } = await deps.tokens.issue(
+    { userId: user.id, tenant: user.tenant, sessionId, roles: user.roles, email: user.email, username: user.username },
+    now,
+  );
+  return {
+    accessToken: token,
+    refreshToken: formatRefreshToken(sessionId, secret),
+    expiresIn: Math.max(0, expiresAt - Math.floor(now / 1000)),
+    refreshExpiresIn: Math.floor(refreshTtlMs / 1000),
+    user,
+  };
+}

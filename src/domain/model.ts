@@ -1,0 +1,101 @@
+/**
+ * The domain's own types: users, sessions and verified token claims. No row, proto or transport
+ * type crosses into the domain; adapters map to and from these at the edge.
+ */
+
+export interface User {
+  /** Immutable UUID; the `sub` of access tokens. */
+  readonly id: string;
+  readonly tenant: string;
+  /** As the user typed it (trimmed); compared case-insensitively. */
+  readonly email: string;
+  readonly username: string | null;
+  readonly fullName: string | null;
+  /** Role names in the order they were assigned. */
+  readonly roles: readonly string[];
+  readonly isActive: boolean;
+  readonly emailVerifiedAt: Date | null;
+  readonly createdAt: Date;
+}
+
+/** A user together with the stored password hash; never leaves the domain. */
+export interface UserCredentials {
+  readonly user: User;
+  readonly passwordHash: string;
+}
+
+/** The primary role: `admin` wins when present (as in the Vigia API), otherwise the first role. */
+export function primaryRole(roles: readonly string[]): string {
+  return roles.includes("admin") ? "admin" : (roles[0] ?? "");
+}
+
+/** Facts about the caller that every flow may use; built by the transport from headers. */
+export interface RequestContext {
+  /** The raw `x-tenant` header, if any. */
+  readonly tenantHeader: string | undefined;
+  /** The raw `authorization` header, if any. */
+  readonly authorization: string | undefined;
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
+}
+
+/** The claims of a verified access token. */
+export interface AccessClaims {
+  readonly userId: string;
+  readonly tenant: string;
+  readonly sessionId: string;
+  readonly roles: readonly string[];
+  readonly email: string;
+  readonly username: string | null;
+  /** Seconds since the epoch. */
+  readonly issuedAt: number;
+  /** Seconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** Why an access token is not active; the transport maps these to the proto enum. */
+export type InactiveReason =
+  | "malformed"
+  | "bad_signature"
+  | "algorithm_not_allowed"
+  | "unknown_key"
+  | "expired"
+  | "not_yet_valid"
+  | "wrong_issuer"
+  | "wrong_audience"
+  | "wrong_type"
+  | "revoked"
+  | "wrong_tenant"
+  | "too_large";
+
+export type TokenCheck =
+  | { readonly active: true; readonly claims: AccessClaims }
+  | { readonly active: false; readonly reason: InactiveReason };
+
+/** What Login and Refresh hand back. */
+export interface IssuedTokens {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  /** Seconds. */
+  readonly expiresIn: number;
+  /** Seconds. */
+  readonly refreshExpiresIn: number;
+  readonly user: User;
+}
+
+/** A security-relevant event, for the log now and the audit table later. Nothing secret in it. */
+export interface SecurityEvent {
+  readonly type:
+    | "user_registered"
+    | "login_succeeded"
+    | "login_failed"
+    | "refresh_reuse_detected"
+    | "logout"
+    | "password_changed";
+  readonly tenant: string;
+  readonly userId?: string;
+  readonly sessionId?: string;
+  readonly ip?: string;
+  readonly userAgent?: string;
+  readonly detail?: Readonly<Record<string, string | number | boolean>>;
+}

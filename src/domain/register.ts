@@ -1,0 +1,34 @@
+/** Register: creates a user in the caller's tenant with the default role. */
+import { AuthError } from "./errors.js";
+import type { RequestContext, User } from "./model.js";
+import type { AuthDeps } from "./ports.js";
+import { checkNewPassword, resolveTenant, validateEmail, validateFullName, validateUsername } from "./validation.js";
+
+export interface RegisterInput {
+  readonly email: string;
+  readonly password: string;
+  readonly username: string | undefined;
+  readonly fullName: string | undefined;
+}
+
+/** The role every new user gets. */
+export const DEFAULT_ROLE = "user";
+
+export async function register(deps: AuthDeps, ctx: RequestContext, input: RegisterInput): Promise<User> {
+  const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
+  const email = validateEmail(input.email);
+  const username = validateUsername(input.username);
+  const fullName = validateFullName(input.fullName);
+  checkNewPassword("password", input.password, {
+    minLength: deps.policy.passwordMinLength,
+    commonPasswords: deps.commonPasswords,
+    context: [email, username],
+  });
+  // Checked before hashing so that a typo in x-tenant costs nothing and says what is wrong.
+  if (!(await deps.users.tenantExists(tenant))) throw new AuthError("TENANT_NOT_FOUND");
+
+  const passwordHash = await deps.passwords.hash(input.password);
+  const user = await deps.users.create({ tenant, email, username, fullName, passwordHash, roles: [DEFAULT_ROLE] });
+  deps.events.record({ type: "user_registered", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
+  return user;
+}
