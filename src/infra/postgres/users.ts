@@ -1,0 +1,129 @@
+/** The UserRepository port on PostgreSQL (Kysely). Rows become domain users here and nowhere else. */
+import { randomUUID } from "node:crypto";
+import { sql, type Kysely, type Selectable } from "kysely";
+import { AuthError } from "../../domain/errors.js";
+import type { User, UserCredentials } from "../../domain/model.js";
+import type { NewUser, UserRepository } from "../../domain/ports.js";
+import { loginKey } from "../../domain/validation.js";
+import type { Database, UsersTable } from "./schema.js";
+
+type UserRow = Selectable<UsersTable> & { roles: string[] };
+
+export function userRowToUser(row: UserRow): User {
+  return {
+    id: row.id,
+    tenant: row.tenant_id,
+    email: row.email,
+    username: row.username,
+    fullName: row.full_name,
+    roles: row.roles,
+    isActive: row.is_active,
+    emailVerifiedAt: row.email_verified_at,
+    createdAt: row.created_at,
+  };
+}
+
+function rowToCredentials(row: UserRow): UserCredentials {
+  return { user: userRowToUser(row), passwordHash: row.password_hash };
+}
+
+/** Selects users with their role names, in the order they were assigned. */
+function selectUsers(db: Kysely<Database>) {
+  return db
+    .selectFrom("users")
+    .selectAll("users")
+    .select(
+      sql<string[]>`array(select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.assigned_at, ur.role_name)`.as(
+        "roles",
+      ),
+    );
+}
+
+/** The unique constraint a PostgreSQL unique violation names, if that is what the error is. */
+function violatedConstraint(error: unknown): string | undefined {
+  const e = error as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (e.code !== "23505") return undefined;
+  if (typeof e.constraint === "string") return e.constraint;
+  // PGlite reports the constraint only in the message.
+  return typeof e.message === "string" ? /constraint "([^"]+)"/.exec(e.message)?.[1] : undefined;
+}
+
+export function createUserRepository(db: Kysely<Database>): UserRepository {
+  async function findById(userId: string): Promise<UserRow | undefined> {
+    return selectUsers(db).where("users.id", "=", userId).executeTakeFirst();
+  }
+
+  return {
+    async tenantExists(tenant) {
+      const row = await db.selectFrom("tenants").select("id").where("id", "=", tenant).executeTakeFirst();
+      return row !== undefined;
+    },
+
+    async create(user: NewUser) {
+      const id = randomUUID();
+      const now = new Date();
+      try {
+        await db.transaction().execute(async (tx) => {
+          await tx
+            .insertInto("users")
+            .values({
+              id,
+              tenant_id: user.tenant,
+              email: user.email,
+              email_normalized: loginKey(user.email),
+              username: user.username,
+              username_normalized: user.username === null ? null : loginKey(user.username),
+              full_name: user.fullName,
+              password_hash: user.passwordHash,
+              email_verified_at: null,
+              password_changed_at: now,
+              created_at: now,
+              updated_at: now,
+            })
+            .execute();
+          for (const [index, role] of user.roles.entries()) {
+            // Distinct timestamps keep the assignment order readable back.
+            await tx
+              .insertInto("user_roles")
+              .values({ user_id: id, tenant_id: user.tenant, role_name: role, assigned_at: new Date(now.getTime() + index) })
+              .execute();
+          }
+        });
+      } catch (error) {
+        const constraint = violatedConstraint(error);
+        if (constraint === "users_tenant_email_key") throw new AuthError("EMAIL_TAKEN", { metadata: { field: "email" } });
+        if (constraint === "users_tenant_username_key") throw new AuthError("USERNAME_TAKEN", { metadata: { field: "username" } });
+        throw error;
+      }
+      const row = await findById(id);
+      if (row === undefined) throw new Error(`user ${id} vanished right after its creation`);
+      return userRowToUser(row);
+    },
+
+    async findCredentialsByLogin(tenant, login) {
+      const key = loginKey(login);
+      // Usernames cannot contain '@', so the shape of the identifier says which column to search.
+      const column = key.includes("@") ? "users.email_normalized" : "users.username_normalized";
+      const row = await selectUsers(db).where("users.tenant_id", "=", tenant).where(column, "=", key).executeTakeFirst();
+      return row === undefined ? null : rowToCredentials(row);
+    },
+
+    async findCredentialsById(userId) {
+      const row = await findById(userId);
+      return row === undefined ? null : rowToCredentials(row);
+    },
+
+    async findById(userId) {
+      const row = await findById(userId);
+      return row === undefined ? null : userRowToUser(row);
+    },
+
+    async updatePasswordHash(userId, passwordHash, changedAt) {
+      await db
+        .updateTable("users")
+        .set({ password_hash: passwordHash, password_changed_at: changedAt, updated_at: changedAt })
+        .where("id", "=", userId)
+        .execute();
+    },
+  };
+}

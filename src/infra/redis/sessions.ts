@@ -1,0 +1,189 @@
+/**
+ * The SessionStore port on Redis.
+ *
+ * Keys (all under the configured prefix):
+ * - `s:{<sid>}`: a hash per session: u user, t tenant, c current secret hash, p previous secret
+ *   hash, pu previous-valid-until (ms), o older hashes (comma-separated), ca created, lu last
+ *   used, ae absolute expiry (ms), ip, ua. Its TTL is the idle lifetime, capped by `ae`.
+ * - `n:{<sid>}`: the sealed successor of the previous secret, living only for the grace window.
+ * - `u:{<user id>}`: a set of the user's session ids (may hold ids of expired sessions; pruned
+ *   at login).
+ * The `{…}` hash tags keep a session's two keys in one Redis Cluster slot, so the rotation
+ * script may touch both.
+ */
+import type { Redis } from "ioredis";
+import type { NewSession, RotateOutcome, RotateRequest, SessionOwner, SessionStore } from "../../domain/ports.js";
+import { redisCall } from "./client.js";
+
+/** How many superseded secret hashes a session remembers for reuse detection. */
+const HISTORY_MAX = 8;
+
+// Compare, rotate and detect reuse in one atomic step. Digests are compared without an early
+// exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.
+const rotateScript = `
+local s, n = KEYS[1], KEYS[2]
+local presented, nextHash, sealed = ARGV[1], ARGV[2], ARGV[3]
+local now, grace, idle, historyMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't')
+local cur, prev, prevUntil, ae, older, user, tenant = f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+if not cur then return {'missing'} end
+ae = tonumber(ae)
+if ae <= now then
+  redis.call('DEL', s, n)
+  return {'missing'}
+end
+local function same(a, b)
+  if not a or not b or #a ~= #b then return false end
+  local diff = 0
+  for i = 1, #a do diff = diff + math.abs(string.byte(a, i) - string.byte(b, i)) end
+  return diff == 0
+end
+if same(cur, presented) then
+  local history = {}
+  if prev and prev ~= '' then history[1] = prev end
+  for h in string.gmatch(older or '', '[^,]+') do
+    if #history >= historyMax then break end
+    history[#history + 1] = h
+  end
+  local ttl = math.min(idle, ae - now)
+  redis.call('HSET', s, 'c', nextHash, 'p', cur, 'pu', string.format('%d', now + grace), 'o', table.concat(history, ','), 'lu', string.format('%d', now))
+  redis.call('PEXPIRE', s, string.format('%d', ttl))
+  if grace > 0 then
+    redis.call('SET', n, sealed, 'PX', string.format('%d', grace))
+  else
+    redis.call('DEL', n)
+  end
+  return {'rotated', string.format('%d', ttl)}
+end
+if prev and prev ~= '' and same(prev, presented) then
+  if now <= tonumber(prevUntil) then
+    local successor = redis.call('GET', n)
+    if successor then
+      redis.call('HSET', s, 'lu', string.format('%d', now))
+      return {'grace', successor, tostring(redis.call('PTTL', s))}
+    end
+  end
+  redis.call('DEL', s, n)
+  return {'reused', user, tenant}
+end
+for h in string.gmatch(older or '', '[^,]+') do
+  if same(h, presented) then
+    redis.call('DEL', s, n)
+    return {'reused', user, tenant}
+  end
+end
+return {'mismatch'}
+`;
+
+type RotateReply = [string, ...string[]];
+
+interface RedisWithScripts extends Redis {
+  authRotate(sessionKey: string, successorKey: string, ...args: string[]): Promise<RotateReply>;
+}
+
+export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifetimeMs: number): SessionStore {
+  redis.defineCommand("authRotate", { numberOfKeys: 2, lua: rotateScript });
+  const scripted = redis as RedisWithScripts;
+  const sessionKey = (sid: string) => `${prefix}s:{${sid}}`;
+  const successorKey = (sid: string) => `${prefix}n:{${sid}}`;
+  const userKey = (uid: string) => `${prefix}u:{${uid}}`;
+
+  async function pruneUserIndex(userId: string): Promise<void> {
+    const ids = await redis.smembers(userKey(userId));
+    if (ids.length === 0) return;
+    const exists = await Promise.all(ids.map((id) => redis.exists(sessionKey(id))));
+    const dead = ids.filter((_, i) => exists[i] === 0);
+    if (dead.length > 0) await redis.srem(userKey(userId), ...dead);
+  }
+
+  async function endSessions(userId: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.del(sessionKey(id), successorKey(id));
+    pipeline.srem(userKey(userId), ...ids);
+    const results = (await pipeline.exec()) ?? [];
+    let ended = 0;
+    for (const [error, value] of results.slice(0, ids.length)) {
+      if (error) throw error;
+      // DEL counts both keys; a session existed when its hash was among them.
+      if (typeof value === "number" && value > 0) ended += 1;
+    }
+    return ended;
+  }
+
+  return {
+    create: (session: NewSession) =>
+      redisCall(async () => {
+        const key = sessionKey(session.id);
+        const fields: Record<string, string> = {
+          u: session.userId,
+          t: session.tenant,
+          c: session.secretHash,
+          ca: String(session.createdAt),
+          lu: String(session.createdAt),
+          ae: String(session.absoluteExpiresAt),
+        };
+        if (session.ip !== undefined) fields.ip = session.ip;
+        if (session.userAgent !== undefined) fields.ua = session.userAgent.slice(0, 512);
+        await pruneUserIndex(session.userId);
+        const results = await redis
+          .multi()
+          .hset(key, fields)
+          .pexpire(key, session.idleTtlMs)
+          .sadd(userKey(session.userId), session.id)
+          .pexpire(userKey(session.userId), sessionMaxLifetimeMs)
+          .exec();
+        for (const [error] of results ?? []) if (error) throw error;
+      }),
+
+    owner: (sessionId) =>
+      redisCall(async (): Promise<SessionOwner | null> => {
+        const [userId, tenant] = await redis.hmget(sessionKey(sessionId), "u", "t");
+        return userId && tenant ? { userId, tenant } : null;
+      }),
+
+    rotate: (request: RotateRequest) =>
+      redisCall(async (): Promise<RotateOutcome> => {
+        const reply = await scripted.authRotate(
+          sessionKey(request.sessionId),
+          successorKey(request.sessionId),
+          request.presentedHash,
+          request.nextHash,
+          request.sealedNext,
+          String(request.now),
+          String(request.graceMs),
+          String(request.idleTtlMs),
+          String(HISTORY_MAX),
+        );
+        const [kind, a, b] = reply.map(String);
+        switch (kind) {
+          case "rotated":
+            return { kind, ttlMs: Number(a) };
+          case "grace":
+            return { kind, sealedNext: a ?? "", ttlMs: Number(b) };
+          case "reused": {
+            await redis.srem(userKey(a ?? ""), request.sessionId);
+            return { kind, userId: a ?? "", tenant: b ?? "" };
+          }
+          case "mismatch":
+          case "missing":
+            return { kind };
+          default:
+            throw new Error(`unexpected reply from the rotation script: ${kind}`);
+        }
+      }),
+
+    isActive: (sessionId) => redisCall(async () => (await redis.exists(sessionKey(sessionId))) === 1),
+
+    revoke: (sessionId, userId) => redisCall(async () => (await endSessions(userId, [sessionId])) === 1),
+
+    revokeAllForUser: (userId, keepSessionId) =>
+      redisCall(async () => {
+        const ids = await redis.smembers(userKey(userId));
+        return endSessions(
+          userId,
+          ids.filter((id) => id !== keepSessionId),
+        );
+      }),
+  };
+}
