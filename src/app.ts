@@ -1,0 +1,179 @@
+/**
+ * The composition root: configuration -> stores -> domain -> transports. `buildApp` wires
+ * everything without listening; `start` binds the ports and `stop` shuts down gracefully.
+ * Tests build the same app on port 0.
+ */
+import type { Server as GrpcServer } from "@grpc/grpc-js";
+import type { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import type { Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import type { AuthDeps, Clock } from "./domain/ports.js";
+import { createAccessTokens } from "./infra/crypto/access-tokens.js";
+import { loadCommonPasswords } from "./infra/crypto/common-passwords.js";
+import { loadSigningKey } from "./infra/crypto/keys.js";
+import { createPasswordHasher } from "./infra/crypto/passwords.js";
+import { ensureTenant, migrateToLatest, openDatabase, pingDatabase } from "./infra/postgres/database.js";
+import type { Database } from "./infra/postgres/schema.js";
+import { createUserRepository } from "./infra/postgres/users.js";
+import { openRedis, pingRedis, waitForRedis } from "./infra/redis/client.js";
+import { createSessionStore } from "./infra/redis/sessions.js";
+import { createHttpServer, type Readiness } from "./transport/connect/server.js";
+import { createGrpcServer, listenGrpc } from "./transport/grpc/server.js";
+import { createAuthHandlers } from "./transport/handlers.js";
+
+export interface AppOptions {
+  readonly logger: Logger;
+  /** Defaults to the system clock. */
+  readonly clock?: Clock;
+}
+
+export interface App {
+  readonly deps: AuthDeps;
+  readonly db: Kysely<Database>;
+  readonly redis: Redis;
+  start(): Promise<{ grpcPort: number; httpPort: number }>;
+  /** Stops accepting, lets in-flight calls finish within the shutdown timeout, closes the stores. */
+  stop(): Promise<void>;
+  readiness(): Promise<Readiness>;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Runs the migrations, retrying while PostgreSQL is starting (as under docker-compose). */
+async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Logger): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const applied = await migrateToLatest(db);
+      if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
+      await ensureTenant(db, config.defaultTenant, config.defaultTenant);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      logger.warn({ err: error, attempt }, "database not ready; retrying in 1 s");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+export async function buildApp(config: Config, options: AppOptions): Promise<App> {
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+
+  const db = openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.databasePoolMax,
+    onPoolError: (error) => logger.warn({ err: error }, "PostgreSQL connection error"),
+  });
+  let lastRedisError = 0;
+  const redis = await openRedis(config.redisUrl, (error) => {
+    // ioredis reports every failed reconnection attempt; one line per 10 s is enough.
+    if (Date.now() - lastRedisError > 10_000) logger.warn({ err: error }, "Redis connection error");
+    lastRedisError = Date.now();
+  });
+  try {
+    await prepareDatabase(db, config, logger);
+    if (!(await waitForRedis(redis, 5000))) logger.warn("Redis is not reachable yet; calls needing it answer UNAVAILABLE until it is");
+  } catch (error) {
+    redis.disconnect();
+    await db.destroy();
+    throw error;
+  }
+  const { key, origin } = await loadSigningKey({
+    algorithm: config.jwt.algorithm,
+    secret: config.jwt.secret,
+    privateKey: config.jwt.privateKey,
+    dataDir: config.dataDir,
+  });
+  logger.info({ algorithm: key.algorithm, kid: key.kid, from: origin }, "access token signing key loaded");
+
+  const deps: AuthDeps = {
+    users: createUserRepository(db),
+    sessions: createSessionStore(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs),
+    passwords: await createPasswordHasher(config.bcryptCost),
+    commonPasswords: loadCommonPasswords(config.passwordMinLength),
+    tokens: createAccessTokens(key, {
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlMs: config.accessTokenTtlMs,
+      clockSkewMs: config.jwt.clockSkewMs,
+    }),
+    events: { record: (event) => logger.info({ event }, `security event: ${event.type}`) },
+    clock,
+    policy: {
+      defaultTenant: config.defaultTenant,
+      accessTokenTtlMs: config.accessTokenTtlMs,
+      refreshTokenTtlMs: config.refreshTokenTtlMs,
+      sessionMaxLifetimeMs: config.sessionMaxLifetimeMs,
+      refreshReuseGraceMs: config.refreshReuseGraceMs,
+      passwordMinLength: config.passwordMinLength,
+      requireVerifiedEmail: config.requireVerifiedEmail,
+      maxTokenBytes: config.jwt.maxTokenBytes,
+    },
+  };
+
+  async function readiness(): Promise<Readiness> {
+    const probe = (check: Promise<void>) =>
+      withTimeout(check, 1000).then(
+        () => "ok" as const,
+        () => "unavailable" as const,
+      );
+    const [postgres, redisState] = await Promise.all([probe(pingDatabase(db)), probe(pingRedis(redis))]);
+    return { ready: postgres === "ok" && redisState === "ok", checks: { postgres, redis: redisState } };
+  }
+
+  const handlers = createAuthHandlers(deps);
+  const grpcServer: GrpcServer = createGrpcServer(handlers, { maxRequestBytes: config.maxRequestBytes, logger });
+  const httpServer: HttpServer = createHttpServer(handlers, { maxRequestBytes: config.maxRequestBytes, logger, readiness });
+  let started = false;
+
+  return {
+    deps,
+    db,
+    redis,
+    readiness,
+    async start() {
+      const grpcPort = await listenGrpc(grpcServer, config.host, config.grpcPort);
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(config.httpPort, config.host, () => {
+          httpServer.off("error", reject);
+          resolve();
+        });
+      });
+      started = true;
+      return { grpcPort, httpPort: (httpServer.address() as AddressInfo).port };
+    },
+    async stop() {
+      const bound = config.shutdownTimeoutMs;
+      if (started) {
+        const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        httpServer.closeIdleConnections();
+        const grpcClosed = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+        try {
+          await withTimeout(Promise.all([httpClosed, grpcClosed]), bound);
+        } catch {
+          logger.warn({ timeoutMs: bound }, "in-flight calls did not finish in time; closing connections");
+          grpcServer.forceShutdown();
+          httpServer.closeAllConnections();
+        }
+      } else {
+        grpcServer.forceShutdown();
+      }
+      await redis.quit().catch(() => redis.disconnect());
+      await db.destroy();
+    },
+  };
+}

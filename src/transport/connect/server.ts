@@ -1,0 +1,165 @@
+/**
+ * The HTTP/1.1 port: Connect (JSON and binary) and gRPC-Web through connect-node, plus /healthz
+ * and /readyz. Request bodies are read here, with our limit, and JSON or binary Connect bodies are
+ * decoded once up front, so a malformed or oversized body is INVALID_ARGUMENT with a reason like
+ * every other error (connect-node alone would answer RESOURCE_EXHAUSTED, i.e. HTTP 429, for an
+ * oversized body, and send decode errors without our ErrorInfo detail).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { fromBinary, fromJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
+import {
+  createConnectRouter,
+  createContextKey,
+  createContextValues,
+  type ConnectError,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { createAsyncIterable, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { Logger } from "pino";
+import { AuthError } from "../../domain/errors.js";
+import type { RequestContext } from "../../domain/model.js";
+import { AuthService } from "../../gen/auth/v1/auth_pb.js";
+import { logCallEnd, requestIdFrom } from "../call-log.js";
+import { toConnectError } from "../errors.js";
+import type { AuthHandlers } from "../handlers.js";
+import { readBody } from "./body.js";
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, "ok" | "unavailable">>;
+}
+
+export interface HttpServerOptions {
+  readonly maxRequestBytes: number;
+  readonly logger: Logger;
+  readonly readiness: () => Promise<Readiness>;
+}
+
+const kRemoteAddress = createContextKey<string | undefined>(undefined, { description: "client IP" });
+const kRequestId = createContextKey<string>("", { description: "request id" });
+
+type AnyHandler = (request: Message, ctx: RequestContext) => Promise<object>;
+
+function header(headers: Headers, name: string): string | undefined {
+  return headers.get(name) ?? undefined;
+}
+
+/** The Connect service implementation: every handler, with logging and the error mapping. */
+function serviceImpl(handlers: AuthHandlers, logger: Logger): ServiceImpl<typeof AuthService> {
+  const impl: Record<string, (request: Message, context: HandlerContext) => Promise<object>> = {};
+  for (const method of AuthService.methods) {
+    const handler = (handlers as unknown as Record<string, AnyHandler>)[method.localName];
+    if (handler === undefined) throw new Error(`no handler for ${method.name}`);
+    impl[method.localName] = async (request, context) => {
+      const startedAt = performance.now();
+      const requestId = context.values.get(kRequestId);
+      const tenantHeader = header(context.requestHeader, "x-tenant");
+      const facts = { transport: "connect", rpc: method.name, requestId, tenant: tenantHeader } as const;
+      try {
+        const response = await handler(request, {
+          tenantHeader,
+          authorization: header(context.requestHeader, "authorization"),
+          ip: context.values.get(kRemoteAddress),
+          userAgent: header(context.requestHeader, "user-agent"),
+        });
+        logCallEnd(logger, facts, startedAt);
+        return response;
+      } catch (error) {
+        logCallEnd(logger, facts, startedAt, error);
+        throw toConnectError(error);
+      }
+    };
+  }
+  return impl as unknown as ServiceImpl<typeof AuthService>;
+}
+
+/**
+ * Decodes a Connect unary body once to report a malformed one with our error; returns what
+ * connect-node should parse (the JSON value, or the bytes). Other protocols get the bytes.
+ */
+function prepareBody(schema: DescMessage, contentType: string, bytes: Buffer): JsonValue | Uint8Array {
+  const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
+  if (mediaType === "application/json") {
+    let json: JsonValue;
+    try {
+      json = JSON.parse(bytes.length === 0 ? "{}" : bytes.toString("utf8")) as JsonValue;
+    } catch {
+      throw new AuthError("INVALID_REQUEST", { message: "The request body is not valid JSON." });
+    }
+    try {
+      fromJson(schema, json, { ignoreUnknownFields: true });
+    } catch (error) {
+      throw new AuthError("INVALID_REQUEST", { message: `The request body does not match ${schema.typeName}: ${(error as Error).message}` });
+    }
+    return json;
+  }
+  if (mediaType === "application/proto") {
+    try {
+      fromBinary(schema, bytes);
+    } catch {
+      throw new AuthError("INVALID_REQUEST", { message: `The request body is not a valid ${schema.typeName} message.` });
+    }
+  }
+  return bytes;
+}
+
+async function* failing(error: ConnectError): AsyncIterable<Uint8Array> {
+  throw error;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+}
+
+export function createHttpServer(handlers: AuthHandlers, options: HttpServerOptions): Server {
+  const { logger, maxRequestBytes } = options;
+  const router = createConnectRouter({ readMaxBytes: maxRequestBytes, jsonOptions: { ignoreUnknownFields: true } });
+  router.service(AuthService, serviceImpl(handlers, logger));
+  const routes = new Map<string, UniversalHandler>();
+  for (const handler of router.handlers) routes.set(handler.requestPath, handler);
+
+  async function handleRpc(route: UniversalHandler, req: IncomingMessage, res: ServerResponse) {
+    const requestId = requestIdFrom(req.headers["x-request-id"] as string | undefined);
+    const contextValues = createContextValues().set(kRemoteAddress, req.socket.remoteAddress).set(kRequestId, requestId);
+    res.setHeader("x-request-id", requestId);
+    let body: UniversalServerRequest["body"];
+    try {
+      const prepared = prepareBody(route.method.input, req.headers["content-type"] ?? "", await readBody(req, maxRequestBytes));
+      body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
+    } catch (error) {
+      logCallEnd(logger, { transport: "connect", rpc: route.method.name, requestId, tenant: undefined }, performance.now(), error);
+      if (error instanceof AuthError && error.reason === "REQUEST_TOO_LARGE") {
+        // The rest of the body was not read: close the connection after answering.
+        res.setHeader("connection", "close");
+      }
+      // connect-node reads the body through this iterable and answers with the error, encoded
+      // for whichever protocol the client speaks.
+      body = failing(toConnectError(error));
+    }
+    const request: UniversalServerRequest = { ...universalRequestFromNodeRequest(req, res, undefined, contextValues), body };
+    await universalResponseToNodeResponse(await route(request), res);
+  }
+
+  return createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    const work = (async () => {
+      if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+      if (path === "/readyz") {
+        const readiness = await options.readiness();
+        return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? "ok" : "unavailable", checks: readiness.checks });
+      }
+      const route = routes.get(path);
+      if (route === undefined) return sendJson(res, 404, { code: "not_found", message: `No route for ${req.method} ${path}.` });
+      return handleRpc(route, req, res);
+    })();
+    work.catch((error: unknown) => {
+      logger.error({ err: error, path }, "unhandled error while serving an HTTP request");
+      if (!res.headersSent) sendJson(res, 500, { code: "internal", message: "Internal error." });
+      else res.destroy();
+    });
+  });
+}

@@ -1,0 +1,76 @@
+/** Converters between domain values and protobuf messages, named by direction. */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { primaryRole, type InactiveReason, type IssuedTokens, type TokenCheck, type User } from "../domain/model.js";
+import {
+  InactiveReason as ProtoInactiveReason,
+  type UserSchema,
+  type ValidateTokenResponseSchema,
+} from "../gen/auth/v1/auth_pb.js";
+
+export function userToProto(user: User): MessageInitShape<typeof UserSchema> {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username ?? "",
+    fullName: user.fullName ?? "",
+    role: primaryRole(user.roles),
+    roles: [...user.roles],
+    isActive: user.isActive,
+    emailVerified: user.emailVerifiedAt !== null,
+    tenant: user.tenant,
+    createdAt: timestampFromDate(user.createdAt),
+  };
+}
+
+/** The token fields LoginResponse and RefreshResponse share. */
+export interface TokenResponseInit {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: string;
+  expiresIn: number;
+  refreshExpiresIn: number;
+  user: MessageInitShape<typeof UserSchema>;
+}
+
+export function tokensToProto(tokens: IssuedTokens): TokenResponseInit {
+  return {
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    tokenType: "Bearer",
+    expiresIn: tokens.expiresIn,
+    refreshExpiresIn: tokens.refreshExpiresIn,
+    user: userToProto(tokens.user),
+  };
+}
+
+const inactiveReasonToProto = {
+  malformed: ProtoInactiveReason.MALFORMED,
+  bad_signature: ProtoInactiveReason.BAD_SIGNATURE,
+  algorithm_not_allowed: ProtoInactiveReason.ALGORITHM_NOT_ALLOWED,
+  unknown_key: ProtoInactiveReason.UNKNOWN_KEY,
+  expired: ProtoInactiveReason.EXPIRED,
+  not_yet_valid: ProtoInactiveReason.NOT_YET_VALID,
+  wrong_issuer: ProtoInactiveReason.WRONG_ISSUER,
+  wrong_audience: ProtoInactiveReason.WRONG_AUDIENCE,
+  wrong_type: ProtoInactiveReason.WRONG_TYPE,
+  revoked: ProtoInactiveReason.REVOKED,
+  wrong_tenant: ProtoInactiveReason.WRONG_TENANT,
+  too_large: ProtoInactiveReason.TOO_LARGE,
+} as const satisfies Record<InactiveReason, ProtoInactiveReason>;
+
+export function tokenCheckToProto(check: TokenCheck): MessageInitShape<typeof ValidateTokenResponseSchema> {
+  if (!check.active) return { active: false, reason: inactiveReasonToProto[check.reason] };
+  const { claims } = check;
+  return {
+    active: true,
+    userId: claims.userId,
+    tenant: claims.tenant,
+    sessionId: claims.sessionId,
+    roles: [...claims.roles],
+    email: claims.email,
+    username: claims.username ?? "",
+    issuedAt: timestampFromMs(claims.issuedAt * 1000),
+    expiresAt: timestampFromMs(claims.expiresAt * 1000),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The one mapping from domain errors to wire errors. A category maps to one code (gRPC and Connect
+ * share the numbers); the reason travels as a `google.rpc.ErrorInfo` detail on every transport.
+ * Internal causes stay in the logs.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { AuthError, type ErrorCategory } from "../domain/errors.js";
+import { ErrorInfoSchema, type ErrorInfo } from "../gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../gen/google/rpc/status_pb.js";
+
+/** The `domain` of every ErrorInfo we send. */
+export const ERROR_DOMAIN = "auth.v1";
+
+export const codeByCategory = {
+  invalid_input: Code.InvalidArgument,
+  conflict: Code.AlreadyExists,
+  not_found: Code.NotFound,
+  unauthenticated: Code.Unauthenticated,
+  forbidden: Code.PermissionDenied,
+  precondition: Code.FailedPrecondition,
+  rate_limited: Code.ResourceExhausted,
+  unimplemented: Code.Unimplemented,
+  unavailable: Code.Unavailable,
+  internal: Code.Internal,
+} as const satisfies Record<ErrorCategory, Code>;
+
+/** Anything thrown by a handler, as an AuthError; what is not one becomes INTERNAL with the cause kept. */
+export function toAuthError(error: unknown): AuthError {
+  return error instanceof AuthError ? error : new AuthError("INTERNAL", { cause: error });
+}
+
+export function codeOf(error: AuthError): Code {
+  return codeByCategory[error.category];
+}
+
+export function errorInfoOf(error: AuthError): ErrorInfo {
+  return create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN, metadata: { ...error.metadata } });
+}
+
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  const authError = toAuthError(error);
+  return new ConnectError(
+    authError.message,
+    codeOf(authError),
+    undefined,
+    [{ desc: ErrorInfoSchema, value: errorInfoOf(authError) }],
+    authError.cause ?? authError,
+  );
+}
+
+/** The `grpc-status-details-bin` trailer: a serialized google.rpc.Status carrying the ErrorInfo. */
+export function statusDetailsBin(error: AuthError): Uint8Array {
+  return toBinary(
+    StatusSchema,
+    create(StatusSchema, { code: codeOf(error), message: error.message, details: [anyPack(ErrorInfoSchema, errorInfoOf(error))] }),
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * Native gRPC (h2c) with @grpc/grpc-js, the fast path for internal callers of ValidateToken.
+ * The service definition is built from the protobuf-es descriptors, so grpc-js carries our
+ * generated messages; requests are decoded here so that a bad message is INVALID_ARGUMENT with a
+ * reason, like every other error.
+ */
+import { create, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { AuthError } from "../../domain/errors.js";
+import type { RequestContext } from "../../domain/model.js";
+import { AuthService } from "../../gen/auth/v1/auth_pb.js";
+import { logCallEnd, requestIdFrom } from "../call-log.js";
+import { codeOf, statusDetailsBin, toAuthError } from "../errors.js";
+import type { AuthHandlers } from "../handlers.js";
+
+export interface GrpcServerOptions {
+  readonly maxRequestBytes: number;
+  readonly logger: Logger;
+}
+
+type AnyHandler = (request: Message, ctx: RequestContext) => Promise<object>;
+
+function firstValue(metadata: grpc.Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** The IP of a grpc-js peer string such as `127.0.0.1:5000` or `[::1]:5000`. */
+export function ipOfPeer(peer: string): string | undefined {
+  const match = /^(?:ipv[46]:)?\[?([^\]]+?)\]?:\d+$/.exec(peer);
+  return match?.[1];
+}
+
+function toServiceError(error: unknown): Partial<grpc.StatusObject> {
+  const authError = toAuthError(error);
+  const metadata = new grpc.Metadata();
+  metadata.set("grpc-status-details-bin", Buffer.from(statusDetailsBin(authError)));
+  return { code: codeOf(authError) as number as grpc.status, details: authError.message, metadata };
+}
+
+function decode(schema: DescMessage, bytes: Buffer, maxBytes: number): Message {
+  if (bytes.length > maxBytes) throw new AuthError("REQUEST_TOO_LARGE", { message: `The request exceeds ${maxBytes} bytes.` });
+  try {
+    return fromBinary(schema, bytes);
+  } catch {
+    throw new AuthError("INVALID_REQUEST", { message: `The request is not a valid ${schema.typeName} message.` });
+  }
+}
+
+export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOptions): grpc.Server {
+  const server = new grpc.Server({
+    // Larger than our own limit, so that oversized requests reach `decode` and get our error.
+    "grpc.max_receive_message_length": Math.max(options.maxRequestBytes * 4, 1_048_576),
+  });
+  const definition: Record<string, grpc.MethodDefinition<Buffer, Message>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+
+  for (const method of AuthService.methods) {
+    const handler = (handlers as unknown as Record<string, AnyHandler>)[method.localName];
+    if (handler === undefined) throw new Error(`no handler for ${method.name}`);
+    definition[method.localName] = {
+      path: `/${AuthService.typeName}/${method.name}`,
+      requestStream: false,
+      responseStream: false,
+      originalName: method.name,
+      requestSerialize: (value: Buffer) => value,
+      requestDeserialize: (bytes: Buffer) => bytes,
+      responseSerialize: (value: Message) => Buffer.from(toBinary(method.output, value)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+    };
+    const rpc = method.name;
+    implementation[method.localName] = (
+      call: grpc.ServerUnaryCall<Buffer, Message>,
+      callback: grpc.sendUnaryData<Message>,
+    ) => {
+      const startedAt = performance.now();
+      const requestId = requestIdFrom(firstValue(call.metadata, "x-request-id"));
+      const tenantHeader = firstValue(call.metadata, "x-tenant");
+      const facts = { transport: "grpc", rpc, requestId, tenant: tenantHeader } as const;
+      const responseMetadata = new grpc.Metadata();
+      responseMetadata.set("x-request-id", requestId);
+      call.sendMetadata(responseMetadata);
+      let request: Message;
+      try {
+        request = decode(method.input, call.request, options.maxRequestBytes);
+      } catch (error) {
+        logCallEnd(options.logger, facts, startedAt, error);
+        callback(toServiceError(error));
+        return;
+      }
+      const ctx: RequestContext = {
+        tenantHeader,
+        authorization: firstValue(call.metadata, "authorization"),
+        ip: ipOfPeer(call.getPeer()),
+        userAgent: firstValue(call.metadata, "user-agent"),
+      };
+      handler(request, ctx).then(
+        (response) => {
+          logCallEnd(options.logger, facts, startedAt);
+          callback(null, create(method.output, response as Record<string, unknown>));
+        },
+        (error: unknown) => {
+          logCallEnd(options.logger, facts, startedAt, error);
+          callback(toServiceError(error));
+        },
+      );
+    };
+  }
+  server.addService(definition as grpc.ServiceDefinition, implementation);
+  return server;
+}
+
+/** Binds the server; resolves with the bound port (useful with port 0). */
+export function listenGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    );
+  });
+}

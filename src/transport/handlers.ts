@@ -1,0 +1,68 @@
+/**
+ * The AuthService handlers, shared by every transport: each converts the request, calls one
+ * domain flow and converts the result. A method missing here is a compile error.
+ */
+import type { MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { changePassword, me } from "../domain/account.js";
+import { AuthError } from "../domain/errors.js";
+import { login } from "../domain/login.js";
+import { logout } from "../domain/logout.js";
+import type { RequestContext } from "../domain/model.js";
+import type { AuthDeps } from "../domain/ports.js";
+import { refresh } from "../domain/refresh.js";
+import { register } from "../domain/register.js";
+import { validateToken } from "../domain/validate-token.js";
+import type { AuthService } from "../gen/auth/v1/auth_pb.js";
+import { tokenCheckToProto, tokensToProto, userToProto } from "./convert.js";
+
+type Methods = (typeof AuthService)["method"];
+
+export type AuthHandlers = {
+  [K in keyof Methods]: (
+    request: MessageShape<Methods[K]["input"]>,
+    ctx: RequestContext,
+  ) => Promise<MessageInitShape<Methods[K]["output"]>>;
+};
+
+const notImplemented = async (): Promise<never> => {
+  throw new AuthError("NOT_IMPLEMENTED");
+};
+
+export function createAuthHandlers(deps: AuthDeps): AuthHandlers {
+  return {
+    async register(req, ctx) {
+      const user = await register(deps, ctx, {
+        email: req.email,
+        password: req.password,
+        username: req.username,
+        fullName: req.fullName,
+      });
+      return { user: userToProto(user) };
+    },
+    verifyEmail: notImplemented,
+    async login(req, ctx) {
+      return tokensToProto(await login(deps, ctx, { identifier: req.identifier, password: req.password }));
+    },
+    async refresh(req, ctx) {
+      return tokensToProto(await refresh(deps, ctx, { refreshToken: req.refreshToken }));
+    },
+    async logout(req, ctx) {
+      return { sessionsEnded: await logout(deps, ctx, { allSessions: req.allSessions }) };
+    },
+    async me(_req, ctx) {
+      return { user: userToProto(await me(deps, ctx)) };
+    },
+    async changePassword(req, ctx) {
+      const sessionsEnded = await changePassword(deps, ctx, {
+        currentPassword: req.currentPassword,
+        newPassword: req.newPassword,
+      });
+      return { sessionsEnded };
+    },
+    requestPasswordReset: notImplemented,
+    resetPassword: notImplemented,
+    async validateToken(req, ctx) {
+      return tokenCheckToProto(await validateToken(deps, ctx, { token: req.token, audience: req.audience }));
+    },
+  };
+}
