@@ -1,0 +1,75 @@
+/**
+ * Vitest global setup: installs PostgreSQL and Redis from Debian's packages when missing, starts
+ * one ephemeral server of each for the whole run, and stops them at the end. Each test file makes
+ * its own database and Redis key prefix on them, so files run in parallel without sharing state.
+ *
+ * At the end it also checks every log line the suite's servers wrote: each must parse as JSON and
+ * none may contain a password or token the tests used (the tests record them as they go).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { startPostgres, startRedis } from "./support/servers.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    postgresUrl: string;
+    redisUrl: string;
+    logDir: string;
+  }
+}
+
+const root = join(import.meta.dirname, "..");
+const logDir = join(root, "test", ".logs");
+
+export default async function setup(project: TestProject) {
+  execFileSync("bash", [join(root, "scripts", "install-test-deps.sh")], { stdio: "inherit" });
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  const postgres = await startPostgres();
+  const redis = await startRedis();
+  project.provide("postgresUrl", postgres.url);
+  project.provide("redisUrl", redis.url);
+  project.provide("logDir", logDir);
+
+  return async () => {
+    await redis.stop();
+    await postgres.stop();
+    try {
+      checkLogs();
+    } catch (error) {
+      // Vitest reports a teardown error but still exits 0; the exit code is what CI reads.
+      process.exitCode = 1;
+      throw error;
+    }
+  };
+}
+
+/** Fails the run if a log line is not JSON or holds a secret a test used. */
+function checkLogs(): void {
+  const files = readdirSync(logDir);
+  const secrets = new Set<string>();
+  for (const file of files.filter((f) => f.endsWith(".secrets"))) {
+    for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) if (line.length >= 8) secrets.add(line);
+  }
+  const problems: string[] = [];
+  let lines = 0;
+  for (const file of files.filter((f) => f.endsWith(".log"))) {
+    for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) {
+      if (line === "") continue;
+      lines += 1;
+      try {
+        JSON.parse(line);
+      } catch {
+        problems.push(`${file}: not JSON: ${line.slice(0, 120)}`);
+      }
+      for (const secret of secrets) {
+        if (line.includes(secret)) problems.push(`${file}: a secret used by the tests appears in a log line`);
+      }
+    }
+  }
+  if (secrets.size === 0 || lines === 0) problems.push(`the log check saw ${lines} log lines and ${secrets.size} secrets: the capture is broken`);
+  if (problems.length > 0) throw new Error(`log check failed:\n${problems.slice(0, 20).join("\n")}`);
+  process.stdout.write(`log check: ${lines} log lines, ${secrets.size} secrets, none leaked\n`);
+}

@@ -1,0 +1,106 @@
+/**
+ * Builds and starts the real service for a test file: its own PostgreSQL database and Redis key
+ * prefix on the suite's servers, ports 0, a controllable clock, and logs to the suite's log folder.
+ */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import pg from "pg";
+import { pino } from "pino";
+import { inject } from "vitest";
+import { buildApp, type App } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import type { Clock } from "../../src/domain/ports.js";
+import { generateEs256PrivateKeyPem } from "../../src/infra/crypto/keys.js";
+import { createLogger } from "../../src/logger.js";
+
+/** A clock that follows real time, plus an offset tests can move forward. */
+export class TestClock implements Clock {
+  #offset = 0;
+  now(): number {
+    return Date.now() + this.#offset;
+  }
+  advance(ms: number): void {
+    this.#offset += ms;
+  }
+}
+
+/** Creates an empty database on the suite's PostgreSQL and returns its URL. */
+export async function createTestDatabase(): Promise<string> {
+  const admin = inject("postgresUrl");
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  try {
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+let signingKey: string | undefined;
+/** One ES256 key per test process, as JWT_PRIVATE_KEY. */
+export function testSigningKey(): string {
+  signingKey ??= generateEs256PrivateKeyPem();
+  return signingKey;
+}
+
+export interface TestApp {
+  readonly app: App;
+  readonly config: Config;
+  readonly clock: TestClock;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly baseUrl: string;
+  readonly grpcAddress: string;
+  stop(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  /** Extra or overriding environment variables. */
+  readonly env?: Record<string, string>;
+  /** Reuse a database (several instances on one store). */
+  readonly databaseUrl?: string;
+  readonly redisUrl?: string;
+  readonly redisKeyPrefix?: string;
+  readonly clock?: TestClock;
+  /** Names the log file. */
+  readonly name?: string;
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const env: Record<string, string> = {
+    DATABASE_URL: options.databaseUrl ?? (await createTestDatabase()),
+    REDIS_URL: options.redisUrl ?? inject("redisUrl"),
+    REDIS_KEY_PREFIX: options.redisKeyPrefix ?? `t${randomBytes(4).toString("hex")}:`,
+    HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    JWT_PRIVATE_KEY: testSigningKey(),
+    JWT_ISSUER: "https://auth.test",
+    JWT_AUDIENCE: "api",
+    // The minimum cost: the suite exercises flows, not bcrypt; benchmarks measure real costs.
+    BCRYPT_COST: "4",
+    LOG_LEVEL: "debug",
+    SHUTDOWN_TIMEOUT: "2s",
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logFile = join(inject("logDir"), `${options.name ?? "app"}-${process.pid}-${randomBytes(3).toString("hex")}.log`);
+  const logger = createLogger(config.logLevel, pino.destination({ dest: logFile, sync: true }));
+  const clock = options.clock ?? new TestClock();
+  const app = await buildApp(config, { logger, clock });
+  const { grpcPort, httpPort } = await app.start();
+  return {
+    app,
+    config,
+    clock,
+    grpcPort,
+    httpPort,
+    baseUrl: `http://127.0.0.1:${httpPort}`,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    stop: () => app.stop(),
+  };
+}

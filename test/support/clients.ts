@@ -1,0 +1,133 @@
+/**
+ * Real clients for the tests, each as another team would write it: a @grpc/grpc-js client that
+ * loads the proto dynamically, and plain `fetch` speaking Connect's JSON protocol. Both answer in
+ * one shape so a scenario can run over either transport; both record every password and token
+ * they carry for the log check.
+ */
+import { fromBinary, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { join } from "node:path";
+import { AuthService } from "../../src/gen/auth/v1/auth_pb.js";
+import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
+import { recordSecret } from "./secrets.js";
+
+export type CallResult =
+  | { readonly ok: true; readonly response: Record<string, any> }
+  | { readonly ok: false; readonly code: string; readonly reason: string | undefined; readonly message: string; readonly httpStatus?: number };
+
+export interface TestClient {
+  readonly transport: "grpc" | "connect";
+  call(method: string, request?: object, headers?: Record<string, string>): Promise<CallResult>;
+  close(): void;
+}
+
+const SECRET_FIELDS = ["password", "currentPassword", "newPassword", "token", "refreshToken", "accessToken"];
+
+function recordSecrets(value: object | undefined): void {
+  if (value === undefined) return;
+  for (const field of SECRET_FIELDS) {
+    const secret = (value as Record<string, unknown>)[field];
+    if (typeof secret === "string") recordSecret(secret);
+  }
+}
+
+function recordHeaders(headers: Record<string, string>): void {
+  const authorization = headers.authorization;
+  if (authorization !== undefined) recordSecret(authorization.replace(/^Bearer\s+/i, ""));
+}
+
+const protoRoot = join(import.meta.dirname, "..", "..", "proto");
+let packageDefinition: protoLoader.PackageDefinition | undefined;
+
+export function createGrpcClient(address: string): TestClient {
+  packageDefinition ??= protoLoader.loadSync(join(protoRoot, "auth", "v1", "auth.proto"), {
+    includeDirs: [protoRoot],
+    keepCase: false,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const loaded = grpc.loadPackageDefinition(packageDefinition) as any;
+  const client: grpc.Client & Record<string, Function> = new loaded.auth.v1.AuthService(address, grpc.credentials.createInsecure());
+  return {
+    transport: "grpc",
+    call(method, request = {}, headers = {}) {
+      recordSecrets(request);
+      recordHeaders(headers);
+      const metadata = new grpc.Metadata();
+      for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+      return new Promise((resolve) => {
+        client[method]!.call(client, request, metadata, { deadline: Date.now() + 20_000 }, (error: grpc.ServiceError | null, response: any) => {
+          if (error === null) {
+            recordSecrets(response);
+            resolve({ ok: true, response });
+            return;
+          }
+          resolve({ ok: false, code: grpc.status[error.code], reason: reasonFromGrpc(error.metadata), message: error.details });
+        });
+      });
+    },
+    close: () => client.close(),
+  };
+}
+
+/** The ErrorInfo reason in a `grpc-status-details-bin` trailer, decoded as any gRPC client would. */
+export function reasonFromGrpc(metadata: grpc.Metadata | undefined): string | undefined {
+  const bin = metadata?.get("grpc-status-details-bin")[0];
+  if (!(bin instanceof Buffer)) return undefined;
+  const status = fromBinary(StatusSchema, bin);
+  for (const detail of status.details) {
+    const info = anyUnpack(detail, ErrorInfoSchema);
+    if (info !== undefined) return info.reason;
+  }
+  return undefined;
+}
+
+/** The ErrorInfo reason in a Connect JSON error body. */
+export function reasonFromConnectJson(body: any): string | undefined {
+  for (const detail of body?.details ?? []) {
+    if (detail.type === "google.rpc.ErrorInfo") return fromBinary(ErrorInfoSchema, Buffer.from(detail.value, "base64")).reason;
+  }
+  return undefined;
+}
+
+export function createConnectClient(baseUrl: string): TestClient {
+  return {
+    transport: "connect",
+    async call(method, request = {}, headers = {}) {
+      recordSecrets(request);
+      recordHeaders(headers);
+      const response = await fetch(`${baseUrl}/${AuthService.typeName}/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(request),
+      });
+      const body = (await response.json()) as any;
+      if (response.ok) {
+        // Connect JSON leaves out default values; fill them in so results compare with gRPC's.
+        const schema = AuthService.methods.find((m) => m.name === method)!.output;
+        const full = toJson(schema, fromJson(schema, body as JsonValue), { alwaysEmitImplicit: true }) as Record<string, any>;
+        recordSecrets(full);
+        return { ok: true, response: full };
+      }
+      return {
+        ok: false,
+        code: String(body.code).toUpperCase(),
+        reason: reasonFromConnectJson(body),
+        message: body.message,
+        httpStatus: response.status,
+      };
+    },
+    close: () => {},
+  };
+}
+
+/** Both transports, for `describe.each`. */
+export const transports: readonly { name: string; connect: (app: { grpcAddress: string; baseUrl: string }) => TestClient }[] = [
+  { name: "gRPC (grpc-js)", connect: (app) => createGrpcClient(app.grpcAddress) },
+  { name: "Connect JSON (fetch)", connect: (app) => createConnectClient(app.baseUrl) },
+];
