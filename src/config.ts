@@ -233,7 +233,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     mailFrom: str("MAIL_FROM", "Auth Service <no-reply@localhost>"),
     publicUrl,
     logLevel,
-    maxRequestBytes: int("MAX_REQUEST_BYTES", 65_536, 1024, 16_777_216),
+    maxRequestBytes: int("MAX_REQUEST_BYTES", 262_144, 1024, 16_777_216),
     shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", "10s", 0),
     embedded: { database: databaseUrl === undefined, redis: redisUrl === undefined },
   };

@@ -35,7 +35,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await redis.stop();
-    await postgres.stop();
+    await postgres.destroy();
     try {
       checkLogs();
     } catch (error) {

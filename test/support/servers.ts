@@ -42,7 +42,11 @@ function runPg(bin: string, args: string[]): void {
 export interface PostgresServer {
   readonly url: string;
   readonly port: number;
+  /** Stops the server, keeping its data (for outage tests); `start` brings it back on the same port. */
   stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server and deletes its data. */
+  destroy(): Promise<void>;
 }
 
 export async function startPostgres(): Promise<PostgresServer> {
@@ -65,13 +69,28 @@ export async function startPostgres(): Promise<PostgresServer> {
     "-c full_page_writes=off",
     "-c max_connections=200",
   ].join(" ");
-  runPg(postgresBin("pg_ctl"), ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "-t", "60", "start"]);
+  let running = false;
+  const start = async () => {
+    runPg(postgresBin("pg_ctl"), ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "-t", "60", "start"]);
+    running = true;
+  };
+  // "fast" still cuts every client off, but flushes first: with synchronous_commit=off an
+  // "immediate" stop would lose the last commits (the schema, in a fresh cluster).
+  const stopWith = async (mode: "fast" | "immediate") => {
+    if (!running) return;
+    runPg(postgresBin("pg_ctl"), ["-D", data, "-m", mode, "-w", "stop"]);
+    running = false;
+  };
+  const stop = () => stopWith("fast");
+  await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
-    async stop() {
+    start,
+    stop,
+    async destroy() {
       try {
-        runPg(postgresBin("pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
+        await stopWith("immediate");
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -32,7 +32,13 @@ export function openDatabase(options: DatabaseOptions): Kysely<Database> {
       statement_timeout: 10_000,
       query_timeout: 12_000,
     });
-    pool.on("error", options.onPoolError);
+    // pg emits "error" on a client whose connection drops; the pool listens only while a client
+    // is idle, so a drop during a query would be an uncaught exception and kill the process.
+    // Every client gets a listener of its own (the query itself fails and reports UNAVAILABLE).
+    pool.on("connect", (client) => client.on("error", options.onPoolError));
+    pool.on("error", () => {
+      // Already reported by the client's own listener above.
+    });
     dialect = new PostgresDialect({ pool });
   } else {
     const dir = join(options.dataDir, "pglite");

@@ -117,7 +117,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 export function createHttpServer(handlers: AuthHandlers, options: HttpServerOptions): Server {
   const { logger, maxRequestBytes } = options;
-  const router = createConnectRouter({ readMaxBytes: maxRequestBytes, jsonOptions: { ignoreUnknownFields: true } });
+  // No readMaxBytes here: connect-node would compare Content-Length with it before reading the
+  // body and answer RESOURCE_EXHAUSTED; `readBody` enforces our limit with our error instead.
+  const router = createConnectRouter({ jsonOptions: { ignoreUnknownFields: true } });
   router.service(AuthService, serviceImpl(handlers, logger));
   const routes = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) routes.set(handler.requestPath, handler);

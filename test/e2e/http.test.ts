@@ -1,0 +1,141 @@
+/**
+ * The HTTP port beyond the happy path: health endpoints, unknown routes, malformed and oversized
+ * bodies (always INVALID_ARGUMENT with a reason, never INTERNAL), gRPC-Web and Connect binary
+ * through connect-node's own clients, and request ids.
+ */
+import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
+import { ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService, InactiveReason } from "../../src/gen/auth/v1/auth_pb.js";
+import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { createGrpcClient, reasonFromConnectJson } from "../support/clients.js";
+import { newPassword } from "../support/secrets.js";
+
+describe("the HTTP port", () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ name: "http" });
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  const post = (method: string, body: string | Buffer, headers: Record<string, string> = { "content-type": "application/json" }) =>
+    fetch(`${app.baseUrl}/auth.v1.AuthService/${method}`, { method: "POST", headers, body });
+
+  it("answers /healthz and /readyz", async () => {
+    const health = await fetch(`${app.baseUrl}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${app.baseUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ok", checks: { postgres: "ok", redis: "ok" } });
+  });
+
+  it("answers an unknown route with a JSON 404", async () => {
+    const response = await fetch(`${app.baseUrl}/nope`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: "not_found" });
+  });
+
+  it("answers a non-JSON body with INVALID_ARGUMENT and a reason", async () => {
+    const response = await post("Login", "this is not json");
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.code).toBe("invalid_argument");
+    expect(body.message).toContain("not valid JSON");
+    expect(reasonFromConnectJson(body)).toBe("INVALID_REQUEST");
+  });
+
+  it("answers a field of the wrong type with INVALID_ARGUMENT naming the message", async () => {
+    const response = await post("Register", JSON.stringify({ email: 5, password: ["x"] }));
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.code).toBe("invalid_argument");
+    expect(body.message).toContain("auth.v1.RegisterRequest");
+    expect(reasonFromConnectJson(body)).toBe("INVALID_REQUEST");
+  });
+
+  it("answers an oversized body with INVALID_ARGUMENT before reading it", async () => {
+    const big = JSON.stringify({ identifier: "a@example.com", password: "p".repeat(app.config.maxRequestBytes) });
+    const response = await post("Login", big);
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.code).toBe("invalid_argument");
+    expect(reasonFromConnectJson(body)).toBe("REQUEST_TOO_LARGE");
+  });
+
+  it("answers an oversized chunked body (no Content-Length) the same way", async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: "127.0.0.1", port: app.httpPort, method: "POST", path: "/auth.v1.AuthService/Login", headers: { "content-type": "application/json" } },
+        (res) => {
+          let text = "";
+          res.on("data", (chunk) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on("error", reject);
+      const chunk = "x".repeat(16_384);
+      const write = (left: number) => {
+        if (left <= 0) return req.end();
+        if (req.write(chunk)) write(left - chunk.length);
+        else req.once("drain", () => write(left - chunk.length));
+      };
+      write(app.config.maxRequestBytes * 2);
+    }).catch((error) => ({ status: -1, body: String(error) }));
+    expect(status).toBe(400);
+    expect(reasonFromConnectJson(JSON.parse(body))).toBe("REQUEST_TOO_LARGE");
+  });
+
+  it("answers an oversized message over gRPC with INVALID_ARGUMENT", async () => {
+    const client = createGrpcClient(app.grpcAddress);
+    try {
+      const result = await client.call("Login", { identifier: "a@example.com", password: "p".repeat(app.config.maxRequestBytes) });
+      expect(result).toMatchObject({ ok: false, code: "INVALID_ARGUMENT", reason: "REQUEST_TOO_LARGE" });
+    } finally {
+      client.close();
+    }
+  });
+
+  it("echoes a sane x-request-id and makes one up otherwise", async () => {
+    const given = await post("ValidateToken", JSON.stringify({ token: "x" }), { "content-type": "application/json", "x-request-id": "req-123" });
+    expect(given.headers.get("x-request-id")).toBe("req-123");
+    const made = await post("ValidateToken", JSON.stringify({ token: "x" }), { "content-type": "application/json", "x-request-id": "bad id with spaces" });
+    expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  describe.each([
+    ["gRPC-Web", () => createGrpcWebTransport({ baseUrl: app.baseUrl, httpVersion: "1.1" })],
+    ["Connect binary", () => createConnectTransport({ baseUrl: app.baseUrl, httpVersion: "1.1", useBinaryFormat: true })],
+  ])("with connect-node's %s client", (_, transport) => {
+    let client: Client<typeof AuthService>;
+    beforeAll(() => {
+      client = createClient(AuthService, transport());
+    });
+
+    it("registers, logs in and validates", async () => {
+      const email = `web.${randomBytes(4).toString("hex")}@example.com`;
+      const password = newPassword();
+      await client.register({ email, password });
+      const login = await client.login({ identifier: email, password });
+      const check = await client.validateToken({ token: login.accessToken });
+      expect(check.active).toBe(true);
+      expect(check.email).toBe(email);
+      const bad = await client.validateToken({ token: `${login.accessToken}x` });
+      expect(bad.reason).toBe(InactiveReason.BAD_SIGNATURE);
+    });
+
+    it("receives the reason as an ErrorInfo detail", async () => {
+      const error = await client.me({}).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectError);
+      const [info] = (error as ConnectError).findDetails(ErrorInfoSchema);
+      expect(info?.reason).toBe("TOKEN_MISSING");
+      expect(info?.domain).toBe("auth.v1");
+    });
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * Store outages: with Redis or PostgreSQL stopped, the calls that need it answer UNAVAILABLE (never
+ * INTERNAL, never a crash), /readyz says which store is down, and everything works again once the
+ * store is back, without restarting the service. Each test owns the server it stops.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { createGrpcClient, type CallResult, type TestClient } from "../support/clients.js";
+import { newPassword } from "../support/secrets.js";
+import { startPostgres, startRedis, type PostgresServer, type RedisServer } from "../support/servers.js";
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function expectUnavailable(result: CallResult): void {
+  expect(result).toMatchObject({ ok: false, code: "UNAVAILABLE", reason: "UNAVAILABLE" });
+}
+
+async function readiness(app: TestApp) {
+  const response = await fetch(`${app.baseUrl}/readyz`);
+  return { status: response.status, body: (await response.json()) as { checks: Record<string, string> } };
+}
+
+describe("with Redis stopped", () => {
+  let redis: RedisServer;
+  let app: TestApp;
+  let client: TestClient;
+  const email = `outage.${randomBytes(4).toString("hex")}@example.com`;
+  const password = newPassword();
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await startTestApp({ name: "redis-outage", redisUrl: redis.url });
+    client = createGrpcClient(app.grpcAddress);
+  });
+  afterAll(async () => {
+    client?.close();
+    await app?.stop();
+    await redis?.stop();
+  });
+
+  it("answers UNAVAILABLE for Login, Refresh and ValidateToken, and recovers when Redis is back", async () => {
+    expect((await client.call("Register", { email, password })).ok).toBe(true);
+    const before = await client.call("Login", { identifier: email, password });
+    if (!before.ok) throw new Error("login failed");
+
+    await redis.stop();
+    expectUnavailable(await client.call("Login", { identifier: email, password }));
+    expectUnavailable(await client.call("Refresh", { refreshToken: before.response.refreshToken }));
+    expectUnavailable(await client.call("ValidateToken", { token: before.response.accessToken }));
+    expectUnavailable(await client.call("Me", {}, { authorization: `Bearer ${before.response.accessToken}` }));
+    const down = await readiness(app);
+    expect(down.status).toBe(503);
+    expect(down.body.checks).toEqual({ postgres: "ok", redis: "unavailable" });
+
+    await redis.start();
+    await eventually(async () => (await readiness(app)).status === 200);
+    const after = await client.call("Login", { identifier: email, password });
+    if (!after.ok) throw new Error(`login after recovery failed: ${after.code}`);
+    const check = await client.call("ValidateToken", { token: after.response.accessToken });
+    expect(check.ok && check.response.active).toBe(true);
+    const refreshed = await client.call("Refresh", { refreshToken: after.response.refreshToken });
+    expect(refreshed.ok).toBe(true);
+  });
+});
+
+describe("with PostgreSQL stopped", () => {
+  let postgres: PostgresServer;
+  let app: TestApp;
+  let client: TestClient;
+  const email = `pg-outage.${randomBytes(4).toString("hex")}@example.com`;
+  const password = newPassword();
+
+  beforeAll(async () => {
+    postgres = await startPostgres();
+    app = await startTestApp({ name: "pg-outage", databaseUrl: postgres.url });
+    client = createGrpcClient(app.grpcAddress);
+  });
+  afterAll(async () => {
+    client?.close();
+    await app?.stop();
+    await postgres?.destroy();
+  });
+
+  it("answers UNAVAILABLE for the calls that need users, keeps validating tokens, and recovers", async () => {
+    expect((await client.call("Register", { email, password })).ok).toBe(true);
+    const login = await client.call("Login", { identifier: email, password });
+    if (!login.ok) throw new Error("login failed");
+
+    await postgres.stop();
+    expectUnavailable(await client.call("Register", { email: `x.${email}`, password: newPassword() }));
+    expectUnavailable(await client.call("Login", { identifier: email, password }));
+    expectUnavailable(await client.call("Me", {}, { authorization: `Bearer ${login.response.accessToken}` }));
+    // ValidateToken needs only the key and Redis: the services calling it keep working.
+    const check = await client.call("ValidateToken", { token: login.response.accessToken });
+    expect(check.ok && check.response.active).toBe(true);
+    // A refresh that cannot load the user changes nothing: the same token works afterwards.
+    expectUnavailable(await client.call("Refresh", { refreshToken: login.response.refreshToken }));
+    const down = await readiness(app);
+    expect(down.status).toBe(503);
+    expect(down.body.checks).toEqual({ postgres: "unavailable", redis: "ok" });
+
+    await postgres.start();
+    await eventually(async () => (await readiness(app)).status === 200);
+    expect(await client.call("Login", { identifier: email, password })).toMatchObject({ ok: true });
+    const refreshed = await client.call("Refresh", { refreshToken: login.response.refreshToken });
+    expect(refreshed.ok).toBe(true);
+  });
+});
