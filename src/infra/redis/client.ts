@@ -38,15 +38,27 @@ export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<boo
   }
 }
 
+const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
+/** Whether an ioredis error means Redis cannot be reached now, rather than a bad command. */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === "MaxRetriesPerRequestError") return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && networkCodes.has(code)) return true;
+  // LOADING: a restarting Redis that has not finished reading its data set yet.
+  return /^LOADING |Connection is closed|Stream isn't writeable|Command timed out|connect ECONNREFUSED/.test(error.message);
+}
+
 /**
- * Runs a Redis operation, reporting an unreachable server as UNAVAILABLE. A ReplyError is a
- * bug in our commands (or a script), not an outage, and passes through.
+ * Runs a Redis operation, reporting an unreachable server as UNAVAILABLE. Anything else (a script
+ * error, a wrong command) is a bug, not an outage, and passes through as INTERNAL.
  */
 export async function redisCall<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    if (error instanceof Error && error.name !== "ReplyError") throw new AuthError("UNAVAILABLE", { cause: error });
+    if (isRedisUnavailable(error)) throw new AuthError("UNAVAILABLE", { cause: error });
     throw error;
   }
 }

@@ -20,12 +20,17 @@ const HISTORY_MAX = 8;
 
 // Compare, rotate and detect reuse in one atomic step. Digests are compared without an early
 // exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.
+// Timestamps are passed in as strings and written as they are: Lua number formatting differs
+// between Redis (doubles) and ioredis-mock's VM (32-bit integers), so the script never formats one.
 const rotateScript = `
 local s, n = KEYS[1], KEYS[2]
 local presented, nextHash, sealed = ARGV[1], ARGV[2], ARGV[3]
+local nowText, graceText, prevUntilText = ARGV[4], ARGV[5], ARGV[8]
 local now, grace, idle, historyMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+-- A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
+local function str(v) if type(v) == 'string' then return v end return nil end
 local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't')
-local cur, prev, prevUntil, ae, older, user, tenant = f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+local cur, prev, prevUntil, ae, older, user, tenant = str(f[1]), str(f[2]), str(f[3]), str(f[4]), str(f[5]), str(f[6]), str(f[7])
 if not cur then return {'missing'} end
 ae = tonumber(ae)
 if ae <= now then
@@ -46,21 +51,21 @@ if same(cur, presented) then
     history[#history + 1] = h
   end
   local ttl = math.min(idle, ae - now)
-  redis.call('HSET', s, 'c', nextHash, 'p', cur, 'pu', string.format('%d', now + grace), 'o', table.concat(history, ','), 'lu', string.format('%d', now))
-  redis.call('PEXPIRE', s, string.format('%d', ttl))
+  redis.call('HSET', s, 'c', nextHash, 'p', cur, 'pu', prevUntilText, 'o', table.concat(history, ','), 'lu', nowText)
+  redis.call('PEXPIRE', s, ttl)
   if grace > 0 then
-    redis.call('SET', n, sealed, 'PX', string.format('%d', grace))
+    redis.call('SET', n, sealed, 'PX', graceText)
   else
     redis.call('DEL', n)
   end
-  return {'rotated', string.format('%d', ttl)}
+  return {'rotated', ttl}
 end
 if prev and prev ~= '' and same(prev, presented) then
-  if now <= tonumber(prevUntil) then
-    local successor = redis.call('GET', n)
+  if now <= tonumber(prevUntil or '0') then
+    local successor = str(redis.call('GET', n))
     if successor then
-      redis.call('HSET', s, 'lu', string.format('%d', now))
-      return {'grace', successor, tostring(redis.call('PTTL', s))}
+      redis.call('HSET', s, 'lu', nowText)
+      return {'grace', successor, redis.call('PTTL', s)}
     end
   end
   redis.call('DEL', s, n)
@@ -154,6 +159,7 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
           String(request.graceMs),
           String(request.idleTtlMs),
           String(HISTORY_MAX),
+          String(request.now + request.graceMs),
         );
         const [kind, a, b] = reply.map(String);
         switch (kind) {

@@ -1,0 +1,91 @@
+/**
+ * `npm start` with no environment: the whole service in one process (PGlite, the in-process Redis
+ * stand-in, a key generated into the data folder). A real gRPC client registers, logs in and
+ * validates; SIGTERM stops it with exit code 0. Only the ports and the data folder are set, so
+ * that the test neither collides with anything nor writes into the checkout.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { createGrpcClient } from "../support/clients.js";
+import { newPassword } from "../support/secrets.js";
+import { freePort } from "../support/servers.js";
+
+const root = join(import.meta.dirname, "..", "..");
+
+describe("npm start with no configuration", () => {
+  let child: ChildProcess;
+  let dataDir: string;
+  let grpcPort: number;
+  let exited: Promise<number | null>;
+  let output = "";
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "auth-embedded-"));
+    grpcPort = await freePort();
+    const httpPort = await freePort();
+    // Exactly the command of `npm start`, without npm in between (so SIGTERM reaches the service).
+    const start = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts.start as string;
+    const [command, ...args] = start.split(" ") as [string, ...string[]];
+    child = spawn(command, args, {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort), DATA_DIR: dataDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    const log = createWriteStream(join(inject("logDir"), `embedded-${process.pid}.log`));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      log.write(chunk);
+    });
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 50_000;
+    while (!output.includes("auth service listening")) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the service did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  afterAll(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("says loudly that it runs embedded, and keeps its key in the data folder", () => {
+    expect(output).toContain("EMBEDDED MODE");
+    expect(existsSync(join(dataDir, "keys", "jwt-es256.pem"))).toBe(true);
+    expect(existsSync(join(dataDir, "pglite"))).toBe(true);
+  });
+
+  it("registers, logs in, validates and refreshes over gRPC", async () => {
+    const client = createGrpcClient(`127.0.0.1:${grpcPort}`);
+    try {
+      const email = `embedded.${randomBytes(4).toString("hex")}@example.com`;
+      const password = newPassword();
+      expect(await client.call("Register", { email, password })).toMatchObject({ ok: true });
+      const login = await client.call("Login", { identifier: email.toUpperCase(), password });
+      if (!login.ok) throw new Error(`login failed: ${login.code}`);
+      const check = await client.call("ValidateToken", { token: login.response.accessToken });
+      expect(check).toMatchObject({ ok: true, response: { active: true, email } });
+      // Rotation runs the same Lua on the in-process stand-in: twice, and a retry in the grace window.
+      const first = await client.call("Refresh", { refreshToken: login.response.refreshToken });
+      const retry = await client.call("Refresh", { refreshToken: login.response.refreshToken });
+      if (!first.ok || !retry.ok) throw new Error("refresh failed");
+      expect(retry.response.refreshToken).toBe(first.response.refreshToken);
+      const second = await client.call("Refresh", { refreshToken: first.response.refreshToken });
+      expect(second).toMatchObject({ ok: true });
+    } finally {
+      client.close();
+    }
+  });
+
+  it("stops on SIGTERM with exit code 0", async () => {
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(output).toContain('"msg":"stopped"');
+  });
+});

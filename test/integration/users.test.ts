@@ -1,0 +1,109 @@
+/**
+ * The user repository on a real PostgreSQL and on embedded PGlite: the same migrations and the
+ * same queries, asserting what is stored, not only what is returned.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthError } from "../../src/domain/errors.js";
+import type { UserRepository } from "../../src/domain/ports.js";
+import { ensureTenant, migrateToLatest, openDatabase } from "../../src/infra/postgres/database.js";
+import type { Database } from "../../src/infra/postgres/schema.js";
+import { createUserRepository } from "../../src/infra/postgres/users.js";
+import { createTestDatabase } from "../support/app.js";
+
+const dirs: string[] = [];
+
+describe.each([
+  ["PostgreSQL", async () => openDatabase({ url: await createTestDatabase(), dataDir: "unused", poolMax: 4, onPoolError: () => {} })],
+  [
+    "embedded PGlite",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "auth-pglite-"));
+      dirs.push(dir);
+      return openDatabase({ url: undefined, dataDir: dir, poolMax: 1, onPoolError: () => {} });
+    },
+  ],
+])("the user repository on %s", (_, open) => {
+  let db: Kysely<Database>;
+  let users: UserRepository;
+
+  beforeAll(async () => {
+    db = await open();
+    expect(await migrateToLatest(db)).toEqual(["2026_11_21_0001_initial"]);
+    expect(await migrateToLatest(db)).toEqual([]);
+    await ensureTenant(db, "default", "default");
+    await ensureTenant(db, "default", "default");
+    await ensureTenant(db, "acme", "acme");
+    users = createUserRepository(db);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const newUser = (overrides: Partial<Parameters<UserRepository["create"]>[0]> = {}) => ({
+    tenant: "default",
+    email: "Ann.Smith@Example.com",
+    username: "Ann_S",
+    fullName: "Ann Smith",
+    passwordHash: "$bcrypt-sha256$v=2,t=2b,r=4$stored-hash-placeholder",
+    roles: ["user", "admin"],
+    ...overrides,
+  });
+
+  it("knows which tenants exist, with their base roles", async () => {
+    expect(await users.tenantExists("default")).toBe(true);
+    expect(await users.tenantExists("nope")).toBe(false);
+    const roles = await db.selectFrom("roles").select("name").where("tenant_id", "=", "acme").orderBy("name").execute();
+    expect(roles.map((r) => r.name)).toEqual(["admin", "user"]);
+  });
+
+  it("creates a user and finds it by email or username in any letter case", async () => {
+    const created = await users.create(newUser());
+    expect(created).toMatchObject({ tenant: "default", email: "Ann.Smith@Example.com", username: "Ann_S", roles: ["user", "admin"], isActive: true, emailVerifiedAt: null });
+    for (const login of ["ann.smith@example.com", "ANN.SMITH@EXAMPLE.COM", "ann_s", "ANN_S"]) {
+      const found = await users.findCredentialsByLogin("default", login);
+      expect(found?.user.id).toBe(created.id);
+      expect(found?.passwordHash).toBe(newUser().passwordHash);
+    }
+    expect(await users.findCredentialsByLogin("acme", "ann.smith@example.com")).toBeNull();
+    expect((await users.findById(created.id))?.email).toBe(created.email);
+
+    const row = await db.selectFrom("users").selectAll().where("id", "=", created.id).executeTakeFirstOrThrow();
+    expect(row.email_normalized).toBe("ann.smith@example.com");
+    expect(row.username_normalized).toBe("ann_s");
+  });
+
+  it("refuses a duplicate email or username in the same tenant, case-insensitively, and allows it in another", async () => {
+    await expect(users.create(newUser({ email: "ANN.smith@example.COM", username: null }))).rejects.toMatchObject({ reason: "EMAIL_TAKEN" });
+    await expect(users.create(newUser({ email: "other@example.com", username: "ann_s" }))).rejects.toMatchObject({ reason: "USERNAME_TAKEN" });
+    const elsewhere = await users.create(newUser({ tenant: "acme", roles: ["user"] }));
+    expect(elsewhere.tenant).toBe("acme");
+    expect(await db.selectFrom("users").select("id").where("email_normalized", "=", "ann.smith@example.com").execute()).toHaveLength(2);
+  });
+
+  it("lets any number of users go without a username", async () => {
+    await users.create(newUser({ email: "no-name-1@example.com", username: null }));
+    await users.create(newUser({ email: "no-name-2@example.com", username: null }));
+    expect((await users.findCredentialsByLogin("default", "no-name-2@example.com"))?.user.username).toBeNull();
+  });
+
+  it("refuses a role the tenant does not have, creating nothing", async () => {
+    const error = await users.create(newUser({ email: "ghost@example.com", username: null, roles: ["superuser"] })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(AuthError);
+    expect(await users.findCredentialsByLogin("default", "ghost@example.com")).toBeNull();
+  });
+
+  it("replaces the password hash and records when", async () => {
+    const user = await users.create(newUser({ email: "change@example.com", username: null }));
+    const when = new Date("2030-01-02T03:04:05Z");
+    await users.updatePasswordHash(user.id, "new-hash", when);
+    expect((await users.findCredentialsById(user.id))?.passwordHash).toBe("new-hash");
+    const row = await db.selectFrom("users").select(["password_changed_at"]).where("id", "=", user.id).executeTakeFirstOrThrow();
+    expect(row.password_changed_at.toISOString()).toBe(when.toISOString());
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, parseDuration } from "../../src/config.js";
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+};
+
+describe("parseDuration", () => {
+  it.each([
+    ["500ms", 500],
+    ["10s", 10_000],
+    ["15m", 900_000],
+    ["24h", 86_400_000],
+    ["7d", 604_800_000],
+  ])("reads %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(["15", "15 m", "1w", "-5s", "1.5h", ""])("refuses %j", (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe("loadConfig", () => {
+  it("runs embedded on its defaults with an empty environment", () => {
+    const config = loadConfig({});
+    expect(config.embedded).toEqual({ database: true, redis: true });
+    expect(config.grpcPort).toBe(50051);
+    expect(config.httpPort).toBe(8080);
+    expect(config.jwt.algorithm).toBe("ES256");
+    expect(config.accessTokenTtlMs).toBe(15 * 60_000);
+    expect(config.refreshTokenTtlMs).toBe(7 * 86_400_000);
+    expect(config.sessionMaxLifetimeMs).toBe(30 * 86_400_000);
+    expect(config.refreshReuseGraceMs).toBe(10_000);
+    expect(config.bcryptCost).toBe(12);
+    expect(config.passwordMinLength).toBe(8);
+    expect(config.jwt.issuer).toBe("http://localhost:8080");
+    expect(config.defaultTenant).toBe("default");
+  });
+
+  it("is frozen", () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.jwt)).toBe(true);
+  });
+
+  it("names every bad variable at once", () => {
+    const problems = problemsOf({
+      GRPC_PORT: "70000",
+      ACCESS_TOKEN_TTL: "15",
+      BCRYPT_COST: "3",
+      REQUIRE_VERIFIED_EMAIL: "maybe",
+      LOG_LEVEL: "loud",
+      DATABASE_URL: "mysql://x",
+    });
+    const named = problems.map((p) => p.split(/[=:]/, 1)[0]);
+    expect(named).toEqual(
+      expect.arrayContaining(["GRPC_PORT", "ACCESS_TOKEN_TTL", "BCRYPT_COST", "REQUIRE_VERIFIED_EMAIL", "LOG_LEVEL", "DATABASE_URL"]),
+    );
+  });
+
+  it("never echoes a URL that fails to parse (it may hold a password)", () => {
+    const problems = problemsOf({ REDIS_URL: "redis://:s3cret-pass@[bad" });
+    expect(problems.join("\n")).not.toContain("s3cret-pass");
+    expect(problems[0]).toMatch(/^REDIS_URL/);
+  });
+
+  it("requires a JWT_SECRET of at least 32 bytes for HS256", () => {
+    expect(problemsOf({ JWT_ALGORITHM: "HS256" })[0]).toMatch(/^JWT_SECRET: required/);
+    expect(problemsOf({ JWT_ALGORITHM: "HS256", JWT_SECRET: "short" })[0]).toMatch(/at least 32 bytes/);
+    expect(loadConfig({ JWT_ALGORITHM: "HS256", JWT_SECRET: "x".repeat(32) }).jwt.secret).toHaveLength(32);
+  });
+
+  it("refuses a JWT_SECRET that would be silently ignored", () => {
+    expect(problemsOf({ JWT_SECRET: "x".repeat(40) })[0]).toMatch(/^JWT_SECRET: set, but JWT_ALGORITHM is not HS256/);
+  });
+
+  it("refuses an algorithm it does not support", () => {
+    expect(problemsOf({ JWT_ALGORITHM: "none" })[0]).toMatch(/^JWT_ALGORITHM/);
+  });
+
+  it("requires a configured key when the database is shared, except for commands that do not sign", () => {
+    const env = { DATABASE_URL: "postgres://localhost/auth" };
+    expect(problemsOf(env)[0]).toMatch(/^JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE: required/);
+    expect(loadConfig(env, { signingKeyRequired: false }).databaseUrl).toBe(env.DATABASE_URL);
+  });
+
+  it("reads the key from JWT_PRIVATE_KEY_FILE and names the file it cannot read", () => {
+    const config = loadConfig({ JWT_PRIVATE_KEY_FILE: "/keys/k.pem" }, { readFile: () => "PEM TEXT" });
+    expect(config.jwt.privateKey).toBe("PEM TEXT");
+    const problems = (() => {
+      try {
+        loadConfig({ JWT_PRIVATE_KEY_FILE: "/nope.pem" }, { readFile: () => { throw new Error("ENOENT"); } });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    })();
+    expect(problems[0]).toMatch(/^JWT_PRIVATE_KEY_FILE=\/nope.pem: cannot be read/);
+  });
+
+  it("keeps the session lifetimes consistent", () => {
+    expect(problemsOf({ REFRESH_TOKEN_TTL: "40d" })).toContain("REFRESH_TOKEN_TTL: must not exceed SESSION_MAX_LIFETIME");
+    expect(problemsOf({ REFRESH_REUSE_GRACE: "8d" })).toContain("REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL");
+  });
+
+  it("derives the issuer from PUBLIC_URL unless JWT_ISSUER is set", () => {
+    expect(loadConfig({ PUBLIC_URL: "https://auth.example.com" }).jwt.issuer).toBe("https://auth.example.com");
+    expect(loadConfig({ PUBLIC_URL: "https://auth.example.com", JWT_ISSUER: "urn:auth" }).jwt.issuer).toBe("urn:auth");
+  });
+});

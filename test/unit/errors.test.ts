@@ -1,0 +1,60 @@
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { AuthError, reasonCatalog, type AuthErrorReason } from "../../src/domain/errors.js";
+import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
+import { codeOf, statusDetailsBin, toConnectError } from "../../src/transport/errors.js";
+
+const reasons = Object.keys(reasonCatalog) as AuthErrorReason[];
+
+describe("the error mapping", () => {
+  it.each([
+    ["WEAK_PASSWORD", Code.InvalidArgument],
+    ["REQUEST_TOO_LARGE", Code.InvalidArgument],
+    ["EMAIL_TAKEN", Code.AlreadyExists],
+    ["INVALID_CREDENTIALS", Code.Unauthenticated],
+    ["TOKEN_REUSED", Code.Unauthenticated],
+    ["ACCOUNT_DISABLED", Code.PermissionDenied],
+    ["TENANT_NOT_FOUND", Code.NotFound],
+    ["NOT_IMPLEMENTED", Code.Unimplemented],
+    ["UNAVAILABLE", Code.Unavailable],
+    ["INTERNAL", Code.Internal],
+  ] as const)("maps %s to %s", (reason, code) => expect(codeOf(new AuthError(reason))).toBe(code));
+
+  it("lets a flow override the category (a one-time token failure is a precondition)", () => {
+    expect(codeOf(new AuthError("TOKEN_EXPIRED", { category: "precondition" }))).toBe(Code.FailedPrecondition);
+  });
+
+  it.each(reasons)("sends %s as an ErrorInfo detail over Connect, with a SCREAMING_SNAKE reason", (reason) => {
+    const error = toConnectError(new AuthError(reason));
+    expect(reason).toMatch(/^[A-Z][A-Z0-9_]+[A-Z0-9]$/);
+    const [info] = error.findDetails(ErrorInfoSchema);
+    expect(info).toMatchObject({ reason, domain: "auth.v1" });
+    expect(error.rawMessage).toBe(reasonCatalog[reason][1]);
+  });
+
+  it("keeps internal causes out of what callers receive", () => {
+    const cause = new Error("relation users does not exist at db-primary-3:5432");
+    const error = toConnectError(cause);
+    expect(error.code).toBe(Code.Internal);
+    expect(error.rawMessage).toBe("Internal error.");
+    expect(error.message).not.toContain("db-primary");
+    expect(error.cause).toBe(cause);
+  });
+
+  it("passes Connect's own protocol errors through", () => {
+    const protocol = new ConnectError("bad envelope", Code.InvalidArgument);
+    expect(toConnectError(protocol)).toBe(protocol);
+  });
+
+  it("builds a google.rpc.Status for the grpc-status-details-bin trailer", () => {
+    const bin = statusDetailsBin(new AuthError("WEAK_PASSWORD", { message: "password: too short", metadata: { field: "password" } }));
+    const status = fromBinary(StatusSchema, bin);
+    expect(status.code).toBe(Code.InvalidArgument);
+    expect(status.message).toBe("password: too short");
+    const info = anyUnpack(status.details[0]!, ErrorInfoSchema);
+    expect(info).toEqual(create(ErrorInfoSchema, { reason: "WEAK_PASSWORD", domain: "auth.v1", metadata: { field: "password" } }));
+  });
+});

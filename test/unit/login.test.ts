@@ -1,0 +1,105 @@
+/**
+ * The login flow's promises about what an attacker can learn, checked with in-memory fakes of the
+ * ports (the integration and end-to-end suites use the real stores).
+ */
+import { describe, expect, it } from "vitest";
+import { AuthError } from "../../src/domain/errors.js";
+import { login } from "../../src/domain/login.js";
+import type { User } from "../../src/domain/model.js";
+import type { AuthDeps, PasswordHasher } from "../../src/domain/ports.js";
+
+const user: User = {
+  id: "00000000-0000-4000-8000-000000000001",
+  tenant: "default",
+  email: "ann@example.com",
+  username: "ann",
+  fullName: null,
+  roles: ["user"],
+  isActive: true,
+  emailVerifiedAt: null,
+  createdAt: new Date(0),
+};
+
+function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
+  const calls = { verify: 0, dummy: 0, sessions: 0 };
+  const passwords: PasswordHasher = {
+    hash: async (pw) => `hash:${pw}`,
+    verify: async (pw, stored) => {
+      calls.verify += 1;
+      return stored === `hash:${pw}`;
+    },
+    verifyAgainstDummy: async () => {
+      calls.dummy += 1;
+    },
+  };
+  const stored = { ...user, ...overrides };
+  const deps = {
+    users: {
+      findCredentialsByLogin: async (_tenant: string, login: string) =>
+        login === "ann@example.com" || login === "ann" ? { user: stored, passwordHash: "hash:right-password" } : null,
+    },
+    sessions: { create: async () => void (calls.sessions += 1) },
+    passwords,
+    tokens: { issue: async () => ({ token: "access", expiresAt: 2_000_000_000 }) },
+    events: { record: () => {} },
+    clock: { now: () => 1_700_000_000_000 },
+    policy: {
+      defaultTenant: "default",
+      accessTokenTtlMs: 900_000,
+      refreshTokenTtlMs: 86_400_000,
+      sessionMaxLifetimeMs: 2 * 86_400_000,
+      refreshReuseGraceMs: 10_000,
+      passwordMinLength: 8,
+      requireVerifiedEmail,
+      maxTokenBytes: 8192,
+    },
+  } as unknown as AuthDeps;
+  return { deps, calls };
+}
+
+const ctx = { tenantHeader: undefined, authorization: undefined, ip: "203.0.113.9", userAgent: "test" };
+
+async function failure(promise: Promise<unknown>): Promise<AuthError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof AuthError)) throw new Error(`expected an AuthError, got ${String(error)}`);
+  return error;
+}
+
+describe("login", () => {
+  it("does one password verification of the same cost for an unknown user as for a wrong password", async () => {
+    const unknown = fakeDeps();
+    const unknownError = await failure(login(unknown.deps, ctx, { identifier: "bob@example.com", password: "whatever-pw" }));
+    const wrong = fakeDeps();
+    const wrongError = await failure(login(wrong.deps, ctx, { identifier: "ann@example.com", password: "whatever-pw" }));
+
+    expect(unknown.calls).toEqual({ verify: 0, dummy: 1, sessions: 0 });
+    expect(wrong.calls).toEqual({ verify: 1, dummy: 0, sessions: 0 });
+    expect([unknownError.reason, unknownError.message]).toEqual([wrongError.reason, wrongError.message]);
+    expect(unknownError.reason).toBe("INVALID_CREDENTIALS");
+  });
+
+  it("tells a disabled account only to someone who knows the password", async () => {
+    const disabled = fakeDeps({ isActive: false });
+    expect((await failure(login(disabled.deps, ctx, { identifier: "ann", password: "wrong-password" }))).reason).toBe("INVALID_CREDENTIALS");
+    expect((await failure(login(disabled.deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe("ACCOUNT_DISABLED");
+    expect(disabled.calls.sessions).toBe(0);
+  });
+
+  it("refuses an unverified email only when REQUIRE_VERIFIED_EMAIL is on, and only after the password", async () => {
+    const strict = fakeDeps({}, true);
+    expect((await failure(login(strict.deps, ctx, { identifier: "ann", password: "wrong-password" }))).reason).toBe("INVALID_CREDENTIALS");
+    expect((await failure(login(strict.deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe("EMAIL_NOT_VERIFIED");
+    const lenient = fakeDeps({}, false);
+    const tokens = await login(lenient.deps, ctx, { identifier: "ANN", password: "right-password" });
+    expect(tokens.user.id).toBe(user.id);
+    expect(tokens.refreshExpiresIn).toBe(86_400);
+  });
+
+  it("checks its input before looking anybody up", async () => {
+    const { deps, calls } = fakeDeps();
+    expect((await failure(login(deps, ctx, { identifier: "  ", password: "x" }))).message).toBe("identifier: required");
+    expect((await failure(login(deps, ctx, { identifier: "ann", password: "" }))).message).toBe("password: required");
+    expect((await failure(login(deps, { ...ctx, tenantHeader: "Bad Tenant!" }, { identifier: "ann", password: "x" }))).reason).toBe("INVALID_TENANT");
+    expect(calls).toEqual({ verify: 0, dummy: 0, sessions: 0 });
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { createPasswordHasher } from "../../src/infra/crypto/passwords.js";
+
+describe("the password hasher (bcrypt over a salted HMAC-SHA256 pre-hash)", async () => {
+  const hasher = await createPasswordHasher(4);
+
+  it("stores a self-describing hash that holds no trace of the password", async () => {
+    const stored = await hasher.hash("correct horse battery staple");
+    expect(stored).toMatch(/^\$bcrypt-sha256\$v=2,t=2b,r=4\$[./A-Za-z0-9]{22}\$[./A-Za-z0-9]{31}$/);
+    expect(stored).not.toContain("horse");
+    expect(await hasher.hash("correct horse battery staple")).not.toBe(stored);
+  });
+
+  it("verifies the password and nothing else", async () => {
+    const stored = await hasher.hash("correct horse battery staple");
+    expect(await hasher.verify("correct horse battery staple", stored)).toBe(true);
+    expect(await hasher.verify("correct horse battery stapl", stored)).toBe(false);
+    expect(await hasher.verify("", stored)).toBe(false);
+  });
+
+  it("does not truncate at 72 bytes", async () => {
+    const long = "a".repeat(72);
+    const stored = await hasher.hash(`${long}-one`);
+    expect(await hasher.verify(`${long}-one`, stored)).toBe(true);
+    expect(await hasher.verify(`${long}-two`, stored)).toBe(false);
+    expect(await hasher.verify(long, stored)).toBe(false);
+  });
+
+  it("counts every byte of multi-byte passwords past 72 bytes", async () => {
+    const base = "é".repeat(40); // 80 bytes in UTF-8
+    const stored = await hasher.hash(`${base}1`);
+    expect(await hasher.verify(`${base}2`, stored)).toBe(false);
+  });
+
+  it("matches the same password typed in composed or decomposed Unicode (NFKC)", async () => {
+    const composed = "Ma\u00f1ana-secret";
+    const decomposed = "Man\u0303ana-secret";
+    const stored = await hasher.hash(composed);
+    expect(await hasher.verify(decomposed, stored)).toBe(true);
+  });
+
+  it("refuses stored values it does not know, including raw bcrypt and tampered hashes", async () => {
+    const stored = await hasher.hash("correct horse battery staple");
+    expect(await hasher.verify("correct horse battery staple", stored.replace("r=4", "r=5"))).toBe(false);
+    expect(await hasher.verify("x", "$2b$04$abcdefghijklmnopqrstuuFC8N/3M2B6mV2LFZcN3yUKNNrNp9Fca")).toBe(false);
+    expect(await hasher.verify("x", "plaintext")).toBe(false);
+  });
+
+  it("spends the work of a verify on unknown users without ever succeeding", async () => {
+    await expect(hasher.verifyAgainstDummy("anything")).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,42 @@
+/** Which store errors are outages (UNAVAILABLE, retry later) and which are bugs (INTERNAL). */
+import { describe, expect, it } from "vitest";
+import { isDatabaseUnavailable } from "../../src/infra/postgres/unavailable.js";
+import { isRedisUnavailable } from "../../src/infra/redis/client.js";
+
+const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+
+describe("isDatabaseUnavailable", () => {
+  it.each([
+    withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED"),
+    new Error("Connection terminated unexpectedly"),
+    new Error("timeout exceeded when trying to connect"),
+    withCode("terminating connection due to administrator command", "57P01"),
+    withCode("the database system is starting up", "57P03"),
+    withCode("connection failure", "08006"),
+    withCode("too many connections for role", "53300"),
+  ])("calls %s an outage", (error) => expect(isDatabaseUnavailable(error)).toBe(true));
+
+  it.each([
+    withCode('relation "users" does not exist', "42P01"),
+    withCode("duplicate key value violates unique constraint", "23505"),
+    withCode("invalid input syntax for type uuid", "22P02"),
+    "a string",
+  ])("calls %s a bug", (error) => expect(isDatabaseUnavailable(error)).toBe(false));
+});
+
+describe("isRedisUnavailable", () => {
+  it.each([
+    new Error("Connection is closed."),
+    new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+    new Error("Command timed out"),
+    withCode("connect ECONNREFUSED 127.0.0.1:6379", "ECONNREFUSED"),
+    Object.assign(new Error("Reached the max retries per request limit"), { name: "MaxRetriesPerRequestError" }),
+    new Error("LOADING Redis is loading the dataset in memory"),
+  ])("calls %s an outage", (error) => expect(isRedisUnavailable(error)).toBe(true));
+
+  it.each([
+    Object.assign(new Error("ERR Error running script"), { name: "ReplyError" }),
+    new Error("Error trying to loading or executing lua code string in VM: bad argument"),
+    new Error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+  ])("calls %s a bug", (error) => expect(isRedisUnavailable(error)).toBe(false));
+});
