@@ -3,11 +3,12 @@
  * everything without listening; `start` binds the ports and `stop` shuts down gracefully.
  * Tests build the same app on port 0.
  */
+
+import type { Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
-import type { Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { AuthDeps, Clock } from "./domain/ports.js";

@@ -4,7 +4,7 @@
  * appear, and errors are serialized to their name, message, code and stack only (no attached
  * command arguments or parameters).
  */
-import { pino, type DestinationStream, type Logger } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import type { LogLevel } from "./config.js";
 
 const REDACTED_KEYS = [
@@ -23,7 +23,12 @@ const REDACTED_KEYS = [
   "privateKey",
 ];
 
-export const redactPaths = [...REDACTED_KEYS, ...REDACTED_KEYS.map((key) => `*.${key}`), 'headers["authorization"]', "*.headers.authorization"];
+export const redactPaths = [
+  ...REDACTED_KEYS,
+  ...REDACTED_KEYS.map((key) => `*.${key}`),
+  'headers["authorization"]',
+  "*.headers.authorization",
+];
 
 interface SerializedError {
   type: string;

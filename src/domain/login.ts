@@ -26,7 +26,14 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   }
   const { user, passwordHash } = credentials;
   if (!(await deps.passwords.verify(password, passwordHash))) {
-    deps.events.record({ type: "login_failed", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause: "wrong_password" } });
+    deps.events.record({
+      type: "login_failed",
+      tenant,
+      userId: user.id,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      detail: { cause: "wrong_password" },
+    });
     throw new AuthError("INVALID_CREDENTIALS");
   }
   // Account state is told only to someone who proved the password.

@@ -85,13 +85,7 @@ export interface IssuedTokens {
 
 /** A security-relevant event, for the log now and the audit table later. Nothing secret in it. */
 export interface SecurityEvent {
-  readonly type:
-    | "user_registered"
-    | "login_succeeded"
-    | "login_failed"
-    | "refresh_reuse_detected"
-    | "logout"
-    | "password_changed";
+  readonly type: "user_registered" | "login_succeeded" | "login_failed" | "refresh_reuse_detected" | "logout" | "password_changed";
   readonly tenant: string;
   readonly userId?: string;
   readonly sessionId?: string;

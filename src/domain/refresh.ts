@@ -1,7 +1,7 @@
 /** Refresh: rotates a refresh token and issues a new pair, detecting reuse. */
 import { AuthError } from "./errors.js";
-import type { IssuedTokens, RequestContext } from "./model.js";
 import { issueTokens } from "./login.js";
+import type { IssuedTokens, RequestContext } from "./model.js";
 import type { AuthDeps } from "./ports.js";
 import { hashSecret, newSecret, openSuccessor, parseRefreshToken, sealSuccessor } from "./refresh-token.js";
 import { required, tenantHeaderAllows } from "./validation.js";

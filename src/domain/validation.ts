@@ -59,11 +59,7 @@ export function validateUsername(username: string | undefined): string | null {
   const trimmed = username?.trim() ?? "";
   if (trimmed === "") return null;
   if (!usernameShape.test(trimmed)) {
-    throw invalidField(
-      "username",
-      "3 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-      "INVALID_USERNAME",
-    );
+    throw invalidField("username", "3 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", "INVALID_USERNAME");
   }
   return trimmed;
 }

@@ -1,8 +1,8 @@
 /** What every transport does around a call: a request id, and one log line when it ends. */
 import { randomUUID } from "node:crypto";
+import { Code } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { ErrorCategory } from "../domain/errors.js";
-import { Code } from "@connectrpc/connect";
 import { codeOf, toAuthError } from "./errors.js";
 
 const requestIdShape = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -1,12 +1,8 @@
 /** Converters between domain values and protobuf messages, named by direction. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { primaryRole, type InactiveReason, type IssuedTokens, type TokenCheck, type User } from "../domain/model.js";
-import {
-  InactiveReason as ProtoInactiveReason,
-  type UserSchema,
-  type ValidateTokenResponseSchema,
-} from "../gen/auth/v1/auth_pb.js";
+import { type InactiveReason, type IssuedTokens, primaryRole, type TokenCheck, type User } from "../domain/model.js";
+import { InactiveReason as ProtoInactiveReason, type UserSchema, type ValidateTokenResponseSchema } from "../gen/auth/v1/auth_pb.js";
 
 export function userToProto(user: User): MessageInitShape<typeof UserSchema> {
   return {

@@ -7,7 +7,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AuthError, type ErrorCategory } from "../domain/errors.js";
-import { ErrorInfoSchema, type ErrorInfo } from "../gen/google/rpc/error_details_pb.js";
+import { type ErrorInfo, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 
 /** The `domain` of every ErrorInfo we send. */

@@ -4,13 +4,12 @@
  * validates; SIGTERM stops it with exit code 0. Only the ports and the data folder are set, so
  * that the test neither collides with anything nor writes into the checkout.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createGrpcClient } from "../support/clients.js";
 import { newPassword } from "../support/secrets.js";
 import { freePort } from "../support/servers.js";

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { transports, type CallResult, type TestClient } from "../support/clients.js";
+import { type CallResult, type TestClient, transports } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
 
 function ok(result: CallResult): Record<string, any> {
@@ -35,7 +35,13 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
 
   async function registerUser(overrides: Record<string, string> = {}) {
     const tag = randomBytes(5).toString("hex");
-    const request = { email: `User.${tag}@Example.com`, password: newPassword(), username: `user_${tag}`, fullName: "Ada Lovelace", ...overrides };
+    const request = {
+      email: `User.${tag}@Example.com`,
+      password: newPassword(),
+      username: `user_${tag}`,
+      fullName: "Ada Lovelace",
+      ...overrides,
+    };
     const { user } = ok(await client.call("Register", request));
     return { request, user };
   }
@@ -140,7 +146,11 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
 
   it("Logout with all_sessions ends every session of the user", async () => {
     const { request } = await registerUser();
-    const sessions = [await loginAs(request.email, request.password), await loginAs(request.email, request.password), await loginAs(request.email, request.password)];
+    const sessions = [
+      await loginAs(request.email, request.password),
+      await loginAs(request.email, request.password),
+      await loginAs(request.email, request.password),
+    ];
     expect(ok(await client.call("Logout", { allSessions: true }, bearer(sessions[0]!.accessToken))).sessionsEnded).toBe(3);
     for (const session of sessions) expect(ok(await client.call("ValidateToken", { token: session.accessToken })).active).toBe(false);
   });
@@ -150,7 +160,9 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     const current = await loginAs(request.email, request.password);
     const other = await loginAs(request.username, request.password);
     const newPass = newPassword("new");
-    const changed = ok(await client.call("ChangePassword", { currentPassword: request.password, newPassword: newPass }, bearer(current.accessToken)));
+    const changed = ok(
+      await client.call("ChangePassword", { currentPassword: request.password, newPassword: newPass }, bearer(current.accessToken)),
+    );
     expect(changed.sessionsEnded).toBe(1);
 
     expect(ok(await client.call("ValidateToken", { token: other.accessToken })).reason).toBe("INACTIVE_REASON_REVOKED");
@@ -158,25 +170,35 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     expect(ok(await client.call("ValidateToken", { token: current.accessToken })).active).toBe(true);
     expect(ok(await client.call("Refresh", { refreshToken: current.refreshToken })).accessToken).toBeTruthy();
 
-    expect(failed(await client.call("Login", { identifier: request.email, password: request.password })).reason).toBe("INVALID_CREDENTIALS");
+    expect(failed(await client.call("Login", { identifier: request.email, password: request.password })).reason).toBe(
+      "INVALID_CREDENTIALS",
+    );
     expect((await loginAs(request.email, newPass)).user.email).toBe(request.email);
   });
 
   it("ChangePassword with a wrong current password changes nothing", async () => {
     const { request } = await registerUser();
     const session = await loginAs(request.email, request.password);
-    const wrong = failed(await client.call("ChangePassword", { currentPassword: newPassword(), newPassword: newPassword() }, bearer(session.accessToken)));
+    const wrong = failed(
+      await client.call("ChangePassword", { currentPassword: newPassword(), newPassword: newPassword() }, bearer(session.accessToken)),
+    );
     expect(wrong).toMatchObject({ code: "UNAUTHENTICATED", reason: "INVALID_CREDENTIALS" });
     expect((await loginAs(request.email, request.password)).user.email).toBe(request.email);
   });
 
   it("answers an unknown user and a wrong password with the same code and message", async () => {
     const { request } = await registerUser();
-    const unknown = failed(await client.call("Login", { identifier: `nobody.${randomBytes(4).toString("hex")}@example.com`, password: request.password }));
+    const unknown = failed(
+      await client.call("Login", { identifier: `nobody.${randomBytes(4).toString("hex")}@example.com`, password: request.password }),
+    );
     const wrong = failed(await client.call("Login", { identifier: request.email, password: newPassword() }));
     expect(unknown.code).toBe("UNAUTHENTICATED");
     expect(unknown.reason).toBe("INVALID_CREDENTIALS");
-    expect({ code: wrong.code, reason: wrong.reason, message: wrong.message }).toEqual({ code: unknown.code, reason: unknown.reason, message: unknown.message });
+    expect({ code: wrong.code, reason: wrong.reason, message: wrong.message }).toEqual({
+      code: unknown.code,
+      reason: unknown.reason,
+      message: unknown.message,
+    });
   });
 
   it("accepts a 100-character password, and two passwords differing only after byte 72 are not interchangeable", async () => {
@@ -188,7 +210,9 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     const { request } = await registerUser({ password: long });
     expect((await loginAs(request.email, long)).user.email).toBe(request.email);
     expect(failed(await client.call("Login", { identifier: request.email, password: sibling })).reason).toBe("INVALID_CREDENTIALS");
-    expect(failed(await client.call("Login", { identifier: request.email, password: long.slice(0, 72) })).reason).toBe("INVALID_CREDENTIALS");
+    expect(failed(await client.call("Login", { identifier: request.email, password: long.slice(0, 72) })).reason).toBe(
+      "INVALID_CREDENTIALS",
+    );
   });
 
   it("refuses duplicate emails and usernames case-insensitively", async () => {
@@ -196,7 +220,11 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     const sameEmail = failed(await client.call("Register", { email: request.email.toUpperCase(), password: newPassword() }));
     expect(sameEmail).toMatchObject({ code: "ALREADY_EXISTS", reason: "EMAIL_TAKEN" });
     const sameName = failed(
-      await client.call("Register", { email: `other.${randomBytes(4).toString("hex")}@example.com`, password: newPassword(), username: request.username.toUpperCase() }),
+      await client.call("Register", {
+        email: `other.${randomBytes(4).toString("hex")}@example.com`,
+        password: newPassword(),
+        username: request.username.toUpperCase(),
+      }),
     );
     expect(sameName).toMatchObject({ code: "ALREADY_EXISTS", reason: "USERNAME_TAKEN" });
   });
@@ -228,8 +256,14 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
 
   it("asks for a bearer token on Me, and tells a missing one from a bad one", async () => {
     expect(failed(await client.call("Me", {}))).toMatchObject({ code: "UNAUTHENTICATED", reason: "TOKEN_MISSING" });
-    expect(failed(await client.call("Me", {}, { authorization: "Bearer not.a.jwt" }))).toMatchObject({ code: "UNAUTHENTICATED", reason: "TOKEN_INVALID" });
-    expect(failed(await client.call("Me", {}, { authorization: "Basic dXNlcjpwYXNz" }))).toMatchObject({ code: "UNAUTHENTICATED", reason: "TOKEN_INVALID" });
+    expect(failed(await client.call("Me", {}, { authorization: "Bearer not.a.jwt" }))).toMatchObject({
+      code: "UNAUTHENTICATED",
+      reason: "TOKEN_INVALID",
+    });
+    expect(failed(await client.call("Me", {}, { authorization: "Basic dXNlcjpwYXNz" }))).toMatchObject({
+      code: "UNAUTHENTICATED",
+      reason: "TOKEN_INVALID",
+    });
   });
 
   it("reports an expired access token as TOKEN_EXPIRED on Me and as inactive on ValidateToken", async () => {
@@ -237,7 +271,10 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     const login = await loginAs(request.email, request.password);
     app.clock.advance(app.config.accessTokenTtlMs + app.config.jwt.clockSkewMs + 1000);
     expect(failed(await client.call("Me", {}, bearer(login.accessToken))).reason).toBe("TOKEN_EXPIRED");
-    expect(ok(await client.call("ValidateToken", { token: login.accessToken }))).toMatchObject({ active: false, reason: "INACTIVE_REASON_EXPIRED" });
+    expect(ok(await client.call("ValidateToken", { token: login.accessToken }))).toMatchObject({
+      active: false,
+      reason: "INACTIVE_REASON_EXPIRED",
+    });
     // The session itself is still good: the refresh token gets a fresh access token.
     const refreshed = ok(await client.call("Refresh", { refreshToken: login.refreshToken }));
     expect(ok(await client.call("Me", {}, bearer(refreshed.accessToken))).user.email).toBe(request.email);

@@ -44,7 +44,13 @@ describe("HS256 signing", () => {
   it("accepts only its own algorithm: an ES256 service refuses HS256 tokens and the reverse", async () => {
     const hsToken = await accessToken(hsClient);
     const esToken = await accessToken(esClient);
-    expect(await esClient.call("ValidateToken", { token: hsToken })).toMatchObject({ ok: true, response: { active: false, reason: "INACTIVE_REASON_ALGORITHM_NOT_ALLOWED" } });
-    expect(await hsClient.call("ValidateToken", { token: esToken })).toMatchObject({ ok: true, response: { active: false, reason: "INACTIVE_REASON_ALGORITHM_NOT_ALLOWED" } });
+    expect(await esClient.call("ValidateToken", { token: hsToken })).toMatchObject({
+      ok: true,
+      response: { active: false, reason: "INACTIVE_REASON_ALGORITHM_NOT_ALLOWED" },
+    });
+    expect(await hsClient.call("ValidateToken", { token: esToken })).toMatchObject({
+      ok: true,
+      response: { active: false, reason: "INACTIVE_REASON_ALGORITHM_NOT_ALLOWED" },
+    });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService, InactiveReason } from "../../src/gen/auth/v1/auth_pb.js";
@@ -45,7 +45,7 @@ describe("the HTTP port", () => {
   it("answers a non-JSON body with INVALID_ARGUMENT and a reason", async () => {
     const response = await post("Login", "this is not json");
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = (await response.json()) as { code: string; message: string };
     expect(body.code).toBe("invalid_argument");
     expect(body.message).toContain("not valid JSON");
     expect(reasonFromConnectJson(body)).toBe("INVALID_REQUEST");
@@ -54,7 +54,7 @@ describe("the HTTP port", () => {
   it("answers a field of the wrong type with INVALID_ARGUMENT naming the message", async () => {
     const response = await post("Register", JSON.stringify({ email: 5, password: ["x"] }));
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = (await response.json()) as { code: string; message: string };
     expect(body.code).toBe("invalid_argument");
     expect(body.message).toContain("auth.v1.RegisterRequest");
     expect(reasonFromConnectJson(body)).toBe("INVALID_REQUEST");
@@ -64,7 +64,7 @@ describe("the HTTP port", () => {
     const big = JSON.stringify({ identifier: "a@example.com", password: "p".repeat(app.config.maxRequestBytes) });
     const response = await post("Login", big);
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = (await response.json()) as { code: string; message: string };
     expect(body.code).toBe("invalid_argument");
     expect(reasonFromConnectJson(body)).toBe("REQUEST_TOO_LARGE");
   });
@@ -72,7 +72,13 @@ describe("the HTTP port", () => {
   it("answers an oversized chunked body (no Content-Length) the same way", async () => {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(
-        { host: "127.0.0.1", port: app.httpPort, method: "POST", path: "/auth.v1.AuthService/Login", headers: { "content-type": "application/json" } },
+        {
+          host: "127.0.0.1",
+          port: app.httpPort,
+          method: "POST",
+          path: "/auth.v1.AuthService/Login",
+          headers: { "content-type": "application/json" },
+        },
         (res) => {
           let text = "";
           res.on("data", (chunk) => (text += chunk));
@@ -81,8 +87,11 @@ describe("the HTTP port", () => {
       );
       req.on("error", reject);
       const chunk = "x".repeat(16_384);
-      const write = (left: number) => {
-        if (left <= 0) return req.end();
+      const write = (left: number): void => {
+        if (left <= 0) {
+          req.end();
+          return;
+        }
         if (req.write(chunk)) write(left - chunk.length);
         else req.once("drain", () => write(left - chunk.length));
       };
@@ -103,9 +112,15 @@ describe("the HTTP port", () => {
   });
 
   it("echoes a sane x-request-id and makes one up otherwise", async () => {
-    const given = await post("ValidateToken", JSON.stringify({ token: "x" }), { "content-type": "application/json", "x-request-id": "req-123" });
+    const given = await post("ValidateToken", JSON.stringify({ token: "x" }), {
+      "content-type": "application/json",
+      "x-request-id": "req-123",
+    });
     expect(given.headers.get("x-request-id")).toBe("req-123");
-    const made = await post("ValidateToken", JSON.stringify({ token: "x" }), { "content-type": "application/json", "x-request-id": "bad id with spaces" });
+    const made = await post("ValidateToken", JSON.stringify({ token: "x" }), {
+      "content-type": "application/json",
+      "x-request-id": "bad id with spaces",
+    });
     expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 

@@ -6,9 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { createGrpcClient, type CallResult, type TestClient } from "../support/clients.js";
+import { type CallResult, createGrpcClient, type TestClient } from "../support/clients.js";
 import { newPassword } from "../support/secrets.js";
-import { startPostgres, startRedis, type PostgresServer, type RedisServer } from "../support/servers.js";
+import { type PostgresServer, type RedisServer, startPostgres, startRedis } from "../support/servers.js";
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -3,10 +3,10 @@
  * right reason), never an error status, over gRPC and over Connect.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { calculateJwkThumbprint, decodeProtectedHeader, SignJWT, type JWK } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, testSigningKey, type TestApp } from "../support/app.js";
-import { transports, type TestClient } from "../support/clients.js";
+import { startTestApp, type TestApp, testSigningKey } from "../support/app.js";
+import { type TestClient, transports } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
 
 const b64 = (value: object | string) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
@@ -58,38 +58,70 @@ describe("ValidateToken with hostile tokens", () => {
     ["a garbage string", () => "not-a-token", "MALFORMED"],
     ["two segments", () => good.split(".").slice(0, 2).join("."), "MALFORMED"],
     ["a truncated token", () => good.slice(0, good.length - 20), "BAD_SIGNATURE"],
-    ["a tampered payload (roles: admin)", () => {
-      const [h, , s] = good.split(".");
-      return `${h}.${b64({ ...claims, roles: ["admin"] })}.${s}`;
-    }, "BAD_SIGNATURE"],
-    ["a tampered signature", () => {
-      const [h, p, s] = good.split(".") as [string, string, string];
-      const middle = Math.floor(s.length / 2);
-      return `${h}.${p}.${s.slice(0, middle)}${s[middle] === "A" ? "B" : "A"}${s.slice(middle + 1)}`;
-    }, "BAD_SIGNATURE"],
-    ["a tampered header (typ)", () => {
-      const [, p, s] = good.split(".");
-      return `${b64({ alg: "ES256", typ: "JWT", kid })}.${p}.${s}`;
-    }, "BAD_SIGNATURE"],
+    [
+      "a tampered payload (roles: admin)",
+      () => {
+        const [h, , s] = good.split(".");
+        return `${h}.${b64({ ...claims, roles: ["admin"] })}.${s}`;
+      },
+      "BAD_SIGNATURE",
+    ],
+    [
+      "a tampered signature",
+      () => {
+        const [h, p, s] = good.split(".") as [string, string, string];
+        const middle = Math.floor(s.length / 2);
+        return `${h}.${p}.${s.slice(0, middle)}${s[middle] === "A" ? "B" : "A"}${s.slice(middle + 1)}`;
+      },
+      "BAD_SIGNATURE",
+    ],
+    [
+      "a tampered header (typ)",
+      () => {
+        const [, p, s] = good.split(".");
+        return `${b64({ alg: "ES256", typ: "JWT", kid })}.${p}.${s}`;
+      },
+      "BAD_SIGNATURE",
+    ],
     ["alg none", () => `${b64({ alg: "none", typ: "at+jwt", kid })}.${b64(claims)}.`, "ALGORITHM_NOT_ALLOWED"],
-    ["HS256 signed with our public key (algorithm confusion)", async () => {
-      const publicPem = createPublicKey(ourKey()).export({ format: "pem", type: "spki" }).toString();
-      return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid }).sign(Buffer.from(publicPem));
-    }, "ALGORITHM_NOT_ALLOWED"],
-    ["HS256 signed with our public JWK", async () => {
-      const jwk = createPublicKey(ourKey()).export({ format: "jwk" });
-      return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid }).sign(Buffer.from(JSON.stringify(jwk)));
-    }, "ALGORITHM_NOT_ALLOWED"],
+    [
+      "HS256 signed with our public key (algorithm confusion)",
+      async () => {
+        const publicPem = createPublicKey(ourKey()).export({ format: "pem", type: "spki" }).toString();
+        return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid }).sign(Buffer.from(publicPem));
+      },
+      "ALGORITHM_NOT_ALLOWED",
+    ],
+    [
+      "HS256 signed with our public JWK",
+      async () => {
+        const jwk = createPublicKey(ourKey()).export({ format: "jwk" });
+        return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid }).sign(Buffer.from(JSON.stringify(jwk)));
+      },
+      "ALGORITHM_NOT_ALLOWED",
+    ],
     ["another key under our kid", () => forge({}, {}, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey), "BAD_SIGNATURE"],
     ["an unknown kid", () => forge({}, { kid: "someone-elses-key" }), "UNKNOWN_KEY"],
     ["no kid", () => forge({}, { kid: undefined }), "UNKNOWN_KEY"],
-    ["an embedded jwk header with the attacker's key", async () => {
-      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-      const jwk = publicKey.export({ format: "jwk" }) as JWK;
-      return forge({}, { jwk, kid: await calculateJwkThumbprint(jwk) }, privateKey);
-    }, "UNKNOWN_KEY"],
-    ["an unknown crit header", () => signRaw({ alg: "ES256", typ: "at+jwt", kid, crit: ["x-must-understand"], "x-must-understand": true }, claims), "MALFORMED"],
-    ["a jku header pointing elsewhere (ignored; kid unknown)", () => forge({}, { jku: "https://evil.example/jwks.json", kid: "evil" }), "UNKNOWN_KEY"],
+    [
+      "an embedded jwk header with the attacker's key",
+      async () => {
+        const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+        const jwk = publicKey.export({ format: "jwk" }) as JWK;
+        return forge({}, { jwk, kid: await calculateJwkThumbprint(jwk) }, privateKey);
+      },
+      "UNKNOWN_KEY",
+    ],
+    [
+      "an unknown crit header",
+      () => signRaw({ alg: "ES256", typ: "at+jwt", kid, crit: ["x-must-understand"], "x-must-understand": true }, claims),
+      "MALFORMED",
+    ],
+    [
+      "a jku header pointing elsewhere (ignored; kid unknown)",
+      () => forge({}, { jku: "https://evil.example/jwks.json", kid: "evil" }),
+      "UNKNOWN_KEY",
+    ],
     ["an expired token", () => forge({ iat: now() - 3600, exp: now() - 600 }), "EXPIRED"],
     ["nbf in the future", () => forge({ nbf: now() + 600 }), "NOT_YET_VALID"],
     ["iat in the future", () => forge({ iat: now() + 600, exp: now() + 1200 }), "NOT_YET_VALID"],

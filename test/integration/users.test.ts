@@ -63,7 +63,14 @@ describe.each([
 
   it("creates a user and finds it by email or username in any letter case", async () => {
     const created = await users.create(newUser());
-    expect(created).toMatchObject({ tenant: "default", email: "Ann.Smith@Example.com", username: "Ann_S", roles: ["user", "admin"], isActive: true, emailVerifiedAt: null });
+    expect(created).toMatchObject({
+      tenant: "default",
+      email: "Ann.Smith@Example.com",
+      username: "Ann_S",
+      roles: ["user", "admin"],
+      isActive: true,
+      emailVerifiedAt: null,
+    });
     for (const login of ["ann.smith@example.com", "ANN.SMITH@EXAMPLE.COM", "ann_s", "ANN_S"]) {
       const found = await users.findCredentialsByLogin("default", login);
       expect(found?.user.id).toBe(created.id);
@@ -78,8 +85,12 @@ describe.each([
   });
 
   it("refuses a duplicate email or username in the same tenant, case-insensitively, and allows it in another", async () => {
-    await expect(users.create(newUser({ email: "ANN.smith@example.COM", username: null }))).rejects.toMatchObject({ reason: "EMAIL_TAKEN" });
-    await expect(users.create(newUser({ email: "other@example.com", username: "ann_s" }))).rejects.toMatchObject({ reason: "USERNAME_TAKEN" });
+    await expect(users.create(newUser({ email: "ANN.smith@example.COM", username: null }))).rejects.toMatchObject({
+      reason: "EMAIL_TAKEN",
+    });
+    await expect(users.create(newUser({ email: "other@example.com", username: "ann_s" }))).rejects.toMatchObject({
+      reason: "USERNAME_TAKEN",
+    });
     const elsewhere = await users.create(newUser({ tenant: "acme", roles: ["user"] }));
     expect(elsewhere.tenant).toBe("acme");
     expect(await db.selectFrom("users").select("id").where("email_normalized", "=", "ann.smith@example.com").execute()).toHaveLength(2);
@@ -92,7 +103,9 @@ describe.each([
   });
 
   it("refuses a role the tenant does not have, creating nothing", async () => {
-    const error = await users.create(newUser({ email: "ghost@example.com", username: null, roles: ["superuser"] })).catch((e: unknown) => e);
+    const error = await users
+      .create(newUser({ email: "ghost@example.com", username: null, roles: ["superuser"] }))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(AuthError);
     expect(await users.findCredentialsByLogin("default", "ghost@example.com")).toBeNull();

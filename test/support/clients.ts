@@ -4,11 +4,12 @@
  * one shape so a scenario can run over either transport; both record every password and token
  * they carry for the log check.
  */
-import { fromBinary, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+
+import { join } from "node:path";
+import { fromBinary, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { join } from "node:path";
 import { AuthService } from "../../src/gen/auth/v1/auth_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
@@ -16,7 +17,13 @@ import { recordSecret } from "./secrets.js";
 
 export type CallResult =
   | { readonly ok: true; readonly response: Record<string, any> }
-  | { readonly ok: false; readonly code: string; readonly reason: string | undefined; readonly message: string; readonly httpStatus?: number };
+  | {
+      readonly ok: false;
+      readonly code: string;
+      readonly reason: string | undefined;
+      readonly message: string;
+      readonly httpStatus?: number;
+    };
 
 export interface TestClient {
   readonly transport: "grpc" | "connect";
@@ -52,7 +59,10 @@ export function createGrpcClient(address: string): TestClient {
     oneofs: true,
   });
   const loaded = grpc.loadPackageDefinition(packageDefinition) as any;
-  const client: grpc.Client & Record<string, Function> = new loaded.auth.v1.AuthService(address, grpc.credentials.createInsecure());
+  const client: grpc.Client & Record<string, (...args: any[]) => void> = new loaded.auth.v1.AuthService(
+    address,
+    grpc.credentials.createInsecure(),
+  );
   return {
     transport: "grpc",
     call(method, request = {}, headers = {}) {
@@ -61,14 +71,20 @@ export function createGrpcClient(address: string): TestClient {
       const metadata = new grpc.Metadata();
       for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
       return new Promise((resolve) => {
-        client[method]!.call(client, request, metadata, { deadline: Date.now() + 20_000 }, (error: grpc.ServiceError | null, response: any) => {
-          if (error === null) {
-            recordSecrets(response);
-            resolve({ ok: true, response });
-            return;
-          }
-          resolve({ ok: false, code: grpc.status[error.code], reason: reasonFromGrpc(error.metadata), message: error.details });
-        });
+        client[method]!.call(
+          client,
+          request,
+          metadata,
+          { deadline: Date.now() + 20_000 },
+          (error: grpc.ServiceError | null, response: any) => {
+            if (error === null) {
+              recordSecrets(response);
+              resolve({ ok: true, response });
+              return;
+            }
+            resolve({ ok: false, code: grpc.status[error.code], reason: reasonFromGrpc(error.metadata), message: error.details });
+          },
+        );
       });
     },
     close: () => client.close(),

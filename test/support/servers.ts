@@ -2,7 +2,7 @@
  * Real PostgreSQL and Redis servers for the tests, from Debian's packages: ephemeral (a temporary
  * folder, a free port, no durability) and stopped by the pid we started, nothing else.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";

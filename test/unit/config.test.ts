@@ -92,7 +92,14 @@ describe("loadConfig", () => {
     expect(config.jwt.privateKey).toBe("PEM TEXT");
     const problems = (() => {
       try {
-        loadConfig({ JWT_PRIVATE_KEY_FILE: "/nope.pem" }, { readFile: () => { throw new Error("ENOENT"); } });
+        loadConfig(
+          { JWT_PRIVATE_KEY_FILE: "/nope.pem" },
+          {
+            readFile: () => {
+              throw new Error("ENOENT");
+            },
+          },
+        );
         return [];
       } catch (error) {
         return (error as ConfigError).problems;

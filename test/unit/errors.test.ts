@@ -2,7 +2,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { AuthError, reasonCatalog, type AuthErrorReason } from "../../src/domain/errors.js";
+import { AuthError, type AuthErrorReason, reasonCatalog } from "../../src/domain/errors.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { codeOf, statusDetailsBin, toConnectError } from "../../src/transport/errors.js";

@@ -38,7 +38,11 @@ function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
       findCredentialsByLogin: async (_tenant: string, login: string) =>
         login === "ann@example.com" || login === "ann" ? { user: stored, passwordHash: "hash:right-password" } : null,
     },
-    sessions: { create: async () => void (calls.sessions += 1) },
+    sessions: {
+      create: async () => {
+        calls.sessions += 1;
+      },
+    },
     passwords,
     tokens: { issue: async () => ({ token: "access", expiresAt: 2_000_000_000 }) },
     events: { record: () => {} },
@@ -60,7 +64,10 @@ function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
 const ctx = { tenantHeader: undefined, authorization: undefined, ip: "203.0.113.9", userAgent: "test" };
 
 async function failure(promise: Promise<unknown>): Promise<AuthError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(error instanceof AuthError)) throw new Error(`expected an AuthError, got ${String(error)}`);
   return error;
 }
@@ -80,7 +87,9 @@ describe("login", () => {
 
   it("tells a disabled account only to someone who knows the password", async () => {
     const disabled = fakeDeps({ isActive: false });
-    expect((await failure(login(disabled.deps, ctx, { identifier: "ann", password: "wrong-password" }))).reason).toBe("INVALID_CREDENTIALS");
+    expect((await failure(login(disabled.deps, ctx, { identifier: "ann", password: "wrong-password" }))).reason).toBe(
+      "INVALID_CREDENTIALS",
+    );
     expect((await failure(login(disabled.deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe("ACCOUNT_DISABLED");
     expect(disabled.calls.sessions).toBe(0);
   });
@@ -99,7 +108,9 @@ describe("login", () => {
     const { deps, calls } = fakeDeps();
     expect((await failure(login(deps, ctx, { identifier: "  ", password: "x" }))).message).toBe("identifier: required");
     expect((await failure(login(deps, ctx, { identifier: "ann", password: "" }))).message).toBe("password: required");
-    expect((await failure(login(deps, { ...ctx, tenantHeader: "Bad Tenant!" }, { identifier: "ann", password: "x" }))).reason).toBe("INVALID_TENANT");
+    expect((await failure(login(deps, { ...ctx, tenantHeader: "Bad Tenant!" }, { identifier: "ann", password: "x" }))).reason).toBe(
+      "INVALID_TENANT",
+    );
     expect(calls).toEqual({ verify: 0, dummy: 0, sessions: 0 });
   });
 });

@@ -3,7 +3,7 @@
  * the claims iss, aud, sub, exp, iat, jti, sid, tid, roles, email, username, amr.
  */
 import { randomUUID } from "node:crypto";
-import { errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import type { AccessClaims, InactiveReason, TokenCheck } from "../../domain/model.js";
 import type { AccessTokens } from "../../domain/ports.js";
 import type { SigningKey } from "./keys.js";

@@ -75,7 +75,13 @@ export async function loadSigningKey(source: KeySource): Promise<LoadedKey> {
   const publicJwk = publicKey.export({ format: "jwk" }) as JWK;
   const kid = await calculateJwkThumbprint(publicJwk);
   return {
-    key: { algorithm: "ES256", kid, signingKey: privateKey, verificationKey: publicKey, publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" } },
+    key: {
+      algorithm: "ES256",
+      kid,
+      signingKey: privateKey,
+      verificationKey: publicKey,
+      publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" },
+    },
     origin,
   };
 }

@@ -11,7 +11,7 @@
  * Stored format: `$bcrypt-sha256$v=2,t=2b,r=<cost>$<22-char salt>$<31-char checksum>`.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { genSalt, hash as bcryptHash, verify as bcryptVerify } from "@node-rs/bcrypt";
+import { hash as bcryptHash, verify as bcryptVerify, genSalt } from "@node-rs/bcrypt";
 import type { PasswordHasher } from "../../domain/ports.js";
 
 const PREFIX = "$bcrypt-sha256$";

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Kysely, Migrator, PostgresDialect, sql, type Dialect } from "kysely";
+import { type Dialect, Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
 import { PGliteDialect } from "./pglite-dialect.js";
@@ -65,7 +65,11 @@ const baseRoles = ["admin", "user"];
 /** Creates the tenant and its base roles if they do not exist yet (idempotent). */
 export async function ensureTenant(db: Kysely<Database>, id: string, name: string): Promise<void> {
   await db.transaction().execute(async (tx) => {
-    await tx.insertInto("tenants").values({ id, name }).onConflict((oc) => oc.column("id").doNothing()).execute();
+    await tx
+      .insertInto("tenants")
+      .values({ id, name })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .execute();
     await tx
       .insertInto("roles")
       .values(baseRoles.map((role) => ({ tenant_id: id, name: role })))

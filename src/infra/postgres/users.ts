@@ -1,6 +1,6 @@
 /** The UserRepository port on PostgreSQL (Kysely). Rows become domain users here and nowhere else. */
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely, type Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import { AuthError } from "../../domain/errors.js";
 import type { User, UserCredentials } from "../../domain/model.js";
 import type { NewUser, UserRepository } from "../../domain/ports.js";

@@ -6,17 +6,17 @@
  * oversized body, and send decode errors without our ErrorInfo detail).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { fromBinary, fromJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, fromJson, type JsonValue, type Message } from "@bufbuild/protobuf";
 import {
+  type ConnectError,
   createConnectRouter,
   createContextKey,
   createContextValues,
-  type ConnectError,
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { createAsyncIterable, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { AuthError } from "../../domain/errors.js";
 import type { RequestContext } from "../../domain/model.js";
@@ -91,7 +91,9 @@ function prepareBody(schema: DescMessage, contentType: string, bytes: Buffer): J
     try {
       fromJson(schema, json, { ignoreUnknownFields: true });
     } catch (error) {
-      throw new AuthError("INVALID_REQUEST", { message: `The request body does not match ${schema.typeName}: ${(error as Error).message}` });
+      throw new AuthError("INVALID_REQUEST", {
+        message: `The request body does not match ${schema.typeName}: ${(error as Error).message}`,
+      });
     }
     return json;
   }
@@ -105,8 +107,9 @@ function prepareBody(schema: DescMessage, contentType: string, bytes: Buffer): J
   return bytes;
 }
 
-async function* failing(error: ConnectError): AsyncIterable<Uint8Array> {
-  throw error;
+/** A request body that fails as soon as it is read. */
+function failing(error: ConnectError): AsyncIterable<Uint8Array> {
+  return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -4,7 +4,7 @@
  * generated messages; requests are decoded here so that a bad message is INVALID_ARGUMENT with a
  * reason, like every other error.
  */
-import { create, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { create, type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { AuthError } from "../../domain/errors.js";
@@ -70,10 +70,7 @@ export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOpti
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
     const rpc = method.name;
-    implementation[method.localName] = (
-      call: grpc.ServerUnaryCall<Buffer, Message>,
-      callback: grpc.sendUnaryData<Message>,
-    ) => {
+    implementation[method.localName] = (call: grpc.ServerUnaryCall<Buffer, Message>, callback: grpc.sendUnaryData<Message>) => {
       const startedAt = performance.now();
       const requestId = requestIdFrom(firstValue(call.metadata, "x-request-id"));
       const tenantHeader = firstValue(call.metadata, "x-tenant");
@@ -115,8 +112,6 @@ export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOpti
 export function listenGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    );
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
   });
 }

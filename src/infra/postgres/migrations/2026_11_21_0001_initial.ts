@@ -1,5 +1,5 @@
 /** Tenants, users and roles. Frozen in time: never edit a migration that has shipped; add one. */
-import { sql, type Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
