@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the test suite runs against when it is missing:
 # PostgreSQL and Redis (started by the tests themselves, ephemeral, on free ports) and
-# docker-compose v1 (only to validate docker-compose.yml; no Docker engine is needed).
+# docker-compose v1 (only to validate docker-compose.yml; no Docker engine is needed), and curl
+# (the README's examples are run as written).
 # Idempotent and quick when everything is present. Called by test/global-setup.ts.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v curl >/dev/null || missing+=(curl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()

@@ -1,0 +1,24 @@
+/** The configuration documents stay true: every variable src/config.ts reads is listed in both. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+const read = (file: string) => readFileSync(join(root, file), "utf8");
+const variablesRead = [...read("src/config.ts").matchAll(/\b(?:raw|str|int|duration|bool|url)\("([A-Z_]+)"/g)].map((m) => m[1]!);
+
+describe("configuration documents", () => {
+  it("finds the variables config.ts reads", () => {
+    expect(variablesRead.length).toBeGreaterThan(25);
+  });
+
+  it(".env.example lists every variable", () => {
+    const listed = new Set([...read(".env.example").matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]));
+    expect(variablesRead.filter((name) => !listed.has(name))).toEqual([]);
+  });
+
+  it("the README's configuration table lists every variable", () => {
+    const section = read("README.md").split("## Configuration")[1]?.split("\n## ")[0] ?? "";
+    expect(variablesRead.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+  });
+});
