@@ -2,7 +2,7 @@
  * The AuthService handlers, shared by every transport: each converts the request, calls one
  * domain flow and converts the result. A method missing here is a compile error.
  */
-import type { MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { DescMethod, Message, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { changePassword, me } from "../domain/account.js";
 import { AuthError } from "../domain/errors.js";
 import { login } from "../domain/login.js";
@@ -23,6 +23,16 @@ export type AuthHandlers = {
     ctx: RequestContext,
   ) => Promise<MessageInitShape<Methods[K]["output"]>>;
 };
+
+/** A handler without its per-method types, for transports that dispatch by descriptor. */
+export type UntypedHandler = (request: Message, ctx: RequestContext) => Promise<object>;
+
+/** The handler of `method` (looked up by its descriptor's local name). */
+export function handlerFor(handlers: AuthHandlers, method: DescMethod): UntypedHandler {
+  const handler = (handlers as unknown as Record<string, UntypedHandler | undefined>)[method.localName];
+  if (handler === undefined) throw new Error(`no handler for ${method.name}`);
+  return handler;
+}
 
 const notImplemented = async (): Promise<never> => {
   throw new AuthError("NOT_IMPLEMENTED");

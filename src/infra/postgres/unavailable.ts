@@ -16,15 +16,14 @@ import type {
   TransactionSettings,
 } from "kysely";
 import { AuthError } from "../../domain/errors.js";
-
-const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+import { hasNetworkErrorCode } from "../network-errors.js";
 
 /** Whether an error from pg means the server is unreachable or going away, rather than a bad query. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  if (hasNetworkErrorCode(error)) return true;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string") {
-    if (networkCodes.has(code)) return true;
     // SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown).
     if (/^(08|53)/.test(code) || /^57P0[1-4]$/.test(code)) return true;
   }

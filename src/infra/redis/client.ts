@@ -4,6 +4,7 @@
  */
 import { Redis } from "ioredis";
 import { AuthError } from "../../domain/errors.js";
+import { hasNetworkErrorCode } from "../network-errors.js";
 
 export async function openRedis(url: string | undefined, onError: (error: Error) => void): Promise<Redis> {
   if (url === undefined) {
@@ -38,14 +39,10 @@ export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<boo
   }
 }
 
-const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
-
 /** Whether an ioredis error means Redis cannot be reached now, rather than a bad command. */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error.name === "MaxRetriesPerRequestError") return true;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" && networkCodes.has(code)) return true;
+  if (error.name === "MaxRetriesPerRequestError" || hasNetworkErrorCode(error)) return true;
   // LOADING: a restarting Redis that has not finished reading its data set yet.
   return /^LOADING |Connection is closed|Stream isn't writeable|Command timed out|connect ECONNREFUSED/.test(error.message);
 }

@@ -19,11 +19,10 @@ import { createAsyncIterable, type UniversalHandler, type UniversalServerRequest
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { AuthError } from "../../domain/errors.js";
-import type { RequestContext } from "../../domain/model.js";
 import { AuthService } from "../../gen/auth/v1/auth_pb.js";
 import { logCallEnd, requestIdFrom } from "../call-log.js";
 import { toConnectError } from "../errors.js";
-import type { AuthHandlers } from "../handlers.js";
+import { type AuthHandlers, handlerFor } from "../handlers.js";
 import { readBody } from "./body.js";
 
 export interface Readiness {
@@ -40,8 +39,6 @@ export interface HttpServerOptions {
 const kRemoteAddress = createContextKey<string | undefined>(undefined, { description: "client IP" });
 const kRequestId = createContextKey<string>("", { description: "request id" });
 
-type AnyHandler = (request: Message, ctx: RequestContext) => Promise<object>;
-
 function header(headers: Headers, name: string): string | undefined {
   return headers.get(name) ?? undefined;
 }
@@ -50,8 +47,7 @@ function header(headers: Headers, name: string): string | undefined {
 function serviceImpl(handlers: AuthHandlers, logger: Logger): ServiceImpl<typeof AuthService> {
   const impl: Record<string, (request: Message, context: HandlerContext) => Promise<object>> = {};
   for (const method of AuthService.methods) {
-    const handler = (handlers as unknown as Record<string, AnyHandler>)[method.localName];
-    if (handler === undefined) throw new Error(`no handler for ${method.name}`);
+    const handler = handlerFor(handlers, method);
     impl[method.localName] = async (request, context) => {
       const startedAt = performance.now();
       const requestId = context.values.get(kRequestId);
@@ -128,6 +124,7 @@ export function createHttpServer(handlers: AuthHandlers, options: HttpServerOpti
   for (const handler of router.handlers) routes.set(handler.requestPath, handler);
 
   async function handleRpc(route: UniversalHandler, req: IncomingMessage, res: ServerResponse) {
+    const startedAt = performance.now();
     const requestId = requestIdFrom(req.headers["x-request-id"] as string | undefined);
     const contextValues = createContextValues().set(kRemoteAddress, req.socket.remoteAddress).set(kRequestId, requestId);
     res.setHeader("x-request-id", requestId);
@@ -136,7 +133,12 @@ export function createHttpServer(handlers: AuthHandlers, options: HttpServerOpti
       const prepared = prepareBody(route.method.input, req.headers["content-type"] ?? "", await readBody(req, maxRequestBytes));
       body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
     } catch (error) {
-      logCallEnd(logger, { transport: "connect", rpc: route.method.name, requestId, tenant: undefined }, performance.now(), error);
+      logCallEnd(
+        logger,
+        { transport: "connect", rpc: route.method.name, requestId, tenant: req.headers["x-tenant"] as string | undefined },
+        startedAt,
+        error,
+      );
       if (error instanceof AuthError && error.reason === "REQUEST_TOO_LARGE") {
         // The rest of the body was not read: close the connection after answering.
         res.setHeader("connection", "close");

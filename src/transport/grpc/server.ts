@@ -12,14 +12,12 @@ import type { RequestContext } from "../../domain/model.js";
 import { AuthService } from "../../gen/auth/v1/auth_pb.js";
 import { logCallEnd, requestIdFrom } from "../call-log.js";
 import { codeOf, statusDetailsBin, toAuthError } from "../errors.js";
-import type { AuthHandlers } from "../handlers.js";
+import { type AuthHandlers, handlerFor } from "../handlers.js";
 
 export interface GrpcServerOptions {
   readonly maxRequestBytes: number;
   readonly logger: Logger;
 }
-
-type AnyHandler = (request: Message, ctx: RequestContext) => Promise<object>;
 
 function firstValue(metadata: grpc.Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];
@@ -57,8 +55,7 @@ export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOpti
   const implementation: grpc.UntypedServiceImplementation = {};
 
   for (const method of AuthService.methods) {
-    const handler = (handlers as unknown as Record<string, AnyHandler>)[method.localName];
-    if (handler === undefined) throw new Error(`no handler for ${method.name}`);
+    const handler = handlerFor(handlers, method);
     definition[method.localName] = {
       path: `/${AuthService.typeName}/${method.name}`,
       requestStream: false,
