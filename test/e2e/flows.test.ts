@@ -50,6 +50,23 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     return ok(await client.call("Login", { identifier, password }));
   }
 
+  it("walks the whole journey: register, log in three ways, Me, validate, refresh, replay after the grace window", async () => {
+    const { request, user } = await registerUser();
+    let login: Record<string, any> = {};
+    for (const identifier of [request.email, request.email.toUpperCase(), request.username]) {
+      login = await loginAs(identifier, request.password);
+      expect(login.user.id).toBe(user.id);
+    }
+    expect(ok(await client.call("Me", {}, bearer(login.accessToken))).user.id).toBe(user.id);
+    expect(ok(await client.call("ValidateToken", { token: login.accessToken })).active).toBe(true);
+    const refreshed = ok(await client.call("Refresh", { refreshToken: login.refreshToken }));
+    app.clock.advance(app.config.refreshReuseGraceMs + 1);
+    expect(failed(await client.call("Refresh", { refreshToken: login.refreshToken })).reason).toBe("TOKEN_REUSED");
+    for (const token of [login.accessToken, refreshed.accessToken]) {
+      expect(ok(await client.call("ValidateToken", { token }))).toMatchObject({ active: false, reason: "INACTIVE_REASON_REVOKED" });
+    }
+  });
+
   it("registers, then logs in by email, by the upper-cased email and by username, and Me returns the user", async () => {
     const { request, user } = await registerUser();
     expect(user).toMatchObject({
