@@ -6,20 +6,27 @@
 
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { AuthDeps, Clock } from "./domain/ports.js";
+import { createBackground } from "./infra/background.js";
 import { createAccessTokens } from "./infra/crypto/access-tokens.js";
 import { loadCommonPasswords } from "./infra/crypto/common-passwords.js";
 import { loadSigningKey } from "./infra/crypto/keys.js";
 import { createPasswordHasher } from "./infra/crypto/passwords.js";
+import { createOutboxMailer } from "./infra/mail/outbox.js";
+import { createSmtpMailer } from "./infra/mail/smtp.js";
+import { createAuditLog } from "./infra/postgres/audit.js";
 import { ensureTenant, migrateToLatest, openDatabase, pingDatabase } from "./infra/postgres/database.js";
+import { createOneTimeTokens } from "./infra/postgres/one-time-tokens.js";
 import type { Database } from "./infra/postgres/schema.js";
 import { createUserRepository } from "./infra/postgres/users.js";
 import { openRedis, pingRedis, waitForRedis } from "./infra/redis/client.js";
+import { createRateLimiter } from "./infra/redis/rate-limit.js";
 import { createSessionStore } from "./infra/redis/sessions.js";
 import { createHttpServer, type Readiness } from "./transport/connect/server.js";
 import { createGrpcServer, listenGrpc } from "./transport/grpc/server.js";
@@ -36,6 +43,8 @@ export interface App {
   readonly db: Kysely<Database>;
   readonly redis: Redis;
   start(): Promise<{ grpcPort: number; httpPort: number }>;
+  /** Waits for background work (mail) started so far. */
+  drainBackground(timeoutMs?: number): Promise<void>;
   /** Stops accepting, lets in-flight calls finish within the shutdown timeout, closes the stores. */
   stop(): Promise<void>;
   readiness(): Promise<Readiness>;
@@ -100,6 +109,10 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   });
   logger.info({ algorithm: key.algorithm, kid: key.kid, from: origin }, "access token signing key loaded");
 
+  const smtp = config.smtpUrl === undefined ? undefined : createSmtpMailer(config.smtpUrl, config.mailFrom);
+  if (smtp === undefined) logger.warn({ outbox: join(config.dataDir, "outbox") }, "no SMTP_URL: mail is written to the development outbox");
+  const background = createBackground(logger);
+
   const deps: AuthDeps = {
     users: createUserRepository(db),
     sessions: createSessionStore(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs),
@@ -111,7 +124,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       ttlMs: config.accessTokenTtlMs,
       clockSkewMs: config.jwt.clockSkewMs,
     }),
-    events: { record: (event) => logger.info({ event }, `security event: ${event.type}`) },
+    oneTimeTokens: createOneTimeTokens(db),
+    mailer: smtp ?? createOutboxMailer(join(config.dataDir, "outbox"), config.mailFrom, logger),
+    rateLimiter: createRateLimiter(redis, config.redisKeyPrefix),
+    background,
+    events: createAuditLog(db, logger),
     clock,
     policy: {
       defaultTenant: config.defaultTenant,
@@ -122,6 +139,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       passwordMinLength: config.passwordMinLength,
       requireVerifiedEmail: config.requireVerifiedEmail,
       maxTokenBytes: config.jwt.maxTokenBytes,
+      emailTokenTtlMs: config.emailTokenTtlMs,
+      resetTokenTtlMs: config.resetTokenTtlMs,
+      verifyEmailUrl: config.verifyEmailUrl,
+      resetPasswordUrl: config.resetPasswordUrl,
+      mailsPerAddressPerHour: config.mailsPerAddressPerHour,
     },
   };
 
@@ -145,6 +167,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     db,
     redis,
     readiness,
+    drainBackground: (timeoutMs = config.shutdownTimeoutMs) => background.drain(timeoutMs),
     async start() {
       const grpcPort = await listenGrpc(grpcServer, config.host, config.grpcPort);
       await new Promise<void>((resolve, reject) => {
@@ -173,6 +196,9 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       } else {
         grpcServer.forceShutdown();
       }
+      // Mail queued by the last calls goes out before the stores close.
+      await background.drain(bound);
+      smtp?.close();
       await redis.quit().catch(() => redis.disconnect());
       await db.destroy();
     },

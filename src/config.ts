@@ -46,6 +46,11 @@ export interface Config {
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
   readonly publicUrl: string;
+  /** Base of verification links (the token is added as `?token=`). */
+  readonly verifyEmailUrl: string;
+  /** Base of password reset links: a page of your app that posts the token to ResetPassword. */
+  readonly resetPasswordUrl: string;
+  readonly mailsPerAddressPerHour: number;
   readonly logLevel: LogLevel;
   readonly maxRequestBytes: number;
   readonly shutdownTimeoutMs: number;
@@ -145,7 +150,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
   const redisKeyPrefix = str("REDIS_KEY_PREFIX", "auth:");
   const dataDir = str("DATA_DIR", ".data");
-  const publicUrl = url("PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${httpPort}`;
+  const publicUrl = (url("PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${httpPort}`).replace(/\/+$/, "");
 
   const algorithm = str("JWT_ALGORITHM", "ES256").toUpperCase();
   if (algorithm !== "ES256" && algorithm !== "HS256") {
@@ -232,6 +237,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
     mailFrom: str("MAIL_FROM", "Auth Service <no-reply@localhost>"),
     publicUrl,
+    verifyEmailUrl: url("EMAIL_VERIFY_URL", ["http:", "https:"]) ?? `${publicUrl}/v1/auth/verify-email`,
+    resetPasswordUrl: url("PASSWORD_RESET_URL", ["http:", "https:"]) ?? `${publicUrl}/reset-password`,
+    mailsPerAddressPerHour: int("MAIL_PER_ADDRESS_PER_HOUR", 5, 1, 1000),
     logLevel,
     maxRequestBytes: int("MAX_REQUEST_BYTES", 262_144, 1024, 16_777_216),
     shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", "10s", 0),

@@ -38,9 +38,12 @@ export async function changePassword(deps: AuthDeps, ctx: RequestContext, input:
   // password and no session of a possible intruder; after, so that a session started with the old
   // password while we hashed does not survive.
   let ended = await deps.sessions.revokeAllForUser(user.id, claims.sessionId);
-  await deps.users.updatePasswordHash(user.id, newHash, new Date(deps.clock.now()));
+  const now = new Date(deps.clock.now());
+  await deps.users.updatePasswordHash(user.id, newHash, now);
+  // A reset link mailed before the change must not undo it.
+  await deps.oneTimeTokens.voidAll(user.id, "reset_password", now);
   ended += await deps.sessions.revokeAllForUser(user.id, claims.sessionId);
-  deps.events.record({
+  await deps.events.record({
     type: "password_changed",
     tenant: user.tenant,
     userId: user.id,

@@ -21,12 +21,12 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     // Same answer and same cost for an unknown user: verify against a dummy hash of the same cost,
     // so neither the error nor the response time tells whether the account exists.
     await deps.passwords.verifyAgainstDummy(password);
-    deps.events.record({ type: "login_failed", tenant, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause: "unknown_user" } });
+    await deps.events.record({ type: "login_failed", tenant, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause: "unknown_user" } });
     throw new AuthError("INVALID_CREDENTIALS");
   }
   const { user, passwordHash } = credentials;
   if (!(await deps.passwords.verify(password, passwordHash))) {
-    deps.events.record({
+    await deps.events.record({
       type: "login_failed",
       tenant,
       userId: user.id,
@@ -41,7 +41,7 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   if (deps.policy.requireVerifiedEmail && user.emailVerifiedAt === null) throw new AuthError("EMAIL_NOT_VERIFIED");
 
   const tokens = await startSession(deps, ctx, user);
-  deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
+  await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   return tokens;
 }
 

@@ -8,7 +8,7 @@ export async function logout(deps: AuthDeps, ctx: RequestContext, input: { reado
   const ended = input.allSessions
     ? await deps.sessions.revokeAllForUser(claims.userId)
     : Number(await deps.sessions.revoke(claims.sessionId, claims.userId));
-  deps.events.record({
+  await deps.events.record({
     type: "logout",
     tenant: claims.tenant,
     userId: claims.userId,

@@ -85,7 +85,17 @@ export interface IssuedTokens {
 
 /** A security-relevant event, for the log now and the audit table later. Nothing secret in it. */
 export interface SecurityEvent {
-  readonly type: "user_registered" | "login_succeeded" | "login_failed" | "refresh_reuse_detected" | "logout" | "password_changed";
+  readonly type:
+    | "user_registered"
+    | "email_verified"
+    | "verification_requested"
+    | "login_succeeded"
+    | "login_failed"
+    | "refresh_reuse_detected"
+    | "logout"
+    | "password_changed"
+    | "password_reset_requested"
+    | "password_reset";
   readonly tenant: string;
   readonly userId?: string;
   readonly sessionId?: string;

@@ -103,8 +103,57 @@ export interface SessionStore {
   revokeAllForUser(userId: string, keepSessionId?: string): Promise<number>;
 }
 
+/** The audit trail. `record` never rejects: a failure to write is logged, not the caller's problem. */
 export interface SecurityEvents {
-  record(event: SecurityEvent): void;
+  record(event: SecurityEvent): Promise<void>;
+}
+
+export type OneTimePurpose = "verify_email" | "reset_password";
+
+export interface OneTimeTokenRecord {
+  readonly userId: string;
+  readonly expiresAt: Date;
+  readonly usedAt: Date | null;
+}
+
+/** What consuming a one-time token does to its user, in the same statement. */
+export type TokenEffect = { readonly kind: "verify_email" } | { readonly kind: "reset_password"; readonly passwordHash: string };
+
+/** One-time email tokens, stored as hashes in PostgreSQL (they must survive a Redis flush). */
+export interface OneTimeTokens {
+  issue(token: {
+    readonly userId: string;
+    readonly tenant: string;
+    readonly purpose: OneTimePurpose;
+    readonly tokenHash: string;
+    readonly createdAt: Date;
+    readonly expiresAt: Date;
+  }): Promise<void>;
+  find(purpose: OneTimePurpose, tokenHash: string): Promise<OneTimeTokenRecord | null>;
+  /**
+   * Marks the token used and applies `effect` to its user in one conditional statement, so that
+   * of concurrent callers exactly one succeeds. Returns the user id, or null when the token was
+   * not usable at `now` (unknown, used or expired).
+   */
+  consume(purpose: OneTimePurpose, tokenHash: string, now: Date, effect: TokenEffect): Promise<string | null>;
+  /** Marks every unused token of the user with this purpose used. */
+  voidAll(userId: string, purpose: OneTimePurpose, now: Date): Promise<void>;
+}
+
+/** Outgoing mail. Implementations render text and HTML; the link already holds the token. */
+export interface Mailer {
+  sendVerification(to: string, link: URL, expiresAt: Date): Promise<void>;
+  sendPasswordReset(to: string, link: URL, expiresAt: Date): Promise<void>;
+}
+
+/** Counts hits on a key in a fixed window; true while the count is within the limit. */
+export interface RateLimiter {
+  hit(key: string, limit: number, windowMs: number): Promise<boolean>;
+}
+
+/** Work that runs after the answer is sent (mail): failures are logged; shutdown waits for it. */
+export interface Background {
+  defer(label: string, task: () => Promise<void>): void;
 }
 
 /** The policy knobs the flows read; built from the configuration by the composition root. */
@@ -117,6 +166,14 @@ export interface AuthPolicy {
   readonly passwordMinLength: number;
   readonly requireVerifiedEmail: boolean;
   readonly maxTokenBytes: number;
+  readonly emailTokenTtlMs: number;
+  readonly resetTokenTtlMs: number;
+  /** Where verification links point; the token is added as `?token=`. */
+  readonly verifyEmailUrl: string;
+  /** Where password reset links point; the token is added as `?token=`. */
+  readonly resetPasswordUrl: string;
+  /** Verification and reset mails one address may ask for per hour. */
+  readonly mailsPerAddressPerHour: number;
 }
 
 /** Everything a flow may use. */
@@ -126,6 +183,10 @@ export interface AuthDeps {
   readonly passwords: PasswordHasher;
   readonly commonPasswords: CommonPasswords;
   readonly tokens: AccessTokens;
+  readonly oneTimeTokens: OneTimeTokens;
+  readonly mailer: Mailer;
+  readonly rateLimiter: RateLimiter;
+  readonly background: Background;
   readonly events: SecurityEvents;
   readonly clock: Clock;
   readonly policy: AuthPolicy;

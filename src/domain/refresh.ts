@@ -46,7 +46,7 @@ export async function refresh(deps: AuthDeps, ctx: RequestContext, input: { read
     case "reused":
       // RFC 9700 §4.14.2: a rotated token came back after the grace window, so it may be in an
       // attacker's hands; the store already ended the whole session.
-      deps.events.record({
+      await deps.events.record({
         type: "refresh_reuse_detected",
         tenant: outcome.tenant,
         userId: outcome.userId,

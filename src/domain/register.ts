@@ -1,4 +1,5 @@
-/** Register: creates a user in the caller's tenant with the default role. */
+/** Register: creates a user in the caller's tenant with the default role, and mails a verification link. */
+import { deferVerificationMail } from "./email-verification.js";
 import { AuthError } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
 import type { AuthDeps } from "./ports.js";
@@ -29,6 +30,7 @@ export async function register(deps: AuthDeps, ctx: RequestContext, input: Regis
 
   const passwordHash = await deps.passwords.hash(input.password);
   const user = await deps.users.create({ tenant, email, username, fullName, passwordHash, roles: [DEFAULT_ROLE] });
-  deps.events.record({ type: "user_registered", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
+  deferVerificationMail(deps, user);
+  await deps.events.record({ type: "user_registered", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   return user;
 }

@@ -4,10 +4,11 @@
  */
 import type { DescMethod, Message, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { changePassword, me } from "../domain/account.js";
-import { AuthError } from "../domain/errors.js";
+import { resendVerification, verifyEmail } from "../domain/email-verification.js";
 import { login } from "../domain/login.js";
 import { logout } from "../domain/logout.js";
 import type { RequestContext } from "../domain/model.js";
+import { requestPasswordReset, resetPassword } from "../domain/password-reset.js";
 import type { AuthDeps } from "../domain/ports.js";
 import { refresh } from "../domain/refresh.js";
 import { register } from "../domain/register.js";
@@ -34,10 +35,6 @@ export function handlerFor(handlers: AuthHandlers, method: DescMethod): UntypedH
   return handler;
 }
 
-const notImplemented = async (): Promise<never> => {
-  throw new AuthError("NOT_IMPLEMENTED");
-};
-
 export function createAuthHandlers(deps: AuthDeps): AuthHandlers {
   return {
     async register(req, ctx) {
@@ -49,7 +46,13 @@ export function createAuthHandlers(deps: AuthDeps): AuthHandlers {
       });
       return { user: userToProto(user) };
     },
-    verifyEmail: notImplemented,
+    async verifyEmail(req, ctx) {
+      return { user: userToProto(await verifyEmail(deps, ctx, { token: req.token })) };
+    },
+    async resendVerification(req, ctx) {
+      await resendVerification(deps, ctx, { email: req.email });
+      return {};
+    },
     async login(req, ctx) {
       return tokensToProto(await login(deps, ctx, { identifier: req.identifier, password: req.password }));
     },
@@ -69,8 +72,14 @@ export function createAuthHandlers(deps: AuthDeps): AuthHandlers {
       });
       return { sessionsEnded };
     },
-    requestPasswordReset: notImplemented,
-    resetPassword: notImplemented,
+    async requestPasswordReset(req, ctx) {
+      await requestPasswordReset(deps, ctx, { email: req.email });
+      return {};
+    },
+    async resetPassword(req, ctx) {
+      const { user, sessionsEnded } = await resetPassword(deps, ctx, { token: req.token, email: req.email, newPassword: req.newPassword });
+      return { email: user.email, tenant: user.tenant, sessionsEnded };
+    },
     async validateToken(req, ctx) {
       return tokenCheckToProto(await validateToken(deps, ctx, { token: req.token, audience: req.audience }));
     },

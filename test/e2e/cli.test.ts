@@ -17,7 +17,9 @@ const npm = (args: string[], env: Record<string, string> = {}) =>
 describe("the CLI", () => {
   it("npm run migrate migrates a database once, creates the default tenant, and needs no signing key", async () => {
     const url = await createTestDatabase();
-    expect((await npm(["migrate"], { DATABASE_URL: url })).stdout).toBe("applied: 2026_11_21_0001_initial\n");
+    expect((await npm(["migrate"], { DATABASE_URL: url })).stdout).toBe(
+      "applied: 2026_11_21_0001_initial, 2026_11_22_0002_one_time_tokens_and_audit\n",
+    );
     expect((await npm(["migrate"], { DATABASE_URL: url })).stdout).toBe("database is up to date\n");
     const client = new pg.Client({ connectionString: url });
     await client.connect();

@@ -11,15 +11,16 @@ const compose = (args: string[], env: Record<string, string> = {}) =>
   }).toString();
 
 describe("docker-compose.yml", () => {
-  it("is valid and runs postgres, redis and the service", () => {
+  it("is valid and runs postgres, redis, an SMTP sink and the service", () => {
     compose(["config", "-q"], { POSTGRES_PASSWORD: "only-for-validation" });
     const services = compose(["config", "--services"], { POSTGRES_PASSWORD: "only-for-validation" }).trim().split("\n").sort();
-    expect(services).toEqual(["auth", "keygen", "postgres", "redis"]);
+    expect(services).toEqual(["auth", "keygen", "mailpit", "postgres", "redis"]);
     const config = compose(["config"], { POSTGRES_PASSWORD: "only-for-validation" });
     expect(config).toContain("DATABASE_URL: postgres://auth:only-for-validation@postgres:5432/auth");
     expect(config).toContain("REDIS_URL: redis://redis:6379");
     expect(config).toContain("JWT_PRIVATE_KEY_FILE: /keys/jwt-es256.pem");
-    expect(config.match(/healthcheck:/g)?.length).toBe(3);
+    expect(config).toContain("SMTP_URL: smtp://mailpit:1025");
+    expect(config.match(/healthcheck:/g)?.length).toBe(4);
   });
 
   it("refuses to run without a database password instead of shipping one", () => {

@@ -6,12 +6,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createGrpcClient } from "../support/clients.js";
-import { newPassword } from "../support/secrets.js";
+import { newPassword, recordSecret } from "../support/secrets.js";
 import { freePort } from "../support/servers.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -77,6 +77,31 @@ describe("npm start with no configuration", () => {
       expect(retry.response.refreshToken).toBe(first.response.refreshToken);
       const second = await client.call("Refresh", { refreshToken: first.response.refreshToken });
       expect(second).toMatchObject({ ok: true });
+    } finally {
+      client.close();
+    }
+  });
+
+  it("writes mail to the outbox in the data folder, and only says where in the log", async () => {
+    const client = createGrpcClient(`127.0.0.1:${grpcPort}`);
+    try {
+      const email = `outbox.${randomBytes(4).toString("hex")}@example.com`;
+      expect(await client.call("Register", { email, password: newPassword() })).toMatchObject({ ok: true });
+      const outbox = join(dataDir, "outbox");
+      const deadline = Date.now() + 10_000;
+      let mail: string | undefined;
+      while (mail === undefined) {
+        const file = existsSync(outbox)
+          ? readdirSync(outbox).find((f) => readFileSync(join(outbox, f), "utf8").includes(`To: ${email}`))
+          : undefined;
+        if (file !== undefined) mail = readFileSync(join(outbox, file), "utf8");
+        else if (Date.now() > deadline) throw new Error("no mail in the outbox");
+        else await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const token = recordSecret(new URL(/https?:\/\/\S+/.exec(mail)![0]).searchParams.get("token")!);
+      expect(output).toContain("mail written to the development outbox");
+      expect(output).not.toContain(token);
+      expect(await client.call("VerifyEmail", { token })).toMatchObject({ ok: true, response: { user: { email, emailVerified: true } } });
     } finally {
       client.close();
     }

@@ -296,10 +296,4 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     const refreshed = ok(await client.call("Refresh", { refreshToken: login.refreshToken }));
     expect(ok(await client.call("Me", {}, bearer(refreshed.accessToken))).user.email).toBe(request.email);
   });
-
-  it("answers UNIMPLEMENTED for the account-lifecycle calls of a later release", async () => {
-    for (const method of ["VerifyEmail", "RequestPasswordReset", "ResetPassword"]) {
-      expect(failed(await client.call(method, {}))).toMatchObject({ code: "UNIMPLEMENTED", reason: "NOT_IMPLEMENTED" });
-    }
-  });
 });

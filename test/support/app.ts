@@ -55,6 +55,8 @@ export interface TestApp {
   readonly httpPort: number;
   readonly baseUrl: string;
   readonly grpcAddress: string;
+  /** The file this app logs to. */
+  readonly logFile: string;
   stop(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     httpPort,
     baseUrl: `http://127.0.0.1:${httpPort}`,
     grpcAddress: `127.0.0.1:${grpcPort}`,
+    logFile,
     stop: () => app.stop(),
   };
 }

@@ -18,7 +18,10 @@ describe("the error mapping", () => {
     ["TOKEN_REUSED", Code.Unauthenticated],
     ["ACCOUNT_DISABLED", Code.PermissionDenied],
     ["TENANT_NOT_FOUND", Code.NotFound],
-    ["NOT_IMPLEMENTED", Code.Unimplemented],
+    ["TOKEN_USED", Code.FailedPrecondition],
+    ["ADMIN_REQUIRED", Code.PermissionDenied],
+    ["USER_NOT_FOUND", Code.NotFound],
+    ["RATE_LIMITED", Code.ResourceExhausted],
     ["UNAVAILABLE", Code.Unavailable],
     ["INTERNAL", Code.Internal],
   ] as const)("maps %s to %s", (reason, code) => expect(codeOf(new AuthError(reason))).toBe(code));

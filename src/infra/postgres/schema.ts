@@ -41,9 +41,34 @@ export interface UserRolesTable {
   assigned_at: Timestamp;
 }
 
+export interface OneTimeTokensTable {
+  id: string;
+  user_id: string;
+  tenant_id: string;
+  purpose: "verify_email" | "reset_password";
+  token_hash: string;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  type: string;
+  tenant_id: string;
+  user_id: string | null;
+  session_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
   roles: RolesTable;
   user_roles: UserRolesTable;
+  one_time_tokens: OneTimeTokensTable;
+  audit_events: AuditEventsTable;
 }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file auth/v1/auth.proto.
  */
 export const file_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEizgEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSEQoJZnVsbF9uYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDQoFcm9sZXMYBiADKAkSEQoJaXNfYWN0aXZlGAcgASgIEhYKDmVtYWlsX3ZlcmlmaWVkGAggASgIEg4KBnRlbmFudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ8Cg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFQoIdXNlcm5hbWUYAyABKAlIAIgBARIWCglmdWxsX25hbWUYBCABKAlIAYgBAUILCglfdXNlcm5hbWVCDAoKX2Z1bGxfbmFtZSIvChBSZWdpc3RlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5hdXRoLnYxLlVzZXIiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIjIKE1ZlcmlmeUVtYWlsUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmF1dGgudjEuVXNlciI0CgxMb2dpblJlcXVlc3QSEgoKaWRlbnRpZmllchgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSKdAQoNTG9naW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgp0b2tlbl90eXBlGAMgASgJEhIKCmV4cGlyZXNfaW4YBCABKAUSGgoScmVmcmVzaF9leHBpcmVzX2luGAUgASgFEhsKBHVzZXIYBiABKAsyDS5hdXRoLnYxLlVzZXIiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSKfAQoPUmVmcmVzaFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUSGwoEdXNlchgGIAEoCzINLmF1dGgudjEuVXNlciIlCg1Mb2dvdXRSZXF1ZXN0EhQKDGFsbF9zZXNzaW9ucxgBIAEoCCIoCg5Mb2dvdXRSZXNwb25zZRIWCg5zZXNzaW9uc19lbmRlZBgBIAEoBSILCglNZVJlcXVlc3QiKQoKTWVSZXNwb25zZRIbCgR1c2VyGAEgASgLMg0uYXV0aC52MS5Vc2VyIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIwChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEhYKDnNlc3Npb25zX2VuZGVkGAEgASgFIiwKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBINCgVlbWFpbBgBIAEoCSIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIkoKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCRINCgVlbWFpbBgDIAEoCSIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiSQoUVmFsaWRhdGVUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFQoIYXVkaWVuY2UYAiABKAlIAIgBAUILCglfYXVkaWVuY2UilAIKFVZhbGlkYXRlVG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSJwoGcmVhc29uGAIgASgOMhcuYXV0aC52MS5JbmFjdGl2ZVJlYXNvbhIPCgd1c2VyX2lkGAMgASgJEg4KBnRlbmFudBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEg0KBXJvbGVzGAYgAygJEg0KBWVtYWlsGAcgASgJEhAKCHVzZXJuYW1lGAggASgJEi0KCWlzc3VlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqwwMKDkluYWN0aXZlUmVhc29uEh8KG0lOQUNUSVZFX1JFQVNPTl9VTlNQRUNJRklFRBAAEh0KGUlOQUNUSVZFX1JFQVNPTl9NQUxGT1JNRUQQARIhCh1JTkFDVElWRV9SRUFTT05fQkFEX1NJR05BVFVSRRACEikKJUlOQUNUSVZFX1JFQVNPTl9BTEdPUklUSE1fTk9UX0FMTE9XRUQQAxIfChtJTkFDVElWRV9SRUFTT05fVU5LTk9XTl9LRVkQBBIbChdJTkFDVElWRV9SRUFTT05fRVhQSVJFRBAFEiEKHUlOQUNUSVZFX1JFQVNPTl9OT1RfWUVUX1ZBTElEEAYSIAocSU5BQ1RJVkVfUkVBU09OX1dST05HX0lTU1VFUhAHEiIKHklOQUNUSVZFX1JFQVNPTl9XUk9OR19BVURJRU5DRRAIEh4KGklOQUNUSVZFX1JFQVNPTl9XUk9OR19UWVBFEAkSGwoXSU5BQ1RJVkVfUkVBU09OX1JFVk9LRUQQChIgChxJTkFDVElWRV9SRUFTT05fV1JPTkdfVEVOQU5UEAsSHQoZSU5BQ1RJVkVfUkVBU09OX1RPT19MQVJHRRAMMpMICgtBdXRoU2VydmljZRJdCghSZWdpc3RlchIYLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GhkuYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlIhyC0+STAhY6ASoiES92MS9hdXRoL3JlZ2lzdGVyEmoKC1ZlcmlmeUVtYWlsEhsuYXV0aC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHC5hdXRoLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2UiIILT5JMCGjoBKiIVL3YxL2F1dGgvdmVyaWZ5LWVtYWlsElEKBUxvZ2luEhUuYXV0aC52MS5Mb2dpblJlcXVlc3QaFi5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4SWQoHUmVmcmVzaBIXLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaGC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZSIbgtPkkwIVOgEqIhAvdjEvYXV0aC9yZWZyZXNoElUKBkxvZ291dBIWLmF1dGgudjEuTG9nb3V0UmVxdWVzdBoXLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiGoLT5JMCFDoBKiIPL3YxL2F1dGgvbG9nb3V0EkIKAk1lEhIuYXV0aC52MS5NZVJlcXVlc3QaEy5hdXRoLnYxLk1lUmVzcG9uc2UiE4LT5JMCDRILL3YxL2F1dGgvbWUSdgoOQ2hhbmdlUGFzc3dvcmQSHi5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBofLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvYXV0aC9jaGFuZ2UtcGFzc3dvcmQSjwEKFFJlcXVlc3RQYXNzd29yZFJlc2V0EiQuYXV0aC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QaJS5hdXRoLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiKoLT5JMCJDoBKiIfL3YxL2F1dGgvcmVxdWVzdC1wYXNzd29yZC1yZXNldBJyCg1SZXNldFBhc3N3b3JkEh0uYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBoeLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIiKC0+STAhw6ASoiFy92MS9hdXRoL3Jlc2V0LXBhc3N3b3JkEnIKDVZhbGlkYXRlVG9rZW4SHS5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXF1ZXN0Gh4uYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2UiIoLT5JMCHDoBKiIXL3YxL2F1dGgvdmFsaWRhdGUtdG9rZW5iBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEizgEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSEQoJZnVsbF9uYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDQoFcm9sZXMYBiADKAkSEQoJaXNfYWN0aXZlGAcgASgIEhYKDmVtYWlsX3ZlcmlmaWVkGAggASgIEg4KBnRlbmFudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ8Cg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFQoIdXNlcm5hbWUYAyABKAlIAIgBARIWCglmdWxsX25hbWUYBCABKAlIAYgBAUILCglfdXNlcm5hbWVCDAoKX2Z1bGxfbmFtZSIvChBSZWdpc3RlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5hdXRoLnYxLlVzZXIiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIjIKE1ZlcmlmeUVtYWlsUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmF1dGgudjEuVXNlciIqChlSZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIhwKGlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIp0BCg1Mb2dpblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUSGwoEdXNlchgGIAEoCzINLmF1dGgudjEuVXNlciInCg5SZWZyZXNoUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIp8BCg9SZWZyZXNoUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoBRIbCgR1c2VyGAYgASgLMg0uYXV0aC52MS5Vc2VyIiUKDUxvZ291dFJlcXVlc3QSFAoMYWxsX3Nlc3Npb25zGAEgASgIIigKDkxvZ291dFJlc3BvbnNlEhYKDnNlc3Npb25zX2VuZGVkGAEgASgFIgsKCU1lUmVxdWVzdCIpCgpNZVJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5hdXRoLnYxLlVzZXIiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjAKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USFgoOc2Vzc2lvbnNfZW5kZWQYASABKAUiLAobUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiSgoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJEg0KBWVtYWlsGAMgASgJIk4KFVJlc2V0UGFzc3dvcmRSZXNwb25zZRINCgVlbWFpbBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSFgoOc2Vzc2lvbnNfZW5kZWQYAyABKAUiSQoUVmFsaWRhdGVUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFQoIYXVkaWVuY2UYAiABKAlIAIgBAUILCglfYXVkaWVuY2UilAIKFVZhbGlkYXRlVG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSJwoGcmVhc29uGAIgASgOMhcuYXV0aC52MS5JbmFjdGl2ZVJlYXNvbhIPCgd1c2VyX2lkGAMgASgJEg4KBnRlbmFudBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEg0KBXJvbGVzGAYgAygJEg0KBWVtYWlsGAcgASgJEhAKCHVzZXJuYW1lGAggASgJEi0KCWlzc3VlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqwwMKDkluYWN0aXZlUmVhc29uEh8KG0lOQUNUSVZFX1JFQVNPTl9VTlNQRUNJRklFRBAAEh0KGUlOQUNUSVZFX1JFQVNPTl9NQUxGT1JNRUQQARIhCh1JTkFDVElWRV9SRUFTT05fQkFEX1NJR05BVFVSRRACEikKJUlOQUNUSVZFX1JFQVNPTl9BTEdPUklUSE1fTk9UX0FMTE9XRUQQAxIfChtJTkFDVElWRV9SRUFTT05fVU5LTk9XTl9LRVkQBBIbChdJTkFDVElWRV9SRUFTT05fRVhQSVJFRBAFEiEKHUlOQUNUSVZFX1JFQVNPTl9OT1RfWUVUX1ZBTElEEAYSIAocSU5BQ1RJVkVfUkVBU09OX1dST05HX0lTU1VFUhAHEiIKHklOQUNUSVZFX1JFQVNPTl9XUk9OR19BVURJRU5DRRAIEh4KGklOQUNUSVZFX1JFQVNPTl9XUk9OR19UWVBFEAkSGwoXSU5BQ1RJVkVfUkVBU09OX1JFVk9LRUQQChIgChxJTkFDVElWRV9SRUFTT05fV1JPTkdfVEVOQU5UEAsSHQoZSU5BQ1RJVkVfUkVBU09OX1RPT19MQVJHRRAMMrYJCgtBdXRoU2VydmljZRJdCghSZWdpc3RlchIYLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GhkuYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlIhyC0+STAhY6ASoiES92MS9hdXRoL3JlZ2lzdGVyEoMBCgtWZXJpZnlFbWFpbBIbLmF1dGgudjEuVmVyaWZ5RW1haWxSZXF1ZXN0GhwuYXV0aC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlIjmC0+STAjM6ASpaFxIVL3YxL2F1dGgvdmVyaWZ5LWVtYWlsIhUvdjEvYXV0aC92ZXJpZnktZW1haWwShgEKElJlc2VuZFZlcmlmaWNhdGlvbhIiLmF1dGgudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVxdWVzdBojLmF1dGgudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2F1dGgvcmVzZW5kLXZlcmlmaWNhdGlvbhJRCgVMb2dpbhIVLmF1dGgudjEuTG9naW5SZXF1ZXN0GhYuYXV0aC52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luElkKB1JlZnJlc2gSFy5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GhguYXV0aC52MS5SZWZyZXNoUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL2F1dGgvcmVmcmVzaBJVCgZMb2dvdXQSFi5hdXRoLnYxLkxvZ291dFJlcXVlc3QaFy5hdXRoLnYxLkxvZ291dFJlc3BvbnNlIhqC0+STAhQ6ASoiDy92MS9hdXRoL2xvZ291dBJCCgJNZRISLmF1dGgudjEuTWVSZXF1ZXN0GhMuYXV0aC52MS5NZVJlc3BvbnNlIhOC0+STAg0SCy92MS9hdXRoL21lEnYKDkNoYW5nZVBhc3N3b3JkEh4uYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaHy5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL2F1dGgvY2hhbmdlLXBhc3N3b3JkEo8BChRSZXF1ZXN0UGFzc3dvcmRSZXNldBIkLmF1dGgudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiUuYXV0aC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIiqC0+STAiQ6ASoiHy92MS9hdXRoL3JlcXVlc3QtcGFzc3dvcmQtcmVzZXQScgoNUmVzZXRQYXNzd29yZBIdLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaHi5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSIigtPkkwIcOgEqIhcvdjEvYXV0aC9yZXNldC1wYXNzd29yZBJyCg1WYWxpZGF0ZVRva2VuEh0uYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVxdWVzdBoeLmF1dGgudjEuVmFsaWRhdGVUb2tlblJlc3BvbnNlIiKC0+STAhw6ASoiFy92MS9hdXRoL3ZhbGlkYXRlLXRva2VuYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * A user as clients see it. Never carries a password or a hash.
@@ -210,6 +210,42 @@ export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__P
   messageDesc(file_auth_v1_auth, 4);
 
 /**
+ * ResendVerification input. The tenant comes from the `x-tenant` header.
+ *
+ * @generated from message auth.v1.ResendVerificationRequest
+ */
+export type ResendVerificationRequest = Message<"auth.v1.ResendVerificationRequest"> & {
+  /**
+   * The email address of the account.
+   *
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message auth.v1.ResendVerificationRequest.
+ * Use `create(ResendVerificationRequestSchema)` to create a new message.
+ */
+export const ResendVerificationRequestSchema: GenMessage<ResendVerificationRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 5);
+
+/**
+ * ResendVerification output: deliberately empty, the same for every email address.
+ *
+ * @generated from message auth.v1.ResendVerificationResponse
+ */
+export type ResendVerificationResponse = Message<"auth.v1.ResendVerificationResponse"> & {
+};
+
+/**
+ * Describes the message auth.v1.ResendVerificationResponse.
+ * Use `create(ResendVerificationResponseSchema)` to create a new message.
+ */
+export const ResendVerificationResponseSchema: GenMessage<ResendVerificationResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 6);
+
+/**
  * Login input. The tenant comes from the `x-tenant` header.
  *
  * @generated from message auth.v1.LoginRequest
@@ -235,7 +271,7 @@ export type LoginRequest = Message<"auth.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 5);
+  messageDesc(file_auth_v1_auth, 7);
 
 /**
  * Login output: a new session's tokens and the user.
@@ -292,7 +328,7 @@ export type LoginResponse = Message<"auth.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 6);
+  messageDesc(file_auth_v1_auth, 8);
 
 /**
  * Refresh input.
@@ -313,7 +349,7 @@ export type RefreshRequest = Message<"auth.v1.RefreshRequest"> & {
  * Use `create(RefreshRequestSchema)` to create a new message.
  */
 export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 7);
+  messageDesc(file_auth_v1_auth, 9);
 
 /**
  * Refresh output: the same fields as LoginResponse.
@@ -369,7 +405,7 @@ export type RefreshResponse = Message<"auth.v1.RefreshResponse"> & {
  * Use `create(RefreshResponseSchema)` to create a new message.
  */
 export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 8);
+  messageDesc(file_auth_v1_auth, 10);
 
 /**
  * Logout input.
@@ -390,7 +426,7 @@ export type LogoutRequest = Message<"auth.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 9);
+  messageDesc(file_auth_v1_auth, 11);
 
 /**
  * Logout output.
@@ -411,7 +447,7 @@ export type LogoutResponse = Message<"auth.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 10);
+  messageDesc(file_auth_v1_auth, 12);
 
 /**
  * Me input: the user comes from the bearer token.
@@ -426,7 +462,7 @@ export type MeRequest = Message<"auth.v1.MeRequest"> & {
  * Use `create(MeRequestSchema)` to create a new message.
  */
 export const MeRequestSchema: GenMessage<MeRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 11);
+  messageDesc(file_auth_v1_auth, 13);
 
 /**
  * Me output.
@@ -447,7 +483,7 @@ export type MeResponse = Message<"auth.v1.MeResponse"> & {
  * Use `create(MeResponseSchema)` to create a new message.
  */
 export const MeResponseSchema: GenMessage<MeResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 12);
+  messageDesc(file_auth_v1_auth, 14);
 
 /**
  * ChangePassword input.
@@ -475,7 +511,7 @@ export type ChangePasswordRequest = Message<"auth.v1.ChangePasswordRequest"> & {
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 13);
+  messageDesc(file_auth_v1_auth, 15);
 
 /**
  * ChangePassword output.
@@ -496,10 +532,10 @@ export type ChangePasswordResponse = Message<"auth.v1.ChangePasswordResponse"> &
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 14);
+  messageDesc(file_auth_v1_auth, 16);
 
 /**
- * RequestPasswordReset input.
+ * RequestPasswordReset input. The tenant comes from the `x-tenant` header.
  *
  * @generated from message auth.v1.RequestPasswordResetRequest
  */
@@ -517,7 +553,7 @@ export type RequestPasswordResetRequest = Message<"auth.v1.RequestPasswordResetR
  * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
  */
 export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 15);
+  messageDesc(file_auth_v1_auth, 17);
 
 /**
  * RequestPasswordReset output: deliberately empty, the same for every email address.
@@ -532,10 +568,11 @@ export type RequestPasswordResetResponse = Message<"auth.v1.RequestPasswordReset
  * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
  */
 export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 16);
+  messageDesc(file_auth_v1_auth, 18);
 
 /**
  * ResetPassword input: either `token` (self-service) or `email` with an admin's bearer token.
+ * When both are set, `token` wins.
  *
  * @generated from message auth.v1.ResetPasswordRequest
  */
@@ -548,14 +585,14 @@ export type ResetPasswordRequest = Message<"auth.v1.ResetPasswordRequest"> & {
   token: string;
 
   /**
-   * The new password; the same rules as RegisterRequest.password.
+   * Required. The new password; the same rules as RegisterRequest.password.
    *
    * @generated from field: string new_password = 2;
    */
   newPassword: string;
 
   /**
-   * For an admin reset: the email address of the account.
+   * For an admin reset: the email address of the account, in the admin's tenant.
    *
    * @generated from field: string email = 3;
    */
@@ -567,7 +604,7 @@ export type ResetPasswordRequest = Message<"auth.v1.ResetPasswordRequest"> & {
  * Use `create(ResetPasswordRequestSchema)` to create a new message.
  */
 export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 17);
+  messageDesc(file_auth_v1_auth, 19);
 
 /**
  * ResetPassword output.
@@ -575,6 +612,26 @@ export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@_
  * @generated from message auth.v1.ResetPasswordResponse
  */
 export type ResetPasswordResponse = Message<"auth.v1.ResetPasswordResponse"> & {
+  /**
+   * The email address of the account whose password was set.
+   *
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * The tenant of that account.
+   *
+   * @generated from field: string tenant = 2;
+   */
+  tenant: string;
+
+  /**
+   * How many sessions of that account were ended.
+   *
+   * @generated from field: int32 sessions_ended = 3;
+   */
+  sessionsEnded: number;
 };
 
 /**
@@ -582,7 +639,7 @@ export type ResetPasswordResponse = Message<"auth.v1.ResetPasswordResponse"> & {
  * Use `create(ResetPasswordResponseSchema)` to create a new message.
  */
 export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 18);
+  messageDesc(file_auth_v1_auth, 20);
 
 /**
  * ValidateToken input.
@@ -610,7 +667,7 @@ export type ValidateTokenRequest = Message<"auth.v1.ValidateTokenRequest"> & {
  * Use `create(ValidateTokenRequestSchema)` to create a new message.
  */
 export const ValidateTokenRequestSchema: GenMessage<ValidateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 19);
+  messageDesc(file_auth_v1_auth, 21);
 
 /**
  * ValidateToken output. When `active` is false, only `reason` is set.
@@ -694,7 +751,7 @@ export type ValidateTokenResponse = Message<"auth.v1.ValidateTokenResponse"> & {
  * Use `create(ValidateTokenResponseSchema)` to create a new message.
  */
 export const ValidateTokenResponseSchema: GenMessage<ValidateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 20);
+  messageDesc(file_auth_v1_auth, 22);
 
 /**
  * Why a token is not active.
@@ -820,7 +877,8 @@ export const InactiveReasonSchema: GenEnum<InactiveReason> = /*@__PURE__*/
 export const AuthService: GenService<{
   /**
    * Creates a user in the caller's tenant. The new user has the role `user` and an unverified
-   * email.
+   * email; a verification mail is sent (in the background: a mail failure does not fail Register,
+   * and ResendVerification sends another).
    * Errors: INVALID_ARGUMENT (INVALID_EMAIL, INVALID_USERNAME, WEAK_PASSWORD,
    * PASSWORD_TOO_LONG, INVALID_REQUEST), ALREADY_EXISTS (EMAIL_TAKEN, USERNAME_TAKEN),
    * NOT_FOUND (TENANT_NOT_FOUND).
@@ -833,8 +891,10 @@ export const AuthService: GenService<{
     output: typeof RegisterResponseSchema;
   },
   /**
-   * Confirms an email address with the one-time token that was mailed to it.
-   * Not implemented yet: answers UNIMPLEMENTED.
+   * Confirms an email address with the one-time token that was mailed to it (valid for
+   * EMAIL_TOKEN_TTL, default 24 h; single use, also under concurrency). The GET binding is the
+   * link in the mail.
+   * Errors: FAILED_PRECONDITION (TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_USED).
    *
    * @generated from rpc auth.v1.AuthService.VerifyEmail
    */
@@ -842,6 +902,18 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof VerifyEmailRequestSchema;
     output: typeof VerifyEmailResponseSchema;
+  },
+  /**
+   * Sends a new verification mail if an unverified account has this address; answers the same
+   * whether or not it does.
+   * Errors: RESOURCE_EXHAUSTED (RATE_LIMITED: too many mails asked for this address).
+   *
+   * @generated from rpc auth.v1.AuthService.ResendVerification
+   */
+  resendVerification: {
+    methodKind: "unary";
+    input: typeof ResendVerificationRequestSchema;
+    output: typeof ResendVerificationResponseSchema;
   },
   /**
    * Signs a user in and starts a session: returns an access token and a refresh token.
@@ -906,8 +978,9 @@ export const AuthService: GenService<{
     output: typeof ChangePasswordResponseSchema;
   },
   /**
-   * Mails a one-time password reset token; the same answer whether or not the account exists.
-   * Not implemented yet: answers UNIMPLEMENTED.
+   * Mails a one-time password reset token (valid for RESET_TOKEN_TTL, default 15 min) if the
+   * account exists; the same answer, after the same work, whether or not it does.
+   * Errors: RESOURCE_EXHAUSTED (RATE_LIMITED: too many mails asked for this address).
    *
    * @generated from rpc auth.v1.AuthService.RequestPasswordReset
    */
@@ -917,8 +990,12 @@ export const AuthService: GenService<{
     output: typeof RequestPasswordResetResponseSchema;
   },
   /**
-   * Sets a new password with a reset token, or by email with the bearer token of an admin;
-   * ends every session of that user. Not implemented yet: answers UNIMPLEMENTED.
+   * Sets a new password, either with a reset token (self-service; also marks the email verified,
+   * since the token came through it) or by email with the bearer token of an admin of the tenant.
+   * Ends every session of that user and voids their other reset tokens.
+   * Errors: FAILED_PRECONDITION (TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_USED), INVALID_ARGUMENT
+   * (WEAK_PASSWORD, PASSWORD_TOO_LONG), UNAUTHENTICATED and PERMISSION_DENIED (ADMIN_REQUIRED) for
+   * the admin form, NOT_FOUND (USER_NOT_FOUND, admin form only).
    *
    * @generated from rpc auth.v1.AuthService.ResetPassword
    */

@@ -4,9 +4,11 @@
  */
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./2026_11_21_0001_initial.js";
+import * as oneTimeTokensAndAudit from "./2026_11_22_0002_one_time_tokens_and_audit.js";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_initial": initial,
+  "2026_11_22_0002_one_time_tokens_and_audit": oneTimeTokensAndAudit,
 };
 
 export const migrationProvider: MigrationProvider = {

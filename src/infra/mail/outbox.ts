@@ -1,0 +1,26 @@
+/**
+ * The development Mailer (no SMTP_URL): each message is written to a file in DATA_DIR/outbox and
+ * the log says where. The message itself never goes to the log: it holds a live one-time token,
+ * and logs must never hold a token.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Mailer } from "../../domain/ports.js";
+import { type MailContent, passwordResetMail, verificationMail } from "./messages.js";
+
+export function createOutboxMailer(dir: string, from: string, logger: Logger): Mailer {
+  let sequence = 0;
+  const send = async (to: string, kind: string, content: MailContent) => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    sequence += 1;
+    const file = join(dir, `${new Date().toISOString().replaceAll(":", "-")}-${sequence}-${kind}.txt`);
+    const body = [`From: ${from}`, `To: ${to}`, `Subject: ${content.subject}`, "", content.text].join("\n");
+    writeFileSync(file, body, { mode: 0o600 });
+    logger.info({ to, subject: content.subject, file }, "mail written to the development outbox (no SMTP_URL)");
+  };
+  return {
+    sendVerification: (to, link, expiresAt) => send(to, "verify-email", verificationMail(link, expiresAt)),
+    sendPasswordReset: (to, link, expiresAt) => send(to, "reset-password", passwordResetMail(link, expiresAt)),
+  };
+}
