@@ -44,6 +44,7 @@ export const reasonCatalog = {
   TENANT_MISMATCH: ["forbidden", "The token belongs to another tenant."],
   ADMIN_REQUIRED: ["forbidden", "This operation needs an administrator of the tenant."],
   USER_NOT_FOUND: ["not_found", "No user has this email address in the tenant."],
+  SESSION_NOT_FOUND: ["not_found", "You have no live session with this id."],
   RATE_LIMITED: ["rate_limited", "Too many requests; retry later."],
   UNAVAILABLE: ["unavailable", "The service is temporarily unavailable; retry later."],
   INTERNAL: ["internal", "Internal error."],

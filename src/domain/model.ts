@@ -72,6 +72,17 @@ export type TokenCheck =
   | { readonly active: true; readonly claims: AccessClaims }
   | { readonly active: false; readonly reason: InactiveReason };
 
+/** A live session as its owner sees it. */
+export interface SessionInfo {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+  /** When it ends unless refreshed. */
+  readonly expiresAt: number;
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
+}
+
 /** What Login and Refresh hand back. */
 export interface IssuedTokens {
   readonly accessToken: string;
@@ -95,7 +106,8 @@ export interface SecurityEvent {
     | "logout"
     | "password_changed"
     | "password_reset_requested"
-    | "password_reset";
+    | "password_reset"
+    | "session_revoked";
   readonly tenant: string;
   readonly userId?: string;
   readonly sessionId?: string;

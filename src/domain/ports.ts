@@ -3,7 +3,7 @@
  * implement them; src/app.ts wires them. Store adapters translate an unreachable store into
  * `AuthError("UNAVAILABLE")`.
  */
-import type { AccessClaims, SecurityEvent, TokenCheck, User, UserCredentials } from "./model.js";
+import type { AccessClaims, SecurityEvent, SessionInfo, TokenCheck, User, UserCredentials } from "./model.js";
 
 /** Milliseconds since the epoch; tests pass a controllable clock. */
 export interface Clock {
@@ -94,6 +94,8 @@ export interface SessionOwner {
 export interface SessionStore {
   create(session: NewSession): Promise<void>;
   owner(sessionId: string): Promise<SessionOwner | null>;
+  /** The user's live sessions. */
+  list(userId: string, now: number): Promise<SessionInfo[]>;
   /** One atomic step: compare, rotate, detect reuse. */
   rotate(request: RotateRequest): Promise<RotateOutcome>;
   isActive(sessionId: string): Promise<boolean>;

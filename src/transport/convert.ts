@@ -2,7 +2,13 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type InactiveReason, type IssuedTokens, primaryRole, type TokenCheck, type User } from "../domain/model.js";
-import { InactiveReason as ProtoInactiveReason, type UserSchema, type ValidateTokenResponseSchema } from "../gen/auth/v1/auth_pb.js";
+import type { ListedSession } from "../domain/sessions.js";
+import {
+  InactiveReason as ProtoInactiveReason,
+  type SessionSchema,
+  type UserSchema,
+  type ValidateTokenResponseSchema,
+} from "../gen/auth/v1/auth_pb.js";
 
 export function userToProto(user: User): MessageInitShape<typeof UserSchema> {
   return {
@@ -54,6 +60,18 @@ const inactiveReasonToProto = {
   wrong_tenant: ProtoInactiveReason.WRONG_TENANT,
   too_large: ProtoInactiveReason.TOO_LARGE,
 } as const satisfies Record<InactiveReason, ProtoInactiveReason>;
+
+export function sessionToProto(session: ListedSession): MessageInitShape<typeof SessionSchema> {
+  return {
+    id: session.id,
+    createdAt: timestampFromMs(session.createdAt),
+    lastUsedAt: timestampFromMs(session.lastUsedAt),
+    expiresAt: timestampFromMs(session.expiresAt),
+    ip: session.ip ?? "",
+    userAgent: session.userAgent ?? "",
+    current: session.current,
+  };
+}
 
 export function tokenCheckToProto(check: TokenCheck): MessageInitShape<typeof ValidateTokenResponseSchema> {
   if (!check.active) return { active: false, reason: inactiveReasonToProto[check.reason] };

@@ -12,9 +12,10 @@ import { requestPasswordReset, resetPassword } from "../domain/password-reset.js
 import type { AuthDeps } from "../domain/ports.js";
 import { refresh } from "../domain/refresh.js";
 import { register } from "../domain/register.js";
+import { listSessions, revokeSession } from "../domain/sessions.js";
 import { validateToken } from "../domain/validate-token.js";
 import type { AuthService } from "../gen/auth/v1/auth_pb.js";
-import { tokenCheckToProto, tokensToProto, userToProto } from "./convert.js";
+import { sessionToProto, tokenCheckToProto, tokensToProto, userToProto } from "./convert.js";
 
 type Methods = (typeof AuthService)["method"];
 
@@ -79,6 +80,13 @@ export function createAuthHandlers(deps: AuthDeps): AuthHandlers {
     async resetPassword(req, ctx) {
       const { user, sessionsEnded } = await resetPassword(deps, ctx, { token: req.token, email: req.email, newPassword: req.newPassword });
       return { email: user.email, tenant: user.tenant, sessionsEnded };
+    },
+    async listSessions(_req, ctx) {
+      return { sessions: (await listSessions(deps, ctx)).map(sessionToProto) };
+    },
+    async revokeSession(req, ctx) {
+      await revokeSession(deps, ctx, { sessionId: req.sessionId });
+      return {};
     },
     async validateToken(req, ctx) {
       return tokenCheckToProto(await validateToken(deps, ctx, { token: req.token, audience: req.audience }));

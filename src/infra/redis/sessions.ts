@@ -12,6 +12,7 @@
  * script may touch both.
  */
 import type { Redis } from "ioredis";
+import type { SessionInfo } from "../../domain/model.js";
 import type { NewSession, RotateOutcome, RotateRequest, SessionOwner, SessionStore } from "../../domain/ports.js";
 import { redisCall } from "./client.js";
 
@@ -177,6 +178,33 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
           default:
             throw new Error(`unexpected reply from the rotation script: ${kind}`);
         }
+      }),
+
+    list: (userId, now) =>
+      redisCall(async (): Promise<SessionInfo[]> => {
+        const ids = await redis.smembers(userKey(userId));
+        if (ids.length === 0) return [];
+        const pipeline = redis.pipeline();
+        for (const id of ids) pipeline.hgetall(sessionKey(id)).pttl(sessionKey(id));
+        const results = (await pipeline.exec()) ?? [];
+        const sessions: SessionInfo[] = [];
+        ids.forEach((id, i) => {
+          const [hashError, fields] = results[2 * i] ?? [];
+          const [ttlError, ttl] = results[2 * i + 1] ?? [];
+          if (hashError || ttlError) throw hashError ?? ttlError;
+          const hash = fields as Record<string, string> | null;
+          // An id whose key expired since the index was written: not a session any more.
+          if (hash?.u !== userId || typeof ttl !== "number" || ttl < 0) return;
+          sessions.push({
+            id,
+            createdAt: Number(hash.ca),
+            lastUsedAt: Number(hash.lu ?? hash.ca),
+            expiresAt: now + ttl,
+            ip: hash.ip,
+            userAgent: hash.ua,
+          });
+        });
+        return sessions;
       }),
 
     isActive: (sessionId) => redisCall(async () => (await redis.exists(sessionKey(sessionId))) === 1),

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file auth/v1/auth.proto.
  */
 export const file_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEizgEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSEQoJZnVsbF9uYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDQoFcm9sZXMYBiADKAkSEQoJaXNfYWN0aXZlGAcgASgIEhYKDmVtYWlsX3ZlcmlmaWVkGAggASgIEg4KBnRlbmFudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ8Cg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFQoIdXNlcm5hbWUYAyABKAlIAIgBARIWCglmdWxsX25hbWUYBCABKAlIAYgBAUILCglfdXNlcm5hbWVCDAoKX2Z1bGxfbmFtZSIvChBSZWdpc3RlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5hdXRoLnYxLlVzZXIiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIjIKE1ZlcmlmeUVtYWlsUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmF1dGgudjEuVXNlciIqChlSZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIhwKGlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIp0BCg1Mb2dpblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUSGwoEdXNlchgGIAEoCzINLmF1dGgudjEuVXNlciInCg5SZWZyZXNoUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIp8BCg9SZWZyZXNoUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoBRIbCgR1c2VyGAYgASgLMg0uYXV0aC52MS5Vc2VyIiUKDUxvZ291dFJlcXVlc3QSFAoMYWxsX3Nlc3Npb25zGAEgASgIIigKDkxvZ291dFJlc3BvbnNlEhYKDnNlc3Npb25zX2VuZGVkGAEgASgFIgsKCU1lUmVxdWVzdCIpCgpNZVJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5hdXRoLnYxLlVzZXIiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjAKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USFgoOc2Vzc2lvbnNfZW5kZWQYASABKAUiLAobUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiSgoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJEg0KBWVtYWlsGAMgASgJIk4KFVJlc2V0UGFzc3dvcmRSZXNwb25zZRINCgVlbWFpbBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSFgoOc2Vzc2lvbnNfZW5kZWQYAyABKAUiSQoUVmFsaWRhdGVUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFQoIYXVkaWVuY2UYAiABKAlIAIgBAUILCglfYXVkaWVuY2UilAIKFVZhbGlkYXRlVG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSJwoGcmVhc29uGAIgASgOMhcuYXV0aC52MS5JbmFjdGl2ZVJlYXNvbhIPCgd1c2VyX2lkGAMgASgJEg4KBnRlbmFudBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEg0KBXJvbGVzGAYgAygJEg0KBWVtYWlsGAcgASgJEhAKCHVzZXJuYW1lGAggASgJEi0KCWlzc3VlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqwwMKDkluYWN0aXZlUmVhc29uEh8KG0lOQUNUSVZFX1JFQVNPTl9VTlNQRUNJRklFRBAAEh0KGUlOQUNUSVZFX1JFQVNPTl9NQUxGT1JNRUQQARIhCh1JTkFDVElWRV9SRUFTT05fQkFEX1NJR05BVFVSRRACEikKJUlOQUNUSVZFX1JFQVNPTl9BTEdPUklUSE1fTk9UX0FMTE9XRUQQAxIfChtJTkFDVElWRV9SRUFTT05fVU5LTk9XTl9LRVkQBBIbChdJTkFDVElWRV9SRUFTT05fRVhQSVJFRBAFEiEKHUlOQUNUSVZFX1JFQVNPTl9OT1RfWUVUX1ZBTElEEAYSIAocSU5BQ1RJVkVfUkVBU09OX1dST05HX0lTU1VFUhAHEiIKHklOQUNUSVZFX1JFQVNPTl9XUk9OR19BVURJRU5DRRAIEh4KGklOQUNUSVZFX1JFQVNPTl9XUk9OR19UWVBFEAkSGwoXSU5BQ1RJVkVfUkVBU09OX1JFVk9LRUQQChIgChxJTkFDVElWRV9SRUFTT05fV1JPTkdfVEVOQU5UEAsSHQoZSU5BQ1RJVkVfUkVBU09OX1RPT19MQVJHRRAMMrYJCgtBdXRoU2VydmljZRJdCghSZWdpc3RlchIYLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GhkuYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlIhyC0+STAhY6ASoiES92MS9hdXRoL3JlZ2lzdGVyEoMBCgtWZXJpZnlFbWFpbBIbLmF1dGgudjEuVmVyaWZ5RW1haWxSZXF1ZXN0GhwuYXV0aC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlIjmC0+STAjM6ASpaFxIVL3YxL2F1dGgvdmVyaWZ5LWVtYWlsIhUvdjEvYXV0aC92ZXJpZnktZW1haWwShgEKElJlc2VuZFZlcmlmaWNhdGlvbhIiLmF1dGgudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVxdWVzdBojLmF1dGgudjEuUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2F1dGgvcmVzZW5kLXZlcmlmaWNhdGlvbhJRCgVMb2dpbhIVLmF1dGgudjEuTG9naW5SZXF1ZXN0GhYuYXV0aC52MS5Mb2dpblJlc3BvbnNlIhmC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luElkKB1JlZnJlc2gSFy5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GhguYXV0aC52MS5SZWZyZXNoUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL2F1dGgvcmVmcmVzaBJVCgZMb2dvdXQSFi5hdXRoLnYxLkxvZ291dFJlcXVlc3QaFy5hdXRoLnYxLkxvZ291dFJlc3BvbnNlIhqC0+STAhQ6ASoiDy92MS9hdXRoL2xvZ291dBJCCgJNZRISLmF1dGgudjEuTWVSZXF1ZXN0GhMuYXV0aC52MS5NZVJlc3BvbnNlIhOC0+STAg0SCy92MS9hdXRoL21lEnYKDkNoYW5nZVBhc3N3b3JkEh4uYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaHy5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL2F1dGgvY2hhbmdlLXBhc3N3b3JkEo8BChRSZXF1ZXN0UGFzc3dvcmRSZXNldBIkLmF1dGgudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiUuYXV0aC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIiqC0+STAiQ6ASoiHy92MS9hdXRoL3JlcXVlc3QtcGFzc3dvcmQtcmVzZXQScgoNUmVzZXRQYXNzd29yZBIdLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaHi5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSIigtPkkwIcOgEqIhcvdjEvYXV0aC9yZXNldC1wYXNzd29yZBJyCg1WYWxpZGF0ZVRva2VuEh0uYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVxdWVzdBoeLmF1dGgudjEuVmFsaWRhdGVUb2tlblJlc3BvbnNlIiKC0+STAhw6ASoiFy92MS9hdXRoL3ZhbGlkYXRlLXRva2VuYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEizgEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSEQoJZnVsbF9uYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDQoFcm9sZXMYBiADKAkSEQoJaXNfYWN0aXZlGAcgASgIEhYKDmVtYWlsX3ZlcmlmaWVkGAggASgIEg4KBnRlbmFudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ8Cg9SZWdpc3RlclJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFQoIdXNlcm5hbWUYAyABKAlIAIgBARIWCglmdWxsX25hbWUYBCABKAlIAYgBAUILCglfdXNlcm5hbWVCDAoKX2Z1bGxfbmFtZSIvChBSZWdpc3RlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5hdXRoLnYxLlVzZXIiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIjIKE1ZlcmlmeUVtYWlsUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmF1dGgudjEuVXNlciIqChlSZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIhwKGlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIjQKDExvZ2luUmVxdWVzdBISCgppZGVudGlmaWVyGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIp0BCg1Mb2dpblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUSGwoEdXNlchgGIAEoCzINLmF1dGgudjEuVXNlciInCg5SZWZyZXNoUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIp8BCg9SZWZyZXNoUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoBRIbCgR1c2VyGAYgASgLMg0uYXV0aC52MS5Vc2VyIiUKDUxvZ291dFJlcXVlc3QSFAoMYWxsX3Nlc3Npb25zGAEgASgIIigKDkxvZ291dFJlc3BvbnNlEhYKDnNlc3Npb25zX2VuZGVkGAEgASgFIgsKCU1lUmVxdWVzdCIpCgpNZVJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5hdXRoLnYxLlVzZXIiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIjAKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USFgoOc2Vzc2lvbnNfZW5kZWQYASABKAUiLAobUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiSgoUUmVzZXRQYXNzd29yZFJlcXVlc3QSDQoFdG9rZW4YASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJEg0KBWVtYWlsGAMgASgJIk4KFVJlc2V0UGFzc3dvcmRSZXNwb25zZRINCgVlbWFpbBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSFgoOc2Vzc2lvbnNfZW5kZWQYAyABKAUi2AEKB1Nlc3Npb24SCgoCaWQYASABKAkSLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIKCgJpcBgFIAEoCRISCgp1c2VyX2FnZW50GAYgASgJEg8KB2N1cnJlbnQYByABKAgiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCI6ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIiCghzZXNzaW9ucxgBIAMoCzIQLmF1dGgudjEuU2Vzc2lvbiIqChRSZXZva2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhcKFVJldm9rZVNlc3Npb25SZXNwb25zZSJJChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIVCghhdWRpZW5jZRgCIAEoCUgAiAEBQgsKCV9hdWRpZW5jZSKUAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBInCgZyZWFzb24YAiABKA4yFy5hdXRoLnYxLkluYWN0aXZlUmVhc29uEg8KB3VzZXJfaWQYAyABKAkSDgoGdGVuYW50GAQgASgJEhIKCnNlc3Npb25faWQYBSABKAkSDQoFcm9sZXMYBiADKAkSDQoFZW1haWwYByABKAkSEAoIdXNlcm5hbWUYCCABKAkSLQoJaXNzdWVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrDAwoOSW5hY3RpdmVSZWFzb24SHwobSU5BQ1RJVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZSU5BQ1RJVkVfUkVBU09OX01BTEZPUk1FRBABEiEKHUlOQUNUSVZFX1JFQVNPTl9CQURfU0lHTkFUVVJFEAISKQolSU5BQ1RJVkVfUkVBU09OX0FMR09SSVRITV9OT1RfQUxMT1dFRBADEh8KG0lOQUNUSVZFX1JFQVNPTl9VTktOT1dOX0tFWRAEEhsKF0lOQUNUSVZFX1JFQVNPTl9FWFBJUkVEEAUSIQodSU5BQ1RJVkVfUkVBU09OX05PVF9ZRVRfVkFMSUQQBhIgChxJTkFDVElWRV9SRUFTT05fV1JPTkdfSVNTVUVSEAcSIgoeSU5BQ1RJVkVfUkVBU09OX1dST05HX0FVRElFTkNFEAgSHgoaSU5BQ1RJVkVfUkVBU09OX1dST05HX1RZUEUQCRIbChdJTkFDVElWRV9SRUFTT05fUkVWT0tFRBAKEiAKHElOQUNUSVZFX1JFQVNPTl9XUk9OR19URU5BTlQQCxIdChlJTkFDVElWRV9SRUFTT05fVE9PX0xBUkdFEAwylgsKC0F1dGhTZXJ2aWNlEl0KCFJlZ2lzdGVyEhguYXV0aC52MS5SZWdpc3RlclJlcXVlc3QaGS5hdXRoLnYxLlJlZ2lzdGVyUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL2F1dGgvcmVnaXN0ZXISgwEKC1ZlcmlmeUVtYWlsEhsuYXV0aC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHC5hdXRoLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2UiOYLT5JMCMzoBKloXEhUvdjEvYXV0aC92ZXJpZnktZW1haWwiFS92MS9hdXRoL3ZlcmlmeS1lbWFpbBKGAQoSUmVzZW5kVmVyaWZpY2F0aW9uEiIuYXV0aC52MS5SZXNlbmRWZXJpZmljYXRpb25SZXF1ZXN0GiMuYXV0aC52MS5SZXNlbmRWZXJpZmljYXRpb25SZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvYXV0aC9yZXNlbmQtdmVyaWZpY2F0aW9uElEKBUxvZ2luEhUuYXV0aC52MS5Mb2dpblJlcXVlc3QaFi5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4SWQoHUmVmcmVzaBIXLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaGC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZSIbgtPkkwIVOgEqIhAvdjEvYXV0aC9yZWZyZXNoElUKBkxvZ291dBIWLmF1dGgudjEuTG9nb3V0UmVxdWVzdBoXLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiGoLT5JMCFDoBKiIPL3YxL2F1dGgvbG9nb3V0EkIKAk1lEhIuYXV0aC52MS5NZVJlcXVlc3QaEy5hdXRoLnYxLk1lUmVzcG9uc2UiE4LT5JMCDRILL3YxL2F1dGgvbWUSdgoOQ2hhbmdlUGFzc3dvcmQSHi5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBofLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvYXV0aC9jaGFuZ2UtcGFzc3dvcmQSjwEKFFJlcXVlc3RQYXNzd29yZFJlc2V0EiQuYXV0aC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QaJS5hdXRoLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiKoLT5JMCJDoBKiIfL3YxL2F1dGgvcmVxdWVzdC1wYXNzd29yZC1yZXNldBJyCg1SZXNldFBhc3N3b3JkEh0uYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBoeLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIiKC0+STAhw6ASoiFy92MS9hdXRoL3Jlc2V0LXBhc3N3b3JkEmYKDExpc3RTZXNzaW9ucxIcLmF1dGgudjEuTGlzdFNlc3Npb25zUmVxdWVzdBodLmF1dGgudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiGYLT5JMCExIRL3YxL2F1dGgvc2Vzc2lvbnMSdgoNUmV2b2tlU2Vzc2lvbhIdLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaHi5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSImgtPkkwIgKh4vdjEvYXV0aC9zZXNzaW9ucy97c2Vzc2lvbl9pZH0ScgoNVmFsaWRhdGVUb2tlbhIdLmF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaHi5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSIigtPkkwIcOgEqIhcvdjEvYXV0aC92YWxpZGF0ZS10b2tlbmIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * A user as clients see it. Never carries a password or a hash.
@@ -642,6 +642,141 @@ export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*
   messageDesc(file_auth_v1_auth, 20);
 
 /**
+ * One session: one login, kept alive by its refresh token.
+ *
+ * @generated from message auth.v1.Session
+ */
+export type Session = Message<"auth.v1.Session"> & {
+  /**
+   * The session id (the `sid` claim of its access tokens).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * When the user logged in.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 2;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When its refresh token was last used (the login time if never).
+   *
+   * @generated from field: google.protobuf.Timestamp last_used_at = 3;
+   */
+  lastUsedAt?: Timestamp | undefined;
+
+  /**
+   * When it ends unless refreshed before (never later than SESSION_MAX_LIFETIME after login).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The client address at login, as the service saw it.
+   *
+   * @generated from field: string ip = 5;
+   */
+  ip: string;
+
+  /**
+   * The client's user agent at login.
+   *
+   * @generated from field: string user_agent = 6;
+   */
+  userAgent: string;
+
+  /**
+   * Whether this is the session of the calling access token.
+   *
+   * @generated from field: bool current = 7;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message auth.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 21);
+
+/**
+ * ListSessions input: the user comes from the bearer token.
+ *
+ * @generated from message auth.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"auth.v1.ListSessionsRequest"> & {
+};
+
+/**
+ * Describes the message auth.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 22);
+
+/**
+ * ListSessions output.
+ *
+ * @generated from message auth.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"auth.v1.ListSessionsResponse"> & {
+  /**
+   * The live sessions, newest first.
+   *
+   * @generated from field: repeated auth.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+};
+
+/**
+ * Describes the message auth.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 23);
+
+/**
+ * RevokeSession input.
+ *
+ * @generated from message auth.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"auth.v1.RevokeSessionRequest"> & {
+  /**
+   * Required. The id of one of the caller's sessions.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message auth.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 24);
+
+/**
+ * RevokeSession output.
+ *
+ * @generated from message auth.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"auth.v1.RevokeSessionResponse"> & {
+};
+
+/**
+ * Describes the message auth.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 25);
+
+/**
  * ValidateToken input.
  *
  * @generated from message auth.v1.ValidateTokenRequest
@@ -667,7 +802,7 @@ export type ValidateTokenRequest = Message<"auth.v1.ValidateTokenRequest"> & {
  * Use `create(ValidateTokenRequestSchema)` to create a new message.
  */
 export const ValidateTokenRequestSchema: GenMessage<ValidateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 21);
+  messageDesc(file_auth_v1_auth, 26);
 
 /**
  * ValidateToken output. When `active` is false, only `reason` is set.
@@ -751,7 +886,7 @@ export type ValidateTokenResponse = Message<"auth.v1.ValidateTokenResponse"> & {
  * Use `create(ValidateTokenResponseSchema)` to create a new message.
  */
 export const ValidateTokenResponseSchema: GenMessage<ValidateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 22);
+  messageDesc(file_auth_v1_auth, 27);
 
 /**
  * Why a token is not active.
@@ -1003,6 +1138,31 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ResetPasswordRequestSchema;
     output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * Lists the caller's own sessions (each login is one), newest first, marking the calling one.
+   * Bearer.
+   * Errors: UNAUTHENTICATED (as Logout).
+   *
+   * @generated from rpc auth.v1.AuthService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Ends one of the caller's own sessions: its refresh token stops working and its access tokens
+   * validate inactive at once, on every instance. Bearer.
+   * Errors: UNAUTHENTICATED (as Logout), NOT_FOUND (SESSION_NOT_FOUND: not a live session of the
+   * caller).
+   *
+   * @generated from rpc auth.v1.AuthService.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
   },
   /**
    * Checks an access token completely: signature, algorithm, issuer, audience, expiry, type,
