@@ -17,9 +17,9 @@ ENV NODE_ENV=production \
     HTTP_PORT=8080 \
     GRPC_PORT=50051
 WORKDIR /app
-# /data (embedded mode) and /keys (the compose key volume) belong to `node`, so that named
-# volumes mounted there start out writable by it.
-RUN mkdir -p /data /keys && chown node:node /data /keys
+# /data (embedded mode) belongs to `node`, so that a named volume mounted there starts out
+# writable by it.
+RUN mkdir -p /data && chown node:node /data
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./

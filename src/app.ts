@@ -16,7 +16,8 @@ import type { AuthDeps, Clock } from "./domain/ports.js";
 import { createBackground } from "./infra/background.js";
 import { createAccessTokens } from "./infra/crypto/access-tokens.js";
 import { loadCommonPasswords } from "./infra/crypto/common-passwords.js";
-import { loadSigningKey } from "./infra/crypto/keys.js";
+import type { KeyRing } from "./infra/crypto/key-ring.js";
+import { keyRotationChannel, openKeyRing } from "./infra/crypto/key-setup.js";
 import { createPasswordHasher } from "./infra/crypto/passwords.js";
 import { createOutboxMailer } from "./infra/mail/outbox.js";
 import { createSmtpMailer } from "./infra/mail/smtp.js";
@@ -77,6 +78,28 @@ async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Log
   }
 }
 
+/**
+ * Reloads the key ring when `cli keys rotate` announces a rotation (a real Redis only: the embedded
+ * stand-in serves one process, which polls and reloads on unknown kids anyway).
+ */
+function listenForKeyRotations(config: Config, redis: Redis, ring: KeyRing, logger: Logger): Redis | undefined {
+  if (config.jwt.keySource !== "ring" || config.redisUrl === undefined) return undefined;
+  // A subscriber needs its own connection; it queues SUBSCRIBE until connected and resubscribes
+  // after reconnecting.
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on("error", () => {
+    // Reported by the main connection's listener; the ring still polls.
+  });
+  subscriber.subscribe(keyRotationChannel(config.redisKeyPrefix)).catch(() => {});
+  subscriber.on("message", () => {
+    ring.reload().then(
+      () => logger.info({ kid: ring.signer().kid }, "signing key ring reloaded after a rotation"),
+      (error: unknown) => logger.warn({ err: error }, "could not reload the signing key ring"),
+    );
+  });
+  return subscriber;
+}
+
 export async function buildApp(config: Config, options: AppOptions): Promise<App> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
@@ -101,13 +124,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     await db.destroy();
     throw error;
   }
-  const { key, origin } = await loadSigningKey({
-    algorithm: config.jwt.algorithm,
-    secret: config.jwt.secret,
-    privateKey: config.jwt.privateKey,
-    dataDir: config.dataDir,
-  });
-  logger.info({ algorithm: key.algorithm, kid: key.kid, from: origin }, "access token signing key loaded");
+  const keyRing = await openKeyRing(config, db, clock, logger);
+  const rotationListener = listenForKeyRotations(config, redis, keyRing, logger);
 
   const smtp = config.smtpUrl === undefined ? undefined : createSmtpMailer(config.smtpUrl, config.mailFrom);
   if (smtp === undefined) logger.warn({ outbox: join(config.dataDir, "outbox") }, "no SMTP_URL: mail is written to the development outbox");
@@ -118,7 +136,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     sessions: createSessionStore(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs),
     passwords: await createPasswordHasher(config.bcryptCost),
     commonPasswords: loadCommonPasswords(config.passwordMinLength),
-    tokens: createAccessTokens(key, {
+    tokens: createAccessTokens(keyRing, {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
       ttlMs: config.accessTokenTtlMs,
@@ -159,7 +177,15 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
 
   const handlers = createAuthHandlers(deps);
   const grpcServer: GrpcServer = createGrpcServer(handlers, { maxRequestBytes: config.maxRequestBytes, logger });
-  const httpServer: HttpServer = createHttpServer(handlers, { maxRequestBytes: config.maxRequestBytes, logger, readiness });
+  const httpServer: HttpServer = createHttpServer(handlers, {
+    maxRequestBytes: config.maxRequestBytes,
+    logger,
+    readiness,
+    wellKnown: {
+      jwks: () => ({ keys: keyRing.publicJwks(clock.now()) }),
+      openidConfiguration: () => ({ issuer: config.jwt.issuer, jwks_uri: `${config.publicUrl}/.well-known/jwks.json` }),
+    },
+  });
   let started = false;
 
   return {
@@ -199,6 +225,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       // Mail queued by the last calls goes out before the stores close.
       await background.drain(bound);
       smtp?.close();
+      keyRing.close();
+      rotationListener?.disconnect();
       await redis.quit().catch(() => redis.disconnect());
       await db.destroy();
     },

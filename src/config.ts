@@ -8,7 +8,8 @@
 
 import { readFileSync } from "node:fs";
 
-export type JwtAlgorithm = "ES256" | "HS256";
+export const JWT_ALGORITHMS = ["ES256", "EdDSA", "RS256", "HS256"] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export interface Config {
@@ -25,11 +26,20 @@ export interface Config {
   readonly jwt: {
     readonly issuer: string;
     readonly audience: string;
+    /** The algorithm of the configured key, or of the keys the ring generates. */
     readonly algorithm: JwtAlgorithm;
+    /**
+     * `configured`: one key from JWT_PRIVATE_KEY(_FILE) or JWT_SECRET. `ring`: the rotatable key
+     * ring in the database, private keys encrypted under `keyEncryptionKey`.
+     */
+    readonly keySource: "configured" | "ring";
     /** HS256 secret (UTF-8 bytes), only with HS256. */
     readonly secret: string | undefined;
-    /** PEM (PKCS#8) or JWK JSON of the ES256 private key, from JWT_PRIVATE_KEY or the file. */
+    /** PEM or JWK JSON of the private key, from JWT_PRIVATE_KEY or the file. */
     readonly privateKey: string | undefined;
+    /** Base64 of the 32-byte key that encrypts the ring's private keys (embedded mode makes one). */
+    readonly keyEncryptionKey: string | undefined;
+    readonly keyReloadIntervalMs: number;
     readonly clockSkewMs: number;
     readonly maxTokenBytes: number;
   };
@@ -152,9 +162,10 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const dataDir = str("DATA_DIR", ".data");
   const publicUrl = (url("PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${httpPort}`).replace(/\/+$/, "");
 
-  const algorithm = str("JWT_ALGORITHM", "ES256").toUpperCase();
-  if (algorithm !== "ES256" && algorithm !== "HS256") {
-    problems.push(`JWT_ALGORITHM=${algorithm}: supported values are ES256 and HS256`);
+  const algorithmText = str("JWT_ALGORITHM", "ES256");
+  const algorithm = JWT_ALGORITHMS.find((a) => a.toLowerCase() === algorithmText.toLowerCase()) ?? "ES256";
+  if (algorithm.toLowerCase() !== algorithmText.toLowerCase()) {
+    problems.push(`JWT_ALGORITHM=${algorithmText}: supported values are ${JWT_ALGORITHMS.join(", ")}`);
   }
   const secret = raw("JWT_SECRET");
   if (algorithm === "HS256") {
@@ -177,12 +188,23 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   if (algorithm === "HS256" && privateKey !== undefined) {
     problems.push("JWT_PRIVATE_KEY: set, but JWT_ALGORITHM=HS256 signs with JWT_SECRET; remove one");
   }
-  if (algorithm === "ES256" && databaseUrl !== undefined && privateKey === undefined && options.signingKeyRequired !== false) {
-    // Every instance on a shared database must sign with the same key; a key generated into one
-    // instance's data folder would make the others reject its tokens.
+  const keyEncryptionKey = raw("KEY_ENCRYPTION_KEY");
+  if (
+    keyEncryptionKey !== undefined &&
+    (!/^[A-Za-z0-9+/_-]{43}=?$/.test(keyEncryptionKey) || Buffer.from(keyEncryptionKey, "base64").length !== 32)
+  ) {
+    problems.push("KEY_ENCRYPTION_KEY: expected 32 bytes in base64 (create one with `openssl rand -base64 32`)");
+  }
+  const keySource = algorithm === "HS256" || privateKey !== undefined ? "configured" : "ring";
+  if (keySource === "configured" && keyEncryptionKey !== undefined) {
+    problems.push("KEY_ENCRYPTION_KEY: set, but a key is configured (JWT_PRIVATE_KEY or JWT_SECRET); choose one key source");
+  }
+  if (keySource === "ring" && databaseUrl !== undefined && keyEncryptionKey === undefined && options.signingKeyRequired !== false) {
+    // Every instance on a shared database must sign with keys every other one knows: either the
+    // shared ring (its private keys need the key-encryption key) or one configured key.
     problems.push(
-      "JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE: required when DATABASE_URL is set " +
-        "(create one with `npm run cli -- keys generate > jwt-key.pem`)",
+      "KEY_ENCRYPTION_KEY or JWT_PRIVATE_KEY(_FILE): one is required when DATABASE_URL is set; KEY_ENCRYPTION_KEY " +
+        "keeps a rotatable key ring in PostgreSQL (create one with `openssl rand -base64 32`)",
     );
   }
 
@@ -218,9 +240,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     jwt: {
       issuer: str("JWT_ISSUER", publicUrl),
       audience: str("JWT_AUDIENCE", "api"),
-      algorithm: algorithm as JwtAlgorithm,
+      algorithm,
+      keySource,
       secret,
       privateKey,
+      keyEncryptionKey,
+      keyReloadIntervalMs: duration("KEY_RELOAD_INTERVAL", "60s", 1000),
       clockSkewMs: duration("CLOCK_SKEW", "30s", 0),
       maxTokenBytes: int("MAX_TOKEN_BYTES", 8192, 512, 1_048_576),
     },

@@ -1,12 +1,10 @@
 /** The operator commands, run as an operator would (`npm run migrate`, `npm run cli -- …`). */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { parseEs256PrivateKey } from "../../src/infra/crypto/keys.js";
+import { generatePrivateKeyPem, parsePrivateKey } from "../../src/infra/crypto/keys.js";
 import { createTestDatabase } from "../support/app.js";
 
 const run = promisify(execFile);
@@ -18,7 +16,7 @@ describe("the CLI", () => {
   it("npm run migrate migrates a database once, creates the default tenant, and needs no signing key", async () => {
     const url = await createTestDatabase();
     expect((await npm(["migrate"], { DATABASE_URL: url })).stdout).toBe(
-      "applied: 2026_11_21_0001_initial, 2026_11_22_0002_one_time_tokens_and_audit\n",
+      "applied: 2026_11_21_0001_initial, 2026_11_22_0002_one_time_tokens_and_audit, 2026_11_22_0003_signing_keys\n",
     );
     expect((await npm(["migrate"], { DATABASE_URL: url })).stdout).toBe("database is up to date\n");
     const client = new pg.Client({ connectionString: url });
@@ -31,22 +29,19 @@ describe("the CLI", () => {
     }
   });
 
-  it("keys generate prints a usable ES256 key, and keys ensure writes one only once", async () => {
-    const { stdout } = await npm(["cli", "--", "keys", "generate"]);
+  it.each(["ES256", "EdDSA", "RS256"] as const)("keys generate prints a usable %s key", async (algorithm) => {
+    const { stdout } = await npm(["keys", "--", "generate", algorithm]);
     expect(stdout).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    expect(() => parseEs256PrivateKey(stdout)).not.toThrow();
+    expect(() => parsePrivateKey(algorithm, stdout)).not.toThrow();
+  });
 
-    const dir = mkdtempSync(join(tmpdir(), "auth-keys-"));
-    try {
-      const file = join(dir, "jwt.pem");
-      expect((await npm(["cli", "--", "keys", "ensure", file])).stdout).toContain("wrote a new ES256 key");
-      const first = readFileSync(file, "utf8");
-      expect(statSync(file).mode & 0o777).toBe(0o600);
-      expect((await npm(["cli", "--", "keys", "ensure", file])).stdout).toContain("left as it is");
-      expect(readFileSync(file, "utf8")).toBe(first);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it("keys rotate refuses when a key is pinned instead of the ring", async () => {
+    const error = await npm(["keys", "--", "rotate"], {
+      DATABASE_URL: await createTestDatabase(),
+      JWT_PRIVATE_KEY: generatePrivateKeyPem("ES256"),
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect(error).toMatchObject({ code: 1 });
+    expect((error as { stderr: string }).stderr).toContain("not the key ring");
   });
 
   it("answers an unknown command with its usage and exit code 64", async () => {

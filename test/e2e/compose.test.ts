@@ -10,20 +10,25 @@ const compose = (args: string[], env: Record<string, string> = {}) =>
     stdio: ["ignore", "pipe", "pipe"],
   }).toString();
 
+// Values for validation only: nothing here is a real secret.
+const env = { POSTGRES_PASSWORD: "only-for-validation", KEY_ENCRYPTION_KEY: "dmFsaWRhdGlvbi1vbmx5LW5vdC1hLXJlYWwta2V5ISE=" };
+
 describe("docker-compose.yml", () => {
   it("is valid and runs postgres, redis, an SMTP sink and the service", () => {
-    compose(["config", "-q"], { POSTGRES_PASSWORD: "only-for-validation" });
-    const services = compose(["config", "--services"], { POSTGRES_PASSWORD: "only-for-validation" }).trim().split("\n").sort();
-    expect(services).toEqual(["auth", "keygen", "mailpit", "postgres", "redis"]);
-    const config = compose(["config"], { POSTGRES_PASSWORD: "only-for-validation" });
+    compose(["config", "-q"], env);
+    const services = compose(["config", "--services"], env).trim().split("\n").sort();
+    expect(services).toEqual(["auth", "mailpit", "postgres", "redis"]);
+    const config = compose(["config"], env);
     expect(config).toContain("DATABASE_URL: postgres://auth:only-for-validation@postgres:5432/auth");
     expect(config).toContain("REDIS_URL: redis://redis:6379");
-    expect(config).toContain("JWT_PRIVATE_KEY_FILE: /keys/jwt-es256.pem");
+    expect(config).toContain(`KEY_ENCRYPTION_KEY: ${env.KEY_ENCRYPTION_KEY}`);
     expect(config).toContain("SMTP_URL: smtp://mailpit:1025");
     expect(config.match(/healthcheck:/g)?.length).toBe(4);
+    expect(config).not.toContain("JWT_PRIVATE_KEY");
   });
 
-  it("refuses to run without a database password instead of shipping one", () => {
-    expect(() => compose(["config", "-q"])).toThrow(/POSTGRES_PASSWORD/);
+  it("refuses to run without a database password or a key-encryption key instead of shipping either", () => {
+    expect(() => compose(["config", "-q"], { KEY_ENCRYPTION_KEY: env.KEY_ENCRYPTION_KEY })).toThrow(/POSTGRES_PASSWORD/);
+    expect(() => compose(["config", "-q"], { POSTGRES_PASSWORD: env.POSTGRES_PASSWORD })).toThrow(/KEY_ENCRYPTION_KEY/);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -20,13 +20,14 @@ describe("npm start with no configuration", () => {
   let child: ChildProcess;
   let dataDir: string;
   let grpcPort: number;
+  let httpPort: number;
   let exited: Promise<number | null>;
   let output = "";
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "auth-embedded-"));
     grpcPort = await freePort();
-    const httpPort = await freePort();
+    httpPort = await freePort();
     // Exactly the command of `npm start`, without npm in between (so SIGTERM reaches the service).
     const start = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts.start as string;
     const [command, ...args] = start.split(" ") as [string, ...string[]];
@@ -54,10 +55,13 @@ describe("npm start with no configuration", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("says loudly that it runs embedded, and keeps its key in the data folder", () => {
+  it("says loudly that it runs embedded, and keeps its key ring's encryption key in the data folder", async () => {
     expect(output).toContain("EMBEDDED MODE");
-    expect(existsSync(join(dataDir, "keys", "jwt-es256.pem"))).toBe(true);
+    expect(output).toContain("created the first signing key of the ring");
+    expect(statSync(join(dataDir, "keys", "key-encryption-key")).mode & 0o777).toBe(0o600);
     expect(existsSync(join(dataDir, "pglite"))).toBe(true);
+    const jwks = (await (await fetch(`http://127.0.0.1:${httpPort}/.well-known/jwks.json`)).json()) as { keys: { alg: string }[] };
+    expect(jwks.keys.map((key) => key.alg)).toEqual(["ES256"]);
   });
 
   it("registers, logs in, validates and refreshes over gRPC", async () => {

@@ -15,6 +15,7 @@ describe("ValidateToken with hostile tokens", () => {
   let app: TestApp;
   let clients: TestClient[];
   let good: string;
+  let refreshToken: string;
   let claims: Record<string, unknown>;
   let kid: string;
 
@@ -28,7 +29,7 @@ describe("ValidateToken with hostile tokens", () => {
   }
 
   /** Signs by hand, for headers jose refuses to produce. */
-  function signRaw(header: Record<string, unknown>, payload: Record<string, unknown>): string {
+  function signRaw(header: Record<string, unknown>, payload: Record<string, unknown> | string): string {
     const input = `${b64(header)}.${b64(payload)}`;
     const signature = sign("sha256", Buffer.from(input), { key: ourKey(), dsaEncoding: "ieee-p1363" });
     return recordSecret(`${input}.${signature.toString("base64url")}`);
@@ -44,6 +45,7 @@ describe("ValidateToken with hostile tokens", () => {
     const login = await grpc.call("Login", { identifier: email, password });
     if (!login.ok) throw new Error("login failed");
     good = login.response.accessToken;
+    refreshToken = login.response.refreshToken;
     kid = decodeProtectedHeader(good).kid!;
     claims = JSON.parse(Buffer.from(good.split(".")[1]!, "base64url").toString());
   });
@@ -54,6 +56,7 @@ describe("ValidateToken with hostile tokens", () => {
 
   const now = () => Math.floor(Date.now() / 1000);
 
+  // At least 30 hostile or broken tokens; each must be an answer with this reason, never an error.
   const cases: [string, () => Promise<string> | string, string][] = [
     ["a garbage string", () => "not-a-token", "MALFORMED"],
     ["two segments", () => good.split(".").slice(0, 2).join("."), "MALFORMED"],
@@ -132,7 +135,40 @@ describe("ValidateToken with hostile tokens", () => {
     ["roles not an array", () => forge({ roles: "admin" }), "MALFORMED"],
     ["a session that never existed", () => forge({ sid: randomBytes(16).toString("base64url") }), "REVOKED"],
     ["a 100 KB token", () => `${good}${"A".repeat(100_000)}`, "TOO_LARGE"],
+    ["kid injection (path traversal)", () => forge({}, { kid: "../../../../dev/null" }), "UNKNOWN_KEY"],
+    ["kid injection (SQL)", () => forge({}, { kid: "' OR '1'='1" }), "UNKNOWN_KEY"],
+    [
+      "an x5u header pointing elsewhere with the attacker's key",
+      () => forge({}, { x5u: "https://evil.example/cert.pem" }, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey),
+      "BAD_SIGNATURE",
+    ],
+    ["a refresh token presented as an access token", () => refreshToken, "MALFORMED"],
+    ["a mailed one-time token presented as an access token", () => recordSecret(randomBytes(32).toString("base64url")), "MALFORMED"],
+    [
+      "an EdDSA header on our ES256 kid",
+      () => {
+        const [, p, sig] = good.split(".");
+        return `${b64({ alg: "EdDSA", typ: "at+jwt", kid })}.${p}.${sig}`;
+      },
+      "ALGORITHM_NOT_ALLOWED",
+    ],
+    [
+      "ES512",
+      () => {
+        const [, p, sig] = good.split(".");
+        return `${b64({ alg: "ES512", typ: "at+jwt", kid })}.${p}.${sig}`;
+      },
+      "ALGORITHM_NOT_ALLOWED",
+    ],
+    ["a header that is not JSON", () => `${b64("not json")}.${good.split(".")[1]}.${good.split(".")[2]}`, "MALFORMED"],
+    ["a payload that is not JSON", () => signRaw({ alg: "ES256", typ: "at+jwt", kid }, "not json"), "MALFORMED"],
+    ["five segments (a JWE shape)", () => `${good}.AAAA.BBBB`, "MALFORMED"],
+    ["the Bearer prefix left on", () => `Bearer ${good}`, "MALFORMED"],
+    ["an empty string", () => "", "MALFORMED"],
+    ["typ application/jwt", () => forge({}, { typ: "application/jwt" }), "WRONG_TYPE"],
   ];
+
+  it("covers at least 30 cases", () => expect(cases.length).toBeGreaterThanOrEqual(30));
 
   for (const [index, transport] of transports.entries()) {
     describe(`over ${transport.name}`, () => {

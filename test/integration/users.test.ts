@@ -32,7 +32,11 @@ describe.each([
 
   beforeAll(async () => {
     db = await open();
-    expect(await migrateToLatest(db)).toEqual(["2026_11_21_0001_initial", "2026_11_22_0002_one_time_tokens_and_audit"]);
+    expect(await migrateToLatest(db)).toEqual([
+      "2026_11_21_0001_initial",
+      "2026_11_22_0002_one_time_tokens_and_audit",
+      "2026_11_22_0003_signing_keys",
+    ]);
     expect(await migrateToLatest(db)).toEqual([]);
     await ensureTenant(db, "default", "default");
     await ensureTenant(db, "default", "default");

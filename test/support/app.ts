@@ -10,7 +10,7 @@ import { inject } from "vitest";
 import { type App, buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { Clock } from "../../src/domain/ports.js";
-import { generateEs256PrivateKeyPem } from "../../src/infra/crypto/keys.js";
+import { generatePrivateKeyPem } from "../../src/infra/crypto/keys.js";
 import { createLogger } from "../../src/logger.js";
 
 /** A clock that follows real time, plus an offset tests can move forward. */
@@ -43,7 +43,7 @@ export async function createTestDatabase(): Promise<string> {
 let signingKey: string | undefined;
 /** One ES256 key per test process, as JWT_PRIVATE_KEY. */
 export function testSigningKey(): string {
-  signingKey ??= generateEs256PrivateKeyPem();
+  signingKey ??= generatePrivateKeyPem("ES256");
   return signingKey;
 }
 

@@ -77,14 +77,32 @@ describe("loadConfig", () => {
     expect(problemsOf({ JWT_SECRET: "x".repeat(40) })[0]).toMatch(/^JWT_SECRET: set, but JWT_ALGORITHM is not HS256/);
   });
 
-  it("refuses an algorithm it does not support", () => {
-    expect(problemsOf({ JWT_ALGORITHM: "none" })[0]).toMatch(/^JWT_ALGORITHM/);
+  it("refuses an algorithm it does not support, and accepts the four it does in any case", () => {
+    expect(problemsOf({ JWT_ALGORITHM: "none" })[0]).toMatch(/^JWT_ALGORITHM=none: supported values are ES256, EdDSA, RS256, HS256/);
+    expect(loadConfig({ JWT_ALGORITHM: "eddsa" }).jwt.algorithm).toBe("EdDSA");
+    expect(loadConfig({ JWT_ALGORITHM: "rs256" }).jwt.algorithm).toBe("RS256");
   });
 
-  it("requires a configured key when the database is shared, except for commands that do not sign", () => {
+  it("uses the key ring unless a key is pinned", () => {
+    expect(loadConfig({}).jwt.keySource).toBe("ring");
+    expect(loadConfig({ JWT_PRIVATE_KEY: "PEM" }).jwt.keySource).toBe("configured");
+    expect(loadConfig({ JWT_ALGORITHM: "HS256", JWT_SECRET: "x".repeat(32) }).jwt.keySource).toBe("configured");
+  });
+
+  it("requires a key-encryption key or a pinned key when the database is shared, except for commands that do not sign", () => {
     const env = { DATABASE_URL: "postgres://localhost/auth" };
-    expect(problemsOf(env)[0]).toMatch(/^JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE: required/);
+    expect(problemsOf(env)[0]).toMatch(/^KEY_ENCRYPTION_KEY or JWT_PRIVATE_KEY\(_FILE\): one is required/);
     expect(loadConfig(env, { signingKeyRequired: false }).databaseUrl).toBe(env.DATABASE_URL);
+    const kek = Buffer.alloc(32, 7).toString("base64");
+    expect(loadConfig({ ...env, KEY_ENCRYPTION_KEY: kek }).jwt.keyEncryptionKey).toBe(kek);
+  });
+
+  it("checks the key-encryption key, and refuses two key sources at once", () => {
+    expect(problemsOf({ KEY_ENCRYPTION_KEY: "too-short" })[0]).toMatch(/^KEY_ENCRYPTION_KEY: expected 32 bytes in base64/);
+    expect(problemsOf({ KEY_ENCRYPTION_KEY: Buffer.alloc(31).toString("base64") })[0]).toMatch(/^KEY_ENCRYPTION_KEY/);
+    expect(problemsOf({ KEY_ENCRYPTION_KEY: Buffer.alloc(32).toString("base64"), JWT_PRIVATE_KEY: "PEM" })[0]).toMatch(
+      /choose one key source/,
+    );
   });
 
   it("reads the key from JWT_PRIVATE_KEY_FILE and names the file it cannot read", () => {

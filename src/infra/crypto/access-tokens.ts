@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import type { AccessClaims, InactiveReason, TokenCheck } from "../../domain/model.js";
 import type { AccessTokens } from "../../domain/ports.js";
-import type { SigningKey } from "./keys.js";
+import type { KeyRing } from "./key-ring.js";
 
 export interface AccessTokenOptions {
   readonly issuer: string;
@@ -18,6 +18,8 @@ export interface AccessTokenOptions {
 const ACCESS_TOKEN_TYPE = "at+jwt";
 
 class UnknownKeyError extends Error {}
+/** A token whose `alg` is not the algorithm of the key its `kid` names (algorithm confusion). */
+class AlgorithmMismatchError extends Error {}
 
 const isString = (value: unknown): value is string => typeof value === "string" && value !== "";
 
@@ -33,6 +35,7 @@ function claimsOf(payload: JWTPayload): AccessClaims | undefined {
 
 function inactiveReason(error: unknown): InactiveReason {
   if (error instanceof UnknownKeyError) return "unknown_key";
+  if (error instanceof AlgorithmMismatchError) return "algorithm_not_allowed";
   if (error instanceof errors.JWTExpired) return "expired";
   if (error instanceof errors.JOSEAlgNotAllowed) return "algorithm_not_allowed";
   if (error instanceof errors.JWSSignatureVerificationFailed) return "bad_signature";
@@ -55,12 +58,13 @@ function inactiveReason(error: unknown): InactiveReason {
   throw error;
 }
 
-export function createAccessTokens(key: SigningKey, options: AccessTokenOptions): AccessTokens {
+export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): AccessTokens {
   const ttlSeconds = Math.floor(options.ttlMs / 1000);
   const skewSeconds = Math.floor(options.clockSkewMs / 1000);
 
   return {
     async issue(claims, now) {
+      const key = ring.signer();
       const issuedAt = Math.floor(now / 1000);
       const expiresAt = issuedAt + ttlSeconds;
       const token = await new SignJWT({
@@ -86,13 +90,17 @@ export function createAccessTokens(key: SigningKey, options: AccessTokenOptions)
       try {
         const { payload } = await jwtVerify(
           token,
-          (header) => {
-            // Only our own key, found by kid: headers such as jku, x5u or jwk are never followed.
-            if (header.kid !== key.kid) throw new UnknownKeyError();
+          async (header) => {
+            // Only our own keys, found by kid: headers such as jku, x5u or jwk are never followed.
+            const key = typeof header.kid === "string" ? await ring.find(header.kid, now) : undefined;
+            if (key === undefined) throw new UnknownKeyError();
+            // Each kid is bound to one algorithm, so a ring holding keys of two algorithms (during a
+            // migration) never lets a token pick the algorithm for a key.
+            if (header.alg !== key.algorithm) throw new AlgorithmMismatchError();
             return key.verificationKey;
           },
           {
-            algorithms: [key.algorithm],
+            algorithms: [...ring.algorithms()],
             issuer: options.issuer,
             audience: audience ?? options.audience,
             typ: ACCESS_TOKEN_TYPE,

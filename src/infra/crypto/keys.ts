@@ -1,10 +1,16 @@
 /**
- * The signing key of access tokens: ES256 from configuration (PEM or JWK) or, in embedded mode,
- * generated once and kept in the data folder; or an HS256 secret from JWT_SECRET.
+ * Signing key material for access tokens: parsing configured keys (PEM or JWK), generating new
+ * ones, and deriving each key's `kid` (the RFC 7638 thumbprint of its public part).
  */
-import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 import { calculateJwkThumbprint, type JWK } from "jose";
 import type { JwtAlgorithm } from "../../config.js";
 
@@ -14,74 +20,74 @@ export interface SigningKey {
   readonly kid: string;
   readonly signingKey: KeyObject;
   readonly verificationKey: KeyObject;
-  /** The public JWK (ES256 only; never the HS256 secret). */
+  /** The public JWK for the JWKS document; undefined for HS256 (a secret is never published). */
   readonly publicJwk: JWK | undefined;
 }
 
-export interface KeySource {
-  readonly algorithm: JwtAlgorithm;
-  readonly secret: string | undefined;
-  readonly privateKey: string | undefined;
-  readonly dataDir: string;
+/** Checks that a private key suits the algorithm: P-256 for ES256, Ed25519 for EdDSA, RSA ≥ 2048 bits for RS256. */
+function assertKeyFits(algorithm: JwtAlgorithm, key: KeyObject): void {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails;
+  const fits =
+    (algorithm === "ES256" && type === "ec" && (details?.namedCurve === "prime256v1" || details?.namedCurve === "P-256")) ||
+    (algorithm === "EdDSA" && type === "ed25519") ||
+    (algorithm === "RS256" && type === "rsa" && (details?.modulusLength ?? 0) >= 2048);
+  if (!fits) {
+    const wanted = { ES256: "an EC key on P-256", EdDSA: "an Ed25519 key", RS256: "an RSA key of at least 2048 bits", HS256: "a secret" }[
+      algorithm
+    ];
+    throw new Error(`the JWT private key must be ${wanted} for ${algorithm}`);
+  }
 }
 
-export interface LoadedKey {
-  readonly key: SigningKey;
-  /** Where it came from, for the start-up log line (never the key itself). */
-  readonly origin: string;
-}
-
-/** Parses an ES256 private key given as PEM (PKCS#8 or SEC1) or as a JWK JSON object. */
-export function parseEs256PrivateKey(text: string): KeyObject {
+/** Parses a private key given as PEM (PKCS#8, SEC1 or PKCS#1) or as a JWK JSON object. */
+export function parsePrivateKey(algorithm: JwtAlgorithm, text: string): KeyObject {
   const trimmed = text.trim();
   const key = trimmed.startsWith("{")
-    ? createPrivateKey({ key: JSON.parse(trimmed) as JWK as import("node:crypto").JsonWebKey, format: "jwk" })
+    ? createPrivateKey({ key: JSON.parse(trimmed) as JsonWebKey, format: "jwk" })
     : createPrivateKey(trimmed);
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (key.asymmetricKeyType !== "ec" || (curve !== "prime256v1" && curve !== "P-256")) {
-    throw new Error("the JWT private key must be an EC key on the P-256 curve for ES256");
-  }
+  assertKeyFits(algorithm, key);
   return key;
 }
 
-export function generateEs256PrivateKeyPem(): string {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  return privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+/** A new private key for the algorithm (HS256: 256 random bits). */
+export function generatePrivateKey(algorithm: JwtAlgorithm): KeyObject {
+  switch (algorithm) {
+    case "ES256":
+      return generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    case "EdDSA":
+      return generateKeyPairSync("ed25519").privateKey;
+    case "RS256":
+      return generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    case "HS256":
+      return createSecretKey(randomBytes(32));
+  }
 }
 
-export async function loadSigningKey(source: KeySource): Promise<LoadedKey> {
-  if (source.algorithm === "HS256") {
-    const secret = createSecretKey(Buffer.from(source.secret ?? "", "utf8"));
-    const kid = await calculateJwkThumbprint(secret.export({ format: "jwk" }) as JWK);
-    return { key: { algorithm: "HS256", kid, signingKey: secret, verificationKey: secret, publicJwk: undefined }, origin: "JWT_SECRET" };
+/** A new private key as PKCS#8 PEM, for JWT_PRIVATE_KEY_FILE. */
+export function generatePrivateKeyPem(algorithm: Exclude<JwtAlgorithm, "HS256">): string {
+  return generatePrivateKey(algorithm).export({ format: "pem", type: "pkcs8" }).toString();
+}
+
+/** The key's private part as a JWK (what the key ring stores, encrypted). */
+export function privateJwkOf(key: KeyObject): JsonWebKey {
+  return key.export({ format: "jwk" });
+}
+
+/** Builds the signing key (kid, verification key, public JWK) from a private key or secret. */
+export async function signingKeyFrom(algorithm: JwtAlgorithm, privateKey: KeyObject): Promise<SigningKey> {
+  if (algorithm === "HS256") {
+    const kid = await calculateJwkThumbprint(privateKey.export({ format: "jwk" }) as JWK);
+    return { algorithm, kid, signingKey: privateKey, verificationKey: privateKey, publicJwk: undefined };
   }
-  let pem = source.privateKey;
-  let origin = "JWT_PRIVATE_KEY";
-  if (pem === undefined) {
-    const file = join(source.dataDir, "keys", "jwt-es256.pem");
-    origin = file;
-    if (existsSync(file)) {
-      pem = readFileSync(file, "utf8");
-    } else {
-      mkdirSync(join(source.dataDir, "keys"), { recursive: true, mode: 0o700 });
-      pem = generateEs256PrivateKeyPem();
-      writeFileSync(file, pem, { mode: 0o600, flag: "wx" });
-      chmodSync(file, 0o600);
-      origin = `${file} (generated now)`;
-    }
-  }
-  const privateKey = parseEs256PrivateKey(pem);
+  assertKeyFits(algorithm, privateKey);
   const publicKey = createPublicKey(privateKey);
-  const publicJwk = publicKey.export({ format: "jwk" }) as JWK;
-  const kid = await calculateJwkThumbprint(publicJwk);
-  return {
-    key: {
-      algorithm: "ES256",
-      kid,
-      signingKey: privateKey,
-      verificationKey: publicKey,
-      publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" },
-    },
-    origin,
-  };
+  const jwk = publicKey.export({ format: "jwk" }) as JWK;
+  const kid = await calculateJwkThumbprint(jwk);
+  return { algorithm, kid, signingKey: privateKey, verificationKey: publicKey, publicJwk: { ...jwk, kid, alg: algorithm, use: "sig" } };
+}
+
+/** The HS256 signing key of a JWT_SECRET. */
+export function secretKeyFrom(secret: string): KeyObject {
+  return createSecretKey(Buffer.from(secret, "utf8"));
 }

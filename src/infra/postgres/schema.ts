@@ -64,6 +64,16 @@ export interface AuditEventsTable {
   created_at: Timestamp;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  algorithm: string;
+  public_jwk: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  private_key_sealed: string;
+  created_at: Timestamp;
+  activated_at: Date;
+  retired_at: Date | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -71,4 +81,5 @@ export interface Database {
   user_roles: UserRolesTable;
   one_time_tokens: OneTimeTokensTable;
   audit_events: AuditEventsTable;
+  signing_keys: SigningKeysTable;
 }

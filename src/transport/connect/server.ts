@@ -34,6 +34,11 @@ export interface HttpServerOptions {
   readonly maxRequestBytes: number;
   readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
+  /** The documents under /.well-known/, built per request (the JWKS changes with rotations). */
+  readonly wellKnown: {
+    readonly jwks: () => object;
+    readonly openidConfiguration: () => object;
+  };
 }
 
 const kRemoteAddress = createContextKey<string | undefined>(undefined, { description: "client IP" });
@@ -108,11 +113,15 @@ function failing(error: ConnectError): AsyncIterable<Uint8Array> {
   return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, cacheControl = "no-store"): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": cacheControl });
   res.end(text);
 }
+
+// Verifiers may cache the key set for five minutes: a new key signs only after `keys rotate`, and
+// verifiers refetch when a token names a kid they do not have.
+const WELL_KNOWN_CACHE = "public, max-age=300";
 
 export function createHttpServer(handlers: AuthHandlers, options: HttpServerOptions): Server {
   const { logger, maxRequestBytes } = options;
@@ -155,6 +164,9 @@ export function createHttpServer(handlers: AuthHandlers, options: HttpServerOpti
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const work = (async () => {
       if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+      if (path === "/.well-known/jwks.json") return sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
+      if (path === "/.well-known/openid-configuration")
+        return sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
       if (path === "/readyz") {
         const readiness = await options.readiness();
         return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? "ok" : "unavailable", checks: readiness.checks });

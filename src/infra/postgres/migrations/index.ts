@@ -5,10 +5,12 @@
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./2026_11_21_0001_initial.js";
 import * as oneTimeTokensAndAudit from "./2026_11_22_0002_one_time_tokens_and_audit.js";
+import * as signingKeys from "./2026_11_22_0003_signing_keys.js";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_initial": initial,
   "2026_11_22_0002_one_time_tokens_and_audit": oneTimeTokensAndAudit,
+  "2026_11_22_0003_signing_keys": signingKeys,
 };
 
 export const migrationProvider: MigrationProvider = {
