@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the test suite runs against when it is missing:
 # PostgreSQL and Redis (started by the tests themselves, ephemeral, on free ports) and
-# docker-compose v1 (only to validate docker-compose.yml; no Docker engine is needed), and curl
-# (the README's examples are run as written).
+# docker-compose v1 (only to validate docker-compose.yml; no Docker engine is needed), curl (the
+# README's and the seed APIs' curl lines are run as written) and python3-requests (the seed APIs'
+# Python clients are run as written, with Debian's /usr/bin/python3).
 # Idempotent and quick when everything is present. Called by test/global-setup.ts.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v curl >/dev/null || missing+=(curl)
+/usr/bin/python3 -c "import requests" 2>/dev/null || missing+=(python3-requests)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()

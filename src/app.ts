@@ -5,6 +5,7 @@
  */
 
 import type { Server as HttpServer } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Server as GrpcServer } from "@grpc/grpc-js";
@@ -29,9 +30,9 @@ import { createUserRepository } from "./infra/postgres/users.js";
 import { openRedis, pingRedis, waitForRedis } from "./infra/redis/client.js";
 import { createRateLimiter } from "./infra/redis/rate-limit.js";
 import { createSessionStore } from "./infra/redis/sessions.js";
-import { createHttpServer, type Readiness } from "./transport/connect/server.js";
 import { createGrpcServer, listenGrpc } from "./transport/grpc/server.js";
 import { createAuthHandlers } from "./transport/handlers.js";
+import { createHttpServer, type Readiness } from "./transport/http/server.js";
 
 export interface AppOptions {
   readonly logger: Logger;
@@ -52,6 +53,9 @@ export interface App {
 }
 
 const systemClock: Clock = { now: () => Date.now() };
+
+/** The package's version (src/ and dist/ are both one level below package.json). */
+const SERVICE_VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -177,10 +181,13 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
 
   const handlers = createAuthHandlers(deps);
   const grpcServer: GrpcServer = createGrpcServer(handlers, { maxRequestBytes: config.maxRequestBytes, logger });
-  const httpServer: HttpServer = createHttpServer(handlers, {
+  const httpServer: HttpServer = createHttpServer(handlers, deps, {
     maxRequestBytes: config.maxRequestBytes,
     logger,
     readiness,
+    compat: config.compatRoutes,
+    publicUrl: config.publicUrl,
+    version: SERVICE_VERSION,
     wellKnown: {
       jwks: () => ({ keys: keyRing.publicJwks(clock.now()) }),
       openidConfiguration: () => ({ issuer: config.jwt.issuer, jwks_uri: `${config.publicUrl}/.well-known/jwks.json` }),

@@ -10,6 +10,10 @@ import { readFileSync } from "node:fs";
 
 export const JWT_ALGORITHMS = ["ES256", "EdDSA", "RS256", "HS256"] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+/** The seed APIs whose routes the service can serve (COMPAT_ROUTES). */
+export const SEEDS = ["vidaplus", "vigia", "solicitud", "ucontact"] as const;
+export type Seed = (typeof SEEDS)[number];
+
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export interface Config {
@@ -61,6 +65,8 @@ export interface Config {
   /** Base of password reset links: a page of your app that posts the token to ResetPassword. */
   readonly resetPasswordUrl: string;
   readonly mailsPerAddressPerHour: number;
+  /** The seed APIs whose compatible routes are served (COMPAT_ROUTES). */
+  readonly compatRoutes: readonly Seed[];
   readonly logLevel: LogLevel;
   readonly maxRequestBytes: number;
   readonly shutdownTimeoutMs: number;
@@ -219,6 +225,16 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     problems.push("REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL");
   }
 
+  const compatText = str("COMPAT_ROUTES", "all").toLowerCase();
+  let compatRoutes: Seed[] = [];
+  if (compatText === "all") compatRoutes = [...SEEDS];
+  else if (compatText !== "none") {
+    for (const name of compatText.split(",").map((n) => n.trim())) {
+      if ((SEEDS as readonly string[]).includes(name)) compatRoutes.push(name as Seed);
+      else problems.push(`COMPAT_ROUTES=${compatText}: expected all, none, or a list of ${SEEDS.join(", ")}`);
+    }
+  }
+
   const logLevel = str("LOG_LEVEL", "info").toLowerCase() as LogLevel;
   if (!logLevels.includes(logLevel)) {
     problems.push(`LOG_LEVEL=${logLevel}: expected one of ${logLevels.join(", ")}`);
@@ -265,6 +281,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     verifyEmailUrl: url("EMAIL_VERIFY_URL", ["http:", "https:"]) ?? `${publicUrl}/v1/auth/verify-email`,
     resetPasswordUrl: url("PASSWORD_RESET_URL", ["http:", "https:"]) ?? `${publicUrl}/reset-password`,
     mailsPerAddressPerHour: int("MAIL_PER_ADDRESS_PER_HOUR", 5, 1, 1000),
+    compatRoutes,
     logLevel,
     maxRequestBytes: int("MAX_REQUEST_BYTES", 262_144, 1024, 16_777_216),
     shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", "10s", 0),

@@ -13,6 +13,8 @@ export interface User {
   readonly fullName: string | null;
   /** Role names in the order they were assigned. */
   readonly roles: readonly string[];
+  /** Module-specific permissions merged from the roles, e.g. `{ reports: { view: true } }`. */
+  readonly permissions: Readonly<Record<string, unknown>>;
   readonly isActive: boolean;
   readonly emailVerifiedAt: Date | null;
   readonly createdAt: Date;
@@ -28,6 +30,26 @@ export interface UserCredentials {
 export function primaryRole(roles: readonly string[]): string {
   return roles.includes("admin") ? "admin" : (roles[0] ?? "");
 }
+
+/**
+ * Merges the permission objects of several roles: objects merge key by key, and a permission any
+ * role grants (`true`) stays granted.
+ */
+export function mergePermissions(objects: readonly Readonly<Record<string, unknown>>[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const object of objects) {
+    for (const [key, value] of Object.entries(object)) {
+      const current = merged[key];
+      if (isPlainObject(current) && isPlainObject(value)) merged[key] = mergePermissions([current, value]);
+      else if (current === true) continue;
+      else merged[key] = value;
+    }
+  }
+  return merged;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Facts about the caller that every flow may use; built by the transport from headers. */
 export interface RequestContext {

@@ -44,7 +44,12 @@ export interface CommonPasswords {
 
 export interface AccessTokens {
   /** Signs an access token for the claims, issued at `now` (ms). */
-  issue(claims: Omit<AccessClaims, "issuedAt" | "expiresAt">, now: number): Promise<{ token: string; expiresAt: number }>;
+  /** Signs an access token issued at `now` (ms), expiring after the lifetime or at `notAfter` (ms), whichever is first. */
+  issue(
+    claims: Omit<AccessClaims, "issuedAt" | "expiresAt">,
+    now: number,
+    notAfter?: number,
+  ): Promise<{ token: string; expiresAt: number }>;
   /** Verifies signature, algorithm, kid, typ, iss, aud, exp/nbf (with the clock skew) and claim shapes. */
   verify(token: string, options: { audience: string | undefined; now: number }): Promise<TokenCheck>;
 }
@@ -64,6 +69,11 @@ export interface NewSession {
 }
 
 export interface RotateRequest {
+  /**
+   * `rotate`: the presented secret is replaced. `keep`: it stays current and the session is only
+   * marked used (the compatibility routes of APIs whose clients never store a new refresh token).
+   */
+  readonly mode: "rotate" | "keep";
   readonly sessionId: string;
   readonly presentedHash: string;
   readonly nextHash: string;
@@ -77,6 +87,8 @@ export interface RotateRequest {
 export type RotateOutcome =
   /** The presented secret was current: it is now the previous one and `nextHash` is current. */
   | { readonly kind: "rotated"; readonly ttlMs: number }
+  /** Keep mode: the presented secret was current and stays so. */
+  | { readonly kind: "kept"; readonly ttlMs: number }
   /** The presented secret was rotated less than the grace window ago: here is its successor. */
   | { readonly kind: "grace"; readonly sealedNext: string; readonly ttlMs: number }
   /** The presented secret was rotated before the grace window: the session was deleted. */
@@ -98,6 +110,8 @@ export interface SessionStore {
   list(userId: string, now: number): Promise<SessionInfo[]>;
   /** One atomic step: compare, rotate, detect reuse. */
   rotate(request: RotateRequest): Promise<RotateOutcome>;
+  /** Marks the session used now (its idle lifetime restarts); its remaining lifetime in ms, or null if it is gone. */
+  touch(sessionId: string, now: number, idleTtlMs: number): Promise<number | null>;
   isActive(sessionId: string): Promise<boolean>;
   /** Ends one session; true when it existed. */
   revoke(sessionId: string, userId: string): Promise<boolean>;

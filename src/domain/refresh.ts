@@ -1,4 +1,11 @@
-/** Refresh: rotates a refresh token and issues a new pair, detecting reuse. */
+/**
+ * Refresh: rotates a refresh token and issues a new pair, detecting reuse.
+ *
+ * `keep` mode leaves the presented token current (only the session's idle lifetime restarts). It
+ * exists for the compatibility routes of APIs (Solicitud Transporte, UContact) whose documented
+ * clients keep using their first refresh token: rotating would log every such client out a grace
+ * window after its first refresh. The native API always rotates.
+ */
 import { AuthError } from "./errors.js";
 import { issueTokens } from "./login.js";
 import type { IssuedTokens, RequestContext } from "./model.js";
@@ -6,7 +13,12 @@ import type { AuthDeps } from "./ports.js";
 import { hashSecret, newSecret, openSuccessor, parseRefreshToken, sealSuccessor } from "./refresh-token.js";
 import { required, tenantHeaderAllows } from "./validation.js";
 
-export async function refresh(deps: AuthDeps, ctx: RequestContext, input: { readonly refreshToken: string }): Promise<IssuedTokens> {
+export async function refresh(
+  deps: AuthDeps,
+  ctx: RequestContext,
+  input: { readonly refreshToken: string },
+  mode: "rotate" | "keep" = "rotate",
+): Promise<IssuedTokens> {
   const parsed = parseRefreshToken(required("refresh_token", input.refreshToken.trim()));
   if (parsed === null) throw new AuthError("TOKEN_INVALID");
   const { sessionId, secret } = parsed;
@@ -23,18 +35,20 @@ export async function refresh(deps: AuthDeps, ctx: RequestContext, input: { read
   }
 
   const now = deps.clock.now();
-  const next = newSecret();
+  const next = mode === "rotate" ? newSecret() : secret;
   const outcome = await deps.sessions.rotate({
+    mode,
     sessionId,
     presentedHash: hashSecret(secret),
     nextHash: hashSecret(next),
-    sealedNext: sealSuccessor(next, secret),
+    sealedNext: mode === "rotate" ? sealSuccessor(next, secret) : "",
     now,
     graceMs: deps.policy.refreshReuseGraceMs,
     idleTtlMs: deps.policy.refreshTokenTtlMs,
   });
   switch (outcome.kind) {
     case "rotated":
+    case "kept":
       return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now);
     case "grace": {
       // A retry of a token rotated moments ago (a lost response, a concurrent tab): answer with

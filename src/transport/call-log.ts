@@ -26,7 +26,7 @@ const levelByCategory = {
 } as const satisfies Record<ErrorCategory, "info" | "warn" | "error">;
 
 export interface CallFacts {
-  readonly transport: "grpc" | "connect";
+  readonly transport: "grpc" | "connect" | "rest";
   readonly rpc: string;
   readonly requestId: string;
   readonly tenant: string | undefined;

@@ -1,5 +1,5 @@
 /** Converters between domain values and protobuf messages, named by direction. */
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type InactiveReason, type IssuedTokens, primaryRole, type TokenCheck, type User } from "../domain/model.js";
 import type { ListedSession } from "../domain/sessions.js";
@@ -22,6 +22,7 @@ export function userToProto(user: User): MessageInitShape<typeof UserSchema> {
     emailVerified: user.emailVerifiedAt !== null,
     tenant: user.tenant,
     createdAt: timestampFromDate(user.createdAt),
+    permissions: user.permissions as JsonObject,
   };
 }
 

@@ -2,7 +2,7 @@
  * The AuthService handlers, shared by every transport: each converts the request, calls one
  * domain flow and converts the result. A method missing here is a compile error.
  */
-import type { DescMethod, Message, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMethod, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { changePassword, me } from "../domain/account.js";
 import { resendVerification, verifyEmail } from "../domain/email-verification.js";
 import { login } from "../domain/login.js";
@@ -14,7 +14,7 @@ import { refresh } from "../domain/refresh.js";
 import { register } from "../domain/register.js";
 import { listSessions, revokeSession } from "../domain/sessions.js";
 import { validateToken } from "../domain/validate-token.js";
-import type { AuthService } from "../gen/auth/v1/auth_pb.js";
+import { AuthService } from "../gen/auth/v1/auth_pb.js";
 import { sessionToProto, tokenCheckToProto, tokensToProto, userToProto } from "./convert.js";
 
 type Methods = (typeof AuthService)["method"];
@@ -25,6 +25,23 @@ export type AuthHandlers = {
     ctx: RequestContext,
   ) => Promise<MessageInitShape<Methods[K]["output"]>>;
 };
+
+/**
+ * Calls one handler as a transport would: builds the request message from `request`, and returns
+ * the full response message (every field set). For routes that reshape answers (OAuth, the seed
+ * APIs).
+ */
+export async function invoke<K extends keyof Methods>(
+  handlers: AuthHandlers,
+  name: K,
+  request: MessageInitShape<Methods[K]["input"]>,
+  ctx: RequestContext,
+): Promise<MessageShape<Methods[K]["output"]>> {
+  const method = AuthService.method[name] as DescMethod;
+  const handler = handlerFor(handlers, method);
+  const response = await handler(create(method.input, request as Record<string, unknown>), ctx);
+  return create(method.output, response as Record<string, unknown>) as MessageShape<Methods[K]["output"]>;
+}
 
 /** A handler without its per-method types, for transports that dispatch by descriptor. */
 export type UntypedHandler = (request: Message, ctx: RequestContext) => Promise<object>;

@@ -39,7 +39,7 @@ describe("the HTTP port", () => {
   it("answers an unknown route with a JSON 404", async () => {
     const response = await fetch(`${app.baseUrl}/nope`);
     expect(response.status).toBe(404);
-    expect(await response.json()).toMatchObject({ code: "not_found" });
+    expect(await response.json()).toMatchObject({ code: 5, message: "No route for GET /nope." });
   });
 
   it("answers a non-JSON body with INVALID_ARGUMENT and a reason", async () => {

@@ -40,6 +40,14 @@ describe("the README's examples", () => {
     expect(stdout).toBe("ada@example.com\ntrue\n");
   });
 
+  it("the REST curl lines log in and read Me", async () => {
+    const [loginLine, meLine] = withPorts(codeBlock("sh", "Over REST, at the")).trim().split("\n") as [string, string];
+    const login = JSON.parse((await run("bash", ["-c", loginLine])).stdout) as { accessToken: string };
+    recordSecret(login.accessToken);
+    const me = JSON.parse((await run("bash", ["-c", meLine.replace("<the accessToken from Login>", login.accessToken)])).stdout);
+    expect(me.user).toMatchObject({ email: "ada@example.com", username: "ada" });
+  });
+
   it("the curl lines log in and validate over Connect", async () => {
     const [loginLine, validateLine] = withPorts(codeBlock("sh", "Over Connect with curl")).trim().split("\n") as [string, string];
     const login = JSON.parse((await run("bash", ["-c", loginLine])).stdout) as { accessToken: string; tokenType: string };

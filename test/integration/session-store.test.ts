@@ -50,6 +50,7 @@ describe.each([
     return {
       next,
       outcome: store.rotate({
+        mode: "rotate",
         sessionId,
         presentedHash: hashSecret(presented),
         nextHash: hashSecret(next),
@@ -122,6 +123,36 @@ describe.each([
     expect(await step.outcome).toEqual({ kind: "rotated", ttlMs: 30_000 });
     expect(await rotate(session.id, step.next, now + 60_000).outcome).toEqual({ kind: "missing" });
     expect(await store.isActive(session.id)).toBe(false);
+  });
+
+  it("keeps the secret current in keep mode, restarting the idle lifetime, and still catches an old one", async () => {
+    const { session, secret } = await newSession({ idleTtlMs: 60_000 });
+    const keep = (presented: string, at: number) =>
+      store.rotate({
+        mode: "keep",
+        sessionId: session.id,
+        presentedHash: hashSecret(presented),
+        nextHash: "",
+        sealedNext: "",
+        now: at,
+        graceMs: 10_000,
+        idleTtlMs: DAY,
+      });
+    expect(await keep(secret, now + 1000)).toEqual({ kind: "kept", ttlMs: DAY });
+    expect(await keep(secret, now + 2000)).toEqual({ kind: "kept", ttlMs: DAY });
+    expect(await redis.hget(`${prefix}s:{${session.id}}`, "lu")).toBe(String(now + 2000));
+    const rotated = rotate(session.id, secret, now + 3000);
+    await rotated.outcome;
+    expect(await keep(secret, now + 3000 + 10_001)).toMatchObject({ kind: "reused" });
+  });
+
+  it("touch restarts the idle lifetime, never past the absolute cap, and says when the session is gone", async () => {
+    const { session } = await newSession({ idleTtlMs: 60_000, absoluteExpiresAt: now + 90_000 });
+    expect(await store.touch(session.id, now + 10_000, 60_000)).toBe(60_000);
+    expect(await store.touch(session.id, now + 50_000, 60_000)).toBe(40_000);
+    expect(await store.touch(session.id, now + 90_000, 60_000)).toBeNull();
+    expect(await store.isActive(session.id)).toBe(false);
+    expect(await store.touch("no-such-session", now, 60_000)).toBeNull();
   });
 
   it("revokes one session, or all but one, and counts what it ended", async () => {

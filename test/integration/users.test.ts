@@ -115,6 +115,25 @@ describe.each([
     expect(await users.findCredentialsByLogin("default", "ghost@example.com")).toBeNull();
   });
 
+  it("merges the permissions of the user's roles", async () => {
+    await db
+      .updateTable("roles")
+      .set({ permissions: JSON.stringify({ reports: { view: true }, icsr: { edit: false } }) })
+      .where("tenant_id", "=", "acme")
+      .where("name", "=", "user")
+      .execute();
+    await db
+      .updateTable("roles")
+      .set({ permissions: JSON.stringify({ icsr: { edit: true, delete: true } }) })
+      .where("tenant_id", "=", "acme")
+      .where("name", "=", "admin")
+      .execute();
+    const both = await users.create(newUser({ tenant: "acme", email: "perm@example.com", username: null, roles: ["user", "admin"] }));
+    expect(both.permissions).toEqual({ reports: { view: true }, icsr: { edit: true, delete: true } });
+    const plain = await users.create(newUser({ tenant: "acme", email: "plain@example.com", username: null, roles: ["user"] }));
+    expect((await users.findById(plain.id))?.permissions).toEqual({ reports: { view: true }, icsr: { edit: false } });
+  });
+
   it("replaces the password hash and records when", async () => {
     const user = await users.create(newUser({ email: "change@example.com", username: null }));
     const when = new Date("2030-01-02T03:04:05Z");

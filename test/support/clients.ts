@@ -26,7 +26,7 @@ export type CallResult =
     };
 
 export interface TestClient {
-  readonly transport: "grpc" | "connect";
+  readonly transport: "grpc" | "connect" | "rest";
   call(method: string, request?: object, headers?: Record<string, string>): Promise<CallResult>;
   close(): void;
 }
@@ -142,8 +142,72 @@ export function createConnectClient(baseUrl: string): TestClient {
   };
 }
 
-/** Both transports, for `describe.each`. */
+/**
+ * The REST routes, written out by hand from the README rather than derived from the descriptors,
+ * so that a gateway that read the rules wrongly cannot agree with its own test client.
+ */
+const restRoutes: Record<string, [verb: string, path: string]> = {
+  Register: ["POST", "/v1/auth/register"],
+  VerifyEmail: ["POST", "/v1/auth/verify-email"],
+  ResendVerification: ["POST", "/v1/auth/resend-verification"],
+  Login: ["POST", "/v1/auth/login"],
+  Refresh: ["POST", "/v1/auth/refresh"],
+  Logout: ["POST", "/v1/auth/logout"],
+  Me: ["GET", "/v1/auth/me"],
+  ChangePassword: ["POST", "/v1/auth/change-password"],
+  RequestPasswordReset: ["POST", "/v1/auth/request-password-reset"],
+  ResetPassword: ["POST", "/v1/auth/reset-password"],
+  ListSessions: ["GET", "/v1/auth/sessions"],
+  RevokeSession: ["DELETE", "/v1/auth/sessions/{sessionId}"],
+  ValidateToken: ["POST", "/v1/auth/validate-token"],
+};
+
+/** The ErrorInfo reason in a REST error body (a google.rpc.Status in proto3 JSON). */
+export function reasonFromStatusJson(body: any): string | undefined {
+  return (body?.details ?? []).find((d: any) => d["@type"] === "type.googleapis.com/google.rpc.ErrorInfo")?.reason;
+}
+
+export function createRestClient(baseUrl: string): TestClient {
+  return {
+    transport: "rest",
+    async call(method, request = {}, headers = {}) {
+      recordSecrets(request);
+      recordHeaders(headers);
+      const route = restRoutes[method];
+      if (route === undefined) throw new Error(`no REST route for ${method} in the test client`);
+      const [verb, template] = route;
+      const fields = { ...(request as Record<string, unknown>) };
+      const path = template.replace(/\{(\w+)\}/g, (_, name: string) => {
+        const value = String(fields[name] ?? "");
+        delete fields[name];
+        return encodeURIComponent(value);
+      });
+      const query = verb === "GET" || verb === "DELETE" ? `?${new URLSearchParams(fields as Record<string, string>)}` : "";
+      const response = await fetch(`${baseUrl}${path}${query === "?" ? "" : query}`, {
+        method: verb,
+        headers: verb === "GET" || verb === "DELETE" ? headers : { "content-type": "application/json", ...headers },
+        body: verb === "GET" || verb === "DELETE" ? undefined : JSON.stringify(fields),
+      });
+      const body = (await response.json()) as any;
+      if (response.ok) {
+        recordSecrets(body);
+        return { ok: true, response: body };
+      }
+      return {
+        ok: false,
+        code: grpc.status[body.code] ?? String(body.code),
+        reason: reasonFromStatusJson(body),
+        message: body.message,
+        httpStatus: response.status,
+      };
+    },
+    close: () => {},
+  };
+}
+
+/** Every transport, for `describe.each`. */
 export const transports: readonly { name: string; connect: (app: { grpcAddress: string; baseUrl: string }) => TestClient }[] = [
   { name: "gRPC (grpc-js)", connect: (app) => createGrpcClient(app.grpcAddress) },
   { name: "Connect JSON (fetch)", connect: (app) => createConnectClient(app.baseUrl) },
+  { name: "REST (fetch)", connect: (app) => createRestClient(app.baseUrl) },
 ];

@@ -15,6 +15,7 @@ const user: User = {
   username: "ann",
   fullName: null,
   roles: ["user"],
+  permissions: {},
   isActive: true,
   emailVerifiedAt: null,
   createdAt: new Date(0),

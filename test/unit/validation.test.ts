@@ -88,3 +88,17 @@ describe("checkNewPassword", () => {
     expect(reasonOf(() => checkNewPassword("password", "x".repeat(1025), rules))).toBe("PASSWORD_TOO_LONG");
   });
 });
+
+describe("mergePermissions", () => {
+  it("merges role permissions key by key, and a grant from any role stays", async () => {
+    const { mergePermissions } = await import("../../src/domain/model.js");
+    expect(
+      mergePermissions([
+        { icsr: { view: true, edit: false }, reports: { view: true } },
+        { icsr: { edit: true, delete: false }, admin: true },
+        { icsr: { view: false } },
+      ]),
+    ).toEqual({ icsr: { view: true, edit: true, delete: false }, reports: { view: true }, admin: true });
+    expect(mergePermissions([])).toEqual({});
+  });
+});

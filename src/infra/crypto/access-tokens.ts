@@ -63,10 +63,10 @@ export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): 
   const skewSeconds = Math.floor(options.clockSkewMs / 1000);
 
   return {
-    async issue(claims, now) {
+    async issue(claims, now, notAfter) {
       const key = ring.signer();
       const issuedAt = Math.floor(now / 1000);
-      const expiresAt = issuedAt + ttlSeconds;
+      const expiresAt = Math.min(issuedAt + ttlSeconds, notAfter === undefined ? Number.POSITIVE_INFINITY : Math.floor(notAfter / 1000));
       const token = await new SignJWT({
         sid: claims.sessionId,
         tid: claims.tenant,

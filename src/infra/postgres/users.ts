@@ -2,12 +2,12 @@
 import { randomUUID } from "node:crypto";
 import { type Kysely, type Selectable, sql } from "kysely";
 import { AuthError } from "../../domain/errors.js";
-import type { User, UserCredentials } from "../../domain/model.js";
+import { mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
 import type { NewUser, UserRepository } from "../../domain/ports.js";
 import { loginKey } from "../../domain/validation.js";
 import type { Database, UsersTable } from "./schema.js";
 
-type UserRow = Selectable<UsersTable> & { roles: string[] };
+type UserRow = Selectable<UsersTable> & { roles: string[]; role_permissions: Record<string, unknown>[] };
 
 export function userRowToUser(row: UserRow): User {
   return {
@@ -17,6 +17,7 @@ export function userRowToUser(row: UserRow): User {
     username: row.username,
     fullName: row.full_name,
     roles: row.roles,
+    permissions: mergePermissions(row.role_permissions),
     isActive: row.is_active,
     emailVerifiedAt: row.email_verified_at,
     createdAt: row.created_at,
@@ -35,6 +36,12 @@ function selectUsers(db: Kysely<Database>) {
     .select(
       sql<string[]>`array(select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.assigned_at, ur.role_name)`.as(
         "roles",
+      ),
+    )
+    .select(
+      sql<Record<string, unknown>[]>`coalesce((select jsonb_agg(r.permissions order by ur.assigned_at) from user_roles ur
+        join roles r on r.tenant_id = ur.tenant_id and r.name = ur.role_name where ur.user_id = users.id), '[]'::jsonb)`.as(
+        "role_permissions",
       ),
     );
 }

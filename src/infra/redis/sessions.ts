@@ -28,6 +28,7 @@ local s, n = KEYS[1], KEYS[2]
 local presented, nextHash, sealed = ARGV[1], ARGV[2], ARGV[3]
 local nowText, graceText, prevUntilText = ARGV[4], ARGV[5], ARGV[8]
 local now, grace, idle, historyMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local keep = ARGV[9] == 'keep'
 -- A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
 local function str(v) if type(v) == 'string' then return v end return nil end
 local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't')
@@ -43,6 +44,12 @@ local function same(a, b)
   local diff = 0
   for i = 1, #a do diff = diff + math.abs(string.byte(a, i) - string.byte(b, i)) end
   return diff == 0
+end
+if same(cur, presented) and keep then
+  local ttl = math.min(idle, ae - now)
+  redis.call('HSET', s, 'lu', nowText)
+  redis.call('PEXPIRE', s, ttl)
+  return {'kept', ttl}
 end
 if same(cur, presented) then
   local history = {}
@@ -81,14 +88,31 @@ end
 return {'mismatch'}
 `;
 
+// Marks a session used and restarts its idle lifetime (never past its absolute cap); -1 when gone.
+const touchScript = `
+local ae = redis.call('HGET', KEYS[1], 'ae')
+if type(ae) ~= 'string' then return -1 end
+local now, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl = math.min(idle, tonumber(ae) - now)
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return -1
+end
+redis.call('HSET', KEYS[1], 'lu', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return ttl
+`;
+
 type RotateReply = [string, ...string[]];
 
 interface RedisWithScripts extends Redis {
   authRotate(sessionKey: string, successorKey: string, ...args: string[]): Promise<RotateReply>;
+  authTouch(sessionKey: string, now: string, idleTtlMs: string): Promise<number | null>;
 }
 
 export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifetimeMs: number): SessionStore {
   redis.defineCommand("authRotate", { numberOfKeys: 2, lua: rotateScript });
+  redis.defineCommand("authTouch", { numberOfKeys: 1, lua: touchScript });
   const scripted = redis as RedisWithScripts;
   const sessionKey = (sid: string) => `${prefix}s:{${sid}}`;
   const successorKey = (sid: string) => `${prefix}n:{${sid}}`;
@@ -161,10 +185,12 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
           String(request.idleTtlMs),
           String(HISTORY_MAX),
           String(request.now + request.graceMs),
+          request.mode,
         );
         const [kind, a, b] = reply.map(String);
         switch (kind) {
           case "rotated":
+          case "kept":
             return { kind, ttlMs: Number(a) };
           case "grace":
             return { kind, sealedNext: a ?? "", ttlMs: Number(b) };
@@ -205,6 +231,12 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
           });
         });
         return sessions;
+      }),
+
+    touch: (sessionId, now, idleTtlMs) =>
+      redisCall(async () => {
+        const reply = await scripted.authTouch(sessionKey(sessionId), String(now), String(idleTtlMs));
+        return reply === null || reply === undefined || Number(reply) < 0 ? null : Number(reply);
       }),
 
     isActive: (sessionId) => redisCall(async () => (await redis.exists(sessionKey(sessionId))) === 1),

@@ -1,11 +1,11 @@
 /**
- * The HTTP/1.1 port: Connect (JSON and binary) and gRPC-Web through connect-node, plus /healthz
- * and /readyz. Request bodies are read here, with our limit, and JSON or binary Connect bodies are
- * decoded once up front, so a malformed or oversized body is INVALID_ARGUMENT with a reason like
- * every other error (connect-node alone would answer RESOURCE_EXHAUSTED, i.e. HTTP 429, for an
- * oversized body, and send decode errors without our ErrorInfo detail).
+ * Connect (JSON and binary) and gRPC-Web through connect-node, on the HTTP port. Request bodies are
+ * read here, with our limit, and JSON or binary Connect bodies are decoded once up front, so a
+ * malformed or oversized body is INVALID_ARGUMENT with a reason like every other error
+ * (connect-node alone would answer RESOURCE_EXHAUSTED, i.e. HTTP 429, for an oversized body, and
+ * send decode errors without our ErrorInfo detail).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { type DescMessage, fromBinary, fromJson, type JsonValue, type Message } from "@bufbuild/protobuf";
 import {
   type ConnectError,
@@ -23,22 +23,11 @@ import { AuthService } from "../../gen/auth/v1/auth_pb.js";
 import { logCallEnd, requestIdFrom } from "../call-log.js";
 import { toConnectError } from "../errors.js";
 import { type AuthHandlers, handlerFor } from "../handlers.js";
-import { readBody } from "./body.js";
+import { readBody } from "../http/io.js";
 
-export interface Readiness {
-  readonly ready: boolean;
-  readonly checks: Readonly<Record<string, "ok" | "unavailable">>;
-}
-
-export interface HttpServerOptions {
+export interface ConnectHandlerOptions {
   readonly maxRequestBytes: number;
   readonly logger: Logger;
-  readonly readiness: () => Promise<Readiness>;
-  /** The documents under /.well-known/, built per request (the JWKS changes with rotations). */
-  readonly wellKnown: {
-    readonly jwks: () => object;
-    readonly openidConfiguration: () => object;
-  };
 }
 
 const kRemoteAddress = createContextKey<string | undefined>(undefined, { description: "client IP" });
@@ -113,17 +102,8 @@ function failing(error: ConnectError): AsyncIterable<Uint8Array> {
   return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, cacheControl = "no-store"): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": cacheControl });
-  res.end(text);
-}
-
-// Verifiers may cache the key set for five minutes: a new key signs only after `keys rotate`, and
-// verifiers refetch when a token names a kid they do not have.
-const WELL_KNOWN_CACHE = "public, max-age=300";
-
-export function createHttpServer(handlers: AuthHandlers, options: HttpServerOptions): Server {
+/** Serves the Connect and gRPC-Web paths (`/auth.v1.AuthService/<Method>`). */
+export function createConnectHandler(handlers: AuthHandlers, options: ConnectHandlerOptions) {
   const { logger, maxRequestBytes } = options;
   // No readMaxBytes here: connect-node would compare Content-Length with it before reading the
   // body and answer RESOURCE_EXHAUSTED; `readBody` enforces our limit with our error instead.
@@ -132,53 +112,33 @@ export function createHttpServer(handlers: AuthHandlers, options: HttpServerOpti
   const routes = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) routes.set(handler.requestPath, handler);
 
-  async function handleRpc(route: UniversalHandler, req: IncomingMessage, res: ServerResponse) {
-    const startedAt = performance.now();
-    const requestId = requestIdFrom(req.headers["x-request-id"] as string | undefined);
-    const contextValues = createContextValues().set(kRemoteAddress, req.socket.remoteAddress).set(kRequestId, requestId);
-    res.setHeader("x-request-id", requestId);
-    let body: UniversalServerRequest["body"];
-    try {
-      const prepared = prepareBody(route.method.input, req.headers["content-type"] ?? "", await readBody(req, maxRequestBytes));
-      body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
-    } catch (error) {
-      logCallEnd(
-        logger,
-        { transport: "connect", rpc: route.method.name, requestId, tenant: req.headers["x-tenant"] as string | undefined },
-        startedAt,
-        error,
-      );
-      if (error instanceof AuthError && error.reason === "REQUEST_TOO_LARGE") {
-        // The rest of the body was not read: close the connection after answering.
-        res.setHeader("connection", "close");
-      }
-      // connect-node reads the body through this iterable and answers with the error, encoded
-      // for whichever protocol the client speaks.
-      body = failing(toConnectError(error));
-    }
-    const request: UniversalServerRequest = { ...universalRequestFromNodeRequest(req, res, undefined, contextValues), body };
-    await universalResponseToNodeResponse(await route(request), res);
-  }
-
-  return createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
-    const work = (async () => {
-      if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
-      if (path === "/.well-known/jwks.json") return sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
-      if (path === "/.well-known/openid-configuration")
-        return sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
-      if (path === "/readyz") {
-        const readiness = await options.readiness();
-        return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? "ok" : "unavailable", checks: readiness.checks });
-      }
+  return {
+    /** Whether `path` is a Connect route. */
+    has: (path: string) => routes.has(path),
+    async handle(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
       const route = routes.get(path);
-      if (route === undefined) return sendJson(res, 404, { code: "not_found", message: `No route for ${req.method} ${path}.` });
-      return handleRpc(route, req, res);
-    })();
-    work.catch((error: unknown) => {
-      logger.error({ err: error, path }, "unhandled error while serving an HTTP request");
-      if (!res.headersSent) sendJson(res, 500, { code: "internal", message: "Internal error." });
-      else res.destroy();
-    });
-  });
+      if (route === undefined) throw new Error(`no Connect route ${path}`);
+      const startedAt = performance.now();
+      const requestId = requestIdFrom(req.headers["x-request-id"] as string | undefined);
+      const contextValues = createContextValues().set(kRemoteAddress, req.socket.remoteAddress).set(kRequestId, requestId);
+      res.setHeader("x-request-id", requestId);
+      let body: UniversalServerRequest["body"];
+      try {
+        const prepared = prepareBody(route.method.input, req.headers["content-type"] ?? "", await readBody(req, maxRequestBytes));
+        body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
+      } catch (error) {
+        const tenant = req.headers["x-tenant"] as string | undefined;
+        logCallEnd(logger, { transport: "connect", rpc: route.method.name, requestId, tenant }, startedAt, error);
+        if (error instanceof AuthError && error.reason === "REQUEST_TOO_LARGE") {
+          // The rest of the body was not read: close the connection after answering.
+          res.setHeader("connection", "close");
+        }
+        // connect-node reads the body through this iterable and answers with the error, encoded
+        // for whichever protocol the client speaks.
+        body = failing(toConnectError(error));
+      }
+      const request: UniversalServerRequest = { ...universalRequestFromNodeRequest(req, res, undefined, contextValues), body };
+      await universalResponseToNodeResponse(await route(request), res);
+    },
+  };
 }

@@ -1,0 +1,93 @@
+/** Reading and writing HTTP bodies, for every route on the HTTP port. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { AuthError } from "../../domain/errors.js";
+import type { RequestContext } from "../../domain/model.js";
+
+export function tooLarge(limit: number): AuthError {
+  return new AuthError("REQUEST_TOO_LARGE", { message: `The request body exceeds ${limit} bytes.` });
+}
+
+/**
+ * Reads the whole body; rejects with REQUEST_TOO_LARGE as soon as it passes `limit` (at once when
+ * Content-Length says so), without buffering the excess.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        req.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(Buffer.concat(chunks, size)));
+    req.once("error", reject);
+  });
+}
+
+/** The media type of the request, lowercased, without parameters; "" when absent. */
+export function mediaTypeOf(req: IncomingMessage): string {
+  return (req.headers["content-type"] ?? "").split(";", 1)[0]?.trim().toLowerCase() ?? "";
+}
+
+function wrongContentType(expected: string): AuthError {
+  return new AuthError("INVALID_REQUEST", { message: `The request body must be ${expected}.`, metadata: { field: "content-type" } });
+}
+
+/** A JSON object body (an empty body is `{}`); INVALID_REQUEST when it is not JSON or not an object. */
+export async function readJsonObject(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const bytes = await readBody(req, limit);
+  if (bytes.length === 0) return {};
+  if (mediaTypeOf(req) !== "application/json") throw wrongContentType("application/json");
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new AuthError("INVALID_REQUEST", { message: "The request body is not valid JSON." });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new AuthError("INVALID_REQUEST", { message: "The request body must be a JSON object." });
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An application/x-www-form-urlencoded body. */
+export async function readForm(req: IncomingMessage, limit: number): Promise<URLSearchParams> {
+  const bytes = await readBody(req, limit);
+  if (mediaTypeOf(req) !== "application/x-www-form-urlencoded") throw wrongContentType("application/x-www-form-urlencoded");
+  return new URLSearchParams(bytes.toString("utf8"));
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(text);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The facts flows may use, from a plain HTTP request. */
+export function requestContextOf(req: IncomingMessage): RequestContext {
+  return {
+    tenantHeader: header(req, "x-tenant"),
+    authorization: header(req, "authorization"),
+    ip: req.socket.remoteAddress,
+    userAgent: header(req, "user-agent"),
+  };
+}
