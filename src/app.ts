@@ -13,7 +13,7 @@ import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
-import type { AuthDeps, Clock } from "./domain/ports.js";
+import type { AuthDeps, Clock, SecurityEvents } from "./domain/ports.js";
 import { createBackground } from "./infra/background.js";
 import { createAccessTokens } from "./infra/crypto/access-tokens.js";
 import { loadCommonPasswords } from "./infra/crypto/common-passwords.js";
@@ -30,6 +30,8 @@ import { createUserRepository } from "./infra/postgres/users.js";
 import { openRedis, pingRedis, waitForRedis } from "./infra/redis/client.js";
 import { createRateLimiter } from "./infra/redis/rate-limit.js";
 import { createSessionStore } from "./infra/redis/sessions.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { addHealth, addReflection } from "./transport/grpc/introspection.js";
 import { createGrpcServer, listenGrpc } from "./transport/grpc/server.js";
 import { createAuthHandlers } from "./transport/handlers.js";
 import { createHttpServer, type Readiness } from "./transport/http/server.js";
@@ -44,10 +46,11 @@ export interface App {
   readonly deps: AuthDeps;
   readonly db: Kysely<Database>;
   readonly redis: Redis;
+  readonly metrics: Metrics;
   start(): Promise<{ grpcPort: number; httpPort: number }>;
   /** Waits for background work (mail) started so far. */
   drainBackground(timeoutMs?: number): Promise<void>;
-  /** Stops accepting, lets in-flight calls finish within the shutdown timeout, closes the stores. */
+  /** Tells health checkers, stops accepting, lets in-flight calls and queued mail finish within the shutdown timeout, closes the stores. */
   stop(): Promise<void>;
   readiness(): Promise<Readiness>;
 }
@@ -104,22 +107,43 @@ function listenForKeyRotations(config: Config, redis: Redis, ring: KeyRing, logg
   return subscriber;
 }
 
+/** Counts each security event in the metrics, then records it. */
+function countedEvents(events: SecurityEvents, metrics: Metrics): SecurityEvents {
+  return {
+    record(event) {
+      metrics.securityEvent(event);
+      return events.record(event);
+    },
+  };
+}
+
 export async function buildApp(config: Config, options: AppOptions): Promise<App> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const observer = { logger, metrics };
 
   const db = openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
     poolMax: config.databasePoolMax,
-    onPoolError: (error) => logger.warn({ err: error }, "PostgreSQL connection error"),
+    onPoolError: (error) => {
+      metrics.storeError("postgres");
+      logger.warn({ err: error }, "PostgreSQL connection error");
+    },
+    onUnavailable: () => metrics.storeError("postgres"),
   });
   let lastRedisError = 0;
-  const redis = await openRedis(config.redisUrl, (error) => {
-    // ioredis reports every failed reconnection attempt; one line per 10 s is enough.
-    if (Date.now() - lastRedisError > 10_000) logger.warn({ err: error }, "Redis connection error");
-    lastRedisError = Date.now();
-  });
+  const redis = await openRedis(
+    config.redisUrl,
+    (error) => {
+      metrics.storeError("redis");
+      // ioredis reports every failed reconnection attempt; one line per 10 s is enough.
+      if (Date.now() - lastRedisError > 10_000) logger.warn({ err: error }, "Redis connection error");
+      lastRedisError = Date.now();
+    },
+    () => metrics.storeError("redis"),
+  );
   try {
     await prepareDatabase(db, config, logger);
     if (!(await waitForRedis(redis, 5000))) logger.warn("Redis is not reachable yet; calls needing it answer UNAVAILABLE until it is");
@@ -150,7 +174,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     mailer: smtp ?? createOutboxMailer(join(config.dataDir, "outbox"), config.mailFrom, logger),
     rateLimiter: createRateLimiter(redis, config.redisKeyPrefix),
     background,
-    events: createAuditLog(db, logger),
+    events: countedEvents(createAuditLog(db, logger), metrics),
     clock,
     policy: {
       defaultTenant: config.defaultTenant,
@@ -180,10 +204,12 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   }
 
   const handlers = createAuthHandlers(deps);
-  const grpcServer: GrpcServer = createGrpcServer(handlers, { maxRequestBytes: config.maxRequestBytes, logger });
+  const grpcServer: GrpcServer = createGrpcServer(handlers, { maxRequestBytes: config.maxRequestBytes, observer });
+  addReflection(grpcServer);
+  const health = addHealth(grpcServer);
   const httpServer: HttpServer = createHttpServer(handlers, deps, {
     maxRequestBytes: config.maxRequestBytes,
-    logger,
+    observer,
     readiness,
     compat: config.compatRoutes,
     publicUrl: config.publicUrl,
@@ -194,11 +220,19 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     },
   });
   let started = false;
+  let stopping = false;
+  // grpc.health.v1 follows readiness: NOT_SERVING while PostgreSQL or Redis is unreachable.
+  const checkHealth = async () => {
+    const { ready } = await readiness();
+    if (!stopping) health.set(ready ? "SERVING" : "NOT_SERVING");
+  };
+  let healthTimer: NodeJS.Timeout | undefined;
 
   return {
     deps,
     db,
     redis,
+    metrics,
     readiness,
     drainBackground: (timeoutMs = config.shutdownTimeoutMs) => background.drain(timeoutMs),
     async start() {
@@ -211,10 +245,19 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
         });
       });
       started = true;
+      await checkHealth();
+      healthTimer = setInterval(() => void checkHealth().catch(() => {}), config.healthCheckIntervalMs);
+      healthTimer.unref();
       return { grpcPort, httpPort: (httpServer.address() as AddressInfo).port };
     },
     async stop() {
+      // One deadline for everything that waits: in-flight calls, then queued mail.
       const bound = config.shutdownTimeoutMs;
+      const deadline = Date.now() + bound;
+      // Tell health checkers first, so load balancers stop sending new calls.
+      stopping = true;
+      clearInterval(healthTimer);
+      health.set("NOT_SERVING");
       if (started) {
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         httpServer.closeIdleConnections();
@@ -230,7 +273,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
         grpcServer.forceShutdown();
       }
       // Mail queued by the last calls goes out before the stores close.
-      await background.drain(bound);
+      await background.drain(Math.max(0, deadline - Date.now()));
       smtp?.close();
       keyRing.close();
       rotationListener?.disconnect();

@@ -70,6 +70,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly maxRequestBytes: number;
   readonly shutdownTimeoutMs: number;
+  /** How often grpc.health.v1 rechecks PostgreSQL and Redis. */
+  readonly healthCheckIntervalMs: number;
   /** True when PostgreSQL or Redis is the embedded stand-in. */
   readonly embedded: { readonly database: boolean; readonly redis: boolean };
 }
@@ -284,7 +286,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     compatRoutes,
     logLevel,
     maxRequestBytes: int("MAX_REQUEST_BYTES", 262_144, 1024, 16_777_216),
-    shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", "10s", 0),
+    shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", "8s", 0),
+    healthCheckIntervalMs: duration("HEALTH_CHECK_INTERVAL", "2s", 100),
     embedded: { database: databaseUrl === undefined, redis: redisUrl === undefined },
   };
   if (problems.length > 0) throw new ConfigError(problems);

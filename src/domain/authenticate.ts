@@ -30,5 +30,6 @@ export async function authenticate(deps: AuthDeps, ctx: RequestContext): Promise
   const claims = check.claims;
   if (!tenantHeaderAllows(ctx.tenantHeader, claims.tenant)) throw new AuthError("TENANT_MISMATCH");
   if (!(await deps.sessions.isActive(claims.sessionId))) throw new AuthError("SESSION_REVOKED");
+  ctx.onIdentified?.({ userId: claims.userId, tenant: claims.tenant });
   return claims;
 }

@@ -37,8 +37,17 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     throw new AuthError("INVALID_CREDENTIALS");
   }
   // Account state is told only to someone who proved the password.
-  if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
-  if (deps.policy.requireVerifiedEmail && user.emailVerifiedAt === null) throw new AuthError("EMAIL_NOT_VERIFIED");
+  const refusal = !user.isActive
+    ? "ACCOUNT_DISABLED"
+    : deps.policy.requireVerifiedEmail && user.emailVerifiedAt === null
+      ? "EMAIL_NOT_VERIFIED"
+      : null;
+  if (refusal !== null) {
+    const cause = refusal === "ACCOUNT_DISABLED" ? "disabled" : "unverified";
+    await deps.events.record({ type: "login_failed", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause } });
+    throw new AuthError(refusal);
+  }
+  ctx.onIdentified?.({ userId: user.id, tenant });
 
   const tokens = await startSession(deps, ctx, user);
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });

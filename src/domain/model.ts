@@ -59,6 +59,8 @@ export interface RequestContext {
   readonly authorization: string | undefined;
   readonly ip: string | undefined;
   readonly userAgent: string | undefined;
+  /** Told who the caller is once a flow knows it (for the call's log line). */
+  readonly onIdentified?: (who: { readonly userId: string; readonly tenant: string }) => void;
 }
 
 /** The claims of a verified access token. */

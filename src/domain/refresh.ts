@@ -34,6 +34,7 @@ export async function refresh(
     throw new AuthError(user === null ? "SESSION_REVOKED" : "ACCOUNT_DISABLED");
   }
 
+  ctx.onIdentified?.({ userId: user.id, tenant: user.tenant });
   const now = deps.clock.now();
   const next = mode === "rotate" ? newSecret() : secret;
   const outcome = await deps.sessions.rotate({

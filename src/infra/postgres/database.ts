@@ -18,6 +18,8 @@ export interface DatabaseOptions {
   readonly poolMax: number;
   /** Told about pool-level errors (an idle connection dropped), which must not crash the process. */
   readonly onPoolError: (error: Error) => void;
+  /** Told each time a query finds PostgreSQL unreachable. */
+  readonly onUnavailable?: () => void;
 }
 
 export function openDatabase(options: DatabaseOptions): Kysely<Database> {
@@ -48,7 +50,7 @@ export function openDatabase(options: DatabaseOptions): Kysely<Database> {
       return PGlite.create(dir);
     });
   }
-  return new Kysely<Database>({ dialect: new UnavailableTranslatingDialect(dialect) });
+  return new Kysely<Database>({ dialect: new UnavailableTranslatingDialect(dialect, options.onUnavailable) });
 }
 
 /** Runs every pending migration; throws with the failing migration's error. */

@@ -32,19 +32,25 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
-function translate(error: unknown): never {
-  if (isDatabaseUnavailable(error)) throw new AuthError("UNAVAILABLE", { cause: error });
-  throw error;
-}
-
-/** Wraps a dialect so that its driver reports an unreachable database as UNAVAILABLE. */
+/** Wraps a dialect so that its driver reports an unreachable database as UNAVAILABLE (and tells `onUnavailable`). */
 export class UnavailableTranslatingDialect implements Dialect {
-  constructor(private readonly inner: Dialect) {}
+  constructor(
+    private readonly inner: Dialect,
+    private readonly onUnavailable: () => void = () => {},
+  ) {}
   createAdapter(): DialectAdapter {
     return this.inner.createAdapter();
   }
   createDriver(): Driver {
-    return new TranslatingDriver(this.inner.createDriver());
+    const onUnavailable = this.onUnavailable;
+    const translate = (error: unknown): never => {
+      if (isDatabaseUnavailable(error)) {
+        onUnavailable();
+        throw new AuthError("UNAVAILABLE", { cause: error });
+      }
+      throw error;
+    };
+    return new TranslatingDriver(this.inner.createDriver(), translate);
   }
   createQueryCompiler(): QueryCompiler {
     return this.inner.createQueryCompiler();
@@ -54,10 +60,15 @@ export class UnavailableTranslatingDialect implements Dialect {
   }
 }
 
+type Translate = (error: unknown) => never;
+
 class TranslatingConnection implements DatabaseConnection {
-  constructor(readonly inner: DatabaseConnection) {}
+  constructor(
+    readonly inner: DatabaseConnection,
+    private readonly translate: Translate,
+  ) {}
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    return this.inner.executeQuery<R>(query).catch(translate);
+    return this.inner.executeQuery<R>(query).catch(this.translate);
   }
   streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
     return this.inner.streamQuery<R>(query, chunkSize);
@@ -68,21 +79,24 @@ const unwrap = (connection: DatabaseConnection): DatabaseConnection =>
   connection instanceof TranslatingConnection ? connection.inner : connection;
 
 class TranslatingDriver implements Driver {
-  constructor(private readonly inner: Driver) {}
+  constructor(
+    private readonly inner: Driver,
+    private readonly translate: Translate,
+  ) {}
   init(): Promise<void> {
-    return this.inner.init().catch(translate);
+    return this.inner.init().catch(this.translate);
   }
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new TranslatingConnection(await this.inner.acquireConnection().catch(translate));
+    return new TranslatingConnection(await this.inner.acquireConnection().catch(this.translate), this.translate);
   }
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    return this.inner.beginTransaction(unwrap(connection), settings).catch(translate);
+    return this.inner.beginTransaction(unwrap(connection), settings).catch(this.translate);
   }
   commitTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.commitTransaction(unwrap(connection)).catch(translate);
+    return this.inner.commitTransaction(unwrap(connection)).catch(this.translate);
   }
   rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.inner.rollbackTransaction(unwrap(connection)).catch(translate);
+    return this.inner.rollbackTransaction(unwrap(connection)).catch(this.translate);
   }
   releaseConnection(connection: DatabaseConnection): Promise<void> {
     return this.inner.releaseConnection(unwrap(connection));

@@ -6,10 +6,22 @@ import { Redis } from "ioredis";
 import { AuthError } from "../../domain/errors.js";
 import { hasNetworkErrorCode } from "../network-errors.js";
 
-export async function openRedis(url: string | undefined, onError: (error: Error) => void): Promise<Redis> {
+const unavailableHooks = new WeakMap<Redis, () => void>();
+
+/**
+ * Opens Redis. `onError` hears connection errors (each failed reconnection attempt);
+ * `onUnavailable` each operation that found Redis unreachable.
+ */
+export async function openRedis(
+  url: string | undefined,
+  onError: (error: Error) => void,
+  onUnavailable: () => void = () => {},
+): Promise<Redis> {
   if (url === undefined) {
     const { default: RedisMock } = await import("ioredis-mock");
-    return new RedisMock();
+    const mock = new RedisMock();
+    unavailableHooks.set(mock, onUnavailable);
+    return mock;
   }
   const redis = new Redis(url, {
     // Fail fast while disconnected (callers get UNAVAILABLE) instead of queueing requests that
@@ -22,6 +34,7 @@ export async function openRedis(url: string | undefined, onError: (error: Error)
     retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
   });
   redis.on("error", onError);
+  unavailableHooks.set(redis, onUnavailable);
   return redis;
 }
 
@@ -51,16 +64,19 @@ export function isRedisUnavailable(error: unknown): boolean {
  * Runs a Redis operation, reporting an unreachable server as UNAVAILABLE. Anything else (a script
  * error, a wrong command) is a bug, not an outage, and passes through as INTERNAL.
  */
-export async function redisCall<T>(operation: () => Promise<T>): Promise<T> {
+export async function redisCall<T>(redis: Redis, operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    if (isRedisUnavailable(error)) throw new AuthError("UNAVAILABLE", { cause: error });
+    if (isRedisUnavailable(error)) {
+      unavailableHooks.get(redis)?.();
+      throw new AuthError("UNAVAILABLE", { cause: error });
+    }
     throw error;
   }
 }
 
 /** Readiness probe: one round trip. */
 export async function pingRedis(redis: Redis): Promise<void> {
-  await redisCall(() => redis.ping());
+  await redisCall(redis, () => redis.ping());
 }

@@ -18,6 +18,7 @@ export function createRateLimiter(redis: Redis, prefix: string): RateLimiter {
   redis.defineCommand("authRateHit", { numberOfKeys: 1, lua: hitScript });
   const scripted = redis as RedisWithHit;
   return {
-    hit: (key, limit, windowMs) => redisCall(async () => (await scripted.authRateHit(`${prefix}rl:${key}`, String(windowMs))) <= limit),
+    hit: (key, limit, windowMs) =>
+      redisCall(redis, async () => (await scripted.authRateHit(`${prefix}rl:${key}`, String(windowMs))) <= limit),
   };
 }

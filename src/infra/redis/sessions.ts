@@ -143,7 +143,7 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
 
   return {
     create: (session: NewSession) =>
-      redisCall(async () => {
+      redisCall(redis, async () => {
         const key = sessionKey(session.id);
         const fields: Record<string, string> = {
           u: session.userId,
@@ -167,13 +167,13 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
       }),
 
     owner: (sessionId) =>
-      redisCall(async (): Promise<SessionOwner | null> => {
+      redisCall(redis, async (): Promise<SessionOwner | null> => {
         const [userId, tenant] = await redis.hmget(sessionKey(sessionId), "u", "t");
         return userId && tenant ? { userId, tenant } : null;
       }),
 
     rotate: (request: RotateRequest) =>
-      redisCall(async (): Promise<RotateOutcome> => {
+      redisCall(redis, async (): Promise<RotateOutcome> => {
         const reply = await scripted.authRotate(
           sessionKey(request.sessionId),
           successorKey(request.sessionId),
@@ -207,7 +207,7 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
       }),
 
     list: (userId, now) =>
-      redisCall(async (): Promise<SessionInfo[]> => {
+      redisCall(redis, async (): Promise<SessionInfo[]> => {
         const ids = await redis.smembers(userKey(userId));
         if (ids.length === 0) return [];
         const pipeline = redis.pipeline();
@@ -234,17 +234,17 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
       }),
 
     touch: (sessionId, now, idleTtlMs) =>
-      redisCall(async () => {
+      redisCall(redis, async () => {
         const reply = await scripted.authTouch(sessionKey(sessionId), String(now), String(idleTtlMs));
         return reply === null || reply === undefined || Number(reply) < 0 ? null : Number(reply);
       }),
 
-    isActive: (sessionId) => redisCall(async () => (await redis.exists(sessionKey(sessionId))) === 1),
+    isActive: (sessionId) => redisCall(redis, async () => (await redis.exists(sessionKey(sessionId))) === 1),
 
-    revoke: (sessionId, userId) => redisCall(async () => (await endSessions(userId, [sessionId])) === 1),
+    revoke: (sessionId, userId) => redisCall(redis, async () => (await endSessions(userId, [sessionId])) === 1),
 
     revokeAllForUser: (userId, keepSessionId) =>
-      redisCall(async () => {
+      redisCall(redis, async () => {
         const ids = await redis.smembers(userKey(userId));
         return endSessions(
           userId,

@@ -17,17 +17,16 @@ import {
 } from "@connectrpc/connect";
 import { createAsyncIterable, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import type { Logger } from "pino";
 import { AuthError } from "../../domain/errors.js";
 import { AuthService } from "../../gen/auth/v1/auth_pb.js";
-import { logCallEnd, requestIdFrom } from "../call-log.js";
+import { type CallFacts, type CallObserver, identifies, observeCallEnd, requestIdFrom } from "../call-log.js";
 import { toConnectError } from "../errors.js";
 import { type AuthHandlers, handlerFor } from "../handlers.js";
 import { readBody } from "../http/io.js";
 
 export interface ConnectHandlerOptions {
   readonly maxRequestBytes: number;
-  readonly logger: Logger;
+  readonly observer: CallObserver;
 }
 
 const kRemoteAddress = createContextKey<string | undefined>(undefined, { description: "client IP" });
@@ -38,7 +37,7 @@ function header(headers: Headers, name: string): string | undefined {
 }
 
 /** The Connect service implementation: every handler, with logging and the error mapping. */
-function serviceImpl(handlers: AuthHandlers, logger: Logger): ServiceImpl<typeof AuthService> {
+function serviceImpl(handlers: AuthHandlers, observer: CallObserver): ServiceImpl<typeof AuthService> {
   const impl: Record<string, (request: Message, context: HandlerContext) => Promise<object>> = {};
   for (const method of AuthService.methods) {
     const handler = handlerFor(handlers, method);
@@ -46,18 +45,19 @@ function serviceImpl(handlers: AuthHandlers, logger: Logger): ServiceImpl<typeof
       const startedAt = performance.now();
       const requestId = context.values.get(kRequestId);
       const tenantHeader = header(context.requestHeader, "x-tenant");
-      const facts = { transport: "connect", rpc: method.name, requestId, tenant: tenantHeader } as const;
+      const facts: CallFacts = { transport: "connect", rpc: method.name, requestId, tenant: tenantHeader };
       try {
         const response = await handler(request, {
           tenantHeader,
           authorization: header(context.requestHeader, "authorization"),
           ip: context.values.get(kRemoteAddress),
           userAgent: header(context.requestHeader, "user-agent"),
+          onIdentified: identifies(facts),
         });
-        logCallEnd(logger, facts, startedAt);
+        observeCallEnd(observer, facts, startedAt);
         return response;
       } catch (error) {
-        logCallEnd(logger, facts, startedAt, error);
+        observeCallEnd(observer, facts, startedAt, error);
         throw toConnectError(error);
       }
     };
@@ -104,11 +104,11 @@ function failing(error: ConnectError): AsyncIterable<Uint8Array> {
 
 /** Serves the Connect and gRPC-Web paths (`/auth.v1.AuthService/<Method>`). */
 export function createConnectHandler(handlers: AuthHandlers, options: ConnectHandlerOptions) {
-  const { logger, maxRequestBytes } = options;
+  const { observer, maxRequestBytes } = options;
   // No readMaxBytes here: connect-node would compare Content-Length with it before reading the
   // body and answer RESOURCE_EXHAUSTED; `readBody` enforces our limit with our error instead.
   const router = createConnectRouter({ jsonOptions: { ignoreUnknownFields: true } });
-  router.service(AuthService, serviceImpl(handlers, logger));
+  router.service(AuthService, serviceImpl(handlers, observer));
   const routes = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) routes.set(handler.requestPath, handler);
 
@@ -128,7 +128,7 @@ export function createConnectHandler(handlers: AuthHandlers, options: ConnectHan
         body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
       } catch (error) {
         const tenant = req.headers["x-tenant"] as string | undefined;
-        logCallEnd(logger, { transport: "connect", rpc: route.method.name, requestId, tenant }, startedAt, error);
+        observeCallEnd(observer, { transport: "connect", rpc: route.method.name, requestId, tenant }, startedAt, error);
         if (error instanceof AuthError && error.reason === "REQUEST_TOO_LARGE") {
           // The rest of the body was not read: close the connection after answering.
           res.setHeader("connection", "close");

@@ -6,17 +6,16 @@
  */
 import { create, type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "pino";
 import { AuthError } from "../../domain/errors.js";
 import type { RequestContext } from "../../domain/model.js";
 import { AuthService } from "../../gen/auth/v1/auth_pb.js";
-import { logCallEnd, requestIdFrom } from "../call-log.js";
+import { type CallFacts, type CallObserver, identifies, observeCallEnd, requestIdFrom } from "../call-log.js";
 import { codeOf, statusDetailsBin, toAuthError } from "../errors.js";
 import { type AuthHandlers, handlerFor } from "../handlers.js";
 
 export interface GrpcServerOptions {
   readonly maxRequestBytes: number;
-  readonly logger: Logger;
+  readonly observer: CallObserver;
 }
 
 function firstValue(metadata: grpc.Metadata, key: string): string | undefined {
@@ -71,7 +70,7 @@ export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOpti
       const startedAt = performance.now();
       const requestId = requestIdFrom(firstValue(call.metadata, "x-request-id"));
       const tenantHeader = firstValue(call.metadata, "x-tenant");
-      const facts = { transport: "grpc", rpc, requestId, tenant: tenantHeader } as const;
+      const facts: CallFacts = { transport: "grpc", rpc, requestId, tenant: tenantHeader };
       const responseMetadata = new grpc.Metadata();
       responseMetadata.set("x-request-id", requestId);
       call.sendMetadata(responseMetadata);
@@ -79,7 +78,7 @@ export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOpti
       try {
         request = decode(method.input, call.request, options.maxRequestBytes);
       } catch (error) {
-        logCallEnd(options.logger, facts, startedAt, error);
+        observeCallEnd(options.observer, facts, startedAt, error);
         callback(toServiceError(error));
         return;
       }
@@ -88,14 +87,15 @@ export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOpti
         authorization: firstValue(call.metadata, "authorization"),
         ip: ipOfPeer(call.getPeer()),
         userAgent: firstValue(call.metadata, "user-agent"),
+        onIdentified: identifies(facts),
       };
       handler(request, ctx).then(
         (response) => {
-          logCallEnd(options.logger, facts, startedAt);
+          observeCallEnd(options.observer, facts, startedAt);
           callback(null, create(method.output, response as Record<string, unknown>));
         },
         (error: unknown) => {
-          logCallEnd(options.logger, facts, startedAt, error);
+          observeCallEnd(options.observer, facts, startedAt, error);
           callback(toServiceError(error));
         },
       );

@@ -1,8 +1,7 @@
 /** The routes of the HTTP port that are not Connect's: a path match, a method, a handler. */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "pino";
 import type { RequestContext } from "../../domain/model.js";
-import { logCallEnd, requestIdFrom } from "../call-log.js";
+import { type CallFacts, type CallObserver, identifies, observeCallEnd, requestIdFrom } from "../call-log.js";
 import { requestContextOf } from "./io.js";
 
 export interface Exchange {
@@ -34,7 +33,7 @@ export type RouteResult =
   | { readonly kind: "handled" };
 
 /** Finds the route for a request and runs it with a request id, the caller's context and one log line. */
-export function createRouter(routes: readonly HttpRoute[], logger: Logger) {
+export function createRouter(routes: readonly HttpRoute[], observer: CallObserver) {
   return async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<RouteResult> {
     const matches = routes.flatMap((r) => {
       const params = r.match(url.pathname);
@@ -48,12 +47,13 @@ export function createRouter(routes: readonly HttpRoute[], logger: Logger) {
     const startedAt = performance.now();
     const requestId = requestIdFrom(req.headers["x-request-id"] as string | undefined);
     res.setHeader("x-request-id", requestId);
-    const ctx = requestContextOf(req);
-    const facts = { transport: "rest", rpc: found.route.name, requestId, tenant: ctx.tenantHeader } as const;
+    const plain = requestContextOf(req);
+    const facts: CallFacts = { transport: "rest", rpc: found.route.name, requestId, tenant: plain.tenantHeader };
+    const ctx: RequestContext = { ...plain, onIdentified: identifies(facts) };
     try {
-      logCallEnd(logger, facts, startedAt, await found.route.handle({ req, res, url, params: found.params, ctx, requestId }));
+      observeCallEnd(observer, facts, startedAt, await found.route.handle({ req, res, url, params: found.params, ctx, requestId }));
     } catch (error) {
-      logCallEnd(logger, facts, startedAt, error);
+      observeCallEnd(observer, facts, startedAt, error);
       throw error;
     }
     return { kind: "handled" };

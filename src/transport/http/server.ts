@@ -7,9 +7,9 @@
 
 import { createServer, type Server } from "node:http";
 import { Code } from "@connectrpc/connect";
-import type { Logger } from "pino";
 import type { Seed } from "../../config.js";
 import type { AuthDeps } from "../../domain/ports.js";
+import type { CallObserver } from "../call-log.js";
 import { createConnectHandler } from "../connect/handler.js";
 import type { AuthHandlers } from "../handlers.js";
 import { compatRoutes } from "../rest/compat/index.js";
@@ -28,7 +28,7 @@ export interface Readiness {
 
 export interface HttpServerOptions {
   readonly maxRequestBytes: number;
-  readonly logger: Logger;
+  readonly observer: CallObserver;
   readonly readiness: () => Promise<Readiness>;
   /** The documents under /.well-known/, built per request (the JWKS changes with rotations). */
   readonly wellKnown: {
@@ -47,15 +47,16 @@ export interface HttpServerOptions {
 const WELL_KNOWN_CACHE = { "cache-control": "public, max-age=300" };
 
 export function createHttpServer(handlers: AuthHandlers, deps: AuthDeps, options: HttpServerOptions): Server {
-  const { logger, maxRequestBytes } = options;
-  const connect = createConnectHandler(handlers, { logger, maxRequestBytes });
+  const { observer, maxRequestBytes } = options;
+  const { logger, metrics } = observer;
+  const connect = createConnectHandler(handlers, { observer, maxRequestBytes });
   const route = createRouter(
     [
       oauthTokenRoute(handlers, maxRequestBytes),
       ...compatRoutes(options.compat, { handlers, deps, maxRequestBytes }),
       ...gatewayRoutes(handlers, { maxRequestBytes }),
     ],
-    logger,
+    observer,
   );
   const docs = createDocs();
   let openApi: object | undefined;
@@ -72,6 +73,11 @@ export function createHttpServer(handlers: AuthHandlers, deps: AuthDeps, options
       if (path === "/.well-known/jwks.json") return sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
       if (path === "/.well-known/openid-configuration")
         return sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
+      if (path === "/metrics") {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { "content-type": metrics.registry.contentType, "cache-control": "no-store" });
+        return void res.end(text);
+      }
       if (path === "/openapi.json") {
         openApi ??= openApiDocument({ serverUrl: options.publicUrl, version: options.version });
         return sendJson(res, 200, openApi, { "cache-control": "no-cache" });

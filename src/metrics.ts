@@ -1,0 +1,78 @@
+/**
+ * Prometheus metrics (prom-client), one registry per app, served at GET /metrics:
+ * - auth_requests_total{transport,rpc,code} and auth_request_duration_seconds{transport,rpc};
+ * - auth_logins_total{outcome}: success, unknown_user, wrong_password, disabled, unverified,
+ *   rate_limited;
+ * - auth_refresh_reuse_total: rotated refresh tokens replayed after the grace window;
+ * - auth_security_events_total{type}: every audit event;
+ * - auth_store_errors_total{store}: PostgreSQL or Redis unreachable;
+ * - the Node.js process metrics (event loop lag, heap, GC) with the prefix auth_.
+ */
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import type { SecurityEvent } from "./domain/model.js";
+
+export type Store = "postgres" | "redis";
+
+export interface Metrics {
+  readonly registry: Registry;
+  callFinished(transport: string, rpc: string, code: string, seconds: number): void;
+  securityEvent(event: SecurityEvent): void;
+  storeError(store: Store): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "auth_" });
+  const requests = new Counter({
+    name: "auth_requests_total",
+    help: "Calls answered, by transport, RPC (or route) and status code.",
+    labelNames: ["transport", "rpc", "code"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "auth_request_duration_seconds",
+    help: "Time to answer a call, by transport and RPC (or route).",
+    labelNames: ["transport", "rpc"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const logins = new Counter({
+    name: "auth_logins_total",
+    help: "Login attempts by outcome.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const reuse = new Counter({
+    name: "auth_refresh_reuse_total",
+    help: "Rotated refresh tokens replayed after the grace window (each ended a session).",
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: "auth_security_events_total",
+    help: "Audit events by type.",
+    labelNames: ["type"] as const,
+    registers: [registry],
+  });
+  const storeErrors = new Counter({
+    name: "auth_store_errors_total",
+    help: "Operations that found PostgreSQL or Redis unreachable, and connection errors.",
+    labelNames: ["store"] as const,
+    registers: [registry],
+  });
+  return {
+    registry,
+    callFinished(transport, rpc, code, seconds) {
+      requests.inc({ transport, rpc, code });
+      latency.observe({ transport, rpc }, seconds);
+    },
+    securityEvent(event) {
+      events.inc({ type: event.type });
+      if (event.type === "login_succeeded") logins.inc({ outcome: "success" });
+      if (event.type === "login_failed") logins.inc({ outcome: String(event.detail?.cause ?? "unknown") });
+      if (event.type === "refresh_reuse_detected") reuse.inc();
+    },
+    storeError(store) {
+      storeErrors.inc({ store });
+    },
+  };
+}
