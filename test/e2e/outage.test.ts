@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { type CallResult, createGrpcClient, type TestClient } from "../support/clients.js";
+import { checkHealth } from "../support/grpc-tools.js";
 import { newPassword } from "../support/secrets.js";
 import { type PostgresServer, type RedisServer, startPostgres, startRedis } from "../support/servers.js";
 
@@ -36,7 +37,7 @@ describe("with Redis stopped", () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    app = await startTestApp({ name: "redis-outage", redisUrl: redis.url });
+    app = await startTestApp({ name: "redis-outage", redisUrl: redis.url, env: { HEALTH_CHECK_INTERVAL: "200ms" } });
     client = createGrpcClient(app.grpcAddress);
   });
   afterAll(async () => {
@@ -58,9 +59,13 @@ describe("with Redis stopped", () => {
     const down = await readiness(app);
     expect(down.status).toBe(503);
     expect(down.body.checks).toEqual({ postgres: "ok", redis: "unavailable" });
+    await eventually(async () => (await checkHealth(app.grpcAddress)) === "NOT_SERVING");
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(Number(/auth_store_errors_total\{store="redis"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
 
     await redis.start();
     await eventually(async () => (await readiness(app)).status === 200);
+    await eventually(async () => (await checkHealth(app.grpcAddress)) === "SERVING");
     const after = await client.call("Login", { identifier: email, password });
     if (!after.ok) throw new Error(`login after recovery failed: ${after.code}`);
     const check = await client.call("ValidateToken", { token: after.response.accessToken });
@@ -79,7 +84,7 @@ describe("with PostgreSQL stopped", () => {
 
   beforeAll(async () => {
     postgres = await startPostgres();
-    app = await startTestApp({ name: "pg-outage", databaseUrl: postgres.url });
+    app = await startTestApp({ name: "pg-outage", databaseUrl: postgres.url, env: { HEALTH_CHECK_INTERVAL: "200ms" } });
     client = createGrpcClient(app.grpcAddress);
   });
   afterAll(async () => {
@@ -105,6 +110,7 @@ describe("with PostgreSQL stopped", () => {
     const down = await readiness(app);
     expect(down.status).toBe(503);
     expect(down.body.checks).toEqual({ postgres: "unavailable", redis: "ok" });
+    await eventually(async () => (await checkHealth(app.grpcAddress)) === "NOT_SERVING");
 
     await postgres.start();
     await eventually(async () => (await readiness(app)).status === 200);
