@@ -2,8 +2,9 @@
 # Installs, from Debian's packages, what the test suite runs against when it is missing:
 # PostgreSQL and Redis (started by the tests themselves, ephemeral, on free ports) and
 # docker-compose v1 (only to validate docker-compose.yml; no Docker engine is needed), curl (the
-# README's and the seed APIs' curl lines are run as written) and python3-requests (the seed APIs'
-# Python clients are run as written, with Debian's /usr/bin/python3).
+# README's and the seed APIs' curl lines are run as written), python3-requests (the seed APIs'
+# Python clients are run as written, with Debian's /usr/bin/python3), and python3-grpcio with
+# protoc and its gRPC Python plugin (a Python gRPC client generated from proto/ is tested).
 # Idempotent and quick when everything is present. Called by test/global-setup.ts.
 set -euo pipefail
 
@@ -13,6 +14,9 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c "import requests" 2>/dev/null || missing+=(python3-requests)
+/usr/bin/python3 -c "import grpc, google.protobuf" 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+[ -x /usr/bin/grpc_python_plugin ] || missing+=(protobuf-compiler-grpc)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()

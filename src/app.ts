@@ -260,7 +260,10 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       health.set("NOT_SERVING");
       if (started) {
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        httpServer.closeIdleConnections();
+        // close() drops the connections idle at that moment; keep-alive connections that finish a
+        // call afterwards would linger until their timeout (5 s), so keep dropping idle ones.
+        const sweeper = setInterval(() => httpServer.closeIdleConnections(), 50);
+        void httpClosed.finally(() => clearInterval(sweeper));
         const grpcClosed = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
         try {
           await withTimeout(Promise.all([httpClosed, grpcClosed]), bound);
@@ -268,6 +271,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
           logger.warn({ timeoutMs: bound }, "in-flight calls did not finish in time; closing connections");
           grpcServer.forceShutdown();
           httpServer.closeAllConnections();
+        } finally {
+          clearInterval(sweeper);
         }
       } else {
         grpcServer.forceShutdown();

@@ -1,6 +1,11 @@
+#!/usr/bin/env node
 /**
- * Operator commands:
+ * Operator commands (the package's `auth-service` bin):
  * - `migrate`: runs the database migrations (the service also runs them at start-up);
+ * - `create-admin --email <address> [--username u] [--full-name n] [--tenant t] [--password-stdin]`:
+ *   an administrator of a tenant (see cli/create-admin.ts);
+ * - `import-users <file.csv|file.jsonl> [--tenant t]`: users with their existing password hashes
+ *   (see cli/import-users.ts);
  * - `keys rotate`: makes a new key of JWT_ALGORITHM the signer of the database key ring and tells
  *   running instances (through Redis); old keys keep verifying until their tokens expire;
  * - `keys list`: the ring's keys and their state (no key material);
@@ -9,14 +14,31 @@
  * Usage: npm run cli -- <command>, or npm run keys -- <rotate|list|generate>
  * (compiled: node dist/cli.js <command>).
  */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { createAdmin } from "./cli/create-admin.js";
+import { importUsers, parseCsv, parseJsonl } from "./cli/import-users.js";
 import { type Config, JWT_ALGORITHMS, type JwtAlgorithm, loadConfig } from "./config.js";
 import { keyEncryptionKey, keyRotationChannel } from "./infra/crypto/key-setup.js";
 import { generatePrivateKeyPem } from "./infra/crypto/keys.js";
 import { ensureTenant, migrateToLatest, openDatabase } from "./infra/postgres/database.js";
 import { listKeys, rotateKeys } from "./infra/postgres/signing-keys.js";
 
-const usage = "usage: cli migrate | cli keys rotate | cli keys list | cli keys generate [ES256|EdDSA|RS256]";
+const usage = [
+  "usage: auth-service migrate",
+  "       auth-service create-admin --email <address> [--username <name>] [--full-name <name>] [--tenant <slug>] [--password-stdin]",
+  "       auth-service import-users <file.csv|file.jsonl> [--tenant <slug>]",
+  "       auth-service keys rotate | keys list | keys generate [ES256|EdDSA|RS256]",
+].join("\n");
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+}
 
 function database(config: Config) {
   return openDatabase({
@@ -90,6 +112,59 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     process.stdout.write(generatePrivateKeyPem(algorithm));
     return 0;
+  }
+  if (command === "create-admin") {
+    const { values } = parseArgs({
+      args: argv.slice(1),
+      options: {
+        email: { type: "string" },
+        username: { type: "string" },
+        "full-name": { type: "string" },
+        tenant: { type: "string" },
+        "password-stdin": { type: "boolean" },
+      },
+    });
+    const config = loadConfig(process.env, { signingKeyRequired: false });
+    const password = values["password-stdin"] ? await readStdin() : config.adminPassword;
+    const db = database(config);
+    try {
+      await migrateToLatest(db);
+      process.stdout.write(
+        `${await createAdmin(db, config, {
+          email: values.email ?? "",
+          username: values.username,
+          fullName: values["full-name"],
+          tenant: values.tenant ?? config.defaultTenant,
+          password,
+        })}\n`,
+      );
+    } finally {
+      await db.destroy();
+    }
+    return 0;
+  }
+  if (command === "import-users") {
+    const { values, positionals } = parseArgs({ args: argv.slice(1), allowPositionals: true, options: { tenant: { type: "string" } } });
+    const file = positionals[0];
+    if (file === undefined) {
+      process.stderr.write(`${usage}\n`);
+      return 64;
+    }
+    const config = loadConfig(process.env, { signingKeyRequired: false });
+    const content = readFileSync(file, "utf8");
+    const rows = file.toLowerCase().endsWith(".csv") ? parseCsv(content) : parseJsonl(content);
+    const db = database(config);
+    try {
+      await migrateToLatest(db);
+      const report = await importUsers(db, rows, { tenant: (values.tenant ?? config.defaultTenant).toLowerCase() });
+      for (const tenant of report.tenantsCreated) process.stdout.write(`created tenant ${tenant}\n`);
+      for (const { line, reason } of report.skipped) process.stdout.write(`line ${line}: skipped (${reason})\n`);
+      for (const { line, reason } of report.failed) process.stdout.write(`line ${line}: failed: ${reason}\n`);
+      process.stdout.write(`imported ${report.imported}, skipped ${report.skipped.length}, failed ${report.failed.length}\n`);
+      return report.failed.length > 0 ? 1 : 0;
+    } finally {
+      await db.destroy();
+    }
   }
   if (command === "keys" && sub === "rotate") return rotate(loadConfig(process.env));
   if (command === "keys" && sub === "list") return list(loadConfig(process.env, { signingKeyRequired: false }));

@@ -67,6 +67,8 @@ export interface Config {
   readonly mailsPerAddressPerHour: number;
   /** The seed APIs whose compatible routes are served (COMPAT_ROUTES). */
   readonly compatRoutes: readonly Seed[];
+  /** The password `cli create-admin` gives a new admin (ADMIN_PASSWORD); read only by the CLI. */
+  readonly adminPassword: string | undefined;
   readonly logLevel: LogLevel;
   readonly maxRequestBytes: number;
   readonly shutdownTimeoutMs: number;
@@ -284,6 +286,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     resetPasswordUrl: url("PASSWORD_RESET_URL", ["http:", "https:"]) ?? `${publicUrl}/reset-password`,
     mailsPerAddressPerHour: int("MAIL_PER_ADDRESS_PER_HOUR", 5, 1, 1000),
     compatRoutes,
+    adminPassword: env.ADMIN_PASSWORD === undefined || env.ADMIN_PASSWORD === "" ? undefined : env.ADMIN_PASSWORD,
     logLevel,
     maxRequestBytes: int("MAX_REQUEST_BYTES", 262_144, 1024, 16_777_216),
     shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", "8s", 0),

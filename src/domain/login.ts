@@ -48,6 +48,13 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     throw new AuthError(refusal);
   }
   ctx.onIdentified?.({ userId: user.id, tenant });
+  if (deps.passwords.needsRehash(passwordHash)) {
+    // An imported hash, or a cost below today's: the password is at hand only now. After the
+    // answer, so that this login is not slowed by a second bcrypt.
+    deps.background.defer("password re-hash", async () => {
+      await deps.users.upgradePasswordHash(user.id, passwordHash, await deps.passwords.hash(password));
+    });
+  }
 
   const tokens = await startSession(deps, ctx, user);
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });

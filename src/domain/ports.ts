@@ -28,6 +28,8 @@ export interface UserRepository {
   findCredentialsById(userId: string): Promise<UserCredentials | null>;
   findById(userId: string): Promise<User | null>;
   updatePasswordHash(userId: string, passwordHash: string, changedAt: Date): Promise<void>;
+  /** Replaces the hash of the same password, only if it is still `previousHash` (a change in between wins). */
+  upgradePasswordHash(userId: string, previousHash: string, passwordHash: string): Promise<void>;
 }
 
 export interface PasswordHasher {
@@ -35,6 +37,8 @@ export interface PasswordHasher {
   verify(password: string, storedHash: string): Promise<boolean>;
   /** Does the work of one `verify` against a hash of the current cost, for unknown users. */
   verifyAgainstDummy(password: string): Promise<void>;
+  /** Whether a hash that just verified should be replaced (an imported format, or a lower cost). */
+  needsRehash(storedHash: string): boolean;
 }
 
 /** Whether a password is on the blocklist of commonly used passwords. */

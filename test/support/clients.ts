@@ -183,11 +183,17 @@ export function createRestClient(baseUrl: string): TestClient {
         return encodeURIComponent(value);
       });
       const query = verb === "GET" || verb === "DELETE" ? `?${new URLSearchParams(fields as Record<string, string>)}` : "";
-      const response = await fetch(`${baseUrl}${path}${query === "?" ? "" : query}`, {
-        method: verb,
-        headers: verb === "GET" || verb === "DELETE" ? headers : { "content-type": "application/json", ...headers },
-        body: verb === "GET" || verb === "DELETE" ? undefined : JSON.stringify(fields),
-      });
+      let response: Response;
+      try {
+        response = await fetch(`${baseUrl}${path}${query === "?" ? "" : query}`, {
+          method: verb,
+          headers: verb === "GET" || verb === "DELETE" ? headers : { "content-type": "application/json", ...headers },
+          body: verb === "GET" || verb === "DELETE" ? undefined : JSON.stringify(fields),
+        });
+      } catch (error) {
+        // No answer at all (refused, reset): what Connect and gRPC clients report as UNAVAILABLE.
+        return { ok: false, code: "UNAVAILABLE", reason: undefined, message: String((error as Error).cause ?? error) };
+      }
       const body = (await response.json()) as any;
       if (response.ok) {
         recordSecrets(body);

@@ -32,6 +32,7 @@ function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
     verifyAgainstDummy: async () => {
       calls.dummy += 1;
     },
+    needsRehash: () => false,
   };
   const stored = { ...user, ...overrides };
   const deps = {

@@ -39,7 +39,7 @@ describe("the password hasher (bcrypt over a salted HMAC-SHA256 pre-hash)", asyn
     expect(await hasher.verify(decomposed, stored)).toBe(true);
   });
 
-  it("refuses stored values it does not know, including raw bcrypt and tampered hashes", async () => {
+  it("refuses stored values it does not know, and tampered hashes", async () => {
     const stored = await hasher.hash("correct horse battery staple");
     expect(await hasher.verify("correct horse battery staple", stored.replace("r=4", "r=5"))).toBe(false);
     expect(await hasher.verify("x", "$2b$04$abcdefghijklmnopqrstuuFC8N/3M2B6mV2LFZcN3yUKNNrNp9Fca")).toBe(false);
@@ -48,5 +48,39 @@ describe("the password hasher (bcrypt over a salted HMAC-SHA256 pre-hash)", asyn
 
   it("spends the work of a verify on unknown users without ever succeeding", async () => {
     await expect(hasher.verifyAgainstDummy("anything")).resolves.toBeUndefined();
+  });
+});
+
+describe("imported password hashes", async () => {
+  const { hash: argon2Hash } = await import("@node-rs/argon2");
+  const { hash: rawBcrypt } = await import("@node-rs/bcrypt");
+  const { isSupportedPasswordHash } = await import("../../src/infra/crypto/passwords.js");
+  const hasher = await createPasswordHasher(5);
+
+  it("verifies argon2id hashes as VidaPlus's pwdlib made them, and asks for a re-hash", async () => {
+    // pwdlib's recommended() argon2id: 64 MiB, 3 passes, 4 lanes.
+    const stored = await argon2Hash("vidaplus password", { memoryCost: 65536, timeCost: 3, parallelism: 4, algorithm: 2 });
+    expect(stored).toMatch(/^\$argon2id\$v=19\$m=65536,t=3,p=4\$/);
+    expect(isSupportedPasswordHash(stored)).toBe(true);
+    expect(await hasher.verify("vidaplus password", stored)).toBe(true);
+    expect(await hasher.verify("vidaplus passwore", stored)).toBe(false);
+    expect(hasher.needsRehash(stored)).toBe(true);
+  });
+
+  it("verifies raw bcrypt hashes as UContact made them, and asks for a re-hash", async () => {
+    for (const version of ["2a", "2b"] as const) {
+      const stored = await rawBcrypt("ucontact password", { cost: 4, version });
+      expect(isSupportedPasswordHash(stored)).toBe(true);
+      expect(await hasher.verify("ucontact password", stored)).toBe(true);
+      expect(await hasher.verify("ucontact passwore", stored)).toBe(false);
+      expect(hasher.needsRehash(stored)).toBe(true);
+    }
+  });
+
+  it("asks to re-hash its own hashes only when their cost is below today's", async () => {
+    expect(hasher.needsRehash(await (await createPasswordHasher(4)).hash("p"))).toBe(true);
+    expect(hasher.needsRehash(await hasher.hash("p"))).toBe(false);
+    expect(isSupportedPasswordHash("md5:abc")).toBe(false);
+    expect(isSupportedPasswordHash("$argon2i$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")).toBe(false);
   });
 });

@@ -1,6 +1,8 @@
 /**
  * The PasswordHasher port: bcrypt (@node-rs/bcrypt, on libuv's thread pool, off the event loop)
- * over a salted HMAC-SHA256 pre-hash.
+ * over a salted HMAC-SHA256 pre-hash. It also verifies the hashes users are imported with (raw
+ * bcrypt `$2a$`/`$2b$`/`$2y$` as UContact stored them, argon2id as VidaPlus's pwdlib did); those,
+ * and our own hashes of a lower cost than BCRYPT_COST, are to be re-hashed at the next login.
  *
  * bcrypt reads at most 72 bytes of its input and silently ignores the rest. We never feed it the
  * password: we feed it base64(HMAC-SHA256(key = the bcrypt salt, message = NFKC(password))), 44
@@ -11,11 +13,19 @@
  * Stored format: `$bcrypt-sha256$v=2,t=2b,r=<cost>$<22-char salt>$<31-char checksum>`.
  */
 import { createHmac, randomBytes } from "node:crypto";
+import { verify as argon2Verify } from "@node-rs/argon2";
 import { hash as bcryptHash, verify as bcryptVerify, genSalt } from "@node-rs/bcrypt";
 import type { PasswordHasher } from "../../domain/ports.js";
 
 const PREFIX = "$bcrypt-sha256$";
 const stored = /^\$bcrypt-sha256\$v=2,t=(2a|2b|2y),r=(\d{1,2})\$([./A-Za-z0-9]{22})\$([./A-Za-z0-9]{31})$/;
+const legacyBcrypt = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+const legacyArgon2id = /^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
+/** Whether a stored hash is one the hasher can verify (ours, or an importable legacy one). */
+export function isSupportedPasswordHash(hash: string): boolean {
+  return stored.test(hash) || legacyBcrypt.test(hash) || legacyArgon2id.test(hash);
+}
 
 function preHash(password: string, salt: string): string {
   // NFKC as NIST SP 800-63B asks, so that the same password typed on two keyboards matches.
@@ -31,6 +41,9 @@ export async function createPasswordHasher(cost: number): Promise<PasswordHasher
   }
 
   async function verify(password: string, storedHash: string): Promise<boolean> {
+    // Imported hashes were made from the raw password, as their systems hashed it.
+    if (legacyBcrypt.test(storedHash)) return bcryptVerify(password, storedHash);
+    if (legacyArgon2id.test(storedHash)) return argon2Verify(storedHash, password).catch(() => false);
     const match = stored.exec(storedHash);
     if (match === null) return false;
     const [, version, rounds, salt, checksum] = match as unknown as [string, string, string, string, string];
@@ -45,6 +58,10 @@ export async function createPasswordHasher(cost: number): Promise<PasswordHasher
   return {
     hash,
     verify,
+    needsRehash(storedHash) {
+      const match = stored.exec(storedHash);
+      return match === null || Number(match[2]) < cost;
+    },
     async verifyAgainstDummy(password) {
       await verify(password, dummy);
     },

@@ -125,12 +125,44 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
       return row === undefined ? null : userRowToUser(row);
     },
 
+    async upgradePasswordHash(userId, previousHash, passwordHash) {
+      await db
+        .updateTable("users")
+        .set({ password_hash: passwordHash })
+        .where("id", "=", userId)
+        .where("password_hash", "=", previousHash)
+        .execute();
+    },
+
     async updatePasswordHash(userId, passwordHash, changedAt) {
       await db
         .updateTable("users")
         .set({ password_hash: passwordHash, password_changed_at: changedAt, updated_at: changedAt })
         .where("id", "=", userId)
         .execute();
+    },
+  };
+}
+
+/** Operator actions the CLI needs and the flows do not. */
+export function createUserAdministration(db: Kysely<Database>) {
+  return {
+    async markEmailVerified(userId: string, at: Date): Promise<void> {
+      await db
+        .updateTable("users")
+        .set({ email_verified_at: at, updated_at: at })
+        .where("id", "=", userId)
+        .where("email_verified_at", "is", null)
+        .execute();
+    },
+    /** Gives the user a role of their tenant; false when they had it already. */
+    async grantRole(userId: string, tenant: string, role: string): Promise<boolean> {
+      const result = await db
+        .insertInto("user_roles")
+        .values({ user_id: userId, tenant_id: tenant, role_name: role })
+        .onConflict((oc) => oc.columns(["user_id", "role_name"]).doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
     },
   };
 }

@@ -1,0 +1,148 @@
+/**
+ * `cli import-users <file>`: users from another system, with the password hashes it stored, so that
+ * they sign in with their existing passwords. CSV (a header row; quote fields holding commas, as
+ * argon2 hashes do) or JSONL (one JSON object a line). Columns: email and password_hash
+ * (required); username, full_name, roles (CSV: separated by `;`), email_verified (true/false),
+ * tenant (else --tenant, else DEFAULT_TENANT). Hashes: raw bcrypt (`$2a$`, `$2b$`, `$2y$`),
+ * argon2id (`$argon2id$`), or ours; the imported ones are re-hashed at each user's next login.
+ * Existing users (by email or username in the tenant) are skipped, so a run can be repeated.
+ */
+import type { Kysely } from "kysely";
+import { AuthError } from "../domain/errors.js";
+import { validateEmail, validateFullName, validateUsername } from "../domain/validation.js";
+import { isSupportedPasswordHash } from "../infra/crypto/passwords.js";
+import { ensureTenant } from "../infra/postgres/database.js";
+import type { Database } from "../infra/postgres/schema.js";
+import { createUserAdministration, createUserRepository } from "../infra/postgres/users.js";
+
+export interface SourceRow {
+  /** Line of the file, for the report. */
+  readonly line: number;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** RFC 4180 CSV: a header row, quoted fields (with "" for a quote), CRLF or LF. */
+export function parseCsv(text: string): SourceRow[] {
+  const records: { line: number; cells: string[] }[] = [];
+  let cells: string[] = [];
+  let cell = "";
+  let quoted = false;
+  let line = 1;
+  let recordLine = 1;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (quoted) {
+      if (char === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (char === '"') quoted = false;
+      else {
+        if (char === "\n") line++;
+        cell += char;
+      }
+      continue;
+    }
+    if (char === '"') quoted = true;
+    else if (char === ",") {
+      cells.push(cell);
+      cell = "";
+    } else if (char === "\n" || char === "\r") {
+      if (char === "\r" && text[i + 1] === "\n") i++;
+      cells.push(cell);
+      if (cells.some((c) => c !== "")) records.push({ line: recordLine, cells });
+      cells = [];
+      cell = "";
+      line++;
+      recordLine = line;
+    } else cell += char;
+  }
+  cells.push(cell);
+  if (cells.some((c) => c !== "")) records.push({ line: recordLine, cells });
+  const [header, ...rows] = records;
+  if (header === undefined) return [];
+  const names = header.cells.map((name) => name.trim().toLowerCase());
+  return rows.map(({ line: rowLine, cells: values }) => ({
+    line: rowLine,
+    fields: Object.fromEntries(names.map((name, index) => [name, values[index] ?? ""])),
+  }));
+}
+
+/** One JSON object per non-empty line; a line that is not one becomes a row that fails. */
+export function parseJsonl(text: string): SourceRow[] {
+  return text.split(/\r?\n/).flatMap((raw, index) => {
+    if (raw.trim() === "") return [];
+    try {
+      const value = JSON.parse(raw);
+      return [
+        {
+          line: index + 1,
+          fields: typeof value === "object" && value !== null && !Array.isArray(value) ? value : { __invalid: "not a JSON object" },
+        },
+      ];
+    } catch {
+      return [{ line: index + 1, fields: { __invalid: "not valid JSON" } }];
+    }
+  });
+}
+
+export interface ImportReport {
+  imported: number;
+  readonly skipped: { line: number; reason: string }[];
+  readonly failed: { line: number; reason: string }[];
+  readonly tenantsCreated: string[];
+}
+
+const text = (value: unknown): string | undefined => (value === undefined || value === null || value === "" ? undefined : String(value));
+const truthy = (value: unknown) =>
+  value === true || (typeof value === "string" && ["true", "1", "yes"].includes(value.trim().toLowerCase()));
+
+export async function importUsers(
+  db: Kysely<Database>,
+  rows: readonly SourceRow[],
+  options: { readonly tenant: string },
+): Promise<ImportReport> {
+  const users = createUserRepository(db);
+  const admin = createUserAdministration(db);
+  const report: ImportReport = { imported: 0, skipped: [], failed: [], tenantsCreated: [] };
+  const knownTenants = new Set<string>();
+  for (const { line, fields } of rows) {
+    try {
+      if (fields.__invalid !== undefined) throw new Error(String(fields.__invalid));
+      const email = validateEmail(text(fields.email) ?? "");
+      const passwordHash = text(fields.password_hash) ?? "";
+      // The reason never quotes the hash: it is a secret of sorts, and reports get pasted around.
+      if (!isSupportedPasswordHash(passwordHash)) throw new Error("password_hash: not a bcrypt ($2a$/$2b$/$2y$) or argon2id hash");
+      const roles = Array.isArray(fields.roles)
+        ? fields.roles.map(String)
+        : (text(fields.roles)
+            ?.split(";")
+            .map((r) => r.trim())
+            .filter(Boolean) ?? ["user"]);
+      const tenant = (text(fields.tenant) ?? options.tenant).toLowerCase();
+      if (!knownTenants.has(tenant)) {
+        if (!(await users.tenantExists(tenant))) report.tenantsCreated.push(tenant);
+        await ensureTenant(db, tenant, tenant);
+        knownTenants.add(tenant);
+      }
+      const user = await users.create({
+        tenant,
+        email,
+        username: validateUsername(text(fields.username)),
+        fullName: validateFullName(text(fields.full_name)),
+        passwordHash,
+        roles,
+      });
+      if (truthy(fields.email_verified)) await admin.markEmailVerified(user.id, new Date());
+      report.imported++;
+    } catch (error) {
+      if (error instanceof AuthError && (error.reason === "EMAIL_TAKEN" || error.reason === "USERNAME_TAKEN")) {
+        report.skipped.push({ line, reason: error.reason === "EMAIL_TAKEN" ? "email exists" : "username exists" });
+      } else if ((error as { code?: string }).code === "23503") {
+        report.failed.push({ line, reason: "a role that the tenant does not have" });
+      } else {
+        report.failed.push({ line, reason: (error as Error).message });
+      }
+    }
+  }
+  return report;
+}
