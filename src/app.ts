@@ -204,7 +204,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   }
 
   const handlers = createAuthHandlers(deps);
-  const grpcServer: GrpcServer = createGrpcServer(handlers, { maxRequestBytes: config.maxRequestBytes, observer });
+  const grpcServer: GrpcServer = createGrpcServer(handlers, {
+    maxRequestBytes: config.maxRequestBytes,
+    observer,
+    benchFloor: config.benchFloor,
+  });
   addReflection(grpcServer);
   const health = addHealth(grpcServer);
   const httpServer: HttpServer = createHttpServer(handlers, deps, {

@@ -7,6 +7,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 
 export const JWT_ALGORITHMS = ["ES256", "EdDSA", "RS256", "HS256"] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
@@ -74,6 +75,10 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How often grpc.health.v1 rechecks PostgreSQL and Redis. */
   readonly healthCheckIntervalMs: number;
+  /** Processes serving both ports (node:cluster); 1 in embedded mode. */
+  readonly workers: number;
+  /** Benchmarks only: serve an empty RPC on the gRPC port to measure the floor against. */
+  readonly benchFloor: boolean;
   /** True when PostgreSQL or Redis is the embedded stand-in. */
   readonly embedded: { readonly database: boolean; readonly redis: boolean };
 }
@@ -229,6 +234,11 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     problems.push("REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL");
   }
 
+  const embedded = databaseUrl === undefined || redisUrl === undefined;
+  // The embedded stores live inside one process: several workers would each have their own.
+  const workers = int("WORKERS", embedded ? 1 : availableParallelism(), 1, 256);
+  if (embedded && workers > 1) problems.push(`WORKERS=${workers}: embedded mode (no DATABASE_URL or REDIS_URL) runs in one process`);
+
   const compatText = str("COMPAT_ROUTES", "all").toLowerCase();
   let compatRoutes: Seed[] = [];
   if (compatText === "all") compatRoutes = [...SEEDS];
@@ -291,6 +301,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     maxRequestBytes: int("MAX_REQUEST_BYTES", 262_144, 1024, 16_777_216),
     shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", "8s", 0),
     healthCheckIntervalMs: duration("HEALTH_CHECK_INTERVAL", "2s", 100),
+    workers,
+    benchFloor: bool("BENCH_FLOOR", false),
     embedded: { database: databaseUrl === undefined, redis: redisUrl === undefined },
   };
   if (problems.length > 0) throw new ConfigError(problems);

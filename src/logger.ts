@@ -54,7 +54,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return pino(
     {
       level,
-      base: { service: "auth-service" },
+      base: { service: "auth-service", pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: redactPaths, censor: "[redacted]" },
       serializers: { err: (error: unknown) => serializeError(error) },

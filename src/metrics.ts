@@ -8,13 +8,17 @@
  * - auth_store_errors_total{store}: PostgreSQL or Redis unreachable;
  * - the Node.js process metrics (event loop lag, heap, GC) with the prefix auth_.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import cluster from "node:cluster";
+import { randomUUID } from "node:crypto";
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { SecurityEvent } from "./domain/model.js";
 
 export type Store = "postgres" | "redis";
 
 export interface Metrics {
   readonly registry: Registry;
+  /** The exposition for GET /metrics: in a cluster worker, the whole cluster's, from the primary. */
+  text(): Promise<string>;
   callFinished(transport: string, rpc: string, code: string, seconds: number): void;
   securityEvent(event: SecurityEvent): void;
   storeError(store: Store): void;
@@ -59,8 +63,15 @@ export function createMetrics(): Metrics {
     labelNames: ["store"] as const,
     registers: [registry],
   });
+  if (cluster.isWorker) {
+    // prom-client answers the primary's collection requests only once an AggregatorRegistry was
+    // made in the worker (its constructor adds the listener), and from the registries set here.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries(registry);
+  }
   return {
     registry,
+    text: () => (cluster.isWorker ? clusterText() : registry.metrics()),
     callFinished(transport, rpc, code, seconds) {
       requests.inc({ transport, rpc, code });
       latency.observe({ transport, rpc }, seconds);
@@ -75,4 +86,46 @@ export function createMetrics(): Metrics {
       storeErrors.inc({ store });
     },
   };
+}
+
+const REQUEST = "auth:metrics-request";
+const RESPONSE = "auth:metrics-response";
+
+interface MetricsMessage {
+  readonly type: string;
+  readonly id: string;
+  readonly text?: string;
+  readonly error?: string;
+}
+
+/** In the cluster's primary: answers workers' requests for the aggregated metrics of all workers. */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on("message", (worker, message: MetricsMessage) => {
+    if (message?.type !== REQUEST) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: RESPONSE, id: message.id, text }),
+      (error: unknown) => worker.send({ type: RESPONSE, id: message.id, error: String(error) }),
+    );
+  });
+}
+
+/** In a worker: asks the primary for the whole cluster's metrics (each worker only sees its own calls). */
+function clusterText(): Promise<string> {
+  const id = randomUUID();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off("message", onMessage);
+      reject(new Error("the cluster's primary did not answer for the metrics"));
+    }, 7000);
+    const onMessage = (message: MetricsMessage) => {
+      if (message?.type !== RESPONSE || message.id !== id) return;
+      clearTimeout(timer);
+      process.off("message", onMessage);
+      if (message.text !== undefined) resolve(message.text);
+      else reject(new Error(message.error ?? "no metrics"));
+    };
+    process.on("message", onMessage);
+    process.send?.({ type: REQUEST, id });
+  });
 }

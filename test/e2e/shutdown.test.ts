@@ -1,11 +1,13 @@
 /**
- * Graceful shutdown of the real process: SIGTERM while 100 calls are in flight (gRPC and REST, on
- * real PostgreSQL and Redis). Every call completes or gets UNAVAILABLE, and the process exits 0
- * within 10 s.
+ * Graceful shutdown of the real process, in cluster mode (a primary and two workers): SIGTERM while
+ * 100 calls are in flight (gRPC and REST, on real PostgreSQL and Redis). Every call completes or
+ * gets UNAVAILABLE, and the process exits 0 within 10 s.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestDatabase, testSigningKey } from "../support/app.js";
@@ -21,11 +23,15 @@ describe("SIGTERM with calls in flight", () => {
   let grpc: TestClient;
   let rest: TestClient;
   let output = "";
+  let dataDir: string;
+  let httpPort: number;
   const email = `shutdown.${randomBytes(4).toString("hex")}@example.com`;
   const password = newPassword();
 
   beforeAll(async () => {
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const grpcPort = await freePort();
+    httpPort = await freePort();
+    dataDir = mkdtempSync(join(tmpdir(), "auth-shutdown-"));
     child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: root,
       env: {
@@ -41,6 +47,9 @@ describe("SIGTERM with calls in flight", () => {
         // Each login costs a real bcrypt (about 80 ms here), so that 100 of them are still running
         // when the signal comes.
         BCRYPT_COST: "10",
+        // Two workers: the cluster's primary must pass the signal on and exit 0 once both did.
+        WORKERS: "2",
+        DATA_DIR: dataDir,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -52,7 +61,7 @@ describe("SIGTERM with calls in flight", () => {
     });
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const deadline = Date.now() + 50_000;
-    while (!output.includes("auth service listening")) {
+    while (output.split('"msg":"auth service listening"').length < 3) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the service did not start:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -63,6 +72,36 @@ describe("SIGTERM with calls in flight", () => {
   afterAll(() => {
     grpc?.close();
     if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("answers /metrics with the calls of every worker", async () => {
+    // A fresh connection per call, so that the cluster spreads them over both workers.
+    const call = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: "127.0.0.1",
+            port: httpPort,
+            path: "/v1/auth/validate-token",
+            method: "POST",
+            agent: false,
+            headers: { "content-type": "application/json" },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on("error", reject);
+        req.end(JSON.stringify({ token: "not-a-token" }));
+      });
+    for (let i = 0; i < 20; i++) expect(await call()).toBe(200);
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const line = text
+      .split("\n")
+      .find((l) => l.startsWith("auth_requests_total{") && l.includes('rpc="ValidateToken"') && l.includes('transport="rest"'));
+    expect(Number(line?.split(" ").at(-1))).toBe(20);
   });
 
   it("lets every call complete or answer UNAVAILABLE, and exits 0 within 10 s", async () => {
@@ -88,7 +127,16 @@ describe("SIGTERM with calls in flight", () => {
     expect(late.ok ? "OK" : late.code).toMatch(/^(OK|UNAVAILABLE)$/);
     expect(code).toBe(0);
     expect(elapsed).toBeLessThan(10_000);
-    expect(output).toContain('"msg":"shutting down"');
-    expect(output).toContain('"msg":"stopped"');
+    expect(output).toContain('"msg":"cluster started"');
+    expect(output).toContain('"msg":"shutting down the cluster"');
+    expect(output.match(/"msg":"stopped"/g)).toHaveLength(3);
+    // Both workers served calls.
+    const servingPids = new Set(
+      output
+        .split("\n")
+        .filter((line) => line.includes('"rpc":"Login"'))
+        .map((line) => /"pid":(\d+)/.exec(line)?.[1]),
+    );
+    expect(servingPids.size).toBe(2);
   });
 });

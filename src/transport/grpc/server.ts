@@ -16,6 +16,32 @@ import { type AuthHandlers, handlerFor } from "../handlers.js";
 export interface GrpcServerOptions {
   readonly maxRequestBytes: number;
   readonly observer: CallObserver;
+  /** Adds `/auth.bench.v1.Bench/Empty`, the floor the benchmarks compare ValidateToken with. */
+  readonly benchFloor?: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * An RPC that does nothing: an empty message in, an empty message out, through grpc-js alone. The
+ * least any unary call on this server can cost; benchmarks only (BENCH_FLOOR=true).
+ */
+function addBenchFloor(server: grpc.Server): void {
+  const identity = (bytes: Buffer) => bytes;
+  server.addService(
+    {
+      Empty: {
+        path: "/auth.bench.v1.Bench/Empty",
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    } as grpc.ServiceDefinition,
+    { Empty: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, EMPTY) },
+  );
 }
 
 function firstValue(metadata: grpc.Metadata, key: string): string | undefined {
@@ -102,6 +128,7 @@ export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOpti
     };
   }
   server.addService(definition as grpc.ServiceDefinition, implementation);
+  if (options.benchFloor) addBenchFloor(server);
   return server;
 }
 

@@ -74,7 +74,7 @@ export function createHttpServer(handlers: AuthHandlers, deps: AuthDeps, options
       if (path === "/.well-known/openid-configuration")
         return sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
       if (path === "/metrics") {
-        const text = await metrics.registry.metrics();
+        const text = await metrics.text();
         res.writeHead(200, { "content-type": metrics.registry.contentType, "cache-control": "no-store" });
         return void res.end(text);
       }
