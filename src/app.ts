@@ -169,6 +169,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       audience: config.jwt.audience,
       ttlMs: config.accessTokenTtlMs,
       clockSkewMs: config.jwt.clockSkewMs,
+      verifiedCacheSize: config.jwt.verifiedCacheSize,
     }),
     oneTimeTokens: createOneTimeTokens(db),
     mailer: smtp ?? createOutboxMailer(join(config.dataDir, "outbox"), config.mailFrom, logger),

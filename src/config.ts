@@ -47,6 +47,8 @@ export interface Config {
     readonly keyReloadIntervalMs: number;
     readonly clockSkewMs: number;
     readonly maxTokenBytes: number;
+    /** Verified tokens remembered per process, so the signature of a token seen before is not checked again. */
+    readonly verifiedCacheSize: number;
   };
   readonly accessTokenTtlMs: number;
   readonly refreshTokenTtlMs: number;
@@ -278,6 +280,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
       keyReloadIntervalMs: duration("KEY_RELOAD_INTERVAL", "60s", 1000),
       clockSkewMs: duration("CLOCK_SKEW", "30s", 0),
       maxTokenBytes: int("MAX_TOKEN_BYTES", 8192, 512, 1_048_576),
+      verifiedCacheSize: int("TOKEN_CACHE_SIZE", 10_000, 0, 1_000_000),
     },
     accessTokenTtlMs,
     refreshTokenTtlMs,

@@ -11,7 +11,7 @@ import {
   type KeyObject,
   randomBytes,
 } from "node:crypto";
-import { calculateJwkThumbprint, type JWK } from "jose";
+import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK } from "jose";
 import type { JwtAlgorithm } from "../../config.js";
 
 export interface SigningKey {
@@ -19,7 +19,11 @@ export interface SigningKey {
   /** RFC 7638 thumbprint of the public (or secret) key. */
   readonly kid: string;
   readonly signingKey: KeyObject;
-  readonly verificationKey: KeyObject;
+  /**
+   * Imported into WebCrypto once: given a KeyObject, jose converts it on every verification
+   * (about 30 µs of the 220 µs an ES256 check costs here).
+   */
+  readonly verificationKey: CryptoKey;
   /** The public JWK for the JWKS document; undefined for HS256 (a secret is never published). */
   readonly publicJwk: JWK | undefined;
 }
@@ -77,14 +81,17 @@ export function privateJwkOf(key: KeyObject): JsonWebKey {
 /** Builds the signing key (kid, verification key, public JWK) from a private key or secret. */
 export async function signingKeyFrom(algorithm: JwtAlgorithm, privateKey: KeyObject): Promise<SigningKey> {
   if (algorithm === "HS256") {
-    const kid = await calculateJwkThumbprint(privateKey.export({ format: "jwk" }) as JWK);
-    return { algorithm, kid, signingKey: privateKey, verificationKey: privateKey, publicJwk: undefined };
+    const secretJwk = privateKey.export({ format: "jwk" }) as JWK;
+    const kid = await calculateJwkThumbprint(secretJwk);
+    const verificationKey = (await importJWK({ ...secretJwk, alg: algorithm }, algorithm)) as CryptoKey;
+    return { algorithm, kid, signingKey: privateKey, verificationKey, publicJwk: undefined };
   }
   assertKeyFits(algorithm, privateKey);
   const publicKey = createPublicKey(privateKey);
   const jwk = publicKey.export({ format: "jwk" }) as JWK;
   const kid = await calculateJwkThumbprint(jwk);
-  return { algorithm, kid, signingKey: privateKey, verificationKey: publicKey, publicJwk: { ...jwk, kid, alg: algorithm, use: "sig" } };
+  const verificationKey = (await importJWK({ ...jwk, alg: algorithm }, algorithm)) as CryptoKey;
+  return { algorithm, kid, signingKey: privateKey, verificationKey, publicJwk: { ...jwk, kid, alg: algorithm, use: "sig" } };
 }
 
 /** The HS256 signing key of a JWT_SECRET. */

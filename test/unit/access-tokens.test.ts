@@ -1,0 +1,109 @@
+/**
+ * The memory of verified tokens: a token seen before skips its signature check only, never its
+ * lifetime, audience or key, and the memory stays within its bound.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { createAccessTokens } from "../../src/infra/crypto/access-tokens.js";
+import type { KeyRing } from "../../src/infra/crypto/key-ring.js";
+import { generatePrivateKey, type SigningKey, signingKeyFrom } from "../../src/infra/crypto/keys.js";
+import { TestClock } from "../support/app.js";
+
+const MINUTE = 60_000;
+const claims = { userId: "u1", tenant: "default", sessionId: "s1", roles: ["user"], email: "a@example.com", username: null };
+
+/** A ring of one key that a test can take away, as rotation does once a retired key's window ends. */
+function ringOf(key: SigningKey): KeyRing & { remove(): void } {
+  let present = true;
+  return {
+    signer: () => key,
+    find: (kid) => (present && kid === key.kid ? key : undefined),
+    publicJwks: () => [],
+    algorithms: () => [key.algorithm],
+    reload: async () => {},
+    close: () => {},
+    remove: () => {
+      present = false;
+    },
+  };
+}
+
+describe("remembered verifications", () => {
+  let key: SigningKey;
+  beforeAll(async () => {
+    key = await signingKeyFrom("ES256", generatePrivateKey("ES256"));
+  });
+  const setup = (verifiedCacheSize: number) => {
+    const clock = new TestClock();
+    const ring = ringOf(key);
+    const tokens = createAccessTokens(ring, { issuer: "iss", audience: "api", ttlMs: 15 * MINUTE, clockSkewMs: 30_000, verifiedCacheSize });
+    const verify = (token: string, audience?: string) => tokens.verify(token, { audience, now: clock.now() });
+    return { clock, ring, tokens, verify };
+  };
+
+  it("answers a token seen before from memory, with the same claims", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    const first = await verify(token);
+    const second = await verify(token);
+    expect(first).toMatchObject({ active: true, claims: { userId: "u1", sessionId: "s1", roles: ["user"] } });
+    expect(second).toEqual(first);
+    expect(tokens.cacheStats()).toEqual({ hits: 1, misses: 1, size: 1 });
+  });
+
+  it("still expires a remembered token on time, and forgets it", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    expect(await verify(token)).toMatchObject({ active: true });
+    clock.advance(15 * MINUTE + 30_000 - 2000);
+    expect(await verify(token)).toMatchObject({ active: true });
+    clock.advance(3000);
+    expect(await verify(token)).toEqual({ active: false, reason: "expired" });
+    expect(tokens.cacheStats().size).toBe(0);
+  });
+
+  it("still checks the audience the caller names", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    expect(await verify(token)).toMatchObject({ active: true });
+    expect(await verify(token, "billing")).toEqual({ active: false, reason: "wrong_audience" });
+    expect(await verify(token, "api")).toMatchObject({ active: true });
+  });
+
+  it("refuses a remembered token once its key has left the ring", async () => {
+    const { tokens, verify, clock, ring } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    expect(await verify(token)).toMatchObject({ active: true });
+    ring.remove();
+    expect(await verify(token)).toEqual({ active: false, reason: "unknown_key" });
+  });
+
+  it("does not take a token that differs by one character for one it remembers", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    expect(await verify(token)).toMatchObject({ active: true });
+    const last = token.at(-2) === "A" ? "B" : "A";
+    const forged = `${token.slice(0, -2)}${last}${token.at(-1)}`;
+    expect(await verify(forged)).toMatchObject({ active: false });
+  });
+
+  it("remembers only successes, at most the configured number, forgetting the oldest first", async () => {
+    const { tokens, verify, clock } = setup(2);
+    await verify("not.a.token");
+    expect(tokens.cacheStats().size).toBe(0);
+    const issued = await Promise.all([1, 2, 3].map(() => tokens.issue(claims, clock.now())));
+    for (const { token } of issued) await verify(token);
+    expect(tokens.cacheStats()).toMatchObject({ size: 2, hits: 0 });
+    await verify(issued[2]!.token);
+    expect(tokens.cacheStats().hits).toBe(1);
+    await verify(issued[0]!.token);
+    expect(tokens.cacheStats()).toMatchObject({ hits: 1, size: 2 });
+  });
+
+  it("remembers nothing when the size is 0", async () => {
+    const { tokens, verify, clock } = setup(0);
+    const { token } = await tokens.issue(claims, clock.now());
+    await verify(token);
+    await verify(token);
+    expect(tokens.cacheStats()).toEqual({ hits: 0, misses: 2, size: 0 });
+  });
+});
