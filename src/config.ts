@@ -57,6 +57,8 @@ export interface Config {
   readonly emailTokenTtlMs: number;
   readonly resetTokenTtlMs: number;
   readonly bcryptCost: number;
+  /** Threads running bcrypt in each process (at a lower priority than the event loop). */
+  readonly bcryptThreads: number;
   readonly passwordMinLength: number;
   readonly requireVerifiedEmail: boolean;
   readonly defaultTenant: string;
@@ -289,6 +291,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     emailTokenTtlMs: duration("EMAIL_TOKEN_TTL", "24h", 1000),
     resetTokenTtlMs: duration("RESET_TOKEN_TTL", "15m", 1000),
     bcryptCost: int("BCRYPT_COST", 12, 4, 31),
+    // Together, the workers' bcrypt threads use every core and no more.
+    bcryptThreads: int("BCRYPT_THREADS", Math.max(1, Math.floor(availableParallelism() / workers)), 1, 256),
     passwordMinLength: int("PASSWORD_MIN_LENGTH", 8, 6, 64),
     requireVerifiedEmail: bool("REQUIRE_VERIFIED_EMAIL", false),
     defaultTenant,

@@ -4,7 +4,6 @@
  * service per worker on the same two ports, restarts a worker that dies, and passes signals on.
  */
 import cluster from "node:cluster";
-import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import { buildApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
@@ -37,18 +36,17 @@ async function runService(config: Config, logger: Logger): Promise<void> {
 }
 
 /**
- * The primary of the cluster: forks the workers, each with a libuv thread pool (where bcrypt runs)
- * of cores / workers threads, so that the workers' bcrypt together uses every core and no more.
+ * The primary of the cluster: forks the workers, restarts one that dies, and passes signals on.
+ * Each worker runs bcrypt on BCRYPT_THREADS threads of its own (cores / workers by default).
  */
 function runPrimary(config: Config, logger: Logger): void {
-  const threads = process.env.UV_THREADPOOL_SIZE ?? String(Math.max(1, Math.floor(availableParallelism() / config.workers)));
-  const fork = () => cluster.fork({ UV_THREADPOOL_SIZE: threads });
+  const fork = () => cluster.fork();
   let stopping = false;
   const recentDeaths: number[] = [];
 
   serveClusterMetrics();
   for (let i = 0; i < config.workers; i++) fork();
-  logger.info({ workers: config.workers, threadPoolSize: Number(threads) }, "cluster started");
+  logger.info({ workers: config.workers, bcryptThreadsPerWorker: config.bcryptThreads }, "cluster started");
 
   cluster.on("exit", (worker, code, signal) => {
     if (stopping) return;

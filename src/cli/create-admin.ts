@@ -43,12 +43,13 @@ export async function createAdmin(db: Kysely<Database>, config: Config, input: C
     context: [email, username],
   });
   const passwords = await createPasswordHasher(config.bcryptCost);
+  const passwordHash = await passwords.hash(input.password).finally(() => passwords.close());
   const user = await users.create({
     tenant: input.tenant,
     email,
     username,
     fullName: validateFullName(input.fullName),
-    passwordHash: await passwords.hash(input.password),
+    passwordHash,
     roles: ["user", "admin"],
   });
   await admin.markEmailVerified(user.id, new Date());
