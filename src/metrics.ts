@@ -63,6 +63,7 @@ export function createMetrics(): Metrics {
     labelNames: ["store"] as const,
     registers: [registry],
   });
+  const callChildren = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<"transport" | "rpc"> }>();
   if (cluster.isWorker) {
     // prom-client answers the primary's collection requests only once an AggregatorRegistry was
     // made in the worker (its constructor adds the listener), and from the registries set here.
@@ -73,8 +74,15 @@ export function createMetrics(): Metrics {
     registry,
     text: () => (cluster.isWorker ? clusterText() : registry.metrics()),
     callFinished(transport, rpc, code, seconds) {
-      requests.inc({ transport, rpc, code });
-      latency.observe({ transport, rpc }, seconds);
+      // prom-client hashes the labels on every call; the few combinations are looked up once.
+      const key = `${transport} ${rpc} ${code}`;
+      let children = callChildren.get(key);
+      if (children === undefined) {
+        children = { count: requests.labels({ transport, rpc, code }), latency: latency.labels({ transport, rpc }) };
+        callChildren.set(key, children);
+      }
+      children.count.inc();
+      children.latency.observe(seconds);
     },
     securityEvent(event) {
       events.inc({ type: event.type });

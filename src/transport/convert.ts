@@ -1,13 +1,14 @@
 /** Converters between domain values and protobuf messages, named by direction. */
-import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type InactiveReason, type IssuedTokens, primaryRole, type TokenCheck, type User } from "../domain/model.js";
+import { type AccessClaims, type InactiveReason, type IssuedTokens, primaryRole, type TokenCheck, type User } from "../domain/model.js";
 import type { ListedSession } from "../domain/sessions.js";
 import {
   InactiveReason as ProtoInactiveReason,
   type SessionSchema,
   type UserSchema,
-  type ValidateTokenResponseSchema,
+  type ValidateTokenResponse,
+  ValidateTokenResponseSchema,
 } from "../gen/auth/v1/auth_pb.js";
 
 export function userToProto(user: User): MessageInitShape<typeof UserSchema> {
@@ -74,9 +75,28 @@ export function sessionToProto(session: ListedSession): MessageInitShape<typeof 
   };
 }
 
+/** Answers already built, by claims: a remembered token's claims are one object, reused on every call. */
+const answers = new WeakMap<AccessClaims, ValidateTokenResponse>();
+
+/**
+ * The ValidateToken answer. An active one is a frozen message, the same object for the same claims
+ * object, so that transports can serialize it once (see the gRPC server).
+ */
 export function tokenCheckToProto(check: TokenCheck): MessageInitShape<typeof ValidateTokenResponseSchema> {
   if (!check.active) return { active: false, reason: inactiveReasonToProto[check.reason] };
-  const { claims } = check;
+  const known = answers.get(check.claims);
+  if (known !== undefined) return known;
+  const answer = deepFreeze(create(ValidateTokenResponseSchema, activeAnswer(check.claims)));
+  answers.set(check.claims, answer);
+  return answer;
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const field of Object.values(value)) if (typeof field === "object" && field !== null) deepFreeze(field);
+  return Object.freeze(value);
+}
+
+function activeAnswer(claims: AccessClaims): MessageInitShape<typeof ValidateTokenResponseSchema> {
   return {
     active: true,
     userId: claims.userId,
