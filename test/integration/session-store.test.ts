@@ -15,7 +15,7 @@ const DAY = 86_400_000;
 describe.each([
   ["a real Redis server", () => new Redis(inject("redisUrl"))],
   ["the embedded stand-in", () => new RedisMock()],
-])("the session store on %s", (_, open) => {
+])("the session store on %s", (where, open) => {
   let redis: Redis;
   let store: SessionStore;
   let prefix: string;
@@ -173,5 +173,26 @@ describe.each([
     await redis.del(`${prefix}s:{${gone.id}}`); // as if its TTL had run out
     const { session: fresh } = await newSession({ userId });
     expect(await redis.smembers(`${prefix}u:{${userId}}`)).toEqual([fresh.id]);
+  });
+
+  it("prunes a large index a sample at a time, at a cost that does not grow with it", async () => {
+    const userId = `user-${randomBytes(4).toString("hex")}`;
+    const index = `${prefix}u:{${userId}}`;
+    // 300 ids of sessions that have ended, as a heavy user's index collects them.
+    await redis.sadd(index, ...Array.from({ length: 300 }, () => `gone${randomBytes(8).toString("hex")}`));
+    if (where === "a real Redis server") {
+      // The stand-in keeps no command statistics.
+      const existsCalls = async () => Number(/cmdstat_exists:calls=(\d+)/.exec(await redis.info("commandstats"))?.[1] ?? 0);
+      const before = await existsCalls();
+      await newSession({ userId });
+      expect((await existsCalls()) - before).toBeLessThanOrEqual(16);
+    } else {
+      await newSession({ userId });
+    }
+    for (let i = 0; i < 60; i++) await newSession({ userId });
+    const members = await redis.smembers(index);
+    // Each login drops the dead ids among 16 drawn at random: from 300, few are left.
+    expect(members.filter((id) => id.startsWith("gone")).length).toBeLessThan(100);
+    expect(members.filter((id) => !id.startsWith("gone"))).toHaveLength(61);
   });
 });
