@@ -1,0 +1,91 @@
+/**
+ * What the scenarios need in the stores, made directly rather than through the API (a login costs
+ * a bcrypt; 30,000 of them would take the whole run): sessions in Redis through our session store,
+ * and access tokens signed by the service's own key ring (the benchmark holds its
+ * KEY_ENCRYPTION_KEY), so the service verifies them exactly as it verifies its own.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { Redis } from "ioredis";
+import { pino } from "pino";
+import type { Config } from "../../src/config.js";
+import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
+import { RefreshRequestSchema, ValidateTokenRequestSchema } from "../../src/gen/auth/v1/auth_pb.js";
+import { createAccessTokens } from "../../src/infra/crypto/access-tokens.js";
+import { openKeyRing } from "../../src/infra/crypto/key-setup.js";
+import { openDatabase } from "../../src/infra/postgres/database.js";
+import { createUserRepository } from "../../src/infra/postgres/users.js";
+import { createSessionStore } from "../../src/infra/redis/sessions.js";
+
+const DAY = 86_400_000;
+
+export interface Seeded {
+  /** One serialized request message per line, base64: what bench/load/unary.ts sends. */
+  readonly validateBodies: string[];
+  readonly refreshBodies: string[];
+}
+
+/**
+ * `sessions` sessions spread over users of their own (150 each, as heavy users have), each with
+ * one access token and its refresh token.
+ */
+export async function seedSessions(config: Config, redis: Redis, passwordHash: string, sessions: number): Promise<Seeded> {
+  const db = openDatabase({ url: config.databaseUrl as string, dataDir: "unused", poolMax: 4, onPoolError: () => {} });
+  const logger = pino({ level: "silent" });
+  const clock = { now: () => Date.now() };
+  const ring = await openKeyRing(config, db, clock, logger);
+  try {
+    const users = createUserRepository(db);
+    const store = createSessionStore(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs);
+    const tokens = createAccessTokens(ring, {
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlMs: config.accessTokenTtlMs,
+      clockSkewMs: config.jwt.clockSkewMs,
+    });
+    const validateBodies: string[] = [];
+    const refreshBodies: string[] = [];
+    const perUser = 150;
+    const now = Date.now();
+    for (let u = 0; u * perUser < sessions; u++) {
+      const user = await users.create({
+        tenant: config.defaultTenant,
+        email: `seeded.${u}.${now.toString(36)}@example.com`,
+        username: null,
+        fullName: null,
+        passwordHash,
+        roles: ["user"],
+      });
+      await Promise.all(
+        Array.from({ length: Math.min(perUser, sessions - u * perUser) }, async () => {
+          const id = newSessionId();
+          const secret = newSecret();
+          await store.create({
+            id,
+            userId: user.id,
+            tenant: user.tenant,
+            secretHash: hashSecret(secret),
+            ip: "127.0.0.1",
+            userAgent: "bench",
+            createdAt: now,
+            absoluteExpiresAt: now + 30 * DAY,
+            idleTtlMs: 7 * DAY,
+          });
+          const { token } = await tokens.issue(
+            { userId: user.id, tenant: user.tenant, sessionId: id, roles: user.roles, email: user.email, username: null },
+            now,
+          );
+          validateBodies.push(base64(toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }))));
+          refreshBodies.push(
+            base64(toBinary(RefreshRequestSchema, create(RefreshRequestSchema, { refreshToken: formatRefreshToken(id, secret) }))),
+          );
+        }),
+      );
+    }
+    return { validateBodies, refreshBodies };
+  } finally {
+    ring.close();
+    await db.destroy();
+  }
+}
+
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");

@@ -1,0 +1,123 @@
+/** The service under test: compiled JS (`node dist/main.js`), as in production, in its own process tree. */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface RunningService {
+  readonly grpcAddress: string;
+  readonly baseUrl: string;
+  /** The primary (or only) process and its workers. */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The memory settings the Dockerfile runs the service with (NODE_OPTIONS, MALLOC_ARENA_MAX), read
+ * from it, so that the benchmark measures what is deployed.
+ */
+export function runtimeEnvOfDockerfile(root: string): Record<string, string> {
+  const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
+  const arenas = /MALLOC_ARENA_MAX=(\d+)/.exec(dockerfile)?.[1];
+  if (nodeOptions === undefined || arenas === undefined) throw new Error("the Dockerfile sets no NODE_OPTIONS or MALLOC_ARENA_MAX");
+  return { NODE_OPTIONS: nodeOptions, MALLOC_ARENA_MAX: arenas };
+}
+
+export async function startService(root: string, env: Record<string, string>, logFile: string): Promise<RunningService> {
+  const workers = Number(env.WORKERS ?? 1);
+  // Straight to a file: the service writes its logs itself, as in production, and the benchmark
+  // process does not spend CPU relaying them.
+  const fd = openSync(logFile, "a");
+  const child: ChildProcess = spawn(process.execPath, ["dist/main.js"], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...runtimeEnvOfDockerfile(root), ...env },
+    stdio: ["ignore", fd, fd],
+  });
+  closeSync(fd);
+  const startedAt = readFileSync(logFile, "utf8").length;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const output = readFileSync(logFile, "utf8").slice(startedAt);
+    if (output.split('"msg":"auth service listening"').length > workers) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the service did not start:\n${output.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const primary = child.pid as number;
+  return {
+    grpcAddress: `127.0.0.1:${env.GRPC_PORT}`,
+    baseUrl: `http://127.0.0.1:${env.HTTP_PORT}`,
+    pids() {
+      const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(primary)])
+        .toString()
+        .split("\n")
+        .map(Number)
+        .filter(Boolean);
+      return [primary, ...children];
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** CPU seconds (user + system, every thread) a process has used, from /proc; 0 once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    // utime and stime, in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Time the hypervisor gave this machine's cores to others (steal), from /proc/stat, in seconds of one core. */
+export function stealSeconds(): number {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/) ?? [];
+  return Number(fields[8] ?? 0) / 100;
+}
+
+/** Resident memory of a process in MB, from /proc. */
+export function rssMb(pid: number): number {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    return Math.round(kb / 102.4) / 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the RSS of every process of the service while `during` runs; the highest seen, per process. */
+export async function peakRss<T>(
+  service: RunningService,
+  during: () => Promise<T>,
+): Promise<{ result: T; peakMb: Record<number, number> }> {
+  const peak: Record<number, number> = {};
+  // The processes once (ps is a process of its own), then /proc only.
+  const pids = service.pids();
+  const sample = () => {
+    for (const pid of pids) peak[pid] = Math.max(peak[pid] ?? 0, rssMb(pid));
+  };
+  sample();
+  const timer = setInterval(sample, 250);
+  try {
+    const result = await during();
+    sample();
+    return { result, peakMb: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The service's non-OK answers to `rpc` so far, across transports (from its /metrics). */
+export async function failedCalls(service: RunningService, rpc: string): Promise<number> {
+  const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
+  let failed = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("auth_requests_total{") || !line.includes(`rpc="${rpc}"`) || line.includes('code="OK"')) continue;
+    failed += Number(line.split(" ").at(-1));
+  }
+  return failed;
+}
