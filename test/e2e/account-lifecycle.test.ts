@@ -7,19 +7,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { type CallResult, createGrpcClient, type TestClient, transports } from "../support/clients.js";
+import { bearer, createGrpcClient, failed, ok, type TestClient, transports } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
 import { createTestSmtp, linkIn, type TestSmtp } from "../support/smtp.js";
 
-function ok(result: CallResult): Record<string, any> {
-  if (!result.ok) throw new Error(`expected success, got ${result.code} ${result.reason}: ${result.message}`);
-  return result.response;
-}
-function failed(result: CallResult): Extract<CallResult, { ok: false }> {
-  if (result.ok) throw new Error(`expected a failure, got ${JSON.stringify(result.response)}`);
-  return result;
-}
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const uniqueEmail = (tag: string) => `${tag}.${randomBytes(5).toString("hex")}@example.com`;
 const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
 

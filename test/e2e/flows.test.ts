@@ -5,20 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { type CallResult, type TestClient, transports } from "../support/clients.js";
+import { bearer, failed, ok, type TestClient, transports } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
-
-function ok(result: CallResult): Record<string, any> {
-  if (!result.ok) throw new Error(`expected success, got ${result.code} ${result.reason}: ${result.message}`);
-  return result.response;
-}
-
-function failed(result: CallResult): Extract<CallResult, { ok: false }> {
-  if (result.ok) throw new Error(`expected a failure, got ${JSON.stringify(result.response)}`);
-  return result;
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe.each(transports)("core flows over $name", ({ connect }) => {
   let app: TestApp;

@@ -2,14 +2,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, startTestApp, type TestApp } from "../support/app.js";
-import { type CallResult, type TestClient, transports } from "../support/clients.js";
+import { bearer, ok, type TestClient, transports } from "../support/clients.js";
 import { newPassword } from "../support/secrets.js";
-
-function ok(result: CallResult): Record<string, any> {
-  if (!result.ok) throw new Error(`expected success, got ${result.code} ${result.reason}: ${result.message}`);
-  return result.response;
-}
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe.each(transports)("sessions over $name", ({ connect }) => {
   let a: TestApp;

@@ -25,6 +25,20 @@ export type CallResult =
       readonly httpStatus?: number;
     };
 
+/** The response of a call that must succeed; throws with the code and reason otherwise. */
+export function ok(result: CallResult): Record<string, any> {
+  if (!result.ok) throw new Error(`expected success, got ${result.code} ${result.reason}: ${result.message}`);
+  return result.response;
+}
+
+/** The failure of a call that must fail; throws with the response otherwise. */
+export function failed(result: CallResult): Extract<CallResult, { ok: false }> {
+  if (result.ok) throw new Error(`expected a failure, got ${JSON.stringify(result.response)}`);
+  return result;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
 export interface TestClient {
   readonly transport: "grpc" | "connect" | "rest";
   call(method: string, request?: object, headers?: Record<string, string>): Promise<CallResult>;
