@@ -81,7 +81,7 @@ async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Log
     try {
       const applied = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
-      await ensureTenant(db, config.defaultTenant, config.defaultTenant);
+      await ensureTenant(db, config.policy.defaultTenant, config.policy.defaultTenant);
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
@@ -168,13 +168,13 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const passwords = await createPasswordHasher(config.bcryptCost, { threads: config.bcryptThreads, niceness: BCRYPT_NICENESS });
   const deps: AuthDeps = {
     users: createUserRepository(db),
-    sessions: createSessionStore(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs),
+    sessions: createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs),
     passwords,
-    commonPasswords: loadCommonPasswords(config.passwordMinLength),
+    commonPasswords: loadCommonPasswords(config.policy.passwordMinLength),
     tokens: createAccessTokens(keyRing, {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
-      ttlMs: config.accessTokenTtlMs,
+      ttlMs: config.policy.accessTokenTtlMs,
       clockSkewMs: config.jwt.clockSkewMs,
       verifiedCacheSize: config.jwt.verifiedCacheSize,
     }),
@@ -184,21 +184,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     background,
     events: countedEvents(createAuditLog(db, logger), metrics),
     clock,
-    policy: {
-      defaultTenant: config.defaultTenant,
-      accessTokenTtlMs: config.accessTokenTtlMs,
-      refreshTokenTtlMs: config.refreshTokenTtlMs,
-      sessionMaxLifetimeMs: config.sessionMaxLifetimeMs,
-      refreshReuseGraceMs: config.refreshReuseGraceMs,
-      passwordMinLength: config.passwordMinLength,
-      requireVerifiedEmail: config.requireVerifiedEmail,
-      maxTokenBytes: config.jwt.maxTokenBytes,
-      emailTokenTtlMs: config.emailTokenTtlMs,
-      resetTokenTtlMs: config.resetTokenTtlMs,
-      verifyEmailUrl: config.verifyEmailUrl,
-      resetPasswordUrl: config.resetPasswordUrl,
-      mailsPerAddressPerHour: config.mailsPerAddressPerHour,
-    },
+    policy: config.policy,
   };
 
   async function readiness(): Promise<Readiness> {

@@ -60,7 +60,7 @@ async function rotate(config: Config): Promise<number> {
     const { kid, retired } = await rotateKeys(db, keyEncryptionKey(config), config.jwt.algorithm, new Date());
     process.stdout.write(`new signing key ${kid} (${config.jwt.algorithm}) is active; retired: ${retired.join(", ") || "none"}\n`);
     process.stdout.write(
-      `retired keys verify for ${(config.accessTokenTtlMs + config.jwt.clockSkewMs) / 1000} s more, then leave the JWKS\n`,
+      `retired keys verify for ${(config.policy.accessTokenTtlMs + config.jwt.clockSkewMs) / 1000} s more, then leave the JWKS\n`,
     );
   } finally {
     await db.destroy();
@@ -85,7 +85,7 @@ async function list(config: Config): Promise<number> {
   const db = database(config);
   try {
     await migrateToLatest(db);
-    const verifyForMs = config.accessTokenTtlMs + config.jwt.clockSkewMs;
+    const verifyForMs = config.policy.accessTokenTtlMs + config.jwt.clockSkewMs;
     const now = Date.now();
     for (const key of await listKeys(db)) {
       const state =
@@ -134,7 +134,7 @@ async function main(argv: readonly string[]): Promise<number> {
           email: values.email ?? "",
           username: values.username,
           fullName: values["full-name"],
-          tenant: values.tenant ?? config.defaultTenant,
+          tenant: values.tenant ?? config.policy.defaultTenant,
           password,
         })}\n`,
       );
@@ -156,7 +156,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const db = database(config);
     try {
       await migrateToLatest(db);
-      const report = await importUsers(db, rows, { tenant: (values.tenant ?? config.defaultTenant).toLowerCase() });
+      const report = await importUsers(db, rows, { tenant: (values.tenant ?? config.policy.defaultTenant).toLowerCase() });
       for (const tenant of report.tenantsCreated) process.stdout.write(`created tenant ${tenant}\n`);
       for (const { line, reason } of report.skipped) process.stdout.write(`line ${line}: skipped (${reason})\n`);
       for (const { line, reason } of report.failed) process.stdout.write(`line ${line}: failed: ${reason}\n`);
@@ -173,7 +173,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const db = database(config);
     try {
       const applied = await migrateToLatest(db);
-      await ensureTenant(db, config.defaultTenant, config.defaultTenant);
+      await ensureTenant(db, config.policy.defaultTenant, config.policy.defaultTenant);
       process.stdout.write(applied.length > 0 ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
     } finally {
       await db.destroy();

@@ -35,11 +35,11 @@ export async function seedSessions(config: Config, redis: Redis, passwordHash: s
   const ring = await openKeyRing(config, db, clock, logger);
   try {
     const users = createUserRepository(db);
-    const store = createSessionStore(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs);
+    const store = createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs);
     const tokens = createAccessTokens(ring, {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
-      ttlMs: config.accessTokenTtlMs,
+      ttlMs: config.policy.accessTokenTtlMs,
       clockSkewMs: config.jwt.clockSkewMs,
     });
     const validateBodies: string[] = [];
@@ -48,7 +48,7 @@ export async function seedSessions(config: Config, redis: Redis, passwordHash: s
     const now = Date.now();
     for (let u = 0; u * perUser < sessions; u++) {
       const user = await users.create({
-        tenant: config.defaultTenant,
+        tenant: config.policy.defaultTenant,
         email: `seeded.${u}.${now.toString(36)}@example.com`,
         username: null,
         fullName: null,

@@ -38,8 +38,8 @@ export async function createAdmin(db: Kysely<Database>, config: Config, input: C
     throw new Error("no password: set ADMIN_PASSWORD, or pass --password-stdin and write it to standard input");
   const username = validateUsername(input.username);
   checkNewPassword("password", input.password, {
-    minLength: config.passwordMinLength,
-    commonPasswords: loadCommonPasswords(config.passwordMinLength),
+    minLength: config.policy.passwordMinLength,
+    commonPasswords: loadCommonPasswords(config.policy.passwordMinLength),
     context: [email, username],
   });
   const passwords = await createPasswordHasher(config.bcryptCost);

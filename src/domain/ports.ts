@@ -176,7 +176,7 @@ export interface Background {
   defer(label: string, task: () => Promise<void>): void;
 }
 
-/** The policy knobs the flows read; built from the configuration by the composition root. */
+/** The policy knobs the flows read: the `policy` section of the configuration (src/config.ts). */
 export interface AuthPolicy {
   readonly defaultTenant: string;
   readonly accessTokenTtlMs: number;

@@ -77,7 +77,7 @@ describe.each(transports)("the account lifecycle over $name", ({ connect }) => {
   it("answers TOKEN_EXPIRED once EMAIL_TOKEN_TTL has passed", async () => {
     const { email } = await register();
     const { token } = await tokenFromMail(smtp, email, /Confirm your email/);
-    app.clock.advance(app.config.emailTokenTtlMs + 1000);
+    app.clock.advance(app.config.policy.emailTokenTtlMs + 1000);
     expect(failed(await client.call("VerifyEmail", { token }))).toMatchObject({ code: "FAILED_PRECONDITION", reason: "TOKEN_EXPIRED" });
   });
 
@@ -226,7 +226,7 @@ describe.each(transports)("the account lifecycle over $name", ({ connect }) => {
     failed(await client.call("Login", { identifier: email, password: newPassword() }));
     const session = await login(email, password);
     ok(await client.call("Refresh", { refreshToken: session.refreshToken }));
-    app.clock.advance(app.config.refreshReuseGraceMs + 1000);
+    app.clock.advance(app.config.policy.refreshReuseGraceMs + 1000);
     failed(await client.call("Refresh", { refreshToken: session.refreshToken }));
     const second = await login(email, password);
     const changed = newPassword("changed");

@@ -57,7 +57,7 @@ describe.each([
     const auth = createAuthClient({ transport, onTokens: remember });
     await auth.login(email, password);
     const stale = auth.tokens()?.accessToken;
-    app.clock.advance(app.config.accessTokenTtlMs + app.config.jwt.clockSkewMs + 1000);
+    app.clock.advance(app.config.policy.accessTokenTtlMs + app.config.jwt.clockSkewMs + 1000);
     refreshes.length = 0;
     const results = await Promise.all(Array.from({ length: 50 }, () => auth.service.me({})));
     expect(refreshes).toHaveLength(1);
@@ -88,7 +88,7 @@ describe.each([
     await auth.login(email, password);
     const other = createAuthClient({ transport, tokens: auth.tokens() });
     await other.logout(true);
-    app.clock.advance(app.config.accessTokenTtlMs + app.config.jwt.clockSkewMs + 1000);
+    app.clock.advance(app.config.policy.accessTokenTtlMs + app.config.jwt.clockSkewMs + 1000);
     const error = await auth.service.me({}).catch((e: unknown) => e);
     expect(ConnectError.from(error).code).toBe(Code.Unauthenticated);
     expect(auth.tokens()).toBeUndefined();

@@ -48,7 +48,7 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     expect(ok(await client.call("Me", {}, bearer(login.accessToken))).user.id).toBe(user.id);
     expect(ok(await client.call("ValidateToken", { token: login.accessToken })).active).toBe(true);
     const refreshed = ok(await client.call("Refresh", { refreshToken: login.refreshToken }));
-    app.clock.advance(app.config.refreshReuseGraceMs + 1);
+    app.clock.advance(app.config.policy.refreshReuseGraceMs + 1);
     expect(failed(await client.call("Refresh", { refreshToken: login.refreshToken })).reason).toBe("TOKEN_REUSED");
     for (const token of [login.accessToken, refreshed.accessToken]) {
       expect(ok(await client.call("ValidateToken", { token }))).toMatchObject({ active: false, reason: "INACTIVE_REASON_REVOKED" });
@@ -105,7 +105,7 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     expect(refreshed.accessToken).not.toBe(login.accessToken);
     expect(ok(await client.call("ValidateToken", { token: refreshed.accessToken })).active).toBe(true);
 
-    app.clock.advance(app.config.refreshReuseGraceMs + 1000);
+    app.clock.advance(app.config.policy.refreshReuseGraceMs + 1000);
     const replay = failed(await client.call("Refresh", { refreshToken: login.refreshToken }));
     expect(replay.code).toBe("UNAUTHENTICATED");
     expect(replay.reason).toBe("TOKEN_REUSED");
@@ -274,7 +274,7 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
   it("reports an expired access token as TOKEN_EXPIRED on Me and as inactive on ValidateToken", async () => {
     const { request } = await registerUser();
     const login = await loginAs(request.email, request.password);
-    app.clock.advance(app.config.accessTokenTtlMs + app.config.jwt.clockSkewMs + 1000);
+    app.clock.advance(app.config.policy.accessTokenTtlMs + app.config.jwt.clockSkewMs + 1000);
     expect(failed(await client.call("Me", {}, bearer(login.accessToken))).reason).toBe("TOKEN_EXPIRED");
     expect(ok(await client.call("ValidateToken", { token: login.accessToken }))).toMatchObject({
       active: false,

@@ -157,7 +157,7 @@ describe("signing key rotation with two instances", () => {
 
   it("drops retired keys from the JWKS, and their tokens from validation, once those tokens have expired", async () => {
     const current = (await jwks(a)).find((key) => key.alg === "EdDSA")?.kid;
-    clock.advance(a.config.accessTokenTtlMs + a.config.jwt.clockSkewMs + 1000);
+    clock.advance(a.config.policy.accessTokenTtlMs + a.config.jwt.clockSkewMs + 1000);
     for (const app of [a, b]) expect((await jwks(app)).map((key) => key.kid)).toEqual([current]);
     for (const old of [before, lastEs256]) expect((await active(clientB, old))?.active).toBe(false);
     expect((await active(clientB, await login(clientA)))?.active).toBe(true);

@@ -62,11 +62,11 @@ describe("the offline verifier for other services", () => {
     expect((await refusal(verifier.verify(`${token.slice(0, -4)}AAAA`))).reason).toBe("TOKEN_INVALID");
     expect((await refusal(createAccessTokenVerifier({ ...options(), audience: "billing" }).verify(token))).reason).toBe("TOKEN_INVALID");
     expect((await refusal(verifier.verify(""))).reason).toBe("TOKEN_MISSING");
-    app.clock.advance(-(app.config.accessTokenTtlMs + 120_000));
+    app.clock.advance(-(app.config.policy.accessTokenTtlMs + 120_000));
     try {
       expect((await refusal(verifier.verify(await accessToken()))).reason).toBe("TOKEN_EXPIRED");
     } finally {
-      app.clock.advance(app.config.accessTokenTtlMs + 120_000);
+      app.clock.advance(app.config.policy.accessTokenTtlMs + 120_000);
     }
   });
 

@@ -83,7 +83,7 @@ describe("operations", () => {
     if (!login.ok) throw new Error("login failed");
     await rest.call("ValidateToken", { token: login.response.accessToken });
     await grpc.call("Refresh", { refreshToken: login.response.refreshToken });
-    app.clock.advance(app.config.refreshReuseGraceMs + 1000);
+    app.clock.advance(app.config.policy.refreshReuseGraceMs + 1000);
     await grpc.call("Refresh", { refreshToken: login.response.refreshToken });
 
     const response = await fetch(`${app.baseUrl}/metrics`);

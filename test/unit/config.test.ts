@@ -30,20 +30,21 @@ describe("loadConfig", () => {
     expect(config.grpcPort).toBe(50051);
     expect(config.httpPort).toBe(8080);
     expect(config.jwt.algorithm).toBe("ES256");
-    expect(config.accessTokenTtlMs).toBe(15 * 60_000);
-    expect(config.refreshTokenTtlMs).toBe(7 * 86_400_000);
-    expect(config.sessionMaxLifetimeMs).toBe(30 * 86_400_000);
-    expect(config.refreshReuseGraceMs).toBe(10_000);
+    expect(config.policy.accessTokenTtlMs).toBe(15 * 60_000);
+    expect(config.policy.refreshTokenTtlMs).toBe(7 * 86_400_000);
+    expect(config.policy.sessionMaxLifetimeMs).toBe(30 * 86_400_000);
+    expect(config.policy.refreshReuseGraceMs).toBe(10_000);
     expect(config.bcryptCost).toBe(12);
-    expect(config.passwordMinLength).toBe(8);
+    expect(config.policy.passwordMinLength).toBe(8);
     expect(config.jwt.issuer).toBe("http://localhost:8080");
-    expect(config.defaultTenant).toBe("default");
+    expect(config.policy.defaultTenant).toBe("default");
   });
 
   it("is frozen", () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.jwt)).toBe(true);
+    expect(Object.isFrozen(config.policy)).toBe(true);
   });
 
   it("names every bad variable at once", () => {

@@ -47,7 +47,7 @@ export async function openKeyRing(config: Config, db: Kysely<Database>, clock: C
   const ring = await createDatabaseKeyRing({
     db,
     kek,
-    verifyForMs: config.accessTokenTtlMs + config.jwt.clockSkewMs,
+    verifyForMs: config.policy.accessTokenTtlMs + config.jwt.clockSkewMs,
     reloadIntervalMs: config.jwt.keyReloadIntervalMs,
     clock,
     logger,
