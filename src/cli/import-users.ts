@@ -9,6 +9,7 @@
  */
 import type { Kysely } from "kysely";
 import { AuthError } from "../domain/errors.js";
+import { emptyRecord, isForbiddenKey, parseJson } from "../domain/keys.js";
 import { validateEmail, validateFullName, validateUsername } from "../domain/validation.js";
 import { isSupportedPasswordHash } from "../infra/crypto/passwords.js";
 import { ensureTenant } from "../infra/postgres/database.js";
@@ -18,7 +19,17 @@ import { createUserAdministration, createUserRepository } from "../infra/postgre
 export interface SourceRow {
   /** Line of the file, for the report. */
   readonly line: number;
+  /** The row's columns, in an object without a prototype (column names come from the file). */
   readonly fields: Readonly<Record<string, unknown>>;
+  /** Why the row cannot be imported as read (not JSON, a forbidden column name); reported by line. */
+  readonly problem?: string;
+}
+
+/** A row's fields as an object without a prototype, so that no column name reaches one. */
+function fieldsOf(entries: Iterable<readonly [string, unknown]>): Record<string, unknown> {
+  const fields = emptyRecord();
+  for (const [name, value] of entries) fields[name] = value;
+  return fields;
 }
 
 /** RFC 4180 CSV: a header row, quoted fields (with "" for a quote), CRLF or LF. */
@@ -61,27 +72,28 @@ export function parseCsv(text: string): SourceRow[] {
   const [header, ...rows] = records;
   if (header === undefined) return [];
   const names = header.cells.map((name) => name.trim().toLowerCase());
+  const forbidden = names.find(isForbiddenKey);
   return rows.map(({ line: rowLine, cells: values }) => ({
     line: rowLine,
-    fields: Object.fromEntries(names.map((name, index) => [name, values[index] ?? ""])),
+    fields: fieldsOf(names.map((name, index) => [name, values[index] ?? ""] as const)),
+    ...(forbidden === undefined ? {} : { problem: `the header names a column ${JSON.stringify(forbidden)}, which is not allowed` }),
   }));
 }
 
-/** One JSON object per non-empty line; a line that is not one becomes a row that fails. */
+/** One JSON object per non-empty line; a line that is not one (or names a forbidden key) becomes a row that fails. */
 export function parseJsonl(text: string): SourceRow[] {
-  return text.split(/\r?\n/).flatMap((raw, index) => {
+  return text.split(/\r?\n/).flatMap((raw, index): SourceRow[] => {
     if (raw.trim() === "") return [];
+    const line = index + 1;
+    let value: unknown;
     try {
-      const value = JSON.parse(raw);
-      return [
-        {
-          line: index + 1,
-          fields: typeof value === "object" && value !== null && !Array.isArray(value) ? value : { __invalid: "not a JSON object" },
-        },
-      ];
-    } catch {
-      return [{ line: index + 1, fields: { __invalid: "not valid JSON" } }];
+      value = parseJson(raw, "the line");
+    } catch (error) {
+      return [{ line, fields: emptyRecord(), problem: error instanceof AuthError ? error.message : "not valid JSON" }];
     }
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      return [{ line, fields: emptyRecord(), problem: "not a JSON object" }];
+    return [{ line, fields: fieldsOf(Object.entries(value)) }];
   });
 }
 
@@ -105,9 +117,9 @@ export async function importUsers(
   const admin = createUserAdministration(db);
   const report: ImportReport = { imported: 0, skipped: [], failed: [], tenantsCreated: [] };
   const knownTenants = new Set<string>();
-  for (const { line, fields } of rows) {
+  for (const { line, fields, problem } of rows) {
     try {
-      if (fields.__invalid !== undefined) throw new Error(String(fields.__invalid));
+      if (problem !== undefined) throw new Error(problem);
       const email = validateEmail(text(fields.email) ?? "");
       const passwordHash = text(fields.password_hash) ?? "";
       // The reason never quotes the hash: it is a secret of sorts, and reports get pasted around.

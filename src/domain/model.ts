@@ -2,6 +2,7 @@
  * The domain's own types: users, sessions and verified token claims. No row, proto or transport
  * type crosses into the domain; adapters map to and from these at the edge.
  */
+import { emptyRecord, isForbiddenKey } from "./keys.js";
 
 export interface User {
   /** Immutable UUID; the `sub` of access tokens. */
@@ -36,9 +37,12 @@ export function primaryRole(roles: readonly string[]): string {
  * role grants (`true`) stays granted.
  */
 export function mergePermissions(objects: readonly Readonly<Record<string, unknown>>[]): Record<string, unknown> {
-  const merged: Record<string, unknown> = {};
+  // Keys come from stored role documents: the result has no prototype, and the names that would
+  // reach one are dropped (they are refused when a role is written).
+  const merged = emptyRecord();
   for (const object of objects) {
     for (const [key, value] of Object.entries(object)) {
+      if (isForbiddenKey(key)) continue;
       const current = merged[key];
       if (isPlainObject(current) && isPlainObject(value)) merged[key] = mergePermissions([current, value]);
       else if (current === true) continue;

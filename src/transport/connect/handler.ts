@@ -18,6 +18,7 @@ import {
 import { createAsyncIterable, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { AuthError } from "../../domain/errors.js";
+import { parseJson } from "../../domain/keys.js";
 import { AuthService } from "../../gen/auth/v1/auth_pb.js";
 import { type CallFacts, type CallObserver, identifies, observeCallEnd, requestIdFrom } from "../call-log.js";
 import { toConnectError } from "../errors.js";
@@ -74,8 +75,9 @@ function prepareBody(schema: DescMessage, contentType: string, bytes: Buffer): J
   if (mediaType === "application/json") {
     let json: JsonValue;
     try {
-      json = JSON.parse(bytes.length === 0 ? "{}" : bytes.toString("utf8")) as JsonValue;
-    } catch {
+      json = parseJson(bytes.length === 0 ? "{}" : bytes.toString("utf8"), "the request body") as JsonValue;
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
       throw new AuthError("INVALID_REQUEST", { message: "The request body is not valid JSON." });
     }
     try {

@@ -1,6 +1,7 @@
 /** Reading and writing HTTP bodies, for every route on the HTTP port. */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AuthError } from "../../domain/errors.js";
+import { checkKey, parseJson } from "../../domain/keys.js";
 import type { RequestContext } from "../../domain/model.js";
 
 export function tooLarge(limit: number): AuthError {
@@ -49,8 +50,9 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
   if (mediaTypeOf(req) !== "application/json") throw wrongContentType("application/json");
   let value: unknown;
   try {
-    value = JSON.parse(bytes.toString("utf8"));
-  } catch {
+    value = parseJson(bytes.toString("utf8"), "the request body");
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
     throw new AuthError("INVALID_REQUEST", { message: "The request body is not valid JSON." });
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -59,11 +61,17 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
   return value as Record<string, unknown>;
 }
 
-/** An application/x-www-form-urlencoded body. */
+/**
+ * An application/x-www-form-urlencoded body. Fields are read by name from the URLSearchParams, never
+ * copied into an object; a field named `__proto__`, `constructor` or `prototype` is refused all the
+ * same, like such a key anywhere else.
+ */
 export async function readForm(req: IncomingMessage, limit: number): Promise<URLSearchParams> {
   const bytes = await readBody(req, limit);
   if (mediaTypeOf(req) !== "application/x-www-form-urlencoded") throw wrongContentType("application/x-www-form-urlencoded");
-  return new URLSearchParams(bytes.toString("utf8"));
+  const form = new URLSearchParams(bytes.toString("utf8"));
+  for (const name of form.keys()) checkKey(name, "the form");
+  return form;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

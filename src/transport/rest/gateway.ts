@@ -15,7 +15,8 @@ import {
   ScalarType,
   toJson,
 } from "@bufbuild/protobuf";
-import { AuthError } from "../../domain/errors.js";
+import { AuthError, invalidField } from "../../domain/errors.js";
+import { checkKey, emptyRecord } from "../../domain/keys.js";
 import { AuthService } from "../../gen/auth/v1/auth_pb.js";
 import { http } from "../../gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../../gen/google/api/http_pb.js";
@@ -63,34 +64,54 @@ function queryValue(field: DescField, values: string[]): JsonValue {
   return field.fieldKind === "list" ? values.map(convert) : convert(values[values.length - 1] ?? "");
 }
 
-/** Sets `value` at a dotted field path in a JSON object. */
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split(".");
+/**
+ * Sets `value` at a dotted field path of the request message's JSON, resolving every segment
+ * against the descriptors: a path that names no field is ignored when its first segment is unknown
+ * (cache busters), refused when it walks into a scalar or an unknown nested field, and refused
+ * whenever a segment is `__proto__`, `constructor` or `prototype`. Objects are built without a
+ * prototype, so no caller-chosen key is ever assigned into an ordinary object.
+ */
+function setField(target: Record<string, unknown>, message: DescMessage, name: string, value: (field: DescField) => JsonValue): void {
+  const parts = name.split(".");
+  for (const part of parts) checkKey(part, `the parameter ${JSON.stringify(name)}`);
   let node = target;
-  for (const part of parts.slice(0, -1)) {
-    if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
-    node = node[part] as Record<string, unknown>;
+  let descriptor: DescMessage | undefined = message;
+  for (const [index, part] of parts.entries()) {
+    const field: DescField | undefined = descriptor === undefined ? undefined : fieldByName(descriptor, part);
+    if (field === undefined) {
+      if (index === 0) return;
+      throw invalidField(name, "names no field of the request");
+    }
+    const key = field.jsonName;
+    if (index === parts.length - 1) {
+      node[key] = value(field);
+      return;
+    }
+    if (field.fieldKind !== "message") throw invalidField(name, `${parts.slice(0, index + 1).join(".")} is not a message`);
+    const child = node[key];
+    if (typeof child !== "object" || child === null || Array.isArray(child)) node[key] = emptyRecord();
+    node = node[key] as Record<string, unknown>;
+    descriptor = field.message;
   }
-  node[parts[parts.length - 1] as string] = value;
 }
 
 /** The request message's JSON, from the body, the path and the query, as the binding says. */
 async function requestJson(binding: HttpBinding, exchange: Exchange, maxRequestBytes: number): Promise<Record<string, unknown>> {
   const input = binding.method.input;
-  let json: Record<string, unknown> = {};
+  let json: Record<string, unknown> = emptyRecord();
   if (binding.body === "*") json = await readJsonObject(exchange.req, maxRequestBytes);
-  else if (binding.body !== "") json = { [binding.body]: await readJsonObject(exchange.req, maxRequestBytes) };
+  else if (binding.body !== "") json[binding.body] = await readJsonObject(exchange.req, maxRequestBytes);
   const bound = new Set(binding.template.variables.map((v) => v.split(".")[0]));
   if (binding.body !== "*") {
     const query = exchange.url.searchParams;
     for (const name of new Set(query.keys())) {
-      const field = fieldByName(input, name.split(".")[0] ?? name);
-      // Fields bound elsewhere and unknown parameters (cache busters) are ignored.
-      if (field === undefined || bound.has(field.name) || field.name === binding.body) continue;
-      setPath(json, name, queryValue(field, query.getAll(name)));
+      const first = fieldByName(input, name.split(".")[0] ?? name);
+      // Fields bound elsewhere are ignored, like unknown parameters (cache busters).
+      if (first !== undefined && (bound.has(first.name) || first.name === binding.body)) continue;
+      setField(json, input, name, (field) => queryValue(field, query.getAll(name)));
     }
   }
-  for (const [path, value] of Object.entries(exchange.params)) setPath(json, path, value);
+  for (const [path, value] of Object.entries(exchange.params)) setField(json, input, path, () => value);
   return json;
 }
 
