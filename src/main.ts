@@ -1,29 +1,45 @@
 /**
  * Entry point: read the configuration, then either run the service (build the app, listen, shut
- * down on SIGTERM/SIGINT) or, with WORKERS > 1, be the primary of a node:cluster that runs one
- * service per worker on the same two ports, restarts a worker that dies, and passes signals on.
+ * down on SIGTERM/SIGINT, exit 1 on an error nobody caught) or, with WORKERS > 1, be the primary
+ * of a node:cluster that runs one service per worker on the same two ports, keeps them up
+ * (src/supervisor.ts), and passes signals on.
  */
 import cluster from "node:cluster";
 import type { Logger } from "pino";
-import { buildApp } from "./app.js";
+import { type App, buildApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { serveClusterMetrics } from "./metrics.js";
+import { type ForkWorker, type Supervisor, superviseWorkers } from "./supervisor.js";
 
+/** The message a worker sends its primary once both ports are listening. */
+const WORKER_READY = "auth:worker-ready";
+/** How long a worker may take to listen (migrations included) before the primary gives up. */
+const WORKER_START_TIMEOUT_MS = 120_000;
+
+/** Runs the service in this process: a worker of the cluster, or the only process. */
 async function runService(config: Config, logger: Logger): Promise<void> {
-  const app = await buildApp(config, { logger });
-  const ports = await app.start();
-  logger.info({ grpcPort: ports.grpcPort, httpPort: ports.httpPort, host: config.host }, "auth service listening");
-
+  let app: App | undefined;
+  let listening = false;
   let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+
+  const stop = (exitCode: number) => {
+    const running = app;
+    if (running === undefined || !listening) {
+      // Nothing is served yet: there are no calls to finish, and PostgreSQL rolls back a migration
+      // cut short.
+      process.exit(exitCode);
+    }
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    app.stop().then(
+    // Bounds the whole stop, in case closing a store hangs.
+    setTimeout(() => {
+      logger.error("did not stop in time; exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 2000).unref();
+    running.stop().then(
       () => {
         logger.info("stopped");
-        process.exit(0);
+        process.exit(exitCode);
       },
       (error: unknown) => {
         logger.error({ err: error }, "error while shutting down");
@@ -31,64 +47,90 @@ async function runService(config: Config, logger: Logger): Promise<void> {
       },
     );
   };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    logger.info({ signal }, listening ? "shutting down" : "stopping before listening");
+    stop(0);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  // After an error nobody caught, this process's state is unknown: finish the calls in flight
+  // (within SHUTDOWN_TIMEOUT) and exit 1, so that the primary or the outer supervisor starts a
+  // fresh one, rather than limp on.
+  const crash = (error: unknown, origin: string) => {
+    logger.fatal(
+      { err: error, origin },
+      `${origin === "unhandledRejection" ? "unhandled promise rejection" : "uncaught exception"}; exiting`,
+    );
+    if (stopping) process.exit(1);
+    stop(1);
+  };
+  process.on("uncaughtException", (error, origin) => crash(error, origin));
+  process.on("unhandledRejection", (reason) => crash(reason, "unhandledRejection"));
+
+  app = await buildApp(config, { logger });
+  const ports = await app.start();
+  listening = true;
+  logger.info({ grpcPort: ports.grpcPort, httpPort: ports.httpPort, host: config.host }, "auth service listening");
+  process.send?.({ type: WORKER_READY });
 }
 
 /**
- * The primary of the cluster: forks the workers, restarts one that dies, and passes signals on.
- * Each worker runs bcrypt on BCRYPT_THREADS threads of its own (cores / workers by default).
+ * The primary of the cluster: forks the workers and keeps them up (src/supervisor.ts), passes
+ * signals on, and exits non-zero when the workers cannot be kept up. Each worker runs bcrypt on
+ * BCRYPT_THREADS threads of its own (cores / workers by default).
  */
 function runPrimary(config: Config, logger: Logger): void {
-  const fork = () => cluster.fork();
-  let stopping = false;
-  const recentDeaths: number[] = [];
+  let supervisor: Supervisor | undefined;
+  let crashed = false;
+  // The primary's own errors: stop the workers gracefully and exit 1, so that the outer
+  // supervisor starts the whole cluster again. A second one while stopping exits at once (the
+  // workers then exit when their channel to the primary closes).
+  const crash = (error: unknown, origin: string) => {
+    logger.fatal({ err: error, origin }, "error in the cluster's primary; stopping the workers");
+    if (crashed || supervisor === undefined) process.exit(1);
+    crashed = true;
+    supervisor.stop(1);
+  };
+  process.on("uncaughtException", (error, origin) => crash(error, origin));
+  process.on("unhandledRejection", (reason) => crash(reason, "unhandledRejection"));
+
+  const fork: ForkWorker = (events) => {
+    const worker = cluster.fork();
+    worker.on("message", (message: { type?: unknown } | null) => {
+      if (message?.type === WORKER_READY) events.ready();
+    });
+    worker.on("exit", (code: number | null, signal: NodeJS.Signals | null) => events.exit(code, signal));
+    // A failed signal or message to a worker that is going away: its exit is what counts.
+    worker.on("error", (error: Error) => logger.warn({ err: error, workerPid: worker.process.pid }, "worker channel error"));
+    return {
+      pid: worker.process.pid,
+      kill: (signal) => {
+        if (worker.process.exitCode === null && worker.process.signalCode === null) worker.process.kill(signal);
+      },
+    };
+  };
 
   serveClusterMetrics();
-  for (let i = 0; i < config.workers; i++) fork();
+  supervisor = superviseWorkers(
+    { workers: config.workers, startTimeoutMs: WORKER_START_TIMEOUT_MS, shutdownTimeoutMs: config.shutdownTimeoutMs },
+    fork,
+    logger,
+    (exitCode) => {
+      logger.info({ exitCode }, "stopped");
+      process.exit(exitCode);
+    },
+  );
   logger.info({ workers: config.workers, bcryptThreadsPerWorker: config.bcryptThreads }, "cluster started");
 
-  cluster.on("exit", (worker, code, signal) => {
-    if (stopping) return;
-    logger.error({ workerPid: worker.process.pid, code, signal }, "worker died; starting another");
-    const now = Date.now();
-    recentDeaths.push(now);
-    while (recentDeaths.length > 0 && (recentDeaths[0] ?? now) < now - 60_000) recentDeaths.shift();
-    if (recentDeaths.length > 5) {
-      logger.fatal("workers keep dying (more than 5 in a minute); stopping");
-      process.exit(1);
-    }
-    setTimeout(fork, 1000).unref();
-  });
-
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
+  const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, "shutting down the cluster");
-    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
-    let failed = false;
-    let remaining = workers.length;
-    if (remaining === 0) process.exit(0);
-    for (const worker of workers) {
-      worker.once("exit", (code) => {
-        if (code !== 0) failed = true;
-        remaining -= 1;
-        if (remaining === 0) {
-          logger.info("stopped");
-          process.exit(failed ? 1 : 0);
-        }
-      });
-      worker.process.kill("SIGTERM");
-    }
-    // Each worker bounds its own shutdown; this only guards against one that hangs.
-    setTimeout(() => {
-      logger.error("workers did not stop in time; killing them");
-      for (const worker of workers) worker.process.kill("SIGKILL");
-      process.exit(1);
-    }, config.shutdownTimeoutMs + 5000).unref();
+    supervisor?.stop(0);
   };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
 }
 
 async function main(): Promise<void> {
@@ -103,7 +145,6 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
 
   if (cluster.isPrimary && (config.embedded.database || config.embedded.redis)) {
     logger.warn(
@@ -118,7 +159,12 @@ async function main(): Promise<void> {
     runPrimary(config, logger);
     return;
   }
-  await runService(config, logger);
+  try {
+    await runService(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, "auth service failed to start");
+    process.exit(1);
+  }
 }
 
 main().catch((error: unknown) => {
