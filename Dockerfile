@@ -2,7 +2,9 @@
 # Multi-stage build: compile TypeScript in a full install, run the compiled JS with production
 # dependencies only, as the unprivileged `node` user.
 
-FROM node:20-bookworm-slim AS build
+# Pinned by exact version and digest (see docker-compose.yml for how the digest was found and how
+# to update it).
+FROM node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0 AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # npm install, not npm ci: see .ci/run for why.
@@ -11,7 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
 # Memory: V8 sizes its heap for the machine and collects late, so under load each process grew
 # to 300 MB of mostly garbage (and of native HTTP/2 buffers that garbage holds). A 256 MB old
 # generation, 4 MB semi-spaces and two malloc arenas keep it under 150 MB under load (see

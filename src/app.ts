@@ -7,7 +7,6 @@
 import type { Server as HttpServer } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
@@ -162,7 +161,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const rotationListener = listenForKeyRotations(config, redis, keyRing, logger);
 
   const smtp = config.smtpUrl === undefined ? undefined : createSmtpMailer(config.smtpUrl, config.mailFrom);
-  if (smtp === undefined) logger.warn({ outbox: join(config.dataDir, "outbox") }, "no SMTP_URL: mail is written to the development outbox");
+  if (smtp === undefined) logger.warn({ outbox: config.mailOutboxDir }, "no SMTP_URL: mail is written to the outbox folder");
   const background = createBackground(logger);
 
   const passwords = await createPasswordHasher(config.bcryptCost, { threads: config.bcryptThreads, niceness: BCRYPT_NICENESS });
@@ -179,7 +178,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       verifiedCacheSize: config.jwt.verifiedCacheSize,
     }),
     oneTimeTokens: createOneTimeTokens(db),
-    mailer: smtp ?? createOutboxMailer(join(config.dataDir, "outbox"), config.mailFrom, logger),
+    mailer: smtp ?? createOutboxMailer(config.mailOutboxDir, config.mailFrom, logger),
     rateLimiter: createRateLimiter(redis, config.redisKeyPrefix),
     background,
     events: countedEvents(createAuditLog(db, logger), metrics),

@@ -124,7 +124,7 @@ async function main(argv: readonly string[]): Promise<number> {
         "password-stdin": { type: "boolean" },
       },
     });
-    const config = loadConfig(process.env, { signingKeyRequired: false });
+    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
     const password = values["password-stdin"] ? await readStdin() : config.adminPassword;
     const db = database(config);
     try {
@@ -150,7 +150,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${usage}\n`);
       return 64;
     }
-    const config = loadConfig(process.env, { signingKeyRequired: false });
+    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
     const content = readFileSync(file, "utf8");
     const rows = file.toLowerCase().endsWith(".csv") ? parseCsv(content) : parseJsonl(content);
     const db = database(config);
@@ -166,10 +166,10 @@ async function main(argv: readonly string[]): Promise<number> {
       await db.destroy();
     }
   }
-  if (command === "keys" && sub === "rotate") return rotate(loadConfig(process.env));
-  if (command === "keys" && sub === "list") return list(loadConfig(process.env, { signingKeyRequired: false }));
+  if (command === "keys" && sub === "rotate") return rotate(loadConfig(process.env, { serving: false }));
+  if (command === "keys" && sub === "list") return list(loadConfig(process.env, { signingKeyRequired: false, serving: false }));
   if (command === "migrate") {
-    const config = loadConfig(process.env, { signingKeyRequired: false });
+    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
     const db = database(config);
     try {
       const applied = await migrateToLatest(db);

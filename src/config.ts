@@ -11,6 +11,7 @@
  */
 
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { type ConfigReader, createConfigReader } from "./config/reader.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
 import type { AuthPolicy } from "./domain/ports.js";
@@ -36,9 +37,14 @@ export interface ListenerConfig {
   readonly healthCheckIntervalMs: number;
   /** Processes serving both ports (node:cluster); 1 in embedded mode. */
   readonly workers: number;
+  /** How long a cluster worker may take to listen (migrations included) before the primary gives up. */
+  readonly workerStartTimeoutMs: number;
   /** Benchmarks only: serve an empty RPC on the gRPC port to measure the floor against. */
   readonly benchFloor: boolean;
-  /** Public base URL: the default issuer and the base of mailed links. */
+  /**
+   * Public base URL: the default issuer, the base of mailed links and of the JWKS address. With
+   * DATABASE_URL set it is PUBLIC_URL, or JWT_ISSUER when that is an http(s) URL.
+   */
   readonly publicUrl: string;
   /** The seed APIs whose compatible routes are served (COMPAT_ROUTES). */
   readonly compatRoutes: readonly Seed[];
@@ -65,7 +71,10 @@ export interface PasswordHashingConfig {
 }
 
 export interface MailConfig {
+  /** Where mail goes; undefined means the outbox folder. */
   readonly smtpUrl: string | undefined;
+  /** Without SMTP_URL, each mail is a file here (MAIL_OUTBOX_DIR; DATA_DIR/outbox in embedded mode). */
+  readonly mailOutboxDir: string;
   readonly mailFrom: string;
 }
 
@@ -88,20 +97,26 @@ export interface LoadOptions {
   readonly readFile?: (path: string) => string;
   /** False for commands that never sign tokens (migrate): the signing key is then not required. */
   readonly signingKeyRequired?: boolean;
+  /**
+   * False for commands that serve no calls (the CLI): they mail nothing and issue no tokens, so
+   * neither the public URL nor a mail destination is required.
+   */
+  readonly serving?: boolean;
 }
 
 /** Reads and validates the whole configuration from `env` (process.env in production). */
 export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const r = createConfigReader(env);
+  const serving = options.serving !== false;
   const stores = readStores(r);
-  const listeners = readListeners(r, stores);
+  const listeners = readListeners(r, stores, serving);
   const config: Config = {
     ...listeners,
     ...stores,
     jwt: readJwt(r, { databaseEmbedded: stores.embedded.database, publicUrl: listeners.publicUrl, ...options }),
     policy: readPolicy(r, listeners.publicUrl),
     ...readPasswordHashing(r, listeners.workers),
-    ...readMail(r),
+    ...readMail(r, stores, serving),
     ...readOperations(r, env),
   };
   r.throwIfProblems();
@@ -121,7 +136,7 @@ function readStores(r: ConfigReader): StoreConfig {
   };
 }
 
-function readListeners(r: ConfigReader, stores: StoreConfig): ListenerConfig {
+function readListeners(r: ConfigReader, stores: StoreConfig, serving: boolean): ListenerConfig {
   const httpPort = r.int("HTTP_PORT", 8080, 0, 65535);
   const embedded = stores.embedded.database || stores.embedded.redis;
   // The embedded stores live inside one process: several workers would each have their own.
@@ -135,10 +150,44 @@ function readListeners(r: ConfigReader, stores: StoreConfig): ListenerConfig {
     shutdownTimeoutMs: r.duration("SHUTDOWN_TIMEOUT", "8s", 0),
     healthCheckIntervalMs: r.duration("HEALTH_CHECK_INTERVAL", "2s", 100),
     workers,
+    // Migrations run at start-up and may take a while on a large database; run them first with
+    // `npm run migrate` (or raise this) rather than let the primary give up mid-migration.
+    workerStartTimeoutMs: r.duration("WORKER_START_TIMEOUT", "2m", 1000),
     benchFloor: r.bool("BENCH_FLOOR", false),
-    publicUrl: (r.url("PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${httpPort}`).replace(/\/+$/, ""),
+    publicUrl: readPublicUrl(r, stores, httpPort, serving),
     compatRoutes: readCompatRoutes(r),
   };
+}
+
+/**
+ * PUBLIC_URL, the default issuer. Embedded, it defaults to http://localhost:$HTTP_PORT. With
+ * DATABASE_URL set it must be said: that default differs between instances on different ports,
+ * which then refuse each other's tokens (WRONG_ISSUER), and mailed links would point at localhost.
+ * A JWT_ISSUER that is an http(s) URL stands for it (it is read here only to decide that).
+ */
+function readPublicUrl(r: ConfigReader, stores: StoreConfig, httpPort: number, serving: boolean): string {
+  const trim = (url: string) => url.replace(/\/+$/, "");
+  const publicUrl = r.url("PUBLIC_URL", ["http:", "https:"]);
+  if (publicUrl !== undefined) return trim(publicUrl);
+  const fallback = `http://localhost:${httpPort}`;
+  if (stores.embedded.database || !serving) return fallback;
+  const issuer = r.raw("JWT_ISSUER");
+  if (issuer === undefined) {
+    r.problem(
+      `PUBLIC_URL (or JWT_ISSUER): one is required when DATABASE_URL is set. The default issuer, ${fallback}, ` +
+        "depends on HTTP_PORT, so instances on different ports would refuse each other's tokens; set PUBLIC_URL " +
+        "to the address clients reach the service at (it is also the issuer and the base of mailed links)",
+    );
+    return fallback;
+  }
+  if (!/^https?:\/\/[^/]/i.test(issuer) || !URL.canParse(issuer)) {
+    r.problem(
+      "PUBLIC_URL: required when DATABASE_URL is set and JWT_ISSUER is not an http(s) URL: mailed links and the " +
+        "JWKS address are built from it",
+    );
+    return fallback;
+  }
+  return trim(issuer);
 }
 
 function readCompatRoutes(r: ConfigReader): Seed[] {
@@ -192,9 +241,26 @@ function readPasswordHashing(r: ConfigReader, workers: number): PasswordHashingC
   };
 }
 
-function readMail(r: ConfigReader): MailConfig {
+/**
+ * Mail: SMTP, or a folder of files. Embedded, the folder is the default (DATA_DIR/outbox). With
+ * DATABASE_URL set, mail written to a local folder nobody reads would silently break verification
+ * and password reset, so one of SMTP_URL or MAIL_OUTBOX_DIR must be chosen on purpose.
+ */
+function readMail(r: ConfigReader, stores: StoreConfig, serving: boolean): MailConfig {
+  const smtpUrl = r.url("SMTP_URL", ["smtp:", "smtps:"]);
+  const outboxDir = r.raw("MAIL_OUTBOX_DIR");
+  if (smtpUrl !== undefined && outboxDir !== undefined) {
+    r.problem("SMTP_URL and MAIL_OUTBOX_DIR: set only one of them (mail goes to SMTP or to the folder, not both)");
+  } else if (smtpUrl === undefined && outboxDir === undefined && !stores.embedded.database && serving) {
+    r.problem(
+      "SMTP_URL (or MAIL_OUTBOX_DIR): one is required when DATABASE_URL is set; without them verification and " +
+        "reset mail would be written to DATA_DIR/outbox, where nobody reads it. Set MAIL_OUTBOX_DIR to a folder " +
+        "only if something there delivers or reads the files",
+    );
+  }
   return {
-    smtpUrl: r.url("SMTP_URL", ["smtp:", "smtps:"]),
+    smtpUrl,
+    mailOutboxDir: outboxDir ?? join(stores.dataDir, "outbox"),
     mailFrom: r.str("MAIL_FROM", "Auth Service <no-reply@localhost>"),
   };
 }

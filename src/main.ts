@@ -14,8 +14,6 @@ import { type ForkWorker, type Supervisor, superviseWorkers } from "./supervisor
 
 /** The message a worker sends its primary once both ports are listening. */
 const WORKER_READY = "auth:worker-ready";
-/** How long a worker may take to listen (migrations included) before the primary gives up. */
-const WORKER_START_TIMEOUT_MS = 120_000;
 
 /** Runs the service in this process: a worker of the cluster, or the only process. */
 async function runService(config: Config, logger: Logger): Promise<void> {
@@ -115,7 +113,7 @@ function runPrimary(config: Config, logger: Logger): void {
 
   serveClusterMetrics();
   supervisor = superviseWorkers(
-    { workers: config.workers, startTimeoutMs: WORKER_START_TIMEOUT_MS, shutdownTimeoutMs: config.shutdownTimeoutMs },
+    { workers: config.workers, startTimeoutMs: config.workerStartTimeoutMs, shutdownTimeoutMs: config.shutdownTimeoutMs },
     fork,
     logger,
     (exitCode) => {

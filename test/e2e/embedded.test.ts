@@ -103,7 +103,7 @@ describe("npm start with no configuration", () => {
         else await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const token = recordSecret(new URL(/https?:\/\/\S+/.exec(mail)![0]).searchParams.get("token")!);
-      expect(output).toContain("mail written to the development outbox");
+      expect(output).toContain("mail written to the outbox folder");
       expect(output).not.toContain(token);
       expect(await client.call("VerifyEmail", { token })).toMatchObject({ ok: true, response: { user: { email, emailVerified: true } } });
     } finally {

@@ -41,6 +41,8 @@ describe("SIGTERM with calls in flight", () => {
         REDIS_URL: inject("redisUrl"),
         REDIS_KEY_PREFIX: `sd${randomBytes(3).toString("hex")}:`,
         JWT_PRIVATE_KEY: testSigningKey(),
+        PUBLIC_URL: "https://auth.test",
+        MAIL_OUTBOX_DIR: join(dataDir, "outbox"),
         HOST: "127.0.0.1",
         GRPC_PORT: String(grpcPort),
         HTTP_PORT: String(httpPort),

@@ -3,6 +3,8 @@
  * prefix on the suite's servers, ports 0, a controllable clock, and logs to the suite's log folder.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { pino } from "pino";
@@ -73,6 +75,9 @@ export interface TestAppOptions {
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  // With DATABASE_URL set, mail must go somewhere on purpose: a folder of this app's own, unless
+  // the test brings an SMTP server.
+  const outbox = options.env?.SMTP_URL === undefined ? mkdtempSync(join(tmpdir(), "auth-outbox-")) : undefined;
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl ?? (await createTestDatabase()),
     REDIS_URL: options.redisUrl ?? inject("redisUrl"),
@@ -81,8 +86,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     GRPC_PORT: "0",
     HTTP_PORT: "0",
     JWT_PRIVATE_KEY: testSigningKey(),
+    // The issuer, and (being an https URL) the public URL: both are required with DATABASE_URL.
     JWT_ISSUER: "https://auth.test",
     JWT_AUDIENCE: "api",
+    ...(outbox === undefined ? {} : { MAIL_OUTBOX_DIR: outbox }),
     // The minimum cost: the suite exercises flows, not bcrypt; benchmarks measure real costs.
     BCRYPT_COST: "4",
     LOG_LEVEL: "debug",
@@ -104,6 +111,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     baseUrl: `http://127.0.0.1:${httpPort}`,
     grpcAddress: `127.0.0.1:${grpcPort}`,
     logFile,
-    stop: () => app.stop(),
+    async stop() {
+      try {
+        await app.stop();
+      } finally {
+        if (outbox !== undefined) rmSync(outbox, { recursive: true, force: true });
+      }
+    },
   };
 }

@@ -59,6 +59,7 @@ export async function spawnService(options: ServiceProcessOptions): Promise<Serv
       REDIS_KEY_PREFIX: `${options.name.slice(0, 4)}${randomBytes(3).toString("hex")}:`,
       JWT_PRIVATE_KEY: testSigningKey(),
       JWT_ISSUER: "https://auth.test",
+      MAIL_OUTBOX_DIR: join(dataDir, "outbox"),
       HOST: "127.0.0.1",
       GRPC_PORT: String(grpcPort),
       HTTP_PORT: String(httpPort),

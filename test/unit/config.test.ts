@@ -91,7 +91,7 @@ describe("loadConfig", () => {
   });
 
   it("requires a key-encryption key or a pinned key when the database is shared, except for commands that do not sign", () => {
-    const env = { DATABASE_URL: "postgres://localhost/auth" };
+    const env = { DATABASE_URL: "postgres://localhost/auth", PUBLIC_URL: "https://auth.example.com", SMTP_URL: "smtp://mail:25" };
     expect(problemsOf(env)[0]).toMatch(/^KEY_ENCRYPTION_KEY or JWT_PRIVATE_KEY\(_FILE\): one is required/);
     expect(loadConfig(env, { signingKeyRequired: false }).databaseUrl).toBe(env.DATABASE_URL);
     const kek = Buffer.alloc(32, 7).toString("base64");
@@ -130,6 +130,94 @@ describe("loadConfig", () => {
   it("keeps the session lifetimes consistent", () => {
     expect(problemsOf({ REFRESH_TOKEN_TTL: "40d" })).toContain("REFRESH_TOKEN_TTL: must not exceed SESSION_MAX_LIFETIME");
     expect(problemsOf({ REFRESH_REUSE_GRACE: "8d" })).toContain("REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL");
+  });
+
+  describe("with DATABASE_URL set", () => {
+    // Everything else a shared database needs, so that each test sees only its own rule.
+    const shared = { DATABASE_URL: "postgres://localhost/auth", JWT_PRIVATE_KEY: "PEM" };
+
+    it("refuses to start without PUBLIC_URL or JWT_ISSUER, naming both and why", () => {
+      const problems = problemsOf({ ...shared, SMTP_URL: "smtp://mail:25" });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^PUBLIC_URL \(or JWT_ISSUER\): one is required when DATABASE_URL is set/);
+      expect(problems[0]).toContain("depends on HTTP_PORT");
+    });
+
+    it("gives two instances on different ports the same issuer", () => {
+      const base = { ...shared, SMTP_URL: "smtp://mail:25", PUBLIC_URL: "https://auth.example.com/" };
+      const a = loadConfig({ ...base, HTTP_PORT: "8080" });
+      const b = loadConfig({ ...base, HTTP_PORT: "9090" });
+      expect(a.jwt.issuer).toBe("https://auth.example.com");
+      expect(b.jwt.issuer).toBe(a.jwt.issuer);
+      expect(b.policy.verifyEmailUrl).toBe("https://auth.example.com/v1/auth/verify-email");
+    });
+
+    it("accepts JWT_ISSUER alone when it is an http(s) URL, and builds links from it", () => {
+      const config = loadConfig({ ...shared, SMTP_URL: "smtp://mail:25", JWT_ISSUER: "https://id.example.com/" });
+      expect(config.jwt.issuer).toBe("https://id.example.com/");
+      expect(config.publicUrl).toBe("https://id.example.com");
+      expect(config.policy.resetPasswordUrl).toBe("https://id.example.com/reset-password");
+    });
+
+    it("requires PUBLIC_URL beside a JWT_ISSUER that is not an http(s) URL (links need a base)", () => {
+      const problems = problemsOf({ ...shared, SMTP_URL: "smtp://mail:25", JWT_ISSUER: "urn:example:auth" });
+      expect(problems).toEqual([
+        expect.stringMatching(/^PUBLIC_URL: required when DATABASE_URL is set and JWT_ISSUER is not an http\(s\) URL/),
+      ]);
+      const config = loadConfig({ ...shared, SMTP_URL: "smtp://mail:25", JWT_ISSUER: "urn:example:auth", PUBLIC_URL: "https://a.example" });
+      expect(config.jwt.issuer).toBe("urn:example:auth");
+    });
+
+    it("refuses to start without SMTP_URL or MAIL_OUTBOX_DIR, naming both", () => {
+      const problems = problemsOf({ ...shared, PUBLIC_URL: "https://auth.example.com" });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^SMTP_URL \(or MAIL_OUTBOX_DIR\): one is required when DATABASE_URL is set/);
+    });
+
+    it("writes mail to MAIL_OUTBOX_DIR when it is set on purpose", () => {
+      const config = loadConfig({ ...shared, PUBLIC_URL: "https://auth.example.com", MAIL_OUTBOX_DIR: "/var/spool/auth-mail" });
+      expect(config.smtpUrl).toBeUndefined();
+      expect(config.mailOutboxDir).toBe("/var/spool/auth-mail");
+    });
+
+    it("refuses SMTP_URL and MAIL_OUTBOX_DIR together", () => {
+      expect(problemsOf({ ...shared, PUBLIC_URL: "https://a.example", SMTP_URL: "smtp://mail:25", MAIL_OUTBOX_DIR: "/tmp/x" })).toEqual([
+        expect.stringMatching(/^SMTP_URL and MAIL_OUTBOX_DIR: set only one of them/),
+      ]);
+    });
+
+    it("reports both missing choices at once", () => {
+      const named = problemsOf(shared).map((p) => p.split(":", 1)[0]);
+      expect(named).toEqual(["PUBLIC_URL (or JWT_ISSUER)", "SMTP_URL (or MAIL_OUTBOX_DIR)"]);
+    });
+
+    it("requires neither for commands that serve no calls (the CLI)", () => {
+      const config = loadConfig(shared, { serving: false });
+      expect(config.databaseUrl).toBe(shared.DATABASE_URL);
+    });
+  });
+
+  describe("in embedded mode (no DATABASE_URL)", () => {
+    it("keeps the default issuer and writes mail to DATA_DIR/outbox", () => {
+      const config = loadConfig({ HTTP_PORT: "9000", DATA_DIR: "/srv/auth" });
+      expect(config.jwt.issuer).toBe("http://localhost:9000");
+      expect(config.smtpUrl).toBeUndefined();
+      expect(config.mailOutboxDir).toBe("/srv/auth/outbox");
+    });
+
+    it("takes MAIL_OUTBOX_DIR when it is set", () => {
+      expect(loadConfig({ MAIL_OUTBOX_DIR: "/tmp/mail" }).mailOutboxDir).toBe("/tmp/mail");
+    });
+
+    it("keeps the embedded default also with REDIS_URL alone (the database is what is embedded)", () => {
+      expect(loadConfig({ REDIS_URL: "redis://localhost:6379" }).jwt.issuer).toBe("http://localhost:8080");
+    });
+  });
+
+  it("reads WORKER_START_TIMEOUT, 2 minutes by default", () => {
+    expect(loadConfig({}).workerStartTimeoutMs).toBe(120_000);
+    expect(loadConfig({ WORKER_START_TIMEOUT: "5m" }).workerStartTimeoutMs).toBe(300_000);
+    expect(problemsOf({ WORKER_START_TIMEOUT: "10" })[0]).toMatch(/^WORKER_START_TIMEOUT=10/);
   });
 
   it("derives the issuer from PUBLIC_URL unless JWT_ISSUER is set", () => {

@@ -1,7 +1,7 @@
 /**
- * The development Mailer (no SMTP_URL): each message is written to a file in DATA_DIR/outbox and
- * the log says where. The message itself never goes to the log: it holds a live one-time token,
- * and logs must never hold a token.
+ * The outbox Mailer (no SMTP_URL): each message is written to a file in MAIL_OUTBOX_DIR (by default
+ * DATA_DIR/outbox, embedded mode only) and the log says where. The message itself never goes to the
+ * log: it holds a live one-time token, and logs must never hold a token.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ export function createOutboxMailer(dir: string, from: string, logger: Logger): M
     const file = join(dir, `${new Date().toISOString().replaceAll(":", "-")}-${sequence}-${kind}.txt`);
     const body = [`From: ${from}`, `To: ${to}`, `Subject: ${content.subject}`, "", content.text].join("\n");
     writeFileSync(file, body, { mode: 0o600 });
-    logger.info({ to, subject: content.subject, file }, "mail written to the development outbox (no SMTP_URL)");
+    logger.info({ to, subject: content.subject, file }, "mail written to the outbox folder (no SMTP_URL)");
   };
   return {
     sendVerification: (to, link, expiresAt) => send(to, "verify-email", verificationMail(link, expiresAt)),
