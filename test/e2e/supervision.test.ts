@@ -150,9 +150,11 @@ describe("a cluster whose workers keep dying", () => {
     const expected = Array.from({ length: MAX_DEATHS_IN_A_ROW - 1 }, (_, i) => restartDelayMs(i + 1));
     expect(expected).toEqual([500, 1000, 2000, 4000]);
     expect([delaysOfSlot(0), delaysOfSlot(1)]).toContainEqual(expected);
-    // The documented bound: the restart delays plus the start-up of each restarted worker.
+    // The documented bound: the restart delays plus the start-up of each restarted worker, with
+    // 10 s for the crashing workers' own stops and a loaded machine.
     const startups = lines.filter((l) => l.msg === "worker ready").map((l) => Number(l.startMs));
-    const bound = expected.reduce((a, b) => a + b, 0) + (MAX_DEATHS_IN_A_ROW - 1) * Math.max(...startups) + 5000;
+    expect(startups.length).toBeGreaterThan(0);
+    const bound = expected.reduce((a, b) => a + b, 0) + (MAX_DEATHS_IN_A_ROW - 1) * Math.max(...startups) + 10_000;
     expect(elapsed).toBeLessThan(bound);
     // Nothing is left behind.
     for (const pid of crashed) expect(isAlive(pid)).toBe(false);
