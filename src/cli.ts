@@ -17,12 +17,13 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { openDatabaseFor } from "./app/adapters.js";
 import { createAdmin } from "./cli/create-admin.js";
 import { importUsers, parseCsv, parseJsonl } from "./cli/import-users.js";
 import { type Config, JWT_ALGORITHMS, type JwtAlgorithm, loadConfig } from "./config.js";
 import { keyEncryptionKey, keyRotationChannel } from "./infra/crypto/key-setup.js";
 import { generatePrivateKeyPem } from "./infra/crypto/keys.js";
-import { ensureTenant, migrateToLatest, openDatabase } from "./infra/postgres/database.js";
+import { ensureTenant, migrateToLatest } from "./infra/postgres/database.js";
 import { listKeys, rotateKeys } from "./infra/postgres/signing-keys.js";
 
 const usage = [
@@ -40,10 +41,9 @@ async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, "");
 }
 
+/** One connection: a command does one thing at a time. */
 function database(config: Config) {
-  return openDatabase({
-    url: config.databaseUrl,
-    dataDir: config.dataDir,
+  return openDatabaseFor(config, {
     poolMax: 1,
     onPoolError: (error) => process.stderr.write(`PostgreSQL connection error: ${error.message}\n`),
   });

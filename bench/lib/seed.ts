@@ -1,20 +1,19 @@
 /**
  * What the scenarios need in the stores, made directly rather than through the API (a login costs
- * a bcrypt; 30,000 of them would take the whole run): sessions in Redis through our session store,
- * and access tokens signed by the service's own key ring (the benchmark holds its
- * KEY_ENCRYPTION_KEY), so the service verifies them exactly as it verifies its own.
+ * a bcrypt; 30,000 of them would take the whole run) with the service's own adapters
+ * (src/app/adapters.ts): sessions in Redis through our session store, and access tokens signed by
+ * the service's own key ring (the benchmark holds its KEY_ENCRYPTION_KEY), so the service verifies
+ * them exactly as it verifies its own.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { Redis } from "ioredis";
 import { pino } from "pino";
+import { accessTokensFor, openDatabaseFor, sessionStoreFor } from "../../src/app/adapters.js";
 import type { Config } from "../../src/config.js";
 import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
 import { RefreshRequestSchema, ValidateTokenRequestSchema } from "../../src/gen/auth/v1/auth_pb.js";
-import { createAccessTokens } from "../../src/infra/crypto/access-tokens.js";
 import { openKeyRing } from "../../src/infra/crypto/key-setup.js";
-import { openDatabase } from "../../src/infra/postgres/database.js";
 import { createUserRepository } from "../../src/infra/postgres/users.js";
-import { createSessionStore } from "../../src/infra/redis/sessions.js";
 
 const DAY = 86_400_000;
 
@@ -29,19 +28,14 @@ export interface Seeded {
  * one access token and its refresh token.
  */
 export async function seedSessions(config: Config, redis: Redis, passwordHash: string, sessions: number): Promise<Seeded> {
-  const db = openDatabase({ url: config.databaseUrl as string, dataDir: "unused", poolMax: 4, onPoolError: () => {} });
+  const db = openDatabaseFor(config, { poolMax: 4, onPoolError: () => {} });
   const logger = pino({ level: "silent" });
   const clock = { now: () => Date.now() };
   const ring = await openKeyRing(config, db, clock, logger);
   try {
     const users = createUserRepository(db);
-    const store = createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs);
-    const tokens = createAccessTokens(ring, {
-      issuer: config.jwt.issuer,
-      audience: config.jwt.audience,
-      ttlMs: config.policy.accessTokenTtlMs,
-      clockSkewMs: config.jwt.clockSkewMs,
-    });
+    const store = sessionStoreFor(config, redis);
+    const tokens = accessTokensFor(config, ring);
     const validateBodies: string[] = [];
     const refreshBodies: string[] = [];
     const perUser = 150;

@@ -6,10 +6,9 @@
  * role and keeps their password.
  */
 import type { Kysely } from "kysely";
+import { commonPasswordsFor, passwordHasherFor } from "../app/adapters.js";
 import type { Config } from "../config.js";
 import { checkNewPassword, validateEmail, validateFullName, validateUsername } from "../domain/validation.js";
-import { loadCommonPasswords } from "../infra/crypto/common-passwords.js";
-import { createPasswordHasher } from "../infra/crypto/passwords.js";
 import { ensureTenant } from "../infra/postgres/database.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { createUserAdministration, createUserRepository } from "../infra/postgres/users.js";
@@ -39,10 +38,10 @@ export async function createAdmin(db: Kysely<Database>, config: Config, input: C
   const username = validateUsername(input.username);
   checkNewPassword("password", input.password, {
     minLength: config.policy.passwordMinLength,
-    commonPasswords: loadCommonPasswords(config.policy.passwordMinLength),
+    commonPasswords: commonPasswordsFor(config),
     context: [email, username],
   });
-  const passwords = await createPasswordHasher(config.bcryptCost);
+  const passwords = await passwordHasherFor(config, "command");
   const passwordHash = await passwords.hash(input.password).finally(() => passwords.close());
   const user = await users.create({
     tenant: input.tenant,

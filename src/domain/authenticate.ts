@@ -4,24 +4,17 @@ import type { AccessClaims, RequestContext } from "./model.js";
 import type { AuthDeps } from "./ports.js";
 import { tenantHeaderAllows } from "./validation.js";
 
-/** Extracts the token from an `authorization: Bearer <token>` header; undefined when absent. */
-export function bearerToken(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined;
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization.trim());
-  return match?.[1];
-}
-
 /**
  * Verifies the caller's access token and that its session is alive; returns its claims.
  * UNAUTHENTICATED with TOKEN_MISSING, TOKEN_EXPIRED, TOKEN_INVALID or SESSION_REVOKED otherwise.
  */
 export async function authenticate(deps: AuthDeps, ctx: RequestContext): Promise<AccessClaims> {
-  const token = bearerToken(ctx.authorization);
-  if (token === undefined) {
-    throw new AuthError(ctx.authorization === undefined ? "TOKEN_MISSING" : "TOKEN_INVALID", {
-      message: ctx.authorization === undefined ? undefined : "The authorization header must be 'Bearer <token>'.",
-    });
+  const { credential } = ctx;
+  if (credential.kind === "none") throw new AuthError("TOKEN_MISSING");
+  if (credential.kind === "malformed") {
+    throw new AuthError("TOKEN_INVALID", { message: "The authorization header must be 'Bearer <token>'." });
   }
+  const token = credential.token;
   if (Buffer.byteLength(token, "utf8") > deps.policy.maxTokenBytes) throw new AuthError("TOKEN_INVALID");
   const check = await deps.tokens.verify(token, { audience: undefined, now: deps.clock.now() });
   if (!check.active) {

@@ -55,12 +55,18 @@ export function mergePermissions(objects: readonly Readonly<Record<string, unkno
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** What the caller presented in the `authorization` header, as the transport read it. */
+export type Credential =
+  | { readonly kind: "none" }
+  | { readonly kind: "bearer"; readonly token: string }
+  /** A header that is not `Bearer <token>`. */
+  | { readonly kind: "malformed" };
+
 /** Facts about the caller that every flow may use; built by the transport from headers. */
 export interface RequestContext {
-  /** The raw `x-tenant` header, if any. */
+  /** The tenant the caller named (`x-tenant`), trimmed; undefined when it named none. */
   readonly tenantHeader: string | undefined;
-  /** The raw `authorization` header, if any. */
-  readonly authorization: string | undefined;
+  readonly credential: Credential;
   readonly ip: string | undefined;
   readonly userAgent: string | undefined;
   /** Told who the caller is once a flow knows it (for the call's log line). */

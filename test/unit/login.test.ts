@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { AuthError } from "../../src/domain/errors.js";
 import { login } from "../../src/domain/login.js";
-import type { User } from "../../src/domain/model.js";
+import type { RequestContext, User } from "../../src/domain/model.js";
 import type { AuthDeps, PasswordHasher } from "../../src/domain/ports.js";
 
 const user: User = {
@@ -63,7 +63,7 @@ function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
   return { deps, calls };
 }
 
-const ctx = { tenantHeader: undefined, authorization: undefined, ip: "203.0.113.9", userAgent: "test" };
+const ctx: RequestContext = { tenantHeader: undefined, credential: { kind: "none" }, ip: "203.0.113.9", userAgent: "test" };
 
 async function failure(promise: Promise<unknown>): Promise<AuthError> {
   const error = await promise.then(

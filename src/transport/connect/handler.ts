@@ -6,64 +6,23 @@
  * send decode errors without our ErrorInfo detail).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DescMessage, fromBinary, fromJson, type JsonValue, type Message } from "@bufbuild/protobuf";
-import {
-  type ConnectError,
-  createConnectRouter,
-  createContextKey,
-  createContextValues,
-  type HandlerContext,
-  type ServiceImpl,
-} from "@connectrpc/connect";
+import { type DescMessage, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { type ConnectError, createConnectRouter, createContextValues } from "@connectrpc/connect";
 import { createAsyncIterable, type UniversalHandler, type UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { AuthError } from "../../domain/errors.js";
 import { parseJson } from "../../domain/keys.js";
-import { AuthService } from "../../gen/auth/v1/auth_pb.js";
-import { type CallFacts, type CallObserver, identifies, observeCallEnd, requestIdFrom } from "../call-log.js";
+import type { CallEnvelope } from "../call/envelope.js";
 import { toConnectError } from "../errors.js";
-import { type AuthHandlers, handlerFor } from "../handlers.js";
+import { errorHeaders, httpStatusOf } from "../http/errors.js";
 import { readBody } from "../http/io.js";
+import { headerOf } from "../http/router.js";
+import type { ServedService } from "../services.js";
+import { connectCallInput, connectRoutes, kPeer } from "./routes.js";
 
 export interface ConnectHandlerOptions {
   readonly maxRequestBytes: number;
-  readonly observer: CallObserver;
-}
-
-const kRemoteAddress = createContextKey<string | undefined>(undefined, { description: "client IP" });
-const kRequestId = createContextKey<string>("", { description: "request id" });
-
-function header(headers: Headers, name: string): string | undefined {
-  return headers.get(name) ?? undefined;
-}
-
-/** The Connect service implementation: every handler, with logging and the error mapping. */
-function serviceImpl(handlers: AuthHandlers, observer: CallObserver): ServiceImpl<typeof AuthService> {
-  const impl: Record<string, (request: Message, context: HandlerContext) => Promise<object>> = {};
-  for (const method of AuthService.methods) {
-    const handler = handlerFor(handlers, method);
-    impl[method.localName] = async (request, context) => {
-      const startedAt = performance.now();
-      const requestId = context.values.get(kRequestId);
-      const tenantHeader = header(context.requestHeader, "x-tenant");
-      const facts: CallFacts = { transport: "connect", rpc: method.name, requestId, tenant: tenantHeader };
-      try {
-        const response = await handler(request, {
-          tenantHeader,
-          authorization: header(context.requestHeader, "authorization"),
-          ip: context.values.get(kRemoteAddress),
-          userAgent: header(context.requestHeader, "user-agent"),
-          onIdentified: identifies(facts),
-        });
-        observeCallEnd(observer, facts, startedAt);
-        return response;
-      } catch (error) {
-        observeCallEnd(observer, facts, startedAt, error);
-        throw toConnectError(error);
-      }
-    };
-  }
-  return impl as unknown as ServiceImpl<typeof AuthService>;
+  readonly envelope: CallEnvelope;
 }
 
 /**
@@ -104,13 +63,13 @@ function failing(error: ConnectError): AsyncIterable<Uint8Array> {
   return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
 }
 
-/** Serves the Connect and gRPC-Web paths (`/auth.v1.AuthService/<Method>`). */
-export function createConnectHandler(handlers: AuthHandlers, options: ConnectHandlerOptions) {
-  const { observer, maxRequestBytes } = options;
+/** Serves the Connect and gRPC-Web paths (`/<service>/<Method>`) of every served service. */
+export function createConnectHandler(services: readonly ServedService[], options: ConnectHandlerOptions) {
+  const { envelope, maxRequestBytes } = options;
   // No readMaxBytes here: connect-node would compare Content-Length with it before reading the
   // body and answer RESOURCE_EXHAUSTED; `readBody` enforces our limit with our error instead.
   const router = createConnectRouter({ jsonOptions: { ignoreUnknownFields: true } });
-  router.service(AuthService, serviceImpl(handlers, observer));
+  connectRoutes(services, envelope)(router);
   const routes = new Map<string, UniversalHandler>();
   for (const handler of router.handlers) routes.set(handler.requestPath, handler);
 
@@ -121,24 +80,21 @@ export function createConnectHandler(handlers: AuthHandlers, options: ConnectHan
       const route = routes.get(path);
       if (route === undefined) throw new Error(`no Connect route ${path}`);
       const startedAt = performance.now();
-      const requestId = requestIdFrom(req.headers["x-request-id"] as string | undefined);
-      const contextValues = createContextValues().set(kRemoteAddress, req.socket.remoteAddress).set(kRequestId, requestId);
-      res.setHeader("x-request-id", requestId);
+      const peer = req.socket.remoteAddress;
       let body: UniversalServerRequest["body"];
       try {
         const prepared = prepareBody(route.method.input, req.headers["content-type"] ?? "", await readBody(req, maxRequestBytes));
         body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
-      } catch (error) {
-        const tenant = req.headers["x-tenant"] as string | undefined;
-        observeCallEnd(observer, { transport: "connect", rpc: route.method.name, requestId, tenant }, startedAt, error);
-        if (error instanceof AuthError && error.reason === "REQUEST_TOO_LARGE") {
-          // The rest of the body was not read: close the connection after answering.
-          res.setHeader("connection", "close");
-        }
-        // connect-node reads the body through this iterable and answers with the error, encoded
-        // for whichever protocol the client speaks.
+      } catch (thrown) {
+        // A body we could not read never reaches the handler: the call ends here, and connect-node
+        // reads the error through this iterable and encodes it for the client's protocol.
+        const call = envelope.open({ ...connectCallInput(route.method, (name) => headerOf(req, name), peer), startedAt });
+        const error = envelope.fail(call, thrown);
+        const headers = { ...call.responseHeaders, ...errorHeaders(error, httpStatusOf(error)) };
+        for (const [key, value] of Object.entries(headers)) res.setHeader(key, value);
         body = failing(toConnectError(error));
       }
+      const contextValues = createContextValues().set(kPeer, peer);
       const request: UniversalServerRequest = { ...universalRequestFromNodeRequest(req, res, undefined, contextValues), body };
       await universalResponseToNodeResponse(await route(request), res);
     },

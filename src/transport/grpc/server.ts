@@ -1,21 +1,19 @@
 /**
- * Native gRPC (h2c) with @grpc/grpc-js, the fast path for internal callers of ValidateToken.
- * The service definition is built from the protobuf-es descriptors, so grpc-js carries our
- * generated messages; requests are decoded here so that a bad message is INVALID_ARGUMENT with a
- * reason, like every other error.
+ * Native gRPC (h2c) with @grpc/grpc-js, the fast path for internal callers of ValidateToken: every
+ * served service, each call through the call envelope. Service definitions are built from the
+ * protobuf-es descriptors, so grpc-js carries our generated messages; requests are decoded here so
+ * that a bad message is INVALID_ARGUMENT with a reason, like every other error.
  */
-import { create, type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { AuthError } from "../../domain/errors.js";
-import type { RequestContext } from "../../domain/model.js";
-import { AuthService } from "../../gen/auth/v1/auth_pb.js";
-import { type CallFacts, type CallObserver, identifies, observeCallEnd, requestIdFrom } from "../call-log.js";
-import { codeOf, statusDetailsBin, toAuthError } from "../errors.js";
-import { type AuthHandlers, handlerFor } from "../handlers.js";
+import type { CallEnvelope } from "../call/envelope.js";
+import { codeOf, statusDetailsBin } from "../errors.js";
+import type { Rpc, ServedService } from "../services.js";
 
 export interface GrpcServerOptions {
   readonly maxRequestBytes: number;
-  readonly observer: CallObserver;
+  readonly envelope: CallEnvelope;
   /** Adds `/auth.bench.v1.Bench/Empty`, the floor the benchmarks compare ValidateToken with. */
   readonly benchFloor?: boolean;
 }
@@ -76,8 +74,7 @@ export function ipOfPeer(peer: string): string | undefined {
   return match?.[1];
 }
 
-function toServiceError(error: unknown): Partial<grpc.StatusObject> {
-  const authError = toAuthError(error);
+function toServiceError(authError: AuthError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   metadata.set("grpc-status-details-bin", Buffer.from(statusDetailsBin(authError)));
   return { code: codeOf(authError) as number as grpc.status, details: authError.message, metadata };
@@ -92,65 +89,62 @@ function decode(schema: DescMessage, bytes: Buffer, maxBytes: number): Message {
   }
 }
 
-export function createGrpcServer(handlers: AuthHandlers, options: GrpcServerOptions): grpc.Server {
+export function createGrpcServer(services: readonly ServedService[], options: GrpcServerOptions): grpc.Server {
   const server = new grpc.Server({
     // Larger than our own limit, so that oversized requests reach `decode` and get our error.
     "grpc.max_receive_message_length": Math.max(options.maxRequestBytes * 4, 1_048_576),
   });
-  const definition: Record<string, grpc.MethodDefinition<Buffer, Message>> = {};
-  const implementation: grpc.UntypedServiceImplementation = {};
-
-  for (const method of AuthService.methods) {
-    const handler = handlerFor(handlers, method);
-    definition[method.localName] = {
-      path: `/${AuthService.typeName}/${method.name}`,
-      requestStream: false,
-      responseStream: false,
-      originalName: method.name,
-      requestSerialize: (value: Buffer) => value,
-      requestDeserialize: (bytes: Buffer) => bytes,
-      responseSerialize: (value: Message) => serialize(method.output, value),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-    };
-    const rpc = method.name;
-    implementation[method.localName] = (call: grpc.ServerUnaryCall<Buffer, Message>, callback: grpc.sendUnaryData<Message>) => {
-      const startedAt = performance.now();
-      const requestId = requestIdFrom(firstValue(call.metadata, "x-request-id"));
-      const tenantHeader = firstValue(call.metadata, "x-tenant");
-      const facts: CallFacts = { transport: "grpc", rpc, requestId, tenant: tenantHeader };
-      // The response headers go out with the answer, in the same write as its message and trailers:
-      // sent here, before the handler's await, they cost a write (a syscall) of their own per call.
-      const answer = (error: unknown, response?: Message) => {
-        const responseMetadata = new grpc.Metadata();
-        responseMetadata.set("x-request-id", requestId);
-        call.sendMetadata(responseMetadata);
-        observeCallEnd(options.observer, facts, startedAt, error);
-        if (error === undefined) callback(null, response);
-        else callback(toServiceError(error));
-      };
-      let request: Message;
-      try {
-        request = decode(method.input, call.request, options.maxRequestBytes);
-      } catch (error) {
-        answer(error);
-        return;
-      }
-      const ctx: RequestContext = {
-        tenantHeader,
-        authorization: firstValue(call.metadata, "authorization"),
-        ip: ipOfPeer(call.getPeer()),
-        userAgent: firstValue(call.metadata, "user-agent"),
-        onIdentified: identifies(facts),
-      };
-      handler(request, ctx).then(
-        (response) => answer(undefined, create(method.output, response as Record<string, unknown>)),
-        (error: unknown) => answer(error ?? new Error("a handler rejected without a reason")),
-      );
-    };
+  for (const { service, rpcs } of services) {
+    const definition: Record<string, grpc.MethodDefinition<Buffer, Message>> = {};
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const rpc of rpcs) {
+      definition[rpc.method.localName] = methodDefinition(service, rpc.method);
+      implementation[rpc.method.localName] = unaryHandler(rpc, options);
+    }
+    server.addService(definition as grpc.ServiceDefinition, implementation);
   }
-  server.addService(definition as grpc.ServiceDefinition, implementation);
   if (options.benchFloor) addBenchFloor(server);
   return server;
+}
+
+/** How grpc-js frames one method: bytes in (decoded by `unaryHandler`), our messages out. */
+function methodDefinition(service: DescService, method: DescMethod): grpc.MethodDefinition<Buffer, Message> {
+  return {
+    path: `/${service.typeName}/${method.name}`,
+    requestStream: false,
+    responseStream: false,
+    originalName: method.name,
+    requestSerialize: (value: Buffer) => value,
+    requestDeserialize: (bytes: Buffer) => bytes,
+    responseSerialize: (value: Message) => serialize(method.output, value),
+    responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+  };
+}
+
+/** Adapts one RPC to grpc-js through the call envelope. */
+function unaryHandler(rpc: Rpc, options: GrpcServerOptions): grpc.handleUnaryCall<Buffer, Message> {
+  const { method } = rpc;
+  return (grpcCall, callback) => {
+    const call = options.envelope.open({
+      transport: "grpc",
+      name: method.name,
+      method,
+      header: (name) => firstValue(grpcCall.metadata, name),
+      peer: ipOfPeer(grpcCall.getPeer()),
+    });
+    // The response headers go out with the answer, in the same write as its message and trailers:
+    // sent before the handler's await, they would cost a write (a syscall) of their own per call.
+    const answer = (error: AuthError | null, response?: Message) => {
+      const metadata = new grpc.Metadata();
+      for (const [key, value] of Object.entries(call.responseHeaders)) metadata.set(key, value);
+      grpcCall.sendMetadata(metadata);
+      if (error === null) callback(null, response);
+      else callback(toServiceError(error));
+    };
+    options.envelope
+      .run(call, (c) => rpc.handle(decode(method.input, grpcCall.request, options.maxRequestBytes), c.ctx))
+      .then((response) => answer(null, response), answer);
+  };
 }
 
 /** Binds the server; resolves with the bound port (useful with port 0). */

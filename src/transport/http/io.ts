@@ -2,7 +2,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AuthError } from "../../domain/errors.js";
 import { checkKey, parseJson } from "../../domain/keys.js";
-import type { RequestContext } from "../../domain/model.js";
 
 export function tooLarge(limit: number): AuthError {
   return new AuthError("REQUEST_TOO_LARGE", { message: `The request body exceeds ${limit} bytes.` });
@@ -83,19 +82,4 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     ...headers,
   });
   res.end(text);
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** The facts flows may use, from a plain HTTP request. */
-export function requestContextOf(req: IncomingMessage): RequestContext {
-  return {
-    tenantHeader: header(req, "x-tenant"),
-    authorization: header(req, "authorization"),
-    ip: req.socket.remoteAddress,
-    userAgent: header(req, "user-agent"),
-  };
 }

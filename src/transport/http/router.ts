@@ -1,8 +1,14 @@
-/** The routes of the HTTP port that are not Connect's: a path match, a method, a handler. */
+/**
+ * The routes of the HTTP port that are not Connect's (the REST gateway, the OAuth endpoint, the
+ * seed-compatible routes): a path match, a method, a handler and an error format. The router runs
+ * the matched route through the call envelope and writes its failure in the route's format.
+ */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { RequestContext } from "../../domain/model.js";
-import { type CallFacts, type CallObserver, identifies, observeCallEnd, requestIdFrom } from "../call-log.js";
-import { requestContextOf } from "./io.js";
+import type { CallEnvelope } from "../call/envelope.js";
+import { toAuthError } from "../errors.js";
+import { type ErrorFormat, writeHttpError } from "./errors.js";
 
 export interface Exchange {
   readonly req: IncomingMessage;
@@ -11,7 +17,6 @@ export interface Exchange {
   /** Values of the path's variables. */
   readonly params: Readonly<Record<string, string>>;
   readonly ctx: RequestContext;
-  readonly requestId: string;
 }
 
 export interface HttpRoute {
@@ -19,12 +24,13 @@ export interface HttpRoute {
   readonly method: string;
   /** For logs: the RPC, or what the route is (`oauth.token`, `compat.vigia.login`). */
   readonly name: string;
+  /** The RPC the route serves, when it serves exactly one (the gateway's routes), for per-RPC concerns. */
+  readonly rpc?: DescMethod;
+  /** How the route's family answers an error. */
+  readonly errors: ErrorFormat;
   match(path: string): Readonly<Record<string, string>> | undefined;
-  /**
-   * Answers the request, errors included (each family of routes has its own error format), and
-   * resolves with the error it answered with, if any, for the log.
-   */
-  handle(exchange: Exchange): Promise<unknown>;
+  /** Reads the request, calls the flow and writes the answer; throws what went wrong, for the router to write. */
+  handle(exchange: Exchange): Promise<void>;
 }
 
 export type RouteResult =
@@ -32,8 +38,14 @@ export type RouteResult =
   | { readonly kind: "wrong-method"; readonly allow: readonly string[] }
   | { readonly kind: "handled" };
 
-/** Finds the route for a request and runs it with a request id, the caller's context and one log line. */
-export function createRouter(routes: readonly HttpRoute[], observer: CallObserver) {
+/** The first value of a request header. */
+export function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Finds the route for a request and runs it through the call envelope. */
+export function createRouter(routes: readonly HttpRoute[], envelope: CallEnvelope) {
   return async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<RouteResult> {
     const matches = routes.flatMap((r) => {
       const params = r.match(url.pathname);
@@ -44,17 +56,19 @@ export function createRouter(routes: readonly HttpRoute[], observer: CallObserve
     const found = matches.find((m) => m.route.method === method);
     if (found === undefined) return { kind: "wrong-method", allow: [...new Set(matches.map((m) => m.route.method))] };
 
-    const startedAt = performance.now();
-    const requestId = requestIdFrom(req.headers["x-request-id"] as string | undefined);
-    res.setHeader("x-request-id", requestId);
-    const plain = requestContextOf(req);
-    const facts: CallFacts = { transport: "rest", rpc: found.route.name, requestId, tenant: plain.tenantHeader };
-    const ctx: RequestContext = { ...plain, onIdentified: identifies(facts) };
+    const { route, params } = found;
+    const call = envelope.open({
+      transport: "rest",
+      name: route.name,
+      method: route.rpc,
+      header: (name) => headerOf(req, name),
+      peer: req.socket.remoteAddress,
+    });
+    for (const [key, value] of Object.entries(call.responseHeaders)) res.setHeader(key, value);
     try {
-      observeCallEnd(observer, facts, startedAt, await found.route.handle({ req, res, url, params: found.params, ctx, requestId }));
+      await envelope.run(call, (c) => route.handle({ req, res, url, params, ctx: c.ctx }));
     } catch (error) {
-      observeCallEnd(observer, facts, startedAt, error);
-      throw error;
+      writeHttpError(res, toAuthError(error), route.errors);
     }
     return { kind: "handled" };
   };

@@ -7,17 +7,19 @@
 
 import { createServer, type Server } from "node:http";
 import { Code } from "@connectrpc/connect";
+import type { Logger } from "pino";
 import type { Seed } from "../../config.js";
-import type { AuthDeps } from "../../domain/ports.js";
-import type { CallObserver } from "../call-log.js";
+import type { Flows } from "../../domain/flows.js";
+import type { Metrics } from "../../metrics.js";
+import type { CallEnvelope } from "../call/envelope.js";
 import { createConnectHandler } from "../connect/handler.js";
-import type { AuthHandlers } from "../handlers.js";
 import { compatRoutes } from "../rest/compat/index.js";
 import { createDocs } from "../rest/docs.js";
 import { gatewayRoutes } from "../rest/gateway.js";
 import { oauthTokenRoute } from "../rest/oauth-token.js";
-import { openApiDocument } from "../rest/openapi.js";
-import { statusJson } from "../rest/status.js";
+import { openApiDocument } from "../rest/openapi/document.js";
+import type { ServedService } from "../services.js";
+import { writeProtocolError } from "./errors.js";
 import { sendJson } from "./io.js";
 import { createRouter } from "./router.js";
 
@@ -28,7 +30,11 @@ export interface Readiness {
 
 export interface HttpServerOptions {
   readonly maxRequestBytes: number;
-  readonly observer: CallObserver;
+  readonly envelope: CallEnvelope;
+  /** Served at /metrics. */
+  readonly metrics: Metrics;
+  /** Unexpected failures outside any call are logged here. */
+  readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
   /** The documents under /.well-known/, built per request (the JWKS changes with rotations). */
   readonly wellKnown: {
@@ -46,17 +52,17 @@ export interface HttpServerOptions {
 // verifiers refetch when a token names a kid they do not have.
 const WELL_KNOWN_CACHE = { "cache-control": "public, max-age=300" };
 
-export function createHttpServer(handlers: AuthHandlers, deps: AuthDeps, options: HttpServerOptions): Server {
-  const { observer, maxRequestBytes } = options;
-  const { logger, metrics } = observer;
-  const connect = createConnectHandler(handlers, { observer, maxRequestBytes });
+/** The HTTP port: `services` over Connect and the REST gateway, and the routes that call `flows` directly. */
+export function createHttpServer(services: readonly ServedService[], flows: Flows, options: HttpServerOptions): Server {
+  const { envelope, maxRequestBytes, logger, metrics } = options;
+  const connect = createConnectHandler(services, { envelope, maxRequestBytes });
   const route = createRouter(
     [
-      oauthTokenRoute(handlers, maxRequestBytes),
-      ...compatRoutes(options.compat, { handlers, deps, maxRequestBytes }),
-      ...gatewayRoutes(handlers, { maxRequestBytes }),
+      oauthTokenRoute(flows, maxRequestBytes),
+      ...compatRoutes(options.compat, { flows, maxRequestBytes }),
+      ...gatewayRoutes(services, { maxRequestBytes }),
     ],
-    observer,
+    envelope,
   );
   const docs = createDocs();
   let openApi: object | undefined;
@@ -79,23 +85,25 @@ export function createHttpServer(handlers: AuthHandlers, deps: AuthDeps, options
         return void res.end(text);
       }
       if (path === "/openapi.json") {
-        openApi ??= openApiDocument({ serverUrl: options.publicUrl, version: options.version });
+        openApi ??= openApiDocument(
+          services.map((served) => served.service),
+          { serverUrl: options.publicUrl, version: options.version },
+        );
         return sendJson(res, 200, openApi, { "cache-control": "no-cache" });
       }
       if (path.startsWith("/docs") && docs.serve(path, res)) return;
       if (connect.has(path)) return connect.handle(path, req, res);
       const result = await route(req, res, url);
       if (result.kind === "wrong-method") {
-        return sendJson(res, 405, statusJson(Code.Unimplemented, `Method ${req.method} is not allowed on ${path}.`), {
+        return writeProtocolError(res, 405, Code.Unimplemented, `Method ${req.method} is not allowed on ${path}.`, {
           allow: result.allow.join(", "),
         });
       }
-      if (result.kind === "no-route") return sendJson(res, 404, statusJson(Code.NotFound, `No route for ${req.method} ${path}.`));
+      if (result.kind === "no-route") return writeProtocolError(res, 404, Code.NotFound, `No route for ${req.method} ${path}.`);
     })();
     work.catch((error: unknown) => {
       logger.error({ err: error, path }, "unhandled error while serving an HTTP request");
-      if (!res.headersSent) sendJson(res, 500, statusJson(Code.Internal, "Internal error."));
-      else res.destroy();
+      writeProtocolError(res, 500, Code.Internal, "Internal error.");
     });
   });
 }

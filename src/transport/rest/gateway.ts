@@ -1,14 +1,14 @@
 /**
- * The REST gateway: every AuthService method at its `google.api.http` rule(s), read from the
- * descriptors, so that a method added later with a rule needs no code here. Path variables, query
+ * The REST gateway: every RPC of every served service at its `google.api.http` rule(s), read from
+ * the descriptors, so that a method or a service added later with rules needs no code here. Path variables, query
  * parameters (for fields bound neither by the path nor by the body), `body: "*"` or a single-field
  * body, proto3 JSON in (both field spellings) and out (lowerCamelCase, every field present).
  */
 import {
-  create,
   type DescField,
   type DescMessage,
   type DescMethod,
+  type DescService,
   fromJson,
   getOption,
   type JsonValue,
@@ -17,18 +17,17 @@ import {
 } from "@bufbuild/protobuf";
 import { AuthError, invalidField } from "../../domain/errors.js";
 import { checkKey, emptyRecord } from "../../domain/keys.js";
-import { AuthService } from "../../gen/auth/v1/auth_pb.js";
 import { http } from "../../gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../../gen/google/api/http_pb.js";
-import { toAuthError } from "../errors.js";
-import { type AuthHandlers, handlerFor } from "../handlers.js";
+import { statusFormat } from "../http/errors.js";
 import { readJsonObject, sendJson } from "../http/io.js";
 import type { Exchange, HttpRoute } from "../http/router.js";
+import type { Rpc, ServedService } from "../services.js";
 import { type PathTemplate, parsePathTemplate } from "./path-template.js";
-import { sendStatus } from "./status.js";
 
 /** One HTTP binding of a method: its verb, its path template, and what its body holds. */
 export interface HttpBinding {
+  readonly service: DescService;
   readonly method: DescMethod;
   readonly verb: string;
   readonly template: PathTemplate;
@@ -36,18 +35,21 @@ export interface HttpBinding {
   readonly body: string;
 }
 
-/** Every binding of every method, in the order of the proto. */
-export function httpBindings(): HttpBinding[] {
-  return AuthService.methods.flatMap((method) => {
-    const rule = getOption(method, http);
-    return [rule, ...rule.additionalBindings].flatMap((binding: HttpRule) => {
-      const { case: verb, value } = binding.pattern;
-      if (verb === undefined) return [];
-      const path = verb === "custom" ? value.path : value;
-      const httpVerb = verb === "custom" ? value.kind : verb;
-      return [{ method, verb: httpVerb.toUpperCase(), template: parsePathTemplate(path), body: binding.body }];
-    });
+/** The bindings of one method: its rule and the rule's additional bindings. */
+export function methodBindings(service: DescService, method: DescMethod): HttpBinding[] {
+  const rule = getOption(method, http);
+  return [rule, ...rule.additionalBindings].flatMap((binding: HttpRule) => {
+    const { case: verb, value } = binding.pattern;
+    if (verb === undefined) return [];
+    const path = verb === "custom" ? value.path : value;
+    const httpVerb = verb === "custom" ? value.kind : verb;
+    return [{ service, method, verb: httpVerb.toUpperCase(), template: parsePathTemplate(path), body: binding.body }];
   });
+}
+
+/** Every binding of every method of `services`, in the order of the protos. */
+export function httpBindings(services: readonly DescService[]): HttpBinding[] {
+  return services.flatMap((service) => service.methods.flatMap((method) => methodBindings(service, method)));
 }
 
 function fieldByName(message: DescMessage, name: string): DescField | undefined {
@@ -119,33 +121,31 @@ export interface GatewayOptions {
   readonly maxRequestBytes: number;
 }
 
-export function gatewayRoutes(handlers: AuthHandlers, options: GatewayOptions): HttpRoute[] {
-  return httpBindings().map((binding) => {
-    const handler = handlerFor(handlers, binding.method);
-    return {
-      method: binding.verb,
-      name: binding.method.name,
-      match: (path) => binding.template.match(path),
-      async handle(exchange) {
-        try {
-          const json = await requestJson(binding, exchange, options.maxRequestBytes);
-          let request: ReturnType<typeof fromJson>;
-          try {
-            request = fromJson(binding.method.input, json as JsonValue, { ignoreUnknownFields: true });
-          } catch (error) {
-            throw new AuthError("INVALID_REQUEST", {
-              message: `The request does not match ${binding.method.input.typeName}: ${(error as Error).message}`,
-            });
-          }
-          const response = create(binding.method.output, (await handler(request, exchange.ctx)) as Record<string, unknown>);
-          sendJson(exchange.res, 200, toJson(binding.method.output, response, { alwaysEmitImplicit: true }));
-          return undefined;
-        } catch (error) {
-          const authError = toAuthError(error);
-          sendStatus(exchange.res, authError);
-          return authError;
-        }
-      },
-    };
-  });
+/** A route for every binding of every RPC of `services`; errors as google.rpc.Status JSON. */
+export function gatewayRoutes(services: readonly ServedService[], options: GatewayOptions): HttpRoute[] {
+  return services.flatMap(({ service, rpcs }) =>
+    rpcs.flatMap((rpc) => methodBindings(service, rpc.method).map((binding) => gatewayRoute(binding, rpc, options))),
+  );
+}
+
+function gatewayRoute(binding: HttpBinding, rpc: Rpc, options: GatewayOptions): HttpRoute {
+  const { input, output } = binding.method;
+  return {
+    method: binding.verb,
+    name: binding.method.name,
+    rpc: binding.method,
+    errors: statusFormat,
+    match: (path) => binding.template.match(path),
+    async handle(exchange) {
+      const json = await requestJson(binding, exchange, options.maxRequestBytes);
+      let request: ReturnType<typeof fromJson>;
+      try {
+        request = fromJson(input, json as JsonValue, { ignoreUnknownFields: true });
+      } catch (error) {
+        throw new AuthError("INVALID_REQUEST", { message: `The request does not match ${input.typeName}: ${(error as Error).message}` });
+      }
+      const response = await rpc.handle(request, exchange.ctx);
+      sendJson(exchange.res, 200, toJson(output, response, { alwaysEmitImplicit: true }));
+    },
+  };
 }

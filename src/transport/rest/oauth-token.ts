@@ -1,50 +1,58 @@
 /**
  * The OAuth 2.0 token endpoint for first-party clients (RFC 6749 §4.3 and §6):
  * `POST /v1/auth/token`, form-encoded, `grant_type=password` (username = email or username) or
- * `grant_type=refresh_token`. It calls the Login and Refresh handlers; answers and errors are
- * RFC 6749's (§5.1, §5.2). RFC 9700 §2.4 allows the password grant only for clients the service's
- * owner trusts with passwords (its own apps), never for third parties.
+ * `grant_type=refresh_token`. It calls the Login and Refresh flows; answers and errors are
+ * RFC 6749's (§5.1, §5.2), and its part of the OpenAPI document is below. RFC 9700 §2.4 allows the
+ * password grant only for clients the service's owner trusts with passwords (its own apps), never
+ * for third parties.
  */
-import type { ServerResponse } from "node:http";
 import { AuthError, type AuthErrorReason } from "../../domain/errors.js";
-import { toAuthError } from "../errors.js";
-import { type AuthHandlers, invoke } from "../handlers.js";
+import type { Flows } from "../../domain/flows.js";
+import type { IssuedTokens } from "../../domain/model.js";
+import type { ErrorFormat } from "../http/errors.js";
 import { readForm, sendJson } from "../http/io.js";
 import { exactPath, type HttpRoute } from "../http/router.js";
 
+const PATH = "/v1/auth/token";
 const noStore = { "cache-control": "no-store", pragma: "no-cache" };
 
-/** RFC 6749 §5.2 error codes, from our reasons. */
-function oauthError(error: AuthError): { status: number; error: string } {
-  const byReason: Partial<Record<AuthErrorReason, string>> = {
-    INVALID_CREDENTIALS: "invalid_grant",
-    TOKEN_INVALID: "invalid_grant",
-    TOKEN_EXPIRED: "invalid_grant",
-    TOKEN_REUSED: "invalid_grant",
-    SESSION_REVOKED: "invalid_grant",
-    ACCOUNT_DISABLED: "invalid_grant",
-    EMAIL_NOT_VERIFIED: "invalid_grant",
-    TENANT_MISMATCH: "invalid_grant",
-  };
-  const code = byReason[error.reason];
-  if (code !== undefined) return { status: 400, error: code };
+/** RFC 6749 §5.2 error codes of our reasons that are a bad grant. */
+const invalidGrant: ReadonlySet<AuthErrorReason> = new Set([
+  "INVALID_CREDENTIALS",
+  "TOKEN_INVALID",
+  "TOKEN_EXPIRED",
+  "TOKEN_REUSED",
+  "SESSION_REVOKED",
+  "ACCOUNT_DISABLED",
+  "EMAIL_NOT_VERIFIED",
+  "TENANT_MISMATCH",
+]);
+
+/** The errors this route raised for a grant type it does not serve (RFC 6749's `unsupported_grant_type`). */
+const unsupportedGrants = new WeakSet<AuthError>();
+
+/** RFC 6749 §5.2: the status and the `error` code of each failure. */
+function oauthError(error: AuthError): { status: number; code: string } {
+  if (invalidGrant.has(error.reason)) return { status: 400, code: "invalid_grant" };
+  if (unsupportedGrants.has(error)) return { status: 400, code: "unsupported_grant_type" };
   switch (error.category) {
     case "invalid_input":
-      return { status: error.reason === "REQUEST_TOO_LARGE" ? 413 : 400, error: "invalid_request" };
+      return { status: error.reason === "REQUEST_TOO_LARGE" ? 413 : 400, code: "invalid_request" };
     case "rate_limited":
-      return { status: 429, error: "temporarily_unavailable" };
+      return { status: 429, code: "temporarily_unavailable" };
     case "unavailable":
-      return { status: 503, error: "temporarily_unavailable" };
+      return { status: 503, code: "temporarily_unavailable" };
     default:
-      return { status: 500, error: "server_error" };
+      return { status: 500, code: "server_error" };
   }
 }
 
-function sendOAuthError(res: ServerResponse, error: AuthError): void {
-  const { status, error: code } = oauthError(error);
-  // `reason` is ours, beside RFC 6749's fields: the same catalog as every other transport.
-  sendJson(res, status, { error: code, error_description: error.message, reason: error.reason }, noStore);
-}
+/** `{error, error_description, reason}`: RFC 6749's fields, and `reason` from the same catalog as every other transport. */
+const oauthErrors: ErrorFormat = {
+  status: (error) => oauthError(error).status,
+  body: (error) => ({ error: oauthError(error).code, error_description: error.message, reason: error.reason }),
+  headers: noStore,
+};
 
 function param(form: URLSearchParams, name: string): string {
   const value = form.get(name);
@@ -52,42 +60,92 @@ function param(form: URLSearchParams, name: string): string {
   return value;
 }
 
-export function oauthTokenRoute(handlers: AuthHandlers, maxRequestBytes: number): HttpRoute {
+export function oauthTokenRoute(flows: Flows, maxRequestBytes: number): HttpRoute {
   return {
     method: "POST",
     name: "oauth.token",
-    match: exactPath("/v1/auth/token"),
+    errors: oauthErrors,
+    match: exactPath(PATH),
     async handle({ req, res, ctx }) {
-      try {
-        const form = await readForm(req, maxRequestBytes);
-        const grant = param(form, "grant_type");
-        let tokens: { accessToken: string; refreshToken: string; expiresIn: number; refreshExpiresIn: number };
-        if (grant === "password") {
-          tokens = await invoke(handlers, "login", { identifier: param(form, "username"), password: param(form, "password") }, ctx);
-        } else if (grant === "refresh_token") {
-          tokens = await invoke(handlers, "refresh", { refreshToken: param(form, "refresh_token") }, ctx);
-        } else {
-          sendJson(res, 400, { error: "unsupported_grant_type", error_description: `grant_type ${grant} is not supported here` }, noStore);
-          return new AuthError("INVALID_REQUEST", { message: "unsupported grant_type" });
-        }
-        sendJson(
-          res,
-          200,
-          {
-            access_token: tokens.accessToken,
-            token_type: "bearer",
-            expires_in: tokens.expiresIn,
-            refresh_token: tokens.refreshToken,
-            refresh_expires_in: tokens.refreshExpiresIn,
-          },
-          noStore,
-        );
-        return undefined;
-      } catch (error) {
-        const authError = toAuthError(error);
-        sendOAuthError(res, authError);
-        return authError;
+      const form = await readForm(req, maxRequestBytes);
+      const grant = param(form, "grant_type");
+      let tokens: IssuedTokens;
+      if (grant === "password") {
+        tokens = await flows.login(ctx, { identifier: param(form, "username"), password: param(form, "password") });
+      } else if (grant === "refresh_token") {
+        tokens = await flows.refresh(ctx, { refreshToken: param(form, "refresh_token") });
+      } else {
+        const unsupported = new AuthError("INVALID_REQUEST", {
+          message: `grant_type ${grant} is not supported here`,
+          metadata: { field: "grant_type" },
+        });
+        unsupportedGrants.add(unsupported);
+        throw unsupported;
       }
+      const answer = {
+        access_token: tokens.accessToken,
+        token_type: "bearer",
+        expires_in: tokens.expiresIn,
+        refresh_token: tokens.refreshToken,
+        refresh_expires_in: tokens.refreshExpiresIn,
+      };
+      sendJson(res, 200, answer, noStore);
+    },
+  };
+}
+
+/** The endpoint's entry in the OpenAPI document's `paths`. */
+export function oauthTokenOpenApi(): Record<string, object> {
+  const errorBody = {
+    type: "object",
+    properties: { error: { type: "string" }, error_description: { type: "string" }, reason: { type: "string" } },
+  };
+  return {
+    [PATH]: {
+      post: {
+        operationId: "OAuthToken",
+        tags: ["OAuth 2.0"],
+        summary: "OAuth 2.0 token endpoint for first-party clients (RFC 6749 §4.3 and §6).",
+        description:
+          "grant_type=password (username = email or username) or grant_type=refresh_token. The password grant is for the service owner's own apps only (RFC 9700 §2.4).",
+        requestBody: {
+          required: true,
+          content: {
+            "application/x-www-form-urlencoded": {
+              schema: {
+                type: "object",
+                required: ["grant_type"],
+                properties: {
+                  grant_type: { type: "string", enum: ["password", "refresh_token"] },
+                  username: { type: "string" },
+                  password: { type: "string", format: "password" },
+                  refresh_token: { type: "string" },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          "200": {
+            description: "Tokens (RFC 6749 §5.1).",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    access_token: { type: "string" },
+                    token_type: { type: "string", const: "bearer" },
+                    expires_in: { type: "integer" },
+                    refresh_token: { type: "string" },
+                    refresh_expires_in: { type: "integer" },
+                  },
+                },
+              },
+            },
+          },
+          "400": { description: "An error (RFC 6749 §5.2).", content: { "application/json": { schema: errorBody } } },
+        },
+      },
     },
   };
 }

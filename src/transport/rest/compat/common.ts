@@ -1,20 +1,16 @@
 /**
- * What the seed-compatible routes share: their callers' error formats, and the wrapper that runs a
- * route and answers a failure in its seed's format. Every route maps onto the AuthService handlers
- * (or, for the two legacy refreshes, onto the domain flow that serves them); none re-implements a
- * flow.
+ * What the seed-compatible routes share: their options, the FastAPI-style error format, the route
+ * constructor, and the domain-to-JSON pieces several seeds answer with. Every route calls a domain
+ * flow and maps the domain's values to its seed's JSON; none re-implements a flow.
  */
-import type { ServerResponse } from "node:http";
 import type { AuthError, AuthErrorReason } from "../../../domain/errors.js";
-import type { AuthDeps } from "../../../domain/ports.js";
-import { toAuthError } from "../../errors.js";
-import type { AuthHandlers } from "../../handlers.js";
-import { sendJson } from "../../http/io.js";
+import type { Flows } from "../../../domain/flows.js";
+import { primaryRole, type User } from "../../../domain/model.js";
+import type { ErrorFormat } from "../../http/errors.js";
 import type { Exchange, HttpRoute } from "../../http/router.js";
 
 export interface CompatOptions {
-  readonly handlers: AuthHandlers;
-  readonly deps: AuthDeps;
+  readonly flows: Flows;
   readonly maxRequestBytes: number;
 }
 
@@ -44,47 +40,51 @@ export function fastApiStatus(error: AuthError): number {
 
 /**
  * A FastAPI error body: `{"detail": "..."}`, or for a validation error the list FastAPI sends
- * (`[{type, loc, msg}]`). `reason` is ours, the same catalog as on every other transport.
+ * (`[{type, loc, msg}]`), with the seed's own messages where it had them. `reason` is ours, the
+ * same catalog as on every other transport.
  */
-export function sendFastApiError(res: ServerResponse, error: AuthError, messages: Partial<Record<AuthErrorReason, string>> = {}): void {
-  const status = fastApiStatus(error);
-  const message = messages[error.reason] ?? error.message;
-  const field = error.metadata.field;
-  const detail =
-    status === 422
-      ? [{ type: error.message.endsWith("required") ? "missing" : "value_error", loc: ["body", field ?? "body"], msg: message }]
-      : message;
-  const headers: Record<string, string> = status === 401 ? { "www-authenticate": "Bearer" } : {};
-  sendJson(res, status, { detail, reason: error.reason }, headers);
+export function fastApiErrors(messages: Partial<Record<AuthErrorReason, string>> = {}): ErrorFormat {
+  return {
+    status: fastApiStatus,
+    plainChallenge: true,
+    body(error, status) {
+      const message = messages[error.reason] ?? error.message;
+      const field = error.metadata.field;
+      const detail =
+        status === 422
+          ? [{ type: error.message.endsWith("required") ? "missing" : "value_error", loc: ["body", field ?? "body"], msg: message }]
+          : message;
+      return { detail, reason: error.reason };
+    },
+  };
 }
 
-/** A route that answers its failures with `onError`. */
+/** A route of a seed API. */
 export function compatRoute(
   method: string,
   path: string | ((path: string) => Record<string, string> | undefined),
   name: string,
-  run: (exchange: Exchange) => Promise<void>,
-  onError: (res: ServerResponse, error: AuthError) => void,
+  handle: (exchange: Exchange) => Promise<void>,
+  errors: ErrorFormat,
 ): HttpRoute {
-  return {
-    method,
-    name,
-    match: typeof path === "string" ? (candidate) => (candidate === path ? {} : undefined) : path,
-    async handle(exchange) {
-      try {
-        await run(exchange);
-        return undefined;
-      } catch (error) {
-        const authError = toAuthError(error);
-        onError(exchange.res, authError);
-        return authError;
-      }
-    },
-  };
+  const match = typeof path === "string" ? (candidate: string) => (candidate === path ? {} : undefined) : path;
+  return { method, name, errors, match, handle };
 }
 
 /** A required string field of a JSON body or form, as the domain would call it missing. */
 export function text(source: Record<string, unknown> | URLSearchParams, name: string): string {
   const value = source instanceof URLSearchParams ? source.get(name) : source[name];
   return typeof value === "string" ? value : "";
+}
+
+/** The user fields the seeds share, as AuthService's User spells absent ones (empty strings). */
+export function userSummary(user: User) {
+  return {
+    id: user.id,
+    username: user.username ?? "",
+    email: user.email,
+    fullName: user.fullName ?? "",
+    role: primaryRole(user.roles),
+    roles: [...user.roles],
+  };
 }

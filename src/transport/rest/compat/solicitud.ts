@@ -5,16 +5,12 @@
  * client keeps its first refresh token, so `/auth/refresh` does not rotate it (see domain/refresh.ts).
  */
 
-import type { ServerResponse } from "node:http";
-import { create } from "@bufbuild/protobuf";
-import type { AuthError, AuthErrorReason } from "../../../domain/errors.js";
-import { refresh } from "../../../domain/refresh.js";
-import { type LoginResponse, type RefreshResponse, RefreshResponseSchema } from "../../../gen/auth/v1/auth_pb.js";
-import { tokensToProto } from "../../convert.js";
-import { invoke } from "../../handlers.js";
+import type { AuthErrorReason } from "../../../domain/errors.js";
+import type { IssuedTokens } from "../../../domain/model.js";
+import type { ErrorFormat } from "../../http/errors.js";
 import { readJsonObject, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
-import { type CompatOptions, compatRoute, fastApiStatus, text } from "./common.js";
+import { type CompatOptions, compatRoute, fastApiStatus, text, userSummary } from "./common.js";
 
 /** Their documented messages (mensaje) and explanations (detalle). */
 const spanish: Partial<Record<AuthErrorReason, [string, string]>> = {
@@ -31,25 +27,27 @@ const spanish: Partial<Record<AuthErrorReason, [string, string]>> = {
   UNAVAILABLE: ["Servicio no disponible", "Reintente más tarde."],
 };
 
-function sendEnvelopeError(res: ServerResponse, error: AuthError): void {
-  // Bad credentials are 422 in this API; the rest follows the usual statuses.
-  const status = error.reason === "INVALID_CREDENTIALS" ? 422 : fastApiStatus(error);
-  const [mensaje, detalle] = spanish[error.reason] ?? (status === 422 ? ["Datos inválidos", error.message] : ["Error", error.message]);
-  sendJson(res, status, { exito: false, mensaje, detalle, reason: error.reason }, status === 401 ? { "www-authenticate": "Bearer" } : {});
-}
+/** `{exito: false, mensaje, detalle}`; bad credentials are 422 in this API, the rest follows the usual statuses. */
+const envelopeErrors: ErrorFormat = {
+  status: (error) => (error.reason === "INVALID_CREDENTIALS" ? 422 : fastApiStatus(error)),
+  plainChallenge: true,
+  body(error, status) {
+    const [mensaje, detalle] = spanish[error.reason] ?? (status === 422 ? ["Datos inválidos", error.message] : ["Error", error.message]);
+    return { exito: false, mensaje, detalle, reason: error.reason };
+  },
+};
 
-function datos(tokens: LoginResponse | RefreshResponse) {
-  const { user } = tokens;
+function datos(tokens: IssuedTokens) {
   return {
     accessToken: tokens.accessToken,
     refreshToken: tokens.refreshToken,
     tokenType: "bearer",
     expiresIn: tokens.expiresIn,
-    user: user && { id: user.id, username: user.username, email: user.email, fullName: user.fullName, role: user.role, roles: user.roles },
+    user: userSummary(tokens.user),
   };
 }
 
-export function solicitudRoutes({ handlers, deps, maxRequestBytes }: CompatOptions): HttpRoute[] {
+export function solicitudRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   return [
     compatRoute(
       "POST",
@@ -57,10 +55,10 @@ export function solicitudRoutes({ handlers, deps, maxRequestBytes }: CompatOptio
       "compat.solicitud.login",
       async ({ req, res, ctx }) => {
         const body = await readJsonObject(req, maxRequestBytes);
-        const login = await invoke(handlers, "login", { identifier: text(body, "username"), password: text(body, "password") }, ctx);
+        const login = await flows.login(ctx, { identifier: text(body, "username"), password: text(body, "password") });
         sendJson(res, 200, { exito: true, mensaje: "Inicio de sesión exitoso", datos: datos(login) });
       },
-      sendEnvelopeError,
+      envelopeErrors,
     ),
     compatRoute(
       "POST",
@@ -68,13 +66,10 @@ export function solicitudRoutes({ handlers, deps, maxRequestBytes }: CompatOptio
       "compat.solicitud.refresh",
       async ({ req, res, ctx }) => {
         const body = await readJsonObject(req, maxRequestBytes);
-        const tokens = create(
-          RefreshResponseSchema,
-          tokensToProto(await refresh(deps, ctx, { refreshToken: text(body, "refreshToken") }, "keep")),
-        );
+        const tokens = await flows.refresh(ctx, { refreshToken: text(body, "refreshToken") }, "keep");
         sendJson(res, 200, { exito: true, mensaje: "Token renovado", datos: datos(tokens) });
       },
-      sendEnvelopeError,
+      envelopeErrors,
     ),
   ];
 }

@@ -2,13 +2,11 @@
  * The VidaPlus API (seed 000): an OAuth2 password form at `/auth/token` (username = the email), and
  * `/auth/refresh_token`, which trades a still-valid access token for a new one of the same session.
  */
-import { reissueAccessToken } from "../../../domain/reissue.js";
-import { invoke } from "../../handlers.js";
 import { readForm, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
-import { type CompatOptions, compatRoute, sendFastApiError, text } from "./common.js";
+import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
 
-export function vidaPlusRoutes({ handlers, deps, maxRequestBytes }: CompatOptions): HttpRoute[] {
+export function vidaPlusRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   return [
     compatRoute(
       "POST",
@@ -16,26 +14,25 @@ export function vidaPlusRoutes({ handlers, deps, maxRequestBytes }: CompatOption
       "compat.vidaplus.token",
       async ({ req, res, ctx }) => {
         const form = await readForm(req, maxRequestBytes);
-        const login = await invoke(handlers, "login", { identifier: text(form, "username"), password: text(form, "password") }, ctx);
+        const login = await flows.login(ctx, { identifier: text(form, "username"), password: text(form, "password") });
         sendJson(res, 200, { access_token: login.accessToken, token_type: "bearer" });
       },
-      (res, error) => sendFastApiError(res, error, { INVALID_CREDENTIALS: "Incorrect email or password" }),
+      fastApiErrors({ INVALID_CREDENTIALS: "Incorrect email or password" }),
     ),
     compatRoute(
       "POST",
       "/auth/refresh_token",
       "compat.vidaplus.refresh_token",
       async ({ res, ctx }) => {
-        const { accessToken } = await reissueAccessToken(deps, ctx);
+        const { accessToken } = await flows.reissueAccessToken(ctx);
         sendJson(res, 200, { access_token: accessToken, token_type: "bearer" });
       },
-      (res, error) =>
-        sendFastApiError(res, error, {
-          TOKEN_MISSING: "Not authenticated",
-          TOKEN_INVALID: "Could not validate credentials",
-          TOKEN_EXPIRED: "Could not validate credentials",
-          SESSION_REVOKED: "Could not validate credentials",
-        }),
+      fastApiErrors({
+        TOKEN_MISSING: "Not authenticated",
+        TOKEN_INVALID: "Could not validate credentials",
+        TOKEN_EXPIRED: "Could not validate credentials",
+        SESSION_REVOKED: "Could not validate credentials",
+      }),
     ),
   ];
 }

@@ -3,27 +3,38 @@
  * `/whoami`, `/change-password` and the admin `/reset-password`.
  */
 import { AuthError } from "../../../domain/errors.js";
-import type { User } from "../../../gen/auth/v1/auth_pb.js";
-import { invoke } from "../../handlers.js";
+import { primaryRole, type User } from "../../../domain/model.js";
 import { readForm, readJsonObject, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
-import { type CompatOptions, compatRoute, sendFastApiError, text } from "./common.js";
+import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
 
-const messages = { INVALID_CREDENTIALS: "Incorrect username or password", TOKEN_MISSING: "Not authenticated" } as const;
-const onError = (res: Parameters<typeof sendFastApiError>[0], error: AuthError) => sendFastApiError(res, error, messages);
+const errors = fastApiErrors({ INVALID_CREDENTIALS: "Incorrect username or password", TOKEN_MISSING: "Not authenticated" });
 
-/** `/whoami` calls the first role the primary one; `/me` prefers admin (our User.role). */
-const whoami = (user: User) => ({
+/** `/me`: the primary role prefers admin (as AuthService's User.role does). */
+const me = (user: User) => ({
   id: user.id,
-  username: user.username,
   email: user.email,
-  full_name: user.fullName,
-  role: user.roles[0] ?? "",
-  roles: user.roles,
+  username: user.username ?? "",
+  full_name: user.fullName ?? "",
+  role: primaryRole(user.roles),
+  roles: [...user.roles],
+  permissions: user.permissions,
+  is_active: user.isActive,
   empleado_id: null,
 });
 
-export function vigiaRoutes({ handlers, maxRequestBytes }: CompatOptions): HttpRoute[] {
+/** `/whoami` calls the first role the primary one. */
+const whoami = (user: User) => ({
+  id: user.id,
+  username: user.username ?? "",
+  email: user.email,
+  full_name: user.fullName ?? "",
+  role: user.roles[0] ?? "",
+  roles: [...user.roles],
+  empleado_id: null,
+});
+
+export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   const base = "/api/v1/auth";
   return [
     compatRoute(
@@ -36,47 +47,22 @@ export function vigiaRoutes({ handlers, maxRequestBytes }: CompatOptions): HttpR
         if (grant !== null && grant !== "" && grant !== "password") {
           throw new AuthError("INVALID_REQUEST", { message: "grant_type: must be password", metadata: { field: "grant_type" } });
         }
-        const login = await invoke(handlers, "login", { identifier: text(form, "username"), password: text(form, "password") }, ctx);
-        const user = login.user;
+        const { accessToken, user } = await flows.login(ctx, { identifier: text(form, "username"), password: text(form, "password") });
         sendJson(res, 200, {
-          access_token: login.accessToken,
+          access_token: accessToken,
           token_type: "bearer",
-          user: { id: user?.id, username: user?.username, email: user?.email, role: user?.role, roles: user?.roles },
+          user: { id: user.id, username: user.username ?? "", email: user.email, role: primaryRole(user.roles), roles: [...user.roles] },
         });
       },
-      onError,
+      errors,
     ),
-    compatRoute(
-      "GET",
-      `${base}/me`,
-      "compat.vigia.me",
-      async ({ res, ctx }) => {
-        const { user } = await invoke(handlers, "me", {}, ctx);
-        if (user === undefined) throw new AuthError("INTERNAL");
-        sendJson(res, 200, {
-          id: user.id,
-          email: user.email,
-          username: user.username,
-          full_name: user.fullName,
-          role: user.role,
-          roles: user.roles,
-          permissions: user.permissions ?? {},
-          is_active: user.isActive,
-          empleado_id: null,
-        });
-      },
-      onError,
-    ),
+    compatRoute("GET", `${base}/me`, "compat.vigia.me", async ({ res, ctx }) => sendJson(res, 200, me(await flows.me(ctx))), errors),
     compatRoute(
       "GET",
       `${base}/whoami`,
       "compat.vigia.whoami",
-      async ({ res, ctx }) => {
-        const { user } = await invoke(handlers, "me", {}, ctx);
-        if (user === undefined) throw new AuthError("INTERNAL");
-        sendJson(res, 200, whoami(user));
-      },
-      onError,
+      async ({ res, ctx }) => sendJson(res, 200, whoami(await flows.me(ctx))),
+      errors,
     ),
     compatRoute(
       "POST",
@@ -84,15 +70,10 @@ export function vigiaRoutes({ handlers, maxRequestBytes }: CompatOptions): HttpR
       "compat.vigia.change_password",
       async ({ req, res, ctx }) => {
         const body = await readJsonObject(req, maxRequestBytes);
-        await invoke(
-          handlers,
-          "changePassword",
-          { currentPassword: text(body, "current_password"), newPassword: text(body, "new_password") },
-          ctx,
-        );
+        await flows.changePassword(ctx, { currentPassword: text(body, "current_password"), newPassword: text(body, "new_password") });
         sendJson(res, 200, { success: true });
       },
-      onError,
+      errors,
     ),
     compatRoute(
       "POST",
@@ -100,13 +81,13 @@ export function vigiaRoutes({ handlers, maxRequestBytes }: CompatOptions): HttpR
       "compat.vigia.reset_password",
       async ({ req, res, ctx }) => {
         const body = await readJsonObject(req, maxRequestBytes);
-        if (ctx.tenantHeader === undefined || ctx.tenantHeader.trim() === "") {
+        if (ctx.tenantHeader === undefined) {
           throw new AuthError("INVALID_REQUEST", { message: "X-Tenant: required", metadata: { field: "X-Tenant" } });
         }
-        const reset = await invoke(handlers, "resetPassword", { email: text(body, "email"), newPassword: text(body, "new_password") }, ctx);
-        sendJson(res, 200, { email: reset.email, tenant: reset.tenant });
+        const { user } = await flows.resetPassword(ctx, { token: "", email: text(body, "email"), newPassword: text(body, "new_password") });
+        sendJson(res, 200, { email: user.email, tenant: user.tenant });
       },
-      onError,
+      errors,
     ),
   ];
 }

@@ -1,17 +1,9 @@
-/** What every transport does around a call: a request id, one log line and the metrics when it ends. */
-import { randomUUID } from "node:crypto";
+/** The end of every call: one log line and the metrics, at a level chosen by the outcome. */
 import { Code } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { ErrorCategory } from "../domain/errors.js";
-import type { Metrics } from "../metrics.js";
-import { codeOf, toAuthError } from "./errors.js";
-
-const requestIdShape = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The caller's `x-request-id` when it is sane, otherwise a new one. */
-export function requestIdFrom(header: string | undefined): string {
-  return header !== undefined && requestIdShape.test(header) ? header : randomUUID();
-}
+import type { AuthError, ErrorCategory } from "../../domain/errors.js";
+import type { Metrics } from "../../metrics.js";
+import { codeOf } from "../errors.js";
 
 const levelByCategory = {
   invalid_input: "info",
@@ -29,13 +21,18 @@ const levelByCategory = {
 /** RPCs answered so often that a line per success would drown the log: debug level only. */
 const hotPaths = new Set(["ValidateToken"]);
 
+/** Where calls are reported. */
 export interface CallObserver {
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
 
+export type Transport = "grpc" | "connect" | "rest";
+
+/** The fields of a call's log line (never a body, a header value that could hold a secret, or a token). */
 export interface CallFacts {
-  readonly transport: "grpc" | "connect" | "rest";
+  readonly transport: Transport;
+  /** The RPC (`Login`) or the route (`oauth.token`, `compat.vigia.login`). */
   readonly rpc: string;
   readonly requestId: string;
   readonly tenant: string | undefined;
@@ -43,15 +40,8 @@ export interface CallFacts {
   userId?: string;
 }
 
-/** The callback flows use to say who the caller turned out to be, recording it in `facts`. */
-export function identifies(facts: CallFacts): (who: { userId: string; tenant: string }) => void {
-  return (who) => {
-    facts.userId = who.userId;
-  };
-}
-
 /** Logs the end of a call and counts it: info (debug on hot paths) on success, by category on failure, with the cause. */
-export function observeCallEnd(observer: CallObserver, facts: CallFacts, startedAt: number, error?: unknown): void {
+export function observeCallEnd(observer: CallObserver, facts: CallFacts, startedAt: number, error?: AuthError): void {
   const latencyMs = Math.round((performance.now() - startedAt) * 1000) / 1000;
   if (error === undefined) {
     observer.metrics.callFinished(facts.transport, facts.rpc, "OK", latencyMs / 1000);
@@ -59,11 +49,10 @@ export function observeCallEnd(observer: CallObserver, facts: CallFacts, started
     if (observer.logger.isLevelEnabled(level)) observer.logger[level]({ ...facts, code: "OK", latencyMs }, "call ok");
     return;
   }
-  const authError = toAuthError(error);
-  const code = Code[codeOf(authError)];
+  const code = Code[codeOf(error)];
   observer.metrics.callFinished(facts.transport, facts.rpc, code, latencyMs / 1000);
-  observer.logger[levelByCategory[authError.category]](
-    { ...facts, code, reason: authError.reason, latencyMs, ...(authError.cause !== undefined ? { err: authError.cause } : {}) },
+  observer.logger[levelByCategory[error.category]](
+    { ...facts, code, reason: error.reason, latencyMs, ...(error.cause !== undefined ? { err: error.cause } : {}) },
     "call failed",
   );
 }

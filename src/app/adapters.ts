@@ -1,0 +1,128 @@
+/**
+ * The adapters the configuration asks for, each built in one place: the service (src/app.ts), the
+ * CLI (src/cli.ts) and the benchmarks' seeding (bench/lib/seed.ts) all call these instead of
+ * mapping configuration keys to adapter options themselves.
+ */
+import type { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import type { Config } from "../config.js";
+import type { AuthDeps, Background, Clock, Mailer, SecurityEvents, SessionStore } from "../domain/ports.js";
+import { type AccessTokensWithCache, createAccessTokens } from "../infra/crypto/access-tokens.js";
+import { loadCommonPasswords } from "../infra/crypto/common-passwords.js";
+import type { KeyRing } from "../infra/crypto/key-ring.js";
+import { keyRotationChannel } from "../infra/crypto/key-setup.js";
+import { type ClosablePasswordHasher, createPasswordHasher } from "../infra/crypto/passwords.js";
+import { createOutboxMailer } from "../infra/mail/outbox.js";
+import { createSmtpMailer } from "../infra/mail/smtp.js";
+import { openDatabase } from "../infra/postgres/database.js";
+import { createOneTimeTokens } from "../infra/postgres/one-time-tokens.js";
+import type { Database } from "../infra/postgres/schema.js";
+import { createUserRepository } from "../infra/postgres/users.js";
+import { createRateLimiter } from "../infra/redis/rate-limit.js";
+import { createSessionStore } from "../infra/redis/sessions.js";
+
+/**
+ * bcrypt's threads yield to the event loops: a login storm then slows logins, not every other
+ * call. Nice 10 gives an event loop about nine times bcrypt's share of a contended core.
+ */
+const BCRYPT_NICENESS = 10;
+
+export interface DatabaseHooks {
+  /** Connections; DATABASE_POOL_MAX unless a command needs fewer. */
+  readonly poolMax?: number;
+  readonly onPoolError: (error: Error) => void;
+  readonly onUnavailable?: () => void;
+}
+
+/** PostgreSQL at DATABASE_URL, or the embedded PGlite under DATA_DIR. */
+export function openDatabaseFor(config: Config, hooks: DatabaseHooks): Kysely<Database> {
+  return openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: hooks.poolMax ?? config.databasePoolMax, ...hooks });
+}
+
+export function sessionStoreFor(config: Config, redis: Redis): SessionStore {
+  return createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs);
+}
+
+export function accessTokensFor(config: Config, keyRing: KeyRing): AccessTokensWithCache {
+  return createAccessTokens(keyRing, {
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlMs: config.policy.accessTokenTtlMs,
+    clockSkewMs: config.jwt.clockSkewMs,
+    verifiedCacheSize: config.jwt.verifiedCacheSize,
+  });
+}
+
+/** bcrypt at BCRYPT_COST; the service runs it on BCRYPT_THREADS low-priority threads, a command on the default pool. */
+export function passwordHasherFor(config: Config, use: "service" | "command"): Promise<ClosablePasswordHasher> {
+  if (use === "command") return createPasswordHasher(config.bcryptCost);
+  return createPasswordHasher(config.bcryptCost, { threads: config.bcryptThreads, niceness: BCRYPT_NICENESS });
+}
+
+/** The blocklist of common passwords long enough to pass PASSWORD_MIN_LENGTH. */
+export function commonPasswordsFor(config: Config) {
+  return loadCommonPasswords(config.policy.passwordMinLength);
+}
+
+/** SMTP at SMTP_URL, or the outbox folder. */
+export function mailerFor(config: Config, logger: Logger): { readonly mailer: Mailer; close(): void } {
+  if (config.smtpUrl !== undefined) {
+    const smtp = createSmtpMailer(config.smtpUrl, config.mailFrom);
+    return { mailer: smtp, close: () => smtp.close() };
+  }
+  logger.warn({ outbox: config.mailOutboxDir }, "no SMTP_URL: mail is written to the outbox folder");
+  return { mailer: createOutboxMailer(config.mailOutboxDir, config.mailFrom, logger), close: () => {} };
+}
+
+/** What `createAuthDeps` needs that has a lifecycle of its own (opened and closed by the caller). */
+export interface AuthDepsParts {
+  readonly db: Kysely<Database>;
+  readonly redis: Redis;
+  readonly keyRing: KeyRing;
+  readonly passwords: ClosablePasswordHasher;
+  readonly mailer: Mailer;
+  readonly background: Background;
+  readonly events: SecurityEvents;
+  readonly clock: Clock;
+}
+
+/** Every port the flows use, over the stores; the policy is the configuration's own section. */
+export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
+  return {
+    users: createUserRepository(parts.db),
+    sessions: sessionStoreFor(config, parts.redis),
+    passwords: parts.passwords,
+    commonPasswords: commonPasswordsFor(config),
+    tokens: accessTokensFor(config, parts.keyRing),
+    oneTimeTokens: createOneTimeTokens(parts.db),
+    mailer: parts.mailer,
+    rateLimiter: createRateLimiter(parts.redis, config.redisKeyPrefix),
+    background: parts.background,
+    events: parts.events,
+    clock: parts.clock,
+    policy: config.policy,
+  };
+}
+
+/**
+ * Reloads the key ring when `cli keys rotate` announces a rotation (a real Redis only: the embedded
+ * stand-in serves one process, which polls and reloads on unknown kids anyway).
+ */
+export function listenForKeyRotations(config: Config, redis: Redis, ring: KeyRing, logger: Logger): Redis | undefined {
+  if (config.jwt.keySource !== "ring" || config.redisUrl === undefined) return undefined;
+  // A subscriber needs its own connection; it queues SUBSCRIBE until connected and resubscribes
+  // after reconnecting.
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on("error", () => {
+    // Reported by the main connection's listener; the ring still polls.
+  });
+  subscriber.subscribe(keyRotationChannel(config.redisKeyPrefix)).catch(() => {});
+  subscriber.on("message", () => {
+    ring.reload().then(
+      () => logger.info({ kid: ring.signer().kid }, "signing key ring reloaded after a rotation"),
+      (error: unknown) => logger.warn({ err: error }, "could not reload the signing key ring"),
+    );
+  });
+  return subscriber;
+}

@@ -1,0 +1,90 @@
+/**
+ * Opens PostgreSQL and Redis for the service: migrations run (retried while PostgreSQL starts),
+ * the default tenant exists, and store errors are counted and logged without crashing anything.
+ */
+import type { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import type { Config } from "../config.js";
+import { ensureTenant, migrateToLatest, pingDatabase } from "../infra/postgres/database.js";
+import type { Database } from "../infra/postgres/schema.js";
+import { openRedis, pingRedis, waitForRedis } from "../infra/redis/client.js";
+import type { Metrics } from "../metrics.js";
+import type { Readiness } from "../transport/http/server.js";
+import { openDatabaseFor } from "./adapters.js";
+
+export interface Stores {
+  readonly db: Kysely<Database>;
+  readonly redis: Redis;
+}
+
+export async function openStores(config: Config, logger: Logger, metrics: Metrics): Promise<Stores> {
+  const db = openDatabaseFor(config, {
+    onPoolError: (error) => {
+      metrics.storeError("postgres");
+      logger.warn({ err: error }, "PostgreSQL connection error");
+    },
+    onUnavailable: () => metrics.storeError("postgres"),
+  });
+  let lastRedisError = 0;
+  const redis = await openRedis(
+    config.redisUrl,
+    (error) => {
+      metrics.storeError("redis");
+      // ioredis reports every failed reconnection attempt; one line per 10 s is enough.
+      if (Date.now() - lastRedisError > 10_000) logger.warn({ err: error }, "Redis connection error");
+      lastRedisError = Date.now();
+    },
+    () => metrics.storeError("redis"),
+  );
+  try {
+    await prepareDatabase(db, config, logger);
+    if (!(await waitForRedis(redis, 5000))) logger.warn("Redis is not reachable yet; calls needing it answer UNAVAILABLE until it is");
+  } catch (error) {
+    redis.disconnect();
+    await db.destroy();
+    throw error;
+  }
+  return { db, redis };
+}
+
+/** Runs the migrations, retrying while PostgreSQL is starting (as under docker-compose). */
+async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Logger): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const applied = await migrateToLatest(db);
+      if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
+      await ensureTenant(db, config.policy.defaultTenant, config.policy.defaultTenant);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      logger.warn({ err: error, attempt }, "database not ready; retrying in 1 s");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+export async function closeStores({ db, redis }: Stores): Promise<void> {
+  await redis.quit().catch(() => redis.disconnect());
+  await db.destroy();
+}
+
+/** Whether PostgreSQL and Redis both answer within a second. */
+export async function storesReadiness({ db, redis }: Stores): Promise<Readiness> {
+  const probe = (check: Promise<void>) =>
+    withTimeout(check, 1000).then(
+      () => "ok" as const,
+      () => "unavailable" as const,
+    );
+  const [postgres, redisState] = await Promise.all([probe(pingDatabase(db)), probe(pingRedis(redis))]);
+  return { ready: postgres === "ok" && redisState === "ok", checks: { postgres, redis: redisState } };
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}

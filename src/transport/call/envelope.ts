@@ -1,0 +1,107 @@
+/**
+ * The call envelope: what every call needs, whatever carries it. A transport describes the call
+ * (`CallInput`), `open`s it, runs its handler through `run`, and writes what `run` resolves with, or
+ * the AuthError it rejects with, in its own wire format. In between, the envelope gives the call a
+ * request id, the caller's context for the flows, the facts of its log line, and at the end one
+ * log line and the metrics. Modeled on connect-es interceptors: a concern written once as an
+ * `Interceptor` applies to gRPC, Connect, the REST gateway, the OAuth endpoint and the seed routes
+ * alike (see ARCHITECTURE.md for where each planned concern goes).
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { AuthError } from "../../domain/errors.js";
+import type { RequestContext } from "../../domain/model.js";
+import { toAuthError } from "../errors.js";
+import { clientAddressFrom, credentialFrom, requestIdFrom, tenantFrom } from "./context.js";
+import { type CallFacts, type CallObserver, observeCallEnd, type Transport } from "./log.js";
+
+/** What a transport knows about a call before it runs. */
+export interface CallInput {
+  readonly transport: Transport;
+  /** The RPC (`Login`) or the route (`oauth.token`), for the log line and the metrics. */
+  readonly name: string;
+  /** The proto method when the call is an RPC: its options (such as `caller_auth`) drive per-RPC concerns. */
+  readonly method: DescMethod | undefined;
+  /** A request header (HTTP) or metadata entry (gRPC) by lowercase name; the first value when repeated. */
+  readonly header: (name: string) => string | undefined;
+  /** The IP address of the socket peer. */
+  readonly peer: string | undefined;
+  /** When the call began, if before `open` (a body read first); now otherwise. */
+  readonly startedAt?: number;
+}
+
+/** One call in flight. */
+export interface Call {
+  readonly input: CallInput;
+  readonly requestId: string;
+  /** The caller, as the flows see it. */
+  readonly ctx: RequestContext;
+  /** The fields of the call's log line; `userId` is filled in once a flow knows the caller. */
+  readonly facts: CallFacts;
+  /** Headers the transport sends with the answer, success or failure. */
+  readonly responseHeaders: Record<string, string>;
+  readonly startedAt: number;
+}
+
+/** The work of a call: decode, call a flow or a handler, build the answer. */
+export type CallHandler<T> = (call: Call) => Promise<T>;
+
+/**
+ * A concern around every call's handler, as a connect-es interceptor is: it sees the call before,
+ * and the answer or the error after; it may refuse the call by throwing an AuthError.
+ */
+export type Interceptor = <T>(next: CallHandler<T>) => CallHandler<T>;
+
+export interface CallEnvelope {
+  /** Reads the call's headers into its request id, context and facts. */
+  open(input: CallInput): Call;
+  /** Runs `handler` through the interceptors, then ends the call; rejects with the AuthError to answer with. */
+  run<T>(call: Call, handler: CallHandler<T>): Promise<T>;
+  /** Ends a call that failed before its handler could run (a body its transport could not read); returns the AuthError to answer with. */
+  fail(call: Call, error: unknown): AuthError;
+}
+
+export function createCallEnvelope(observer: CallObserver, interceptors: readonly Interceptor[] = []): CallEnvelope {
+  const end = (call: Call, error?: AuthError) => observeCallEnd(observer, call.facts, call.startedAt, error);
+  return {
+    open(input) {
+      const requestId = requestIdFrom(input.header("x-request-id"));
+      const tenant = tenantFrom(input.header("x-tenant"));
+      const facts: CallFacts = { transport: input.transport, rpc: input.name, requestId, tenant };
+      const ctx: RequestContext = {
+        tenantHeader: tenant,
+        credential: credentialFrom(input.header("authorization")),
+        ip: clientAddressFrom(input.peer),
+        userAgent: input.header("user-agent"),
+        onIdentified: (who) => {
+          facts.userId = who.userId;
+        },
+      };
+      return {
+        input,
+        requestId,
+        ctx,
+        facts,
+        responseHeaders: { "x-request-id": requestId },
+        startedAt: input.startedAt ?? performance.now(),
+      };
+    },
+    async run(call, handler) {
+      let next = handler;
+      for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next);
+      try {
+        const result = await next(call);
+        end(call);
+        return result;
+      } catch (thrown) {
+        const error = toAuthError(thrown ?? new Error("a handler rejected without a reason"));
+        end(call, error);
+        throw error;
+      }
+    },
+    fail(call, thrown) {
+      const error = toAuthError(thrown);
+      end(call, error);
+      return error;
+    },
+  };
+}
