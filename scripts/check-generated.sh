@@ -11,3 +11,10 @@ if [ -n "$(git status --porcelain -- src/gen)" ]; then
   exit 1
 fi
 echo "src/gen matches proto/"
+# The Unicode tables of the identifier profile, from the files vendored in third_party/unicode/.
+npm run --silent generate:unicode >/dev/null
+if [ -n "$(git status --porcelain -- src/domain/unicode-data.ts)" ]; then
+  echo "src/domain/unicode-data.ts differs from what third_party/unicode/ generates; run 'npm run generate:unicode' and commit" >&2
+  exit 1
+fi
+echo "src/domain/unicode-data.ts matches third_party/unicode/"

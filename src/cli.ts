@@ -6,6 +6,8 @@
  *   an administrator of a tenant (see cli/create-admin.ts);
  * - `import-users <file.csv|file.jsonl> [--tenant t]`: users with their existing password hashes
  *   (see cli/import-users.ts);
+ * - `identifier-conflicts [--renormalize]`: users whose email or username collided with an earlier
+ *   user's when identifier keys were computed (see cli/identifier-conflicts.ts);
  * - `keys rotate`: makes a new key of JWT_ALGORITHM the signer of the database key ring and tells
  *   running instances (through Redis); old keys keep verifying until their tokens expire;
  * - `keys list`: the ring's keys and their state (no key material);
@@ -19,6 +21,7 @@ import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { openDatabaseFor } from "./app/adapters.js";
 import { createAdmin } from "./cli/create-admin.js";
+import { identifierConflicts } from "./cli/identifier-conflicts.js";
 import { importUsers, parseCsv, parseJsonl } from "./cli/import-users.js";
 import { type Config, JWT_ALGORITHMS, type JwtAlgorithm, loadConfig } from "./config.js";
 import { keyEncryptionKey, keyRotationChannel } from "./infra/crypto/key-setup.js";
@@ -30,6 +33,7 @@ const usage = [
   "usage: auth-service migrate",
   "       auth-service create-admin --email <address> [--username <name>] [--full-name <name>] [--tenant <slug>] [--password-stdin]",
   "       auth-service import-users <file.csv|file.jsonl> [--tenant <slug>]",
+  "       auth-service identifier-conflicts [--renormalize]",
   "       auth-service keys rotate | keys list | keys generate [ES256|EdDSA|RS256]",
 ].join("\n");
 
@@ -165,6 +169,18 @@ async function main(argv: readonly string[]): Promise<number> {
     } finally {
       await db.destroy();
     }
+  }
+  if (command === "identifier-conflicts") {
+    const { values } = parseArgs({ args: argv.slice(1), options: { renormalize: { type: "boolean" } } });
+    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
+    const db = database(config);
+    try {
+      await migrateToLatest(db);
+      for (const line of await identifierConflicts(db, { renormalize: values.renormalize ?? false })) process.stdout.write(`${line}\n`);
+    } finally {
+      await db.destroy();
+    }
+    return 0;
   }
   if (command === "keys" && sub === "rotate") return rotate(loadConfig(process.env, { serving: false }));
   if (command === "keys" && sub === "list") return list(loadConfig(process.env, { signingKeyRequired: false, serving: false }));

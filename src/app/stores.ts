@@ -7,6 +7,7 @@ import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import { ensureTenant, migrateToLatest, pingDatabase } from "../infra/postgres/database.js";
+import { listIdentifierConflicts } from "../infra/postgres/identifier-keys.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { openRedis, pingRedis, waitForRedis } from "../infra/redis/client.js";
 import type { Metrics } from "../metrics.js";
@@ -48,6 +49,21 @@ export async function openStores(config: Config, logger: Logger, metrics: Metric
   return { db, redis };
 }
 
+/** Logs the users whose identifiers collided (ids only) until an operator resolves them. */
+async function reportIdentifierConflicts(db: Kysely<Database>, logger: Logger): Promise<void> {
+  const conflicts = await listIdentifierConflicts(db);
+  if (conflicts.length === 0) return;
+  logger.warn(
+    {
+      identifierConflicts: conflicts.length,
+      conflicts: conflicts
+        .slice(0, 50)
+        .map(({ tenant, field, kind, userId, otherUserId }) => ({ tenant, field, kind, userId, otherUserId })),
+    },
+    "users whose email or username collides with an earlier user's cannot be found by it; run `auth-service identifier-conflicts`",
+  );
+}
+
 /** Runs the migrations, retrying while PostgreSQL is starting (as under docker-compose). */
 async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Logger): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -55,6 +71,7 @@ async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Log
     try {
       const applied = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
+      await reportIdentifierConflicts(db, logger);
       await ensureTenant(db, config.policy.defaultTenant, config.policy.defaultTenant);
       return;
     } catch (error) {

@@ -1,23 +1,23 @@
 /**
  * Input rules shared by the flows: tenants, email addresses, usernames, display names and the
  * password policy (NIST SP 800-63B: a minimum length, at least 64 characters allowed, no
- * composition rules, a blocklist of common passwords).
+ * composition rules, a blocklist of common passwords). The identifier profile itself (what is
+ * refused, what counts as the same account, what counts as a lookalike) is in identifiers.ts.
  */
 import { AuthError, invalidField } from "./errors.js";
+import { lookupKey, normalizeEmail, normalizeUsername } from "./identifiers.js";
 import type { CommonPasswords } from "./ports.js";
 
 /** Longest password accepted, in characters; well past the 64 NIST asks us to allow. */
 export const PASSWORD_MAX_LENGTH = 1024;
-const EMAIL_MAX_LENGTH = 254;
 const FULL_NAME_MAX_LENGTH = 200;
 
 const tenantSlug = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
-// Pragmatic, not RFC 5322: one @, no spaces or angle brackets, a dotted domain with a
-// letters-only top-level label. Unicode letters are allowed on both sides.
-const emailShape = /^[^\s@<>()[\]\\,;:"]{1,64}@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,63}$/u;
-const usernameShape = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
-// Control characters have no place in a display name (they break logs and UIs).
-const controlChars = /\p{Cc}/u;
+// A display name may hold what names need (letters of any script, spaces, punctuation, the joiners
+// some scripts and emoji use), but no control characters (NUL cannot even be stored in PostgreSQL
+// text; the rest break logs and UIs), no bidi controls (they reorder what is shown around the
+// name), no surrogates, unassigned code points or line and paragraph separators.
+const refusedInName = /[\p{Cc}\p{Cs}\p{Cn}\p{Zl}\p{Zp}\p{Bidi_Control}]/u;
 
 /** The tenant of a call: the `x-tenant` header (lowercased), or the default. */
 export function resolveTenant(header: string | undefined, defaultTenant: string): string {
@@ -44,39 +44,37 @@ export function required(field: string, value: string): string {
   return value;
 }
 
-/** Trims and checks an email address; returns it as typed (trimmed). */
+/**
+ * Checks an email address against the identifier profile (identifiers.ts) and returns its display
+ * form: as typed, trimmed, in NFKC. INVALID_EMAIL for refused characters (NUL, zero-width, bidi
+ * controls…) or a malformed address.
+ */
 export function validateEmail(email: string): string {
-  const trimmed = email.trim();
-  if (trimmed === "") throw invalidField("email", "required");
-  if (trimmed.length > EMAIL_MAX_LENGTH || !emailShape.test(trimmed)) {
-    throw invalidField("email", "not a valid email address", "INVALID_EMAIL");
-  }
-  return trimmed;
+  return normalizeEmail(email).display;
 }
 
-/** Trims and checks an optional username; empty means none. */
+/** Checks an optional username against the profile (identifiers.ts); its display form, or null when empty. */
 export function validateUsername(username: string | undefined): string | null {
-  const trimmed = username?.trim() ?? "";
-  if (trimmed === "") return null;
-  if (!usernameShape.test(trimmed)) {
-    throw invalidField("username", "3 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", "INVALID_USERNAME");
-  }
-  return trimmed;
+  return normalizeUsername(username)?.display ?? null;
 }
 
 /** Trims and checks an optional display name; empty means none. */
 export function validateFullName(fullName: string | undefined): string | null {
   const trimmed = fullName?.trim() ?? "";
   if (trimmed === "") return null;
-  if ([...trimmed].length > FULL_NAME_MAX_LENGTH || controlChars.test(trimmed)) {
-    throw invalidField("full_name", `at most ${FULL_NAME_MAX_LENGTH} characters, no control characters`);
+  if ([...trimmed].length > FULL_NAME_MAX_LENGTH || refusedInName.test(trimmed)) {
+    throw invalidField("full_name", `at most ${FULL_NAME_MAX_LENGTH} characters, no control or bidi control characters`);
   }
   return trimmed;
 }
 
-/** The case-insensitive key for an email or username lookup. */
+/**
+ * The key an email or username is looked up by (NFKC, case fold; an email's domain in its ASCII
+ * form), as identifiers.ts defines it. INVALID_EMAIL / INVALID_USERNAME when it holds a character
+ * no identifier may hold (NUL, zero-width, bidi controls…), so none reaches the database.
+ */
 export function loginKey(identifier: string): string {
-  return identifier.trim().toLowerCase();
+  return lookupKey(identifier);
 }
 
 export interface PasswordRules {

@@ -36,6 +36,7 @@ describe.each([
       "2026_11_21_0001_initial",
       "2026_11_22_0002_one_time_tokens_and_audit",
       "2026_11_22_0003_signing_keys",
+      "2026_11_24_0004_identifier_keys",
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     await ensureTenant(db, "default", "default");

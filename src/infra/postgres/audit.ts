@@ -8,6 +8,9 @@ import type { SecurityEvent } from "../../domain/model.js";
 import type { SecurityEvents } from "../../domain/ports.js";
 import type { Database } from "./schema.js";
 
+/** PostgreSQL text (and jsonb) cannot hold U+0000: a caller's NUL would cost the audit row, so it becomes U+FFFD. */
+const storable = (text: string) => text.replaceAll("\u0000", "\uFFFD");
+
 export function createAuditLog(db: Kysely<Database>, logger: Logger): SecurityEvents {
   return {
     async record(event: SecurityEvent) {
@@ -20,9 +23,9 @@ export function createAuditLog(db: Kysely<Database>, logger: Logger): SecurityEv
             tenant_id: event.tenant,
             user_id: event.userId ?? null,
             session_id: event.sessionId ?? null,
-            ip: event.ip ?? null,
-            user_agent: event.userAgent?.slice(0, 512) ?? null,
-            details: JSON.stringify(event.detail ?? {}),
+            ip: event.ip === undefined ? null : storable(event.ip),
+            user_agent: event.userAgent === undefined ? null : storable(event.userAgent.slice(0, 512)),
+            details: JSON.stringify(event.detail ?? {}, (_key, value) => (typeof value === "string" ? storable(value) : value)),
           })
           .execute();
       } catch (error) {

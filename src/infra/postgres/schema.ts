@@ -12,11 +12,21 @@ export interface TenantsTable {
 export interface UsersTable {
   id: string;
   tenant_id: string;
+  /** As typed (trimmed, NFKC): what is shown, put in tokens and mailed to. */
   email: string;
-  /** Lowercased email: the unique, case-insensitive key within a tenant. */
-  email_normalized: string;
+  /**
+   * The key (domain/identifiers.ts: NFKC, case fold, ASCII domain), unique per tenant. Null only on
+   * a row the 0004 migration or `identifier-conflicts --renormalize` found colliding with an
+   * earlier user's key: that row cannot be found by this email until an operator resolves it.
+   */
+  email_normalized: string | null;
+  /** UTS #39 skeleton of the local part, then `@` and the ASCII domain; unique per tenant (null on a flagged row). */
+  email_skeleton: string | null;
   username: string | null;
+  /** Key of the username (NFKC, case fold), unique per tenant. */
   username_normalized: string | null;
+  /** UTS #39 skeleton of the username, unique per tenant. */
+  username_skeleton: string | null;
   full_name: string | null;
   password_hash: string;
   is_active: Generated<boolean>;
@@ -74,6 +84,19 @@ export interface SigningKeysTable {
   retired_at: Date | null;
 }
 
+/** Identifier collisions found when keys were recomputed, for an operator (`auth-service identifier-conflicts`). */
+export interface IdentifierConflictsTable {
+  /** The later user, whose key or skeleton was left null. */
+  user_id: string;
+  field: "email" | "username";
+  /** same_key: one key, two users; confusable: one skeleton; refused: holds a character no identifier may. */
+  kind: "same_key" | "confusable" | "refused";
+  /** The earlier user who kept the key or skeleton (null for refused). */
+  other_user_id: string | null;
+  tenant_id: string;
+  detected_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -82,4 +105,5 @@ export interface Database {
   one_time_tokens: OneTimeTokensTable;
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
+  identifier_conflicts: IdentifierConflictsTable;
 }

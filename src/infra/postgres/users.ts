@@ -2,9 +2,9 @@
 import { randomUUID } from "node:crypto";
 import { type Kysely, type Selectable, sql } from "kysely";
 import { AuthError } from "../../domain/errors.js";
+import { lookupKey, normalizeEmail, normalizeUsername } from "../../domain/identifiers.js";
 import { mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
 import type { NewUser, UserRepository } from "../../domain/ports.js";
-import { loginKey } from "../../domain/validation.js";
 import type { Database, UsersTable } from "./schema.js";
 
 type UserRow = Selectable<UsersTable> & { roles: string[]; role_permissions: Record<string, unknown>[] };
@@ -46,6 +46,24 @@ function selectUsers(db: Kysely<Database>) {
     );
 }
 
+/** What each unique index of users means to a caller. */
+const takenBy = new Map<string, () => AuthError>([
+  ["users_tenant_email_key", () => new AuthError("EMAIL_TAKEN", { metadata: { field: "email" } })],
+  [
+    "users_tenant_email_skeleton_key",
+    () =>
+      new AuthError("EMAIL_TAKEN", {
+        message: "An account with an email address that looks the same already exists.",
+        metadata: { field: "email" },
+      }),
+  ],
+  ["users_tenant_username_key", () => new AuthError("USERNAME_TAKEN", { metadata: { field: "username" } })],
+  [
+    "users_tenant_username_skeleton_key",
+    () => new AuthError("USERNAME_TAKEN", { message: "A username that looks the same is taken.", metadata: { field: "username" } }),
+  ],
+]);
+
 /** The unique constraint a PostgreSQL unique violation names, if that is what the error is. */
 function violatedConstraint(error: unknown): string | undefined {
   const e = error as { code?: unknown; constraint?: unknown; message?: unknown };
@@ -69,6 +87,10 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
     async create(user: NewUser) {
       const id = randomUUID();
       const now = new Date();
+      // The flows pass display forms; the keys and skeletons are computed here, from the one
+      // profile, so that no caller can store a key that Login would not compute.
+      const email = normalizeEmail(user.email);
+      const username = normalizeUsername(user.username ?? undefined);
       try {
         await db.transaction().execute(async (tx) => {
           await tx
@@ -76,10 +98,12 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
             .values({
               id,
               tenant_id: user.tenant,
-              email: user.email,
-              email_normalized: loginKey(user.email),
-              username: user.username,
-              username_normalized: user.username === null ? null : loginKey(user.username),
+              email: email.display,
+              email_normalized: email.key,
+              email_skeleton: email.skeleton,
+              username: username?.display ?? null,
+              username_normalized: username?.key ?? null,
+              username_skeleton: username?.skeleton ?? null,
               full_name: user.fullName,
               password_hash: user.passwordHash,
               email_verified_at: null,
@@ -97,9 +121,8 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
           }
         });
       } catch (error) {
-        const constraint = violatedConstraint(error);
-        if (constraint === "users_tenant_email_key") throw new AuthError("EMAIL_TAKEN", { metadata: { field: "email" } });
-        if (constraint === "users_tenant_username_key") throw new AuthError("USERNAME_TAKEN", { metadata: { field: "username" } });
+        const taken = takenBy.get(violatedConstraint(error) ?? "");
+        if (taken !== undefined) throw taken();
         throw error;
       }
       const row = await findById(id);
@@ -108,7 +131,9 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
     },
 
     async findCredentialsByLogin(tenant, login) {
-      const key = loginKey(login);
+      // Every lookup by email or username comes here: the key is computed (and NUL, zero-width or
+      // bidi characters refused) before anything reaches PostgreSQL.
+      const key = lookupKey(login);
       // Usernames cannot contain '@', so the shape of the identifier says which column to search.
       const column = key.includes("@") ? "users.email_normalized" : "users.username_normalized";
       const row = await selectUsers(db).where("users.tenant_id", "=", tenant).where(column, "=", key).executeTakeFirst();

@@ -6,11 +6,13 @@ import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./2026_11_21_0001_initial.js";
 import * as oneTimeTokensAndAudit from "./2026_11_22_0002_one_time_tokens_and_audit.js";
 import * as signingKeys from "./2026_11_22_0003_signing_keys.js";
+import * as identifierKeys from "./2026_11_24_0004_identifier_keys.js";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_initial": initial,
   "2026_11_22_0002_one_time_tokens_and_audit": oneTimeTokensAndAudit,
   "2026_11_22_0003_signing_keys": signingKeys,
+  "2026_11_24_0004_identifier_keys": identifierKeys,
 };
 
 export const migrationProvider: MigrationProvider = {
