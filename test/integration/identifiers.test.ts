@@ -36,7 +36,11 @@ describe.each([
   let users: UserRepository;
   const create = (email: string, username: string | null = null, tenant = "default") =>
     users.create({ tenant, email, username, fullName: null, passwordHash: hash, roles: ["user"] });
-  const rejection = (promise: Promise<unknown>) => promise.then(() => undefined, (error: { reason?: string; message?: string }) => error);
+  const rejection = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: { reason?: string; message?: string }) => error,
+    );
 
   beforeAll(async () => {
     db = await open();

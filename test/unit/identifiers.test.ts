@@ -118,10 +118,16 @@ describe("refused characters", () => {
 });
 
 describe("emails: shape", () => {
-  it.each(["a..b@example.com", ".a@example.com", "a.@example.com", "a@1.2.3.4", "a@[127.0.0.1]", "a@example", "a@ex_ample.com", "a@-ex.com"])(
-    "refuses %s",
-    (value) => expect(reasonOf(() => normalizeEmail(value))).toBe("INVALID_EMAIL"),
-  );
+  it.each([
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@1.2.3.4",
+    "a@[127.0.0.1]",
+    "a@example",
+    "a@ex_ample.com",
+    "a@-ex.com",
+  ])("refuses %s", (value) => expect(reasonOf(() => normalizeEmail(value))).toBe("INVALID_EMAIL"));
   it("refuses symbols outside ASCII in the local part (emoji, lookalike punctuation)", () => {
     expect(reasonOf(() => normalizeEmail("a\u{1F600}@example.com"))).toBe("INVALID_EMAIL");
     expect(reasonOf(() => normalizeEmail("a\u2010b@example.com"))).toBe("INVALID_EMAIL");
