@@ -10,7 +10,7 @@
 import type { Kysely } from "kysely";
 import { AuthError } from "../domain/errors.js";
 import { emptyRecord, isForbiddenKey, parseJson } from "../domain/keys.js";
-import { validateEmail, validateFullName, validateUsername } from "../domain/validation.js";
+import { resolveTenant, validateEmail, validateFullName, validateUsername } from "../domain/validation.js";
 import { isSupportedPasswordHash } from "../infra/crypto/passwords.js";
 import { ensureTenant } from "../infra/postgres/database.js";
 import type { Database } from "../infra/postgres/schema.js";
@@ -130,7 +130,7 @@ export async function importUsers(
             ?.split(";")
             .map((r) => r.trim())
             .filter(Boolean) ?? ["user"]);
-      const tenant = (text(fields.tenant) ?? options.tenant).toLowerCase();
+      const tenant = resolveTenant(text(fields.tenant), options.tenant);
       if (!knownTenants.has(tenant)) {
         if (!(await users.tenantExists(tenant))) report.tenantsCreated.push(tenant);
         await ensureTenant(db, tenant, tenant);
@@ -147,7 +147,11 @@ export async function importUsers(
       if (truthy(fields.email_verified)) await admin.markEmailVerified(user.id, new Date());
       report.imported++;
     } catch (error) {
-      if (error instanceof AuthError && (error.reason === "EMAIL_TAKEN" || error.reason === "USERNAME_TAKEN")) {
+      const taken = error instanceof AuthError && (error.reason === "EMAIL_TAKEN" || error.reason === "USERNAME_TAKEN");
+      if (taken && error.metadata.conflict === "lookalike") {
+        // Not the same user run twice: another user's identifier looks the same (UTS #39).
+        report.failed.push({ line, reason: `${error.metadata.field} looks the same as an existing user's (confusable); not imported` });
+      } else if (taken) {
         report.skipped.push({ line, reason: error.reason === "EMAIL_TAKEN" ? "email exists" : "username exists" });
       } else if ((error as { code?: string }).code === "23503") {
         report.failed.push({ line, reason: "a role that the tenant does not have" });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { type Kysely, Migrator } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identifierConflicts } from "../../src/cli/identifier-conflicts.js";
+import { importUsers, parseCsv, parseJsonl } from "../../src/cli/import-users.js";
 import type { UserRepository } from "../../src/domain/ports.js";
 import { ensureTenant, migrateToLatest, openDatabase } from "../../src/infra/postgres/database.js";
 import { listIdentifierConflicts, renormalizeIdentifiers } from "../../src/infra/postgres/identifier-keys.js";
@@ -96,6 +97,38 @@ describe.each([
     await create("user@münchen.de");
     expect(await rejection(create("USER@xn--mnchen-3ya.de"))).toMatchObject({ reason: "EMAIL_TAKEN" });
     expect((await users.findCredentialsByLogin("default", "user@XN--MNCHEN-3YA.DE"))?.user.email).toBe("user@münchen.de");
+  });
+
+  it("imports normalized, and reports each collision or refused identifier on its line", async () => {
+    await ensureTenant(db, "imported", "imported");
+    const jsonl = [
+      { email: "\u212Aim@example.com", username: "ＫＩＭ", password_hash: "$2b$04$abcdefghijklmnopqrstuu7vMZg7Ivl5WkzDqY1u8zd7OXmW9NcBe" },
+      { email: "kim@EXAMPLE.com", password_hash: "$2b$04$abcdefghijklmnopqrstuu7vMZg7Ivl5WkzDqY1u8zd7OXmW9NcBe" },
+      { email: "k\u0456m@example.com", password_hash: "$2b$04$abcdefghijklmnopqrstuu7vMZg7Ivl5WkzDqY1u8zd7OXmW9NcBe" },
+      { email: "other@example.com", username: "k1m", password_hash: "$2b$04$abcdefghijklmnopqrstuu7vMZg7Ivl5WkzDqY1u8zd7OXmW9NcBe" },
+      { email: "ki\u0000m@example.com", password_hash: "$2b$04$abcdefghijklmnopqrstuu7vMZg7Ivl5WkzDqY1u8zd7OXmW9NcBe" },
+      {
+        email: "nul@example.com",
+        tenant: "bad\u0000tenant",
+        password_hash: "$2b$04$abcdefghijklmnopqrstuu7vMZg7Ivl5WkzDqY1u8zd7OXmW9NcBe",
+      },
+    ]
+      .map((row) => JSON.stringify(row))
+      .join("\n");
+    const report = await importUsers(db, parseJsonl(jsonl), { tenant: "imported" });
+    expect(report.imported).toBe(1);
+    expect(report.skipped).toEqual([{ line: 2, reason: "email exists" }]);
+    expect(report.failed).toEqual([
+      { line: 3, reason: "email looks the same as an existing user's (confusable); not imported" },
+      { line: 4, reason: "username looks the same as an existing user's (confusable); not imported" },
+      { line: 5, reason: expect.stringMatching(/^email: must not contain control.*U\+0000/) },
+      { line: 6, reason: "x-tenant: expected a slug of lowercase letters, digits and dashes" },
+    ]);
+    const stored = await db.selectFrom("users").select(["email", "username"]).where("tenant_id", "=", "imported").execute();
+    expect(stored).toEqual([{ email: "Kim@example.com", username: "KIM" }]);
+    // CSV goes the same way.
+    const csv = parseCsv(`email,password_hash\nKIM@example.com,$2b$04$abcdefghijklmnopqrstuu7vMZg7Ivl5WkzDqY1u8zd7OXmW9NcBe\n`);
+    expect((await importUsers(db, csv, { tenant: "imported" })).skipped).toEqual([{ line: 2, reason: "email exists" }]);
   });
 
   it("finds the account by any form of its key, and refuses a NUL before PostgreSQL sees it", async () => {

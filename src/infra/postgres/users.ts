@@ -54,13 +54,17 @@ const takenBy = new Map<string, () => AuthError>([
     () =>
       new AuthError("EMAIL_TAKEN", {
         message: "An account with an email address that looks the same already exists.",
-        metadata: { field: "email" },
+        metadata: { field: "email", conflict: "lookalike" },
       }),
   ],
   ["users_tenant_username_key", () => new AuthError("USERNAME_TAKEN", { metadata: { field: "username" } })],
   [
     "users_tenant_username_skeleton_key",
-    () => new AuthError("USERNAME_TAKEN", { message: "A username that looks the same is taken.", metadata: { field: "username" } }),
+    () =>
+      new AuthError("USERNAME_TAKEN", {
+        message: "A username that looks the same is taken.",
+        metadata: { field: "username", conflict: "lookalike" },
+      }),
   ],
 ]);
 
