@@ -33,14 +33,17 @@ export type User = Message<"auth.v1.User"> & {
   id: string;
 
   /**
-   * Email address as the user typed it; unique per tenant, case-insensitively.
+   * Email address as the user typed it, in NFKC (fullwidth letters or a Kelvin sign become plain
+   * letters; letter case is kept); mail goes to it. Unique per tenant by its key (NFKC, case fold,
+   * the domain in its punycode form) and, for addresses on one domain, by its UTS #39 skeleton.
    *
    * @generated from field: string email = 2;
    */
   email: string;
 
   /**
-   * Optional login name; unique per tenant, case-insensitively. Empty when not set.
+   * Optional login name, as typed, in NFKC. Unique per tenant by its key (NFKC, case fold) and its
+   * UTS #39 skeleton: no two usernames in a tenant look the same. Empty when not set.
    *
    * @generated from field: string username = 3;
    */
@@ -118,7 +121,10 @@ export const UserSchema: GenMessage<User> = /*@__PURE__*/
  */
 export type RegisterRequest = Message<"auth.v1.RegisterRequest"> & {
   /**
-   * Required. An email address, at most 254 characters.
+   * Required. An email address, at most 254 characters (local part at most 64 bytes). Fullwidth
+   * forms are mapped (NFKC); control, format and invisible characters (NUL, zero-width spaces and
+   * joiners, bidi controls), private-use and unassigned code points are refused (INVALID_EMAIL).
+   * An address whose key or lookalike skeleton another user of the tenant has is EMAIL_TAKEN.
    *
    * @generated from field: string email = 1;
    */
@@ -133,15 +139,17 @@ export type RegisterRequest = Message<"auth.v1.RegisterRequest"> & {
   password: string;
 
   /**
-   * Optional login name: 3 to 64 characters of letters, digits, `.`, `_` and `-`, starting with
-   * a letter or digit; not shaped like an email address.
+   * Optional login name (PRECIS UsernameCaseMapped, RFC 8265, narrowed; README "Identifiers"):
+   * 3 to 64 letters, digits, `.`, `_` and `-` of one script, starting with a letter or digit; no
+   * `@`. Refused characters as for `email` (INVALID_USERNAME). One that looks like another user's
+   * username in the tenant (UTS #39 skeleton, e.g. Cyrillic `асе` for `ace`) is USERNAME_TAKEN.
    *
    * @generated from field: optional string username = 3;
    */
   username?: string | undefined;
 
   /**
-   * Optional display name, at most 200 characters.
+   * Optional display name, at most 200 characters; no control or bidi control characters.
    *
    * @generated from field: optional string full_name = 4;
    */
@@ -261,7 +269,8 @@ export const ResendVerificationResponseSchema: GenMessage<ResendVerificationResp
  */
 export type LoginRequest = Message<"auth.v1.LoginRequest"> & {
   /**
-   * Required. The email address or the username, in any letter case.
+   * Required. The email address or the username, in any letter case or width (`ＡＤＡ` finds `ada`);
+   * one holding a control, format or invisible character is INVALID_EMAIL / INVALID_USERNAME.
    *
    * @generated from field: string identifier = 1;
    */
