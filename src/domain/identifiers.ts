@@ -42,6 +42,12 @@ export const USERNAME_MIN_LENGTH = 3;
 export const USERNAME_MAX_LENGTH = 64;
 const EMAIL_MAX_LENGTH = 254;
 const LOCAL_PART_MAX_BYTES = 64;
+/**
+ * Longest input looked at, in UTF-16 units, before any normalization work: well past what NFKC
+ * can shrink to a valid identifier (composing sequences), so that a 256 KB identifier costs a
+ * length check rather than milliseconds of folding on the event loop.
+ */
+const INPUT_MAX_LENGTH = 4 * EMAIL_MAX_LENGTH;
 
 /** Code points no identifier may hold (see the file comment). */
 const refusedCodePoint = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
@@ -163,6 +169,7 @@ function localPartIsValid(local: string): boolean {
 export function normalizeEmail(input: string): NormalizedIdentifier {
   const trimmed = input.trim();
   if (trimmed === "") throw invalidField("email", "required");
+  if (trimmed.length > INPUT_MAX_LENGTH) throw invalidField("email", "not a valid email address", "INVALID_EMAIL");
   const refused = findRefusedCharacter(trimmed);
   if (refused !== undefined) throw refusal("email", refused);
   const display = trimmed.normalize("NFKC");
@@ -211,6 +218,7 @@ const usernameRule = `${USERNAME_MIN_LENGTH} to ${USERNAME_MAX_LENGTH} letters, 
 export function normalizeUsername(input: string | undefined): NormalizedIdentifier | null {
   const trimmed = input?.trim() ?? "";
   if (trimmed === "") return null;
+  if (trimmed.length > INPUT_MAX_LENGTH) throw invalidField("username", usernameRule, "INVALID_USERNAME");
   const refused = findRefusedCharacter(trimmed);
   if (refused !== undefined) throw refusal("username", refused);
   const display = trimmed.normalize("NFKC");
@@ -229,12 +237,17 @@ export function normalizeUsername(input: string | undefined): NormalizedIdentifi
  * The key a sign-in identifier (an email address or a username) is looked up by: the same key
  * Register stored, so `ＡＤＡ`, `Ada` and `ada` find one account. Lenient about shape (an account
  * imported under older rules must still be found), strict about refused characters, which no
- * account can hold: INVALID_EMAIL (an identifier with `@`) or INVALID_USERNAME.
+ * account can hold: INVALID_EMAIL (an identifier with `@`) or INVALID_USERNAME. Likewise for one
+ * longer than any identifier can be.
  */
 export function lookupKey(identifier: string): string {
   const trimmed = identifier.trim();
+  const field = trimmed.includes("@") ? "email" : "username";
+  if (trimmed.length > INPUT_MAX_LENGTH) {
+    throw invalidField(field, "longer than any email address or username", field === "email" ? "INVALID_EMAIL" : "INVALID_USERNAME");
+  }
   const refused = findRefusedCharacter(trimmed);
-  if (refused !== undefined) throw refusal(trimmed.includes("@") ? "email" : "username", refused);
+  if (refused !== undefined) throw refusal(field, refused);
   const display = trimmed.normalize("NFKC");
   const at = display.lastIndexOf("@");
   if (at < 0) return foldKey(display);

@@ -183,6 +183,12 @@ describe("sign-in lookup", () => {
     expect(lookupKey("\u212Aate@EXAMPLE.com")).toBe(email("kate@example.com").key);
     expect(lookupKey("user@münchen.de")).toBe(email("user@xn--mnchen-3ya.de").key);
   });
+  it("refuses an identifier longer than any can be before folding it", () => {
+    expect(reasonOf(() => lookupKey("ａ".repeat(250_000)))).toBe("INVALID_USERNAME");
+    expect(reasonOf(() => lookupKey(`${"a".repeat(250_000)}@example.com`))).toBe("INVALID_EMAIL");
+    expect(reasonOf(() => normalizeEmail(`${"a".repeat(250_000)}@example.com`))).toBe("INVALID_EMAIL");
+    expect(reasonOf(() => normalizeUsername("a".repeat(250_000)))).toBe("INVALID_USERNAME");
+  });
   it("is idempotent, so a flow may pass an already computed key", () => {
     for (const value of ["\u212Aate@example.com", "ＡＤＡ", "Straße", "İstanbul", "ΣΊΣΥΦΟΣ"]) {
       expect(lookupKey(lookupKey(value))).toBe(lookupKey(value));

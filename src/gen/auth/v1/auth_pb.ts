@@ -270,7 +270,8 @@ export const ResendVerificationResponseSchema: GenMessage<ResendVerificationResp
 export type LoginRequest = Message<"auth.v1.LoginRequest"> & {
   /**
    * Required. The email address or the username, in any letter case or width (`ＡＤＡ` finds `ada`);
-   * one holding a control, format or invisible character is INVALID_EMAIL / INVALID_USERNAME.
+   * one holding a control, format or invisible character, or longer than 1016 characters, is
+   * INVALID_EMAIL / INVALID_USERNAME (no account can have it).
    *
    * @generated from field: string identifier = 1;
    */
