@@ -7,7 +7,8 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { CallEnvelope, CallInput } from "../call/envelope.js";
-import { toConnectError } from "../errors.js";
+import { codeOf, toAuthError, toConnectError } from "../errors.js";
+import { errorHeaders, httpStatusByCode } from "../http/errors.js";
 import type { Rpc, ServedService } from "../services.js";
 
 /** The socket peer of the HTTP request, set by the Node adapter (absent in memory). */
@@ -32,7 +33,11 @@ function connectHandler(rpc: Rpc, envelope: CallEnvelope) {
     for (const [key, value] of Object.entries(call.responseHeaders)) context.responseHeader.set(key, value);
     try {
       return await envelope.run(call, (c) => rpc.handle(request, c.ctx));
-    } catch (error) {
+    } catch (thrown) {
+      const error = toAuthError(thrown);
+      const status = httpStatusByCode[codeOf(error)];
+      // The shared rules of HTTP errors (a 401's WWW-Authenticate) hold for Connect's answers too.
+      for (const [key, value] of Object.entries(errorHeaders(error, status))) context.responseHeader.set(key, value);
       throw toConnectError(error);
     }
   };
