@@ -1,0 +1,217 @@
+/**
+ * The ports of the domain in memory, for unit tests of the flows that run in milliseconds: users,
+ * one-time tokens, mail, rate limits, background work, audit events, access tokens and a clock are
+ * plain fakes; sessions are the real session store over the embedded Redis stand-in (the same Lua
+ * the contract test in test/integration/session-store.test.ts runs against a real Redis). The
+ * real-store suites stay as they are; these add a depth that needs no server.
+ */
+import { randomUUID } from "node:crypto";
+import RedisMock from "ioredis-mock";
+import { AuthError } from "../../src/domain/errors.js";
+import type { AccessClaims, SecurityEvent, User, UserCredentials } from "../../src/domain/model.js";
+import type {
+  AccessTokens,
+  AuthDeps,
+  AuthPolicy,
+  NewUser,
+  OneTimePurpose,
+  OneTimeTokenRecord,
+  OneTimeTokens,
+  TokenEffect,
+  UserRepository,
+} from "../../src/domain/ports.js";
+import { createSessionStore } from "../../src/infra/redis/sessions.js";
+
+export const testPolicy: AuthPolicy = {
+  defaultTenant: "default",
+  accessTokenTtlMs: 15 * 60_000,
+  refreshTokenTtlMs: 7 * 86_400_000,
+  sessionMaxLifetimeMs: 30 * 86_400_000,
+  refreshReuseGraceMs: 10_000,
+  passwordMinLength: 8,
+  requireVerifiedEmail: false,
+  maxTokenBytes: 8192,
+  emailTokenTtlMs: 86_400_000,
+  resetTokenTtlMs: 15 * 60_000,
+  verifyEmailUrl: "https://app.test/verify",
+  resetPasswordUrl: "https://app.test/reset",
+  mailsPerAddressPerHour: 5,
+};
+
+/** A clock tests move by hand. */
+export class ManualClock {
+  constructor(public ms = 1_800_000_000_000) {}
+  now(): number {
+    return this.ms;
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+interface StoredUser {
+  user: User;
+  passwordHash: string;
+}
+
+/** Users by id; lookups are case-insensitive by email (with an `@`) or username. */
+export class MemoryUsers implements UserRepository {
+  readonly rows = new Map<string, StoredUser>();
+  readonly tenants = new Set(["default"]);
+
+  async tenantExists(tenant: string) {
+    return this.tenants.has(tenant);
+  }
+  async create(input: NewUser): Promise<User> {
+    for (const { user } of this.rows.values()) {
+      if (user.tenant !== input.tenant) continue;
+      if (user.email.toLowerCase() === input.email.toLowerCase()) throw new AuthError("EMAIL_TAKEN");
+      if (input.username !== null && user.username?.toLowerCase() === input.username.toLowerCase()) throw new AuthError("USERNAME_TAKEN");
+    }
+    const user: User = {
+      ...input,
+      id: randomUUID(),
+      roles: [...input.roles],
+      permissions: {},
+      isActive: true,
+      emailVerifiedAt: null,
+      createdAt: new Date(),
+    };
+    this.rows.set(user.id, { user, passwordHash: input.passwordHash });
+    return user;
+  }
+  async findCredentialsByLogin(tenant: string, login: string): Promise<UserCredentials | null> {
+    const key = login.trim().toLowerCase();
+    for (const row of this.rows.values()) {
+      const { user } = row;
+      const value = key.includes("@") ? user.email : user.username;
+      if (user.tenant === tenant && value?.toLowerCase() === key) return { ...row };
+    }
+    return null;
+  }
+  async findCredentialsById(userId: string): Promise<UserCredentials | null> {
+    const row = this.rows.get(userId);
+    return row === undefined ? null : { ...row };
+  }
+  async findById(userId: string): Promise<User | null> {
+    return this.rows.get(userId)?.user ?? null;
+  }
+  async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
+    const row = this.rows.get(userId);
+    if (row !== undefined) row.passwordHash = passwordHash;
+  }
+  async upgradePasswordHash(userId: string, previousHash: string, passwordHash: string): Promise<void> {
+    const row = this.rows.get(userId);
+    if (row !== undefined && row.passwordHash === previousHash) row.passwordHash = passwordHash;
+  }
+  /** Test helper: changes the stored user. */
+  update(userId: string, change: Partial<User>): void {
+    const row = this.rows.get(userId);
+    if (row !== undefined) row.user = { ...row.user, ...change };
+  }
+}
+
+interface StoredToken extends OneTimeTokenRecord {
+  readonly purpose: OneTimePurpose;
+}
+
+/** One-time tokens by hash; `consume` applies its effect to the users, as the SQL statement does. */
+export class MemoryOneTimeTokens implements OneTimeTokens {
+  readonly tokens = new Map<string, StoredToken>();
+  constructor(private readonly users: MemoryUsers) {}
+
+  async issue(token: Parameters<OneTimeTokens["issue"]>[0]): Promise<void> {
+    this.tokens.set(token.tokenHash, { userId: token.userId, purpose: token.purpose, expiresAt: token.expiresAt, usedAt: null });
+  }
+  async find(purpose: OneTimePurpose, tokenHash: string): Promise<OneTimeTokenRecord | null> {
+    const token = this.tokens.get(tokenHash);
+    return token === undefined || token.purpose !== purpose ? null : token;
+  }
+  async consume(purpose: OneTimePurpose, tokenHash: string, now: Date, effect: TokenEffect): Promise<string | null> {
+    const token = this.tokens.get(tokenHash);
+    if (token === undefined || token.purpose !== purpose || token.usedAt !== null || token.expiresAt <= now) return null;
+    this.tokens.set(tokenHash, { ...token, usedAt: now });
+    const verified = { emailVerifiedAt: this.users.rows.get(token.userId)?.user.emailVerifiedAt ?? now };
+    this.users.update(token.userId, verified);
+    if (effect.kind === "reset_password") await this.users.updatePasswordHash(token.userId, effect.passwordHash);
+    return token.userId;
+  }
+  async voidAll(userId: string, purpose: OneTimePurpose, now: Date): Promise<void> {
+    for (const [hash, token] of this.tokens) {
+      if (token.userId === userId && token.purpose === purpose && token.usedAt === null) this.tokens.set(hash, { ...token, usedAt: now });
+    }
+  }
+}
+
+/** Access tokens that are readable JSON, expiring at the policy's lifetime; `verify` checks expiry only. */
+function fakeAccessTokens(ttlMs: number): AccessTokens {
+  return {
+    async issue(claims, now, notAfter) {
+      const expiresAt = Math.floor(Math.min(now + ttlMs, notAfter ?? Number.POSITIVE_INFINITY) / 1000);
+      const full: AccessClaims = { ...claims, issuedAt: Math.floor(now / 1000), expiresAt };
+      return { token: `fake.${Buffer.from(JSON.stringify(full)).toString("base64url")}`, expiresAt };
+    },
+    async verify(token, { now }) {
+      if (!token.startsWith("fake.")) return { active: false, reason: "malformed" };
+      const claims = JSON.parse(Buffer.from(token.slice(5), "base64url").toString("utf8")) as AccessClaims;
+      return claims.expiresAt * 1000 <= now ? { active: false, reason: "expired" } : { active: true, claims };
+    },
+  };
+}
+
+export interface SentMail {
+  readonly kind: "verification" | "reset";
+  readonly to: string;
+  readonly link: URL;
+}
+
+/** Every port in memory, and what the tests look at. */
+export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
+  const clock = new ManualClock();
+  const users = new MemoryUsers();
+  const oneTimeTokens = new MemoryOneTimeTokens(users);
+  const mail: SentMail[] = [];
+  const events: SecurityEvent[] = [];
+  const pending: Promise<void>[] = [];
+  const counts = new Map<string, number>();
+  const redis = new RedisMock();
+  const fullPolicy = { ...testPolicy, ...policy };
+  const deps: AuthDeps = {
+    users,
+    sessions: createSessionStore(redis, `m${randomUUID().slice(0, 8)}:`, fullPolicy.sessionMaxLifetimeMs),
+    passwords: {
+      hash: async (password) => `hash:${password}`,
+      verify: async (password, stored) => stored === `hash:${password}`,
+      verifyAgainstDummy: async () => {},
+      needsRehash: () => false,
+    },
+    commonPasswords: { includes: (password) => password === "password123" },
+    tokens: fakeAccessTokens(fullPolicy.accessTokenTtlMs),
+    oneTimeTokens,
+    mailer: {
+      sendVerification: async (to, link) => void mail.push({ kind: "verification", to, link }),
+      sendPasswordReset: async (to, link) => void mail.push({ kind: "reset", to, link }),
+    },
+    rateLimiter: {
+      async hit(key, limit) {
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        return (counts.get(key) ?? 0) <= limit;
+      },
+    },
+    background: { defer: (_label, task) => void pending.push(task()) },
+    events: { record: async (event) => void events.push(event) },
+    clock,
+    policy: fullPolicy,
+  };
+  return {
+    deps,
+    clock,
+    users,
+    oneTimeTokens,
+    mail,
+    events,
+    redis,
+    /** Waits for the mail the flows deferred. */
+    settle: () => Promise.all(pending.splice(0)).then(() => undefined),
+  };
+}
