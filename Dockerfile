@@ -2,18 +2,21 @@
 # Multi-stage build: compile TypeScript in a full install, run the compiled JS with production
 # dependencies only, as the unprivileged `node` user.
 
-# Pinned by exact version and digest (see docker-compose.yml for how the digest was found and how
-# to update it).
-FROM node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0 AS build
+# Node.js 26, the active LTS line, the same version package.json pins for npm scripts (its `node`
+# devDependency). Pinned by exact version and digest (see docker-compose.yml for how the digest
+# was found and how to update it).
+FROM node:26.10.0-bookworm-slim@sha256:662933cf47f013bc8e4beb31a6116448427a82057ba7c42c97e4c5ba766504c2 AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install, not npm ci: see .ci/run for why.
+COPY packages/client/package.json ./packages/client/
+# npm install, not npm ci: see .ci/run for why. It also installs the `node` devDependency (the
+# same Node.js as this image); `npm prune` drops it again with the other development packages.
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build:service && npm prune --omit=dev
 
-FROM node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
+FROM node:26.10.0-bookworm-slim@sha256:662933cf47f013bc8e4beb31a6116448427a82057ba7c42c97e4c5ba766504c2
 # Memory: V8 sizes its heap for the machine and collects late, so under load each process grew
 # to 300 MB of mostly garbage (and of native HTTP/2 buffers that garbage holds). A 256 MB old
 # generation, 4 MB semi-spaces and two malloc arenas keep it under 150 MB under load (see

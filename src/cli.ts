@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Operator commands (the package's `auth-service` bin):
+ * Operator commands (the package's `authward` bin):
  * - `migrate`: runs the database migrations (the service also runs them at start-up);
  * - `create-admin --email <address> [--username u] [--full-name n] [--tenant t] [--password-stdin]`:
  *   an administrator of a tenant (see cli/create-admin.ts);
@@ -30,11 +30,11 @@ import { ensureTenant, migrateToLatest } from "./infra/postgres/database.js";
 import { listKeys, rotateKeys } from "./infra/postgres/signing-keys.js";
 
 const usage = [
-  "usage: auth-service migrate",
-  "       auth-service create-admin --email <address> [--username <name>] [--full-name <name>] [--tenant <slug>] [--password-stdin]",
-  "       auth-service import-users <file.csv|file.jsonl> [--tenant <slug>]",
-  "       auth-service identifier-conflicts [--renormalize]",
-  "       auth-service keys rotate | keys list | keys generate [ES256|EdDSA|RS256]",
+  "usage: authward migrate",
+  "       authward create-admin --email <address> [--username <name>] [--full-name <name>] [--tenant <slug>] [--password-stdin]",
+  "       authward import-users <file.csv|file.jsonl> [--tenant <slug>]",
+  "       authward identifier-conflicts [--renormalize]",
+  "       authward keys rotate | keys list | keys generate [ES256|EdDSA|RS256]",
 ].join("\n");
 
 async function readStdin(): Promise<string> {

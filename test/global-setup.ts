@@ -24,6 +24,13 @@ const root = join(import.meta.dirname, "..");
 const logDir = join(root, "test", ".logs");
 
 export default async function setup(project: TestProject) {
+  // The suite tests the Node.js the service runs on: the one package.json pins (its `node`
+  // devDependency, first on PATH for npm scripts and npx), not whatever node the machine has.
+  const pinned = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { devDependencies: Record<string, string> })
+    .devDependencies.node;
+  if (process.version !== `v${pinned}`) {
+    throw new Error(`the suite runs on Node.js ${process.version}, not the pinned v${pinned}: run it with npm test or npx vitest`);
+  }
   execFileSync("bash", [join(root, "scripts", "install-test-deps.sh")], { stdio: "inherit" });
   rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });

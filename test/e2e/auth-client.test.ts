@@ -8,7 +8,7 @@ import { Code, ConnectError, type Interceptor, type Transport } from "@connectrp
 import { createConnectTransport as createNodeTransport } from "@connectrpc/connect-node";
 import { createConnectTransport as createWebTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuthTokens, createAuthClient } from "../../src/client/index.js";
+import { type AuthTokens, createAuthClient } from "../../packages/client/src/index.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createGrpcClient } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
@@ -104,7 +104,7 @@ describe.each([
       return next(req);
     };
     const { createClient } = await import("@connectrpc/connect");
-    const { AuthService } = await import("../../src/client/index.js");
+    const { AuthService } = await import("../../packages/client/src/index.js");
     const yours = createClient(AuthService, auth.authorize(makeTransport(app.baseUrl, [spy])));
     await yours.me({});
     expect(seen).toEqual([`Bearer ${auth.tokens()?.accessToken}`]);

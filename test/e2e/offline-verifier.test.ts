@@ -1,5 +1,5 @@
 /**
- * What other teams import from `auth-service/client`: the offline verifier against the running
+ * What other teams import from `authward-client`: the offline verifier against the running
  * server's JWKS, its optional ValidateToken confirmation, and the Connect interceptor.
  */
 import { randomBytes } from "node:crypto";
@@ -13,7 +13,7 @@ import {
   createAccessTokenVerifier,
   ErrorInfoSchema,
   kAccessToken,
-} from "../../src/client/index.js";
+} from "../../packages/client/src/index.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createGrpcClient, type TestClient } from "../support/clients.js";
 import { newPassword } from "../support/secrets.js";

@@ -84,7 +84,7 @@ export function createBcryptPool(options: BcryptPoolOptions): BcryptPool {
     worker.on("error", (error) => {
       const job = thread.job;
       thread.job = undefined;
-      job?.reject(error);
+      job?.reject(error instanceof Error ? error : new Error(String(error)));
     });
     worker.on("exit", () => {
       threads.delete(thread);

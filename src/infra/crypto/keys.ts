@@ -7,12 +7,14 @@ import {
   createPublicKey,
   createSecretKey,
   generateKeyPairSync,
-  type JsonWebKey,
   type KeyObject,
   randomBytes,
+  type webcrypto,
 } from "node:crypto";
 import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK } from "jose";
 import type { JwtAlgorithm } from "../../config.js";
+
+type JsonWebKey = webcrypto.JsonWebKey;
 
 export interface SigningKey {
   readonly algorithm: JwtAlgorithm;

@@ -14,9 +14,9 @@
  */
 import { getOption } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { AuthService, type User } from "../gen/auth/v1/auth_pb.js";
-import { CallerAuth, caller_auth } from "../gen/auth/v1/options_pb.js";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { AuthService, type User } from "./gen/auth/v1/auth_pb.js";
+import { CallerAuth, caller_auth } from "./gen/auth/v1/options_pb.js";
+import { ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 
 export interface AuthTokens {
   readonly accessToken: string;

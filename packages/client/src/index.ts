@@ -1,11 +1,11 @@
 /**
- * What other teams import (`auth-service/client`): `createAuthClient` for apps (tokens kept fresh,
+ * The `authward-client` package, what other teams import: `createAuthClient` for apps (tokens kept fresh,
  * single-flight refresh), offline verification of our access tokens and a Connect interceptor
  * built on it for services, and the generated AuthService.
  */
-export { AuthService, InactiveReason } from "../gen/auth/v1/auth_pb.js";
-export { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 export { type AuthClient, type AuthClientOptions, type AuthTokens, createAuthClient } from "./auth-client.js";
+export { AuthService, InactiveReason } from "./gen/auth/v1/auth_pb.js";
+export { ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 export { type AccessTokenInterceptorOptions, accessTokenInterceptor, kAccessToken } from "./interceptor.js";
 export {
   AccessTokenError,

@@ -9,7 +9,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { AccessTokenError, type AccessTokenVerifier, type VerifiedAccessToken } from "./verifier.js";
 
 export const kAccessToken = createContextKey<VerifiedAccessToken | undefined>(undefined, { description: "verified access token" });

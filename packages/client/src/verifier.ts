@@ -7,7 +7,7 @@
  */
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
-import { AuthService, InactiveReason } from "../gen/auth/v1/auth_pb.js";
+import { AuthService, InactiveReason } from "./gen/auth/v1/auth_pb.js";
 
 export interface VerifiedAccessToken {
   readonly userId: string;

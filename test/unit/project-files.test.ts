@@ -1,0 +1,47 @@
+/**
+ * The project's own files agree with each other: one Node.js version for npm scripts, engines, the
+ * Dockerfile and the README; one licence for both packages.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+const read = (file: string) => readFileSync(join(root, file), "utf8");
+const rootPackage = JSON.parse(read("package.json"));
+const clientPackage = JSON.parse(read("packages/client/package.json"));
+
+describe("the Node.js version", () => {
+  const pinned: string = rootPackage.devDependencies.node;
+  const major = pinned.split(".")[0];
+
+  it("is pinned exactly, and is what this suite runs on", () => {
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(process.version).toBe(`v${pinned}`);
+  });
+
+  it("is the one engines, the Dockerfile's bases and the README name", () => {
+    expect(rootPackage.engines.node).toBe(`>=${major}`);
+    const bases = [...read("Dockerfile").matchAll(/^FROM\s+node:(\S+?)-/gm)].map((m) => m[1]);
+    expect(bases.length).toBe(2);
+    for (const base of bases) expect(base).toBe(pinned);
+    expect(read("README.md")).toContain(`\`v${pinned}\``);
+  });
+
+  it("has its install script approved, since it fetches the binary", () => {
+    expect(rootPackage.allowScripts.node).toBe(true);
+  });
+});
+
+describe("the licence", () => {
+  it("is Apache-2.0 in both packages, with the same text", () => {
+    expect(read("LICENSE")).toContain("Apache License\n                           Version 2.0, January 2004");
+    expect(rootPackage.license).toBe("Apache-2.0");
+    expect(clientPackage.license).toBe("Apache-2.0");
+    expect(read("packages/client/LICENSE")).toBe(read("LICENSE"));
+  });
+
+  it("moves the two packages' versions together", () => {
+    expect(clientPackage.version).toBe(rootPackage.version);
+  });
+});
