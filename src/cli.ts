@@ -23,7 +23,7 @@ import { openDatabaseFor } from "./app/adapters.js";
 import { createAdmin } from "./cli/create-admin.js";
 import { identifierConflicts } from "./cli/identifier-conflicts.js";
 import { importUsers, parseCsv, parseJsonl } from "./cli/import-users.js";
-import { type Config, JWT_ALGORITHMS, type JwtAlgorithm, loadConfig } from "./config.js";
+import { type Config, JWT_ALGORITHMS, type JwtAlgorithm, loadConfig, readEnvironment } from "./config.js";
 import { keyEncryptionKey, keyRotationChannel } from "./infra/crypto/key-setup.js";
 import { generatePrivateKeyPem } from "./infra/crypto/keys.js";
 import { ensureTenant, migrateToLatest } from "./infra/postgres/database.js";
@@ -128,7 +128,7 @@ async function main(argv: readonly string[]): Promise<number> {
         "password-stdin": { type: "boolean" },
       },
     });
-    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
+    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
     const password = values["password-stdin"] ? await readStdin() : config.adminPassword;
     const db = database(config);
     try {
@@ -154,7 +154,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${usage}\n`);
       return 64;
     }
-    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
+    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
     const content = readFileSync(file, "utf8");
     const rows = file.toLowerCase().endsWith(".csv") ? parseCsv(content) : parseJsonl(content);
     const db = database(config);
@@ -172,7 +172,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === "identifier-conflicts") {
     const { values } = parseArgs({ args: argv.slice(1), options: { renormalize: { type: "boolean" } } });
-    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
+    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
     const db = database(config);
     try {
       await migrateToLatest(db);
@@ -182,10 +182,11 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   }
-  if (command === "keys" && sub === "rotate") return rotate(loadConfig(process.env, { serving: false }));
-  if (command === "keys" && sub === "list") return list(loadConfig(process.env, { signingKeyRequired: false, serving: false }));
+  if (command === "keys" && sub === "rotate") return rotate(loadConfig(readEnvironment(process.env), { serving: false }));
+  if (command === "keys" && sub === "list")
+    return list(loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false }));
   if (command === "migrate") {
-    const config = loadConfig(process.env, { signingKeyRequired: false, serving: false });
+    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
     const db = database(config);
     try {
       const applied = await migrateToLatest(db);

@@ -3,7 +3,9 @@
  *
  * `loadConfig(env)` reads every variable once, validates all of them, and either returns a frozen,
  * typed object or throws one `ConfigError` that names every bad variable. Nothing is read at import
- * time. It reads one section per concern (listeners, stores, signing keys, the domain's policy,
+ * time. `readEnvironment(process.env)` gives it the process's variables over those of `.env`
+ * (config/environment.ts), and any variable NAME may be given as NAME_FILE, a file holding the
+ * value (config/reader.ts). It reads one section per concern (listeners, stores, signing keys, the domain's policy,
  * password hashing, mail, operations), each key beside its environment variable; `.env.example`
  * and the README list the same variables with the same defaults. A nested object is a
  * section handed whole to one consumer: `jwt` to the key ring and the token signer, `policy` to the
@@ -16,6 +18,7 @@ import { type ConfigReader, createConfigReader } from "./config/reader.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
 import type { AuthPolicy } from "./domain/ports.js";
 
+export { type EnvironmentOptions, readEnvironment } from "./config/environment.js";
 export { ConfigError, parseDuration } from "./config/reader.js";
 export { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from "./config/signing.js";
 
@@ -93,7 +96,7 @@ export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConf
 type Env = Readonly<Record<string, string | undefined>>;
 
 export interface LoadOptions {
-  /** Reads JWT_PRIVATE_KEY_FILE; tests pass their own. */
+  /** Reads the files that NAME_FILE variables name; tests pass their own. */
   readonly readFile?: (path: string) => string;
   /** False for commands that never sign tokens (migrate): the signing key is then not required. */
   readonly signingKeyRequired?: boolean;
@@ -106,7 +109,7 @@ export interface LoadOptions {
 
 /** Reads and validates the whole configuration from `env` (process.env in production). */
 export function loadConfig(env: Env, options: LoadOptions = {}): Config {
-  const r = createConfigReader(env);
+  const r = createConfigReader(env, options.readFile === undefined ? {} : { readFile: options.readFile });
   const serving = options.serving !== false;
   const stores = readStores(r);
   const listeners = readListeners(r, stores, serving);
@@ -117,7 +120,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     policy: readPolicy(r, listeners.publicUrl),
     ...readPasswordHashing(r, listeners.workers),
     ...readMail(r, stores, serving),
-    ...readOperations(r, env),
+    ...readOperations(r),
   };
   r.throwIfProblems();
   return deepFreeze(config);
@@ -265,13 +268,13 @@ function readMail(r: ConfigReader, stores: StoreConfig, serving: boolean): MailC
   };
 }
 
-function readOperations(r: ConfigReader, env: Env): OperationsConfig {
+function readOperations(r: ConfigReader): OperationsConfig {
   const logLevel = r.str("LOG_LEVEL", "info").toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) r.problem(`LOG_LEVEL=${logLevel}: expected one of ${LOG_LEVELS.join(", ")}`);
   return {
     logLevel,
-    // Not trimmed: a password's spaces are its own.
-    adminPassword: env.ADMIN_PASSWORD === undefined || env.ADMIN_PASSWORD === "" ? undefined : env.ADMIN_PASSWORD,
+    // Not trimmed: a password's spaces are its own (ADMIN_PASSWORD_FILE drops one trailing newline).
+    adminPassword: r.verbatim("ADMIN_PASSWORD"),
   };
 }
 

@@ -1,13 +1,15 @@
 /**
- * Entry point: read the configuration, then either run the service (build the app, listen, shut
- * down on SIGTERM/SIGINT, exit 1 on an error nobody caught) or, with WORKERS > 1, be the primary
- * of a node:cluster that runs one service per worker on the same two ports, keeps them up
- * (src/supervisor.ts), and passes signals on.
+ * Entry point: read the configuration (the environment over `.env`), then either run the service
+ * (build the app, listen, shut down on SIGTERM/SIGINT, exit 1 on an error nobody caught) or, with
+ * WORKERS > 1, be the primary of a node:cluster that runs one service per worker on the same two
+ * ports, keeps them up (src/supervisor.ts), and passes signals on. Every way start-up can fail (a
+ * bad variable, a port in use, PostgreSQL unreachable) ends in one JSON `fatal` line on stdout, like
+ * every other log line, naming the variable or port and never a value.
  */
 import cluster from "node:cluster";
 import type { Logger } from "pino";
 import { type App, buildApp } from "./app.js";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig, readEnvironment } from "./config.js";
 import { createLogger } from "./logger.js";
 import { serveClusterMetrics } from "./metrics.js";
 import { type ForkWorker, type Supervisor, superviseWorkers } from "./supervisor.js";
@@ -68,8 +70,17 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   process.on("uncaughtException", (error, origin) => crash(error, origin));
   process.on("unhandledRejection", (reason) => crash(reason, "unhandledRejection"));
 
-  app = await buildApp(config, { logger });
-  const ports = await app.start();
+  try {
+    app = await buildApp(config, { logger });
+  } catch (error) {
+    throw new StartupError("build", error);
+  }
+  let ports: { grpcPort: number; httpPort: number };
+  try {
+    ports = await app.start();
+  } catch (error) {
+    throw new StartupError("listen", error);
+  }
   listening = true;
   logger.info({ grpcPort: ports.grpcPort, httpPort: ports.httpPort, host: config.host }, "auth service listening");
   process.send?.({ type: WORKER_READY });
@@ -131,13 +142,70 @@ function runPrimary(config: Config, logger: Logger): void {
   process.on("SIGINT", onSignal);
 }
 
+/** A failure while building the app (stores, keys) or binding its ports. */
+class StartupError extends Error {
+  constructor(
+    readonly phase: "build" | "listen",
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = "StartupError";
+  }
+}
+
+/** Network failures while opening PostgreSQL at start-up (pg and Node socket codes). */
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET"]);
+
+/**
+ * What a start-up failure is about, for its log line: the port or the variable to look at. Never a
+ * value: DATABASE_URL holds a password. grpc-js reports a port in use only in its message, and binds
+ * first, so a bind failure without a port of its own is the gRPC port's.
+ */
+function describeStartupFailure(error: StartupError, config: Config): { msg: string; fields: Record<string, unknown> } {
+  const cause = error.cause as { code?: unknown; port?: unknown; errno?: unknown; severity?: unknown } | undefined;
+  const code = typeof cause?.code === "string" ? cause.code : undefined;
+  const text = error.message;
+  if (error.phase === "listen") {
+    const problem = ["EADDRINUSE", "EACCES", "EADDRNOTAVAIL"].find((c) => c === code || text.includes(c));
+    if (problem !== undefined) {
+      const http = typeof cause?.port === "number";
+      const port = http ? (cause?.port as number) : config.grpcPort;
+      const variable = http ? "HTTP_PORT" : "GRPC_PORT";
+      const what =
+        problem === "EADDRINUSE" ? "is in use" : problem === "EACCES" ? "may not be bound by this user" : "is not an address of this host";
+      return { msg: `${variable} ${port} ${what}`, fields: { variable, port, host: config.host, code: problem } };
+    }
+    return { msg: "could not listen", fields: { grpcPort: config.grpcPort, httpPort: config.httpPort, host: config.host } };
+  }
+  if (!config.embedded.database && (UNREACHABLE.has(code ?? "") || typeof cause?.severity === "string")) {
+    return { msg: "PostgreSQL is unreachable or refused the connection (DATABASE_URL)", fields: { variable: "DATABASE_URL", code } };
+  }
+  return { msg: "could not start", fields: {} };
+}
+
+/** Logs a failed start as one JSON line (the configured level is unknown then: fatal always shows). */
+function logStartupFailure(logger: Logger, error: unknown, config: Config): void {
+  if (error instanceof StartupError) {
+    const { msg, fields } = describeStartupFailure(error, config);
+    logger.fatal({ reason: msg, ...fields, phase: error.phase, err: error.cause }, "auth service failed to start");
+  } else {
+    logger.fatal({ err: error }, "auth service failed to start");
+  }
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(readEnvironment(process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
+      // Each problem starts with the variables it is about; none holds a secret's value.
+      const variables = [
+        ...new Set(
+          error.problems.flatMap((p) => p.match(/^[A-Z][A-Z0-9_]*(?: (?:and|or) [A-Z][A-Z0-9_]*)*/)?.[0].split(/ (?:and|or) /) ?? []),
+        ),
+      ];
+      createLogger("info").fatal({ reason: "invalid configuration", variables, problems: error.problems }, "auth service failed to start");
       process.exit(2);
     }
     throw error;
@@ -160,12 +228,12 @@ async function main(): Promise<void> {
   try {
     await runService(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, "auth service failed to start");
+    logStartupFailure(logger, error, config);
     process.exit(1);
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`auth service failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  createLogger("info").fatal({ err: error }, "auth service failed to start");
   process.exit(1);
 });

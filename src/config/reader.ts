@@ -1,7 +1,11 @@
 /**
  * Typed readers of environment variables that collect problems instead of throwing, so that
- * `loadConfig` can name every bad variable in one `ConfigError`.
+ * `loadConfig` can name every bad variable in one `ConfigError`. Every variable NAME may instead be
+ * given as NAME_FILE, the path of a file holding the value (Docker and Kubernetes secrets); setting
+ * both is a problem.
  */
+
+import { closeSync, openSync, readSync } from "node:fs";
 
 /** Start-up refused: one line per bad variable. */
 export class ConfigError extends Error {
@@ -23,8 +27,10 @@ export function parseDuration(text: string): number | undefined {
 
 /** Reads one environment; each reader returns its fallback and records a problem on a bad value. */
 export interface ConfigReader {
-  /** The trimmed value, or undefined when unset or blank. */
+  /** The trimmed value (of NAME, or of the file NAME_FILE names), or undefined when unset or blank. */
   raw(name: string): string | undefined;
+  /** The value as given, untrimmed (a password's spaces are its own), or undefined when unset or empty. */
+  verbatim(name: string): string | undefined;
   str(name: string, fallback: string): string;
   int(name: string, fallback: number, min: number, max: number): number;
   /** A duration (`15m`) in milliseconds, at least `minMs`. */
@@ -38,14 +44,50 @@ export interface ConfigReader {
   throwIfProblems(): void;
 }
 
-export function createConfigReader(env: Readonly<Record<string, string | undefined>>): ConfigReader {
+export interface ConfigReaderOptions {
+  /** Reads the files NAME_FILE variables name; tests pass their own. */
+  readonly readFile?: (path: string) => string;
+}
+
+/** The largest value a NAME_FILE may hold: secrets and keys are small, and a wrong path (a device, a log) must not hang start-up. */
+const MAX_FILE_BYTES = 1024 * 1024;
+
+export function createConfigReader(env: Readonly<Record<string, string | undefined>>, options: ConfigReaderOptions = {}): ConfigReader {
   const problems: string[] = [];
+  const readFile = options.readFile ?? readSmallFile;
+  const isSet = (value: string | undefined): value is string => value !== undefined && value.trim() !== "";
+  // Each variable is looked up once, so that an unreadable file is one problem however often it is read.
+  const given = new Map<string, string | undefined>();
+  /** NAME as given, or the contents of the file NAME_FILE names (one trailing newline dropped). */
+  const lookup = (name: string): string | undefined => {
+    if (given.has(name)) return given.get(name);
+    const inline = env[name];
+    const path = env[`${name}_FILE`];
+    let value = inline;
+    if (isSet(inline) && isSet(path)) {
+      problems.push(`${name} and ${name}_FILE: set only one of them`);
+    } else if (isSet(path)) {
+      try {
+        value = readFile(path.trim()).replace(/\r?\n$/, "");
+      } catch (error) {
+        // The path is not a secret; the file's contents never appear in a problem.
+        problems.push(`${name}_FILE=${path.trim()}: cannot be read (${(error as Error).message})`);
+        value = undefined;
+      }
+    }
+    given.set(name, value);
+    return value;
+  };
   const raw = (name: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value.trim() === "" ? undefined : value.trim();
+    const value = lookup(name);
+    return isSet(value) ? value.trim() : undefined;
   };
   return {
     raw,
+    verbatim(name) {
+      const value = lookup(name);
+      return value === undefined || value === "" ? undefined : value;
+    },
     problem: (message) => void problems.push(message),
     str: (name, fallback) => raw(name) ?? fallback,
     int(name, fallback, min, max) {
@@ -94,4 +136,22 @@ export function createConfigReader(env: Readonly<Record<string, string | undefin
       if (problems.length > 0) throw new ConfigError(problems);
     },
   };
+}
+
+/** Reads a NAME_FILE's file as UTF-8, refusing one larger than MAX_FILE_BYTES. */
+function readSmallFile(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    }
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }

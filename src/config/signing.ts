@@ -1,6 +1,5 @@
 /** The signing section of the configuration: JWT_* variables, KEY_ENCRYPTION_KEY, and how tokens are checked. */
 
-import { readFileSync } from "node:fs";
 import type { ConfigReader } from "./reader.js";
 
 export const JWT_ALGORITHMS = ["ES256", "EdDSA", "RS256", "HS256"] as const;
@@ -33,8 +32,6 @@ export interface JwtContext {
   readonly databaseEmbedded: boolean;
   /** The default issuer. */
   readonly publicUrl: string;
-  /** Reads JWT_PRIVATE_KEY_FILE; tests pass their own. */
-  readonly readFile?: ((path: string) => string) | undefined;
   /** False for commands that never sign tokens: the signing key is then not required. */
   readonly signingKeyRequired?: boolean | undefined;
 }
@@ -54,7 +51,8 @@ export function readJwt(r: ConfigReader, context: JwtContext): JwtConfig {
   } else if (secret !== undefined) {
     r.problem("JWT_SECRET: set, but JWT_ALGORITHM is not HS256; remove it or set JWT_ALGORITHM=HS256");
   }
-  const privateKey = readPrivateKey(r, context.readFile ?? defaultReadFile);
+  // PEM or JWK; JWT_PRIVATE_KEY_FILE, like every NAME_FILE, is read by the reader.
+  const privateKey = r.raw("JWT_PRIVATE_KEY");
   if (algorithm === "HS256" && privateKey !== undefined) {
     r.problem("JWT_PRIVATE_KEY: set, but JWT_ALGORITHM=HS256 signs with JWT_SECRET; remove one");
   }
@@ -89,25 +87,4 @@ export function readJwt(r: ConfigReader, context: JwtContext): JwtConfig {
     clockSkewMs: r.duration("CLOCK_SKEW", "30s", 0),
     verifiedCacheSize: r.int("TOKEN_CACHE_SIZE", 10_000, 0, 1_000_000),
   };
-}
-
-/** JWT_PRIVATE_KEY, or the contents of JWT_PRIVATE_KEY_FILE; never both. */
-function readPrivateKey(r: ConfigReader, readFile: (path: string) => string): string | undefined {
-  const inline = r.raw("JWT_PRIVATE_KEY");
-  const file = r.raw("JWT_PRIVATE_KEY_FILE");
-  if (inline !== undefined && file !== undefined) {
-    r.problem("JWT_PRIVATE_KEY and JWT_PRIVATE_KEY_FILE: set only one of them");
-    return inline;
-  }
-  if (file === undefined) return inline;
-  try {
-    return readFile(file);
-  } catch (error) {
-    r.problem(`JWT_PRIVATE_KEY_FILE=${file}: cannot be read (${(error as Error).message})`);
-    return undefined;
-  }
-}
-
-function defaultReadFile(path: string): string {
-  return readFileSync(path, "utf8");
 }

@@ -10,7 +10,11 @@ import { createTestDatabase } from "../support/app.js";
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
 const npm = (args: string[], env: Record<string, string> = {}) =>
-  run("npm", ["run", "--silent", ...args], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 });
+  run("npm", ["run", "--silent", ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ENV_FILE: "/dev/null", ...env },
+    timeout: 60_000,
+  });
 
 describe("the CLI", () => {
   it("npm run migrate migrates a database once, creates the default tenant, and needs no signing key", async () => {

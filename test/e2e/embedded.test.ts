@@ -33,7 +33,14 @@ describe("npm start with no configuration", () => {
     const [command, ...args] = start.split(" ") as [string, ...string[]];
     child = spawn(command, args, {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort), DATA_DIR: dataDir },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ENV_FILE: "/dev/null",
+        GRPC_PORT: String(grpcPort),
+        HTTP_PORT: String(httpPort),
+        DATA_DIR: dataDir,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));

@@ -29,7 +29,14 @@ describe("importing users and creating admins", () => {
         ["run", "--silent", "cli", "--", ...args],
         {
           cwd: root,
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, BCRYPT_COST: "5", ...env },
+          env: {
+            PATH: process.env.PATH,
+            HOME: process.env.HOME,
+            ENV_FILE: "/dev/null",
+            DATABASE_URL: databaseUrl,
+            BCRYPT_COST: "5",
+            ...env,
+          },
           timeout: 60_000,
         },
         (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),

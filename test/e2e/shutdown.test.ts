@@ -37,6 +37,8 @@ describe("SIGTERM with calls in flight", () => {
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
+        // Not a developer's .env in the repository.
+        ENV_FILE: "/dev/null",
         DATABASE_URL: await createTestDatabase(),
         REDIS_URL: inject("redisUrl"),
         REDIS_KEY_PREFIX: `sd${randomBytes(3).toString("hex")}:`,

@@ -54,6 +54,8 @@ export async function spawnService(options: ServiceProcessOptions): Promise<Serv
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      // Not a developer's .env in the repository.
+      ENV_FILE: "/dev/null",
       DATABASE_URL: await createTestDatabase(),
       REDIS_URL: inject("redisUrl"),
       REDIS_KEY_PREFIX: `${options.name.slice(0, 4)}${randomBytes(3).toString("hex")}:`,

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..", "..");
 const read = (file: string) => readFileSync(join(root, file), "utf8");
-const variablesRead = [...read("src/config.ts").matchAll(/\b(?:raw|str|int|duration|bool|url)\("([A-Z_]+)"/g)].map((m) => m[1]!);
+const variablesRead = [...read("src/config.ts").matchAll(/\b(?:raw|verbatim|str|int|duration|bool|url)\("([A-Z_]+)"/g)].map((m) => m[1]!);
 
 describe("configuration documents", () => {
   it("finds the variables config.ts reads", () => {
