@@ -45,3 +45,17 @@ describe("the licence", () => {
     expect(clientPackage.version).toBe(rootPackage.version);
   });
 });
+
+describe("the changelog and the security policy", () => {
+  it("has an Unreleased section, then the packages' version as the latest release", () => {
+    const releases = [...read("CHANGELOG.md").matchAll(/^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$/gm)];
+    expect(releases[0]?.[1]).toBe("Unreleased");
+    expect(releases[1]?.[1]).toBe(rootPackage.version);
+    for (const release of releases.slice(1)) expect(release[2], `${release[1]} has a date`).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  });
+
+  it("supports the current release line", () => {
+    const [major, minor] = (rootPackage.version as string).split(".");
+    expect(read("SECURITY.md")).toContain(`(${major}.${minor}.x)`);
+  });
+});
