@@ -490,6 +490,7 @@ async function redisBytesPerSession(url: string): Promise<number> {
           createdAt: now,
           absoluteExpiresAt: now + 30 * 86_400_000,
           idleTtlMs: 7 * 86_400_000,
+          epoch: 0,
         });
       }
     }),

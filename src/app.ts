@@ -68,7 +68,17 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const background = createBackground(logger);
   const passwords = await passwordHasherFor(config, "service");
   const events = countedEvents(createAuditLog(db, logger), metrics);
-  const deps = createAuthDeps(config, { db, redis, keyRing, passwords, mailer: mail.mailer, background, events, clock });
+  const deps = createAuthDeps(config, {
+    db,
+    redis,
+    keyRing,
+    passwords,
+    mailer: mail.mailer,
+    background,
+    events,
+    clock,
+    legacySessions: stores.legacySessions,
+  });
   const flows = bindFlows(deps);
 
   const served = services(flows);

@@ -63,14 +63,15 @@ export async function seedSessions(config: Config, redis: Redis, passwordHash: s
             createdAt: now,
             absoluteExpiresAt: now + 30 * DAY,
             idleTtlMs: 7 * DAY,
+            epoch: user.sessionEpoch,
           });
           const { token } = await tokens.issue(
-            { userId: user.id, tenant: user.tenant, sessionId: id, roles: user.roles, email: user.email, username: null },
+            { userId: user.id, tenant: user.tenant, sessionId: id, roles: user.roles, email: user.email, emailVerified: false, username: null },
             now,
           );
           validateBodies.push(base64(toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }))));
           refreshBodies.push(
-            base64(toBinary(RefreshRequestSchema, create(RefreshRequestSchema, { refreshToken: formatRefreshToken(id, secret) }))),
+            base64(toBinary(RefreshRequestSchema, create(RefreshRequestSchema, { refreshToken: formatRefreshToken(user.id, id, secret) }))),
           );
         }),
       );

@@ -20,6 +20,7 @@ import { createOneTimeTokens } from "../infra/postgres/one-time-tokens.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { createUserRepository } from "../infra/postgres/users.js";
 import { createRateLimiter } from "../infra/redis/rate-limit.js";
+import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
 import { createSessionStore } from "../infra/redis/sessions.js";
 
 /**
@@ -40,8 +41,9 @@ export function openDatabaseFor(config: Config, hooks: DatabaseHooks): Kysely<Da
   return openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: hooks.poolMax ?? config.databasePoolMax, ...hooks });
 }
 
-export function sessionStoreFor(config: Config, redis: Redis): SessionStore {
-  return createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs);
+/** `legacy`: sessions of the previous Redis layout still to be moved (see infra/redis/legacy-sessions.ts). */
+export function sessionStoreFor(config: Config, redis: Redis, legacy?: LegacySessions): SessionStore {
+  return createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, { legacy });
 }
 
 export function accessTokensFor(config: Config, keyRing: KeyRing): AccessTokensWithCache {
@@ -85,13 +87,14 @@ export interface AuthDepsParts {
   readonly background: Background;
   readonly events: SecurityEvents;
   readonly clock: Clock;
+  readonly legacySessions?: LegacySessions;
 }
 
 /** Every port the flows use, over the stores; the policy is the configuration's own section. */
 export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
   return {
     users: createUserRepository(parts.db),
-    sessions: sessionStoreFor(config, parts.redis),
+    sessions: sessionStoreFor(config, parts.redis, parts.legacySessions),
     passwords: parts.passwords,
     commonPasswords: commonPasswordsFor(config),
     tokens: accessTokensFor(config, parts.keyRing),

@@ -10,6 +10,7 @@ import { ensureTenant, migrateToLatest, pingDatabase } from "../infra/postgres/d
 import { listIdentifierConflicts } from "../infra/postgres/identifier-keys.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { openRedis, pingRedis, waitForRedis } from "../infra/redis/client.js";
+import { createLegacySessions, type LegacySessions, upgradeSessionLayout } from "../infra/redis/legacy-sessions.js";
 import type { Metrics } from "../metrics.js";
 import type { Readiness } from "../transport/http/server.js";
 import { openDatabaseFor } from "./adapters.js";
@@ -17,6 +18,8 @@ import { openDatabaseFor } from "./adapters.js";
 export interface Stores {
   readonly db: Kysely<Database>;
   readonly redis: Redis;
+  /** Sessions of the Redis layout before 2026-11-25 still to be moved as they turn up. */
+  readonly legacySessions: LegacySessions;
 }
 
 export async function openStores(config: Config, logger: Logger, metrics: Metrics): Promise<Stores> {
@@ -46,7 +49,25 @@ export async function openStores(config: Config, logger: Logger, metrics: Metric
     await db.destroy();
     throw error;
   }
-  return { db, redis };
+  return { db, redis, legacySessions: await moveLegacySessions(config, redis, logger) };
+}
+
+/**
+ * Moves sessions of the Redis layout before 2026-11-25 into the current one (see
+ * infra/redis/legacy-sessions.ts). When Redis cannot be reached now, the store's fallbacks move
+ * old sessions as they turn up, and the next start-up finishes the sweep.
+ */
+async function moveLegacySessions(config: Config, redis: Redis, logger: Logger): Promise<LegacySessions> {
+  const maxLifetimeMs = config.policy.sessionMaxLifetimeMs;
+  try {
+    const upgrade = await upgradeSessionLayout(redis, config.redisKeyPrefix, maxLifetimeMs);
+    if (upgrade.moved > 0) logger.info({ sessions: upgrade.moved }, "moved sessions to the current Redis key layout");
+    return upgrade.legacy;
+  } catch (error) {
+    logger.warn({ err: error }, "could not look for sessions of the previous Redis key layout; moving them as they turn up");
+    const until = Date.now() + maxLifetimeMs;
+    return createLegacySessions(redis, config.redisKeyPrefix, maxLifetimeMs, () => until);
+  }
 }
 
 /** Logs the users whose identifiers collided (ids only) until an operator resolves them. */

@@ -34,15 +34,14 @@ export async function changePassword(deps: AuthDeps, ctx: RequestContext, input:
   if (!(await deps.passwords.verify(current, passwordHash))) throw new AuthError("INVALID_CREDENTIALS");
 
   const newHash = await deps.passwords.hash(input.newPassword);
-  // End the other sessions before and after the change: before, so that a failure leaves the old
-  // password and no session of a possible intruder; after, so that a session started with the old
-  // password while we hashed does not survive.
-  let ended = await deps.sessions.revokeAllForUser(user.id, claims.sessionId);
   const now = new Date(deps.clock.now());
-  await deps.users.updatePasswordHash(user.id, newHash, now);
+  // PostgreSQL first (the new hash and a new session epoch, in one statement), then Redis: every
+  // other session ends, including one a login with the old password creates while this runs, and
+  // no request that read the old hash can start or extend one afterwards (see session-epoch.ts).
+  const epoch = await deps.users.updatePasswordHash(user.id, newHash, now);
   // A reset link mailed before the change must not undo it.
   await deps.oneTimeTokens.voidAll(user.id, "reset_password", now);
-  ended += await deps.sessions.revokeAllForUser(user.id, claims.sessionId);
+  const ended = await deps.sessions.endAccess(user.id, { epoch, keepSessionId: claims.sessionId });
   await deps.events.record({
     type: "password_changed",
     tenant: user.tenant,

@@ -6,7 +6,8 @@ import { tenantHeaderAllows } from "./validation.js";
 
 /**
  * Verifies the caller's access token and that its session is alive; returns its claims.
- * UNAUTHENTICATED with TOKEN_MISSING, TOKEN_EXPIRED, TOKEN_INVALID or SESSION_REVOKED otherwise.
+ * UNAUTHENTICATED with TOKEN_MISSING, TOKEN_EXPIRED, TOKEN_INVALID or SESSION_REVOKED otherwise,
+ * or PERMISSION_DENIED with ACCOUNT_DISABLED when the session ended because its user was disabled.
  */
 export async function authenticate(deps: AuthDeps, ctx: RequestContext): Promise<AccessClaims> {
   const { credential } = ctx;
@@ -22,7 +23,9 @@ export async function authenticate(deps: AuthDeps, ctx: RequestContext): Promise
   }
   const claims = check.claims;
   if (!tenantHeaderAllows(ctx.tenantHeader, claims.tenant)) throw new AuthError("TENANT_MISMATCH");
-  if (!(await deps.sessions.isActive(claims.sessionId))) throw new AuthError("SESSION_REVOKED");
+  if (!(await deps.sessions.isActive(claims.userId, claims.sessionId))) {
+    throw new AuthError((await deps.sessions.isUserDisabled(claims.userId)) ? "ACCOUNT_DISABLED" : "SESSION_REVOKED");
+  }
   ctx.onIdentified?.({ userId: claims.userId, tenant: claims.tenant });
   return claims;
 }

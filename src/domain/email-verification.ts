@@ -20,7 +20,7 @@ export function deferVerificationMail(deps: AuthDeps, user: User): void {
 
 export async function verifyEmail(deps: AuthDeps, ctx: RequestContext, input: { readonly token: string }): Promise<User> {
   const tokenHash = presentedTokenHash("token", input.token);
-  const userId = await consumeOneTimeToken(deps, "verify_email", tokenHash, { kind: "verify_email" });
+  const { userId } = await consumeOneTimeToken(deps, "verify_email", tokenHash, { kind: "verify_email" });
   const user = await deps.users.findById(userId);
   if (user === null) throw new AuthError("INTERNAL", { cause: new Error(`user ${userId} of a consumed token is gone`) });
   await deps.events.record({ type: "email_verified", tenant: user.tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });

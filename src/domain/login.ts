@@ -1,8 +1,9 @@
 /** Login: checks a password and starts a session. */
 import { AuthError } from "./errors.js";
-import type { IssuedTokens, RequestContext, User } from "./model.js";
+import type { AccessClaims, IssuedTokens, RequestContext, User } from "./model.js";
 import type { AuthDeps } from "./ports.js";
 import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "./refresh-token.js";
+import { supersededByAccountChange } from "./session-epoch.js";
 import { checkPasswordInput, loginKey, required, resolveTenant } from "./validation.js";
 
 export interface LoginInput {
@@ -56,19 +57,34 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     });
   }
 
-  const tokens = await startSession(deps, ctx, user);
+  let tokens: IssuedTokens;
+  try {
+    tokens = await startSession(deps, ctx, user);
+  } catch (error) {
+    // A change to the account (or disabling it) finished after this login read the user.
+    if (error instanceof AuthError && (error.reason === "SESSION_REVOKED" || error.reason === "ACCOUNT_DISABLED")) {
+      const cause = error.reason === "ACCOUNT_DISABLED" ? "disabled" : "superseded";
+      await deps.events.record({ type: "login_failed", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause } });
+    }
+    throw error;
+  }
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   return tokens;
 }
 
-/** Creates a session for a user who just proved who they are, and issues its first tokens. */
+/**
+ * Creates a session for a user who just proved who they are, and issues its first tokens. `user`
+ * must come from a PostgreSQL read made for this request: its session epoch is what the store
+ * checks (see session-epoch.ts). SESSION_REVOKED when a change to the account finished after that
+ * read, ACCOUNT_DISABLED when the user has been disabled since.
+ */
 export async function startSession(deps: AuthDeps, ctx: RequestContext, user: User): Promise<IssuedTokens> {
   const now = deps.clock.now();
   const sessionId = newSessionId();
   const secret = newSecret();
   const { refreshTokenTtlMs, sessionMaxLifetimeMs } = deps.policy;
   const idleTtlMs = Math.min(refreshTokenTtlMs, sessionMaxLifetimeMs);
-  await deps.sessions.create({
+  const outcome = await deps.sessions.create({
     id: sessionId,
     userId: user.id,
     tenant: user.tenant,
@@ -78,8 +94,24 @@ export async function startSession(deps: AuthDeps, ctx: RequestContext, user: Us
     createdAt: now,
     absoluteExpiresAt: now + sessionMaxLifetimeMs,
     idleTtlMs,
+    epoch: user.sessionEpoch,
   });
+  if (outcome === "disabled") throw new AuthError("ACCOUNT_DISABLED");
+  if (outcome === "stale") throw supersededByAccountChange();
   return issueTokens(deps, user, sessionId, secret, idleTtlMs, now);
+}
+
+/** The claims of an access token for the user's session, from a fresh read of the user. */
+export function accessClaimsFor(user: User, sessionId: string): Omit<AccessClaims, "issuedAt" | "expiresAt"> {
+  return {
+    userId: user.id,
+    tenant: user.tenant,
+    sessionId,
+    roles: user.roles,
+    email: user.email,
+    emailVerified: user.emailVerifiedAt !== null,
+    username: user.username,
+  };
 }
 
 /** Signs an access token for the session and packs the response. */
@@ -91,13 +123,10 @@ export async function issueTokens(
   refreshTtlMs: number,
   now: number,
 ): Promise<IssuedTokens> {
-  const { token, expiresAt } = await deps.tokens.issue(
-    { userId: user.id, tenant: user.tenant, sessionId, roles: user.roles, email: user.email, username: user.username },
-    now,
-  );
+  const { token, expiresAt } = await deps.tokens.issue(accessClaimsFor(user, sessionId), now);
   return {
     accessToken: token,
-    refreshToken: formatRefreshToken(sessionId, secret),
+    refreshToken: formatRefreshToken(user.id, sessionId, secret),
     expiresIn: Math.max(0, expiresAt - Math.floor(now / 1000)),
     refreshExpiresIn: Math.floor(refreshTtlMs / 1000),
     user,

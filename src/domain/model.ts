@@ -19,6 +19,12 @@ export interface User {
   readonly isActive: boolean;
   readonly emailVerifiedAt: Date | null;
   readonly createdAt: Date;
+  /**
+   * How many changes have ended the user's access (password change or reset, "log out
+   * everywhere", disabling), as read with the rest of this user. A session started or extended on
+   * the strength of this read carries it; see session-epoch.ts.
+   */
+  readonly sessionEpoch: number;
 }
 
 /** A user together with the stored password hash; never leaves the domain. */
@@ -80,6 +86,8 @@ export interface AccessClaims {
   readonly sessionId: string;
   readonly roles: readonly string[];
   readonly email: string;
+  /** Whether the address was verified when the token was issued (the OIDC `email_verified` claim). */
+  readonly emailVerified: boolean;
   readonly username: string | null;
   /** Seconds since the epoch. */
   readonly issuedAt: number;
@@ -100,7 +108,9 @@ export type InactiveReason =
   | "wrong_type"
   | "revoked"
   | "wrong_tenant"
-  | "too_large";
+  | "too_large"
+  /** The session is gone because its user was disabled. */
+  | "user_disabled";
 
 export type TokenCheck =
   | { readonly active: true; readonly claims: AccessClaims }
@@ -141,7 +151,9 @@ export interface SecurityEvent {
     | "password_changed"
     | "password_reset_requested"
     | "password_reset"
-    | "session_revoked";
+    | "session_revoked"
+    | "user_disabled"
+    | "user_enabled";
   readonly tenant: string;
   readonly userId?: string;
   readonly sessionId?: string;

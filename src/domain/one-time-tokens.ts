@@ -5,7 +5,7 @@
  * TOKEN_EXPIRED or TOKEN_USED.
  */
 import { AuthError, type AuthErrorReason } from "./errors.js";
-import type { AuthDeps, OneTimePurpose, TokenEffect } from "./ports.js";
+import type { AuthDeps, ConsumedToken, OneTimePurpose, TokenEffect } from "./ports.js";
 import { hashSecret, newSecret } from "./refresh-token.js";
 import { required } from "./validation.js";
 
@@ -60,15 +60,15 @@ export async function whyUnusable(deps: AuthDeps, purpose: OneTimePurpose, token
   return oneTimeTokenError("TOKEN_USED");
 }
 
-/** Consumes a token and applies its effect atomically; returns its user's id or throws why not. */
+/** Consumes a token and applies its effect atomically; returns its user or throws why not. */
 export async function consumeOneTimeToken(
   deps: AuthDeps,
   purpose: OneTimePurpose,
   tokenHash: string,
   effect: TokenEffect,
-): Promise<string> {
+): Promise<ConsumedToken> {
   const now = new Date(deps.clock.now());
-  const userId = await deps.oneTimeTokens.consume(purpose, tokenHash, now, effect);
-  if (userId !== null) return userId;
+  const consumed = await deps.oneTimeTokens.consume(purpose, tokenHash, now, effect);
+  if (consumed !== null) return consumed;
   throw await whyUnusable(deps, purpose, tokenHash, now);
 }

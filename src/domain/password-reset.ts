@@ -59,8 +59,9 @@ async function resetWithToken(deps: AuthDeps, ctx: RequestContext, input: ResetP
   if (credentials === null) throw await whyUnusable(deps, "reset_password", tokenHash, now);
   const passwordHash = await hashNewPassword(deps, input.newPassword, credentials.user);
 
-  const userId = await consumeOneTimeToken(deps, "reset_password", tokenHash, { kind: "reset_password", passwordHash });
-  const sessionsEnded = await deps.sessions.revokeAllForUser(userId);
+  // The new hash and a new session epoch in one statement, then every session ends (session-epoch.ts).
+  const { userId, sessionEpoch } = await consumeOneTimeToken(deps, "reset_password", tokenHash, { kind: "reset_password", passwordHash });
+  const sessionsEnded = await deps.sessions.endAccess(userId, { epoch: sessionEpoch });
   await deps.events.record({
     type: "password_reset",
     tenant: credentials.user.tenant,
@@ -84,9 +85,10 @@ async function resetByAdmin(deps: AuthDeps, ctx: RequestContext, input: ResetPas
   const passwordHash = await hashNewPassword(deps, input.newPassword, target.user);
 
   const now = new Date(deps.clock.now());
-  await deps.users.updatePasswordHash(target.user.id, passwordHash, now);
+  // PostgreSQL first, then Redis (see session-epoch.ts).
+  const epoch = await deps.users.updatePasswordHash(target.user.id, passwordHash, now);
   await deps.oneTimeTokens.voidAll(target.user.id, "reset_password", now);
-  const sessionsEnded = await deps.sessions.revokeAllForUser(target.user.id);
+  const sessionsEnded = await deps.sessions.endAccess(target.user.id, { epoch });
   await deps.events.record({
     type: "password_reset",
     tenant: claims.tenant,

@@ -27,9 +27,28 @@ export interface UserRepository {
   findCredentialsByLogin(tenant: string, login: string): Promise<UserCredentials | null>;
   findCredentialsById(userId: string): Promise<UserCredentials | null>;
   findById(userId: string): Promise<User | null>;
-  updatePasswordHash(userId: string, passwordHash: string, changedAt: Date): Promise<void>;
+  /**
+   * Sets a new password, raising the user's session epoch in the same statement (a new password
+   * ends the sessions that rest on the old one); returns the new epoch.
+   */
+  updatePasswordHash(userId: string, passwordHash: string, changedAt: Date): Promise<number>;
   /** Replaces the hash of the same password, only if it is still `previousHash` (a change in between wins). */
   upgradePasswordHash(userId: string, previousHash: string, passwordHash: string): Promise<void>;
+  /** Raises the user's session epoch ("log out everywhere"); the new epoch, or null when there is no such user. */
+  raiseSessionEpoch(userId: string): Promise<number | null>;
+  /**
+   * Sets the user's active flag and raises the session epoch, in one statement; null when there is
+   * no such user.
+   */
+  setActive(userId: string, active: boolean, at: Date): Promise<ActiveChange | null>;
+}
+
+/** What `setActive` changed. */
+export interface ActiveChange {
+  readonly tenant: string;
+  readonly wasActive: boolean;
+  /** The session epoch after the change. */
+  readonly sessionEpoch: number;
 }
 
 export interface PasswordHasher {
@@ -70,7 +89,16 @@ export interface NewSession {
   readonly absoluteExpiresAt: number;
   /** Idle lifetime: the session ends if not refreshed within this. */
   readonly idleTtlMs: number;
+  /** The user's session epoch, read from PostgreSQL together with what this session rests on. */
+  readonly epoch: number;
 }
+
+export type CreateOutcome =
+  | "created"
+  /** A change that ended the user's access was recorded after the epoch this request read. */
+  | "stale"
+  /** The user is marked disabled. */
+  | "disabled";
 
 export interface RotateRequest {
   /**
@@ -78,6 +106,7 @@ export interface RotateRequest {
    * marked used (the compatibility routes of APIs whose clients never store a new refresh token).
    */
   readonly mode: "rotate" | "keep";
+  readonly userId: string;
   readonly sessionId: string;
   readonly presentedHash: string;
   readonly nextHash: string;
@@ -86,6 +115,8 @@ export interface RotateRequest {
   readonly now: number;
   readonly graceMs: number;
   readonly idleTtlMs: number;
+  /** The user's session epoch, read from PostgreSQL with the user the new tokens describe. */
+  readonly epoch: number;
 }
 
 export type RotateOutcome =
@@ -100,27 +131,58 @@ export type RotateOutcome =
   /** The session exists but the secret was never one of its tokens. */
   | { readonly kind: "mismatch" }
   /** No such session (expired, ended, or never existed). */
-  | { readonly kind: "missing" };
+  | { readonly kind: "missing" }
+  /** Nothing changed: a change that ended the user's access was recorded after the epoch this request read. */
+  | { readonly kind: "stale" };
 
-export interface SessionOwner {
-  readonly userId: string;
-  readonly tenant: string;
+/** What the store knows of a session and its user, in one round trip. */
+export interface SessionLookup {
+  /** The session's tenant; null when the session is gone. */
+  readonly tenant: string | null;
+  readonly userDisabled: boolean;
 }
 
+/** A change that ends a user's access, as the session store records it. */
+export interface AccessEnd {
+  /** The user's session epoch after the change, as PostgreSQL returned it. */
+  readonly epoch: number;
+  /** The one session that survives (ChangePassword keeps the caller's). */
+  readonly keepSessionId?: string;
+  /** Marks the user disabled, so that ValidateToken can say why their tokens stopped working. */
+  readonly disablesUser?: boolean;
+}
+
+/**
+ * Sessions, keyed by user: every operation names the user, so that all the keys one operation
+ * touches live together (one Redis Cluster slot per user).
+ */
 export interface SessionStore {
-  create(session: NewSession): Promise<void>;
-  owner(sessionId: string): Promise<SessionOwner | null>;
+  /** Starts a session, unless a later change ended the user's access or the user is disabled. */
+  create(session: NewSession): Promise<CreateOutcome>;
+  lookup(userId: string, sessionId: string): Promise<SessionLookup>;
+  /** The user of a session named by a refresh token of the earlier two-part shape; null when unknown. */
+  legacyOwner(sessionId: string): Promise<string | null>;
   /** The user's live sessions. */
   list(userId: string, now: number): Promise<SessionInfo[]>;
   /** One atomic step: compare, rotate, detect reuse. */
   rotate(request: RotateRequest): Promise<RotateOutcome>;
-  /** Marks the session used now (its idle lifetime restarts); its remaining lifetime in ms, or null if it is gone. */
-  touch(sessionId: string, now: number, idleTtlMs: number): Promise<number | null>;
-  isActive(sessionId: string): Promise<boolean>;
+  /**
+   * Marks the session used now (its idle lifetime restarts); its remaining lifetime in ms, null if
+   * it is gone, "stale" (and nothing changed) when a change was recorded after `epoch`.
+   */
+  touch(userId: string, sessionId: string, now: number, idleTtlMs: number, epoch: number): Promise<number | null | "stale">;
+  /** The hot path: one round trip. */
+  isActive(userId: string, sessionId: string): Promise<boolean>;
+  isUserDisabled(userId: string): Promise<boolean>;
   /** Ends one session; true when it existed. */
-  revoke(sessionId: string, userId: string): Promise<boolean>;
-  /** Ends every session of the user but `keepSessionId`; returns how many ended. */
-  revokeAllForUser(userId: string, keepSessionId?: string): Promise<number>;
+  revoke(userId: string, sessionId: string): Promise<boolean>;
+  /**
+   * Records a change that ended the user's access and, in the same atomic step, ends every session
+   * that rests on an older epoch (but `keepSessionId`); returns how many ended.
+   */
+  endAccess(userId: string, change: AccessEnd): Promise<number>;
+  /** Clears the disabled mark set by an `endAccess` with an epoch below this one. */
+  restoreAccess(userId: string, epoch: number): Promise<void>;
 }
 
 /** The audit trail. `record` never rejects: a failure to write is logged, not the caller's problem. */
@@ -139,6 +201,12 @@ export interface OneTimeTokenRecord {
 /** What consuming a one-time token does to its user, in the same statement. */
 export type TokenEffect = { readonly kind: "verify_email" } | { readonly kind: "reset_password"; readonly passwordHash: string };
 
+export interface ConsumedToken {
+  readonly userId: string;
+  /** The user's session epoch after the effect (a reset raises it). */
+  readonly sessionEpoch: number;
+}
+
 /** One-time email tokens, stored as hashes in PostgreSQL (they must survive a Redis flush). */
 export interface OneTimeTokens {
   issue(token: {
@@ -152,10 +220,11 @@ export interface OneTimeTokens {
   find(purpose: OneTimePurpose, tokenHash: string): Promise<OneTimeTokenRecord | null>;
   /**
    * Marks the token used and applies `effect` to its user in one conditional statement, so that
-   * of concurrent callers exactly one succeeds. Returns the user id, or null when the token was
-   * not usable at `now` (unknown, used or expired).
+   * of concurrent callers exactly one succeeds (a password reset raises the session epoch in it
+   * too). Returns the user, or null when the token was not usable at `now` (unknown, used or
+   * expired).
    */
-  consume(purpose: OneTimePurpose, tokenHash: string, now: Date, effect: TokenEffect): Promise<string | null>;
+  consume(purpose: OneTimePurpose, tokenHash: string, now: Date, effect: TokenEffect): Promise<ConsumedToken | null>;
   /** Marks every unused token of the user with this purpose used. */
   voidAll(userId: string, purpose: OneTimePurpose, now: Date): Promise<void>;
 }

@@ -1,5 +1,12 @@
 /**
- * Opaque refresh tokens: `<session id>.<secret>`, both base64url, the secret 256 random bits.
+ * Opaque refresh tokens: `<user>.<session id>.<secret>`, each part base64url: the user's UUID as
+ * its 16 bytes, the session id 16 random bytes, the secret 256 random bits.
+ *
+ * The user part finds the session without a lookup: every key of a user's sessions shares the
+ * user's Redis Cluster hash tag (see infra/redis/keys.ts). It is no secret: the same id is the
+ * `sub` of every access token. Tokens of the earlier shape, `<session id>.<secret>`, are still
+ * read (their user is found through a pointer the layout migration left); their successor has the
+ * current shape.
  *
  * Only a SHA-256 of the secret is stored. When a token is rotated, its successor's secret is
  * stored sealed (AES-256-GCM) under a key derived from the presented secret, so that a retry with
@@ -8,13 +15,16 @@
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 
+const USER_ID_BYTES = 16;
 const SESSION_ID_BYTES = 16;
 const SECRET_BYTES = 32;
 const base64url = /^[A-Za-z0-9_-]+$/;
-const SESSION_ID_LENGTH = Math.ceil((SESSION_ID_BYTES * 4) / 3);
-const SECRET_LENGTH = Math.ceil((SECRET_BYTES * 4) / 3);
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const encodedLength = (bytes: number) => Math.ceil((bytes * 4) / 3);
 
 export interface ParsedRefreshToken {
+  /** The user; undefined for a token of the earlier two-part shape, whose user the store knows. */
+  readonly userId: string | undefined;
   readonly sessionId: string;
   readonly secret: string;
 }
@@ -27,19 +37,44 @@ export function newSecret(): string {
   return randomBytes(SECRET_BYTES).toString("base64url");
 }
 
-export function formatRefreshToken(sessionId: string, secret: string): string {
-  return `${sessionId}.${secret}`;
+/** Whether a value has the shape of our session ids (a caller-named id is checked before any lookup). */
+export function isSessionId(value: string): boolean {
+  return value.length === encodedLength(SESSION_ID_BYTES) && base64url.test(value);
 }
 
-/** Splits a refresh token; null for anything that is not exactly our shape. */
+export function formatRefreshToken(userId: string, sessionId: string, secret: string): string {
+  if (!uuid.test(userId)) throw new Error("user ids are UUIDs");
+  return `${Buffer.from(userId.replaceAll("-", ""), "hex").toString("base64url")}.${sessionId}.${secret}`;
+}
+
+/** The UUID a token's user part encodes; undefined unless it is the canonical encoding of 16 bytes. */
+function userIdOf(part: string): string | undefined {
+  if (part.length !== encodedLength(USER_ID_BYTES) || !base64url.test(part)) return undefined;
+  const bytes = Buffer.from(part, "base64url");
+  // Exactly one text per user: the last character's unused bits must be zero.
+  if (bytes.length !== USER_ID_BYTES || bytes.toString("base64url") !== part) return undefined;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Splits a refresh token; null for anything that is not exactly one of our two shapes. */
 export function parseRefreshToken(token: string): ParsedRefreshToken | null {
-  const dot = token.indexOf(".");
-  if (dot < 0) return null;
-  const sessionId = token.slice(0, dot);
-  const secret = token.slice(dot + 1);
-  if (sessionId.length !== SESSION_ID_LENGTH || secret.length !== SECRET_LENGTH) return null;
-  if (!base64url.test(sessionId) || !base64url.test(secret)) return null;
-  return { sessionId, secret };
+  const parts = token.split(".");
+  const [first, second, third] = parts;
+  if (parts.length === 3 && first !== undefined && second !== undefined && third !== undefined) {
+    const userId = userIdOf(first);
+    if (userId === undefined || !isSessionId(second) || !isSecret(third)) return null;
+    return { userId, sessionId: second, secret: third };
+  }
+  if (parts.length === 2 && first !== undefined && second !== undefined) {
+    if (!isSessionId(first) || !isSecret(second)) return null;
+    return { userId: undefined, sessionId: first, secret: second };
+  }
+  return null;
+}
+
+function isSecret(value: string): boolean {
+  return value.length === encodedLength(SECRET_BYTES) && base64url.test(value);
 }
 
 /** The stored form of a secret. */

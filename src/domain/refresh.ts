@@ -11,6 +11,7 @@ import { issueTokens } from "./login.js";
 import type { IssuedTokens, RequestContext } from "./model.js";
 import type { AuthDeps } from "./ports.js";
 import { hashSecret, newSecret, openSuccessor, parseRefreshToken, sealSuccessor } from "./refresh-token.js";
+import { supersededByAccountChange } from "./session-epoch.js";
 import { required, tenantHeaderAllows } from "./validation.js";
 
 export async function refresh(
@@ -22,59 +23,75 @@ export async function refresh(
   const parsed = parseRefreshToken(required("refresh_token", input.refreshToken.trim()));
   if (parsed === null) throw new AuthError("TOKEN_INVALID");
   const { sessionId, secret } = parsed;
+  // A token of the earlier two-part shape names no user: the session layout's migration left a
+  // pointer from its session to its user. Its successor has the current shape.
+  const userId = parsed.userId ?? (await deps.sessions.legacyOwner(sessionId));
+  if (userId === null) throw new AuthError("SESSION_REVOKED");
 
-  // Read the owner and load the user before rotating: if PostgreSQL is down, nothing has
+  // Read the session and load the user before rotating: if PostgreSQL is down, nothing has
   // changed yet and the client can retry with the same token after the grace window too.
-  const owner = await deps.sessions.owner(sessionId);
-  if (owner === null) throw new AuthError("SESSION_REVOKED");
-  if (!tenantHeaderAllows(ctx.tenantHeader, owner.tenant)) throw new AuthError("TENANT_MISMATCH");
-  const user = await deps.users.findById(owner.userId);
-  if (user === null || !user.isActive) {
-    await deps.sessions.revoke(sessionId, owner.userId);
-    throw new AuthError(user === null ? "SESSION_REVOKED" : "ACCOUNT_DISABLED");
-  }
+  const session = await deps.sessions.lookup(userId, sessionId);
+  // Disabling a user ends their sessions; saying why tells only that this user id is disabled,
+  // which whoever holds a token of theirs can learn from ValidateToken anyway.
+  if (session.tenant === null) throw new AuthError(session.userDisabled ? "ACCOUNT_DISABLED" : "SESSION_REVOKED");
+  if (!tenantHeaderAllows(ctx.tenantHeader, session.tenant)) throw new AuthError("TENANT_MISMATCH");
+  ctx.onIdentified?.({ userId, tenant: session.tenant });
 
-  ctx.onIdentified?.({ userId: user.id, tenant: user.tenant });
-  const now = deps.clock.now();
-  const next = mode === "rotate" ? newSecret() : secret;
-  const outcome = await deps.sessions.rotate({
-    mode,
-    sessionId,
-    presentedHash: hashSecret(secret),
-    nextHash: hashSecret(next),
-    sealedNext: mode === "rotate" ? sealSuccessor(next, secret) : "",
-    now,
-    graceMs: deps.policy.refreshReuseGraceMs,
-    idleTtlMs: deps.policy.refreshTokenTtlMs,
-  });
-  switch (outcome.kind) {
-    case "rotated":
-    case "kept":
-      return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now);
-    case "grace": {
-      // A retry of a token rotated moments ago (a lost response, a concurrent tab): answer with
-      // the successor it already received, so every retry converges on one usable token.
-      const successor = openSuccessor(outcome.sealedNext, secret);
-      if (successor === null) throw new AuthError("TOKEN_INVALID");
-      return issueTokens(deps, user, sessionId, successor, outcome.ttlMs, now);
+  for (let attempt = 1; ; attempt++) {
+    const user = await deps.users.findById(userId);
+    if (user === null || !user.isActive) {
+      await deps.sessions.revoke(userId, sessionId);
+      throw new AuthError(user === null ? "SESSION_REVOKED" : "ACCOUNT_DISABLED");
     }
-    case "reused":
-      // RFC 9700 §4.14.2: a rotated token came back after the grace window, so it may be in an
-      // attacker's hands; the store already ended the whole session.
-      await deps.events.record({
-        type: "refresh_reuse_detected",
-        tenant: outcome.tenant,
-        userId: outcome.userId,
-        sessionId,
-        ip: ctx.ip,
-        userAgent: ctx.userAgent,
-      });
-      throw new AuthError("TOKEN_REUSED");
-    case "mismatch":
-      // The session id is not secret (it is the `sid` claim of access tokens), so a wrong secret
-      // must not end the session: that would let anyone log anyone out.
-      throw new AuthError("TOKEN_INVALID");
-    case "missing":
-      throw new AuthError("SESSION_REVOKED");
+    const now = deps.clock.now();
+    const next = mode === "rotate" ? newSecret() : secret;
+    const outcome = await deps.sessions.rotate({
+      mode,
+      userId,
+      sessionId,
+      presentedHash: hashSecret(secret),
+      nextHash: hashSecret(next),
+      sealedNext: mode === "rotate" ? sealSuccessor(next, secret) : "",
+      now,
+      graceMs: deps.policy.refreshReuseGraceMs,
+      idleTtlMs: deps.policy.refreshTokenTtlMs,
+      epoch: user.sessionEpoch,
+    });
+    switch (outcome.kind) {
+      case "rotated":
+      case "kept":
+        return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now);
+      case "grace": {
+        // A retry of a token rotated moments ago (a lost response, a concurrent tab): answer with
+        // the successor it already received, so every retry converges on one usable token.
+        const successor = openSuccessor(outcome.sealedNext, secret);
+        if (successor === null) throw new AuthError("TOKEN_INVALID");
+        return issueTokens(deps, user, sessionId, successor, outcome.ttlMs, now);
+      }
+      case "reused":
+        // RFC 9700 §4.14.2: a rotated token came back after the grace window, so it may be in an
+        // attacker's hands; the store already ended the whole session.
+        await deps.events.record({
+          type: "refresh_reuse_detected",
+          tenant: outcome.tenant,
+          userId: outcome.userId,
+          sessionId,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+        });
+        throw new AuthError("TOKEN_REUSED");
+      case "mismatch":
+        // The session id is not secret (it is the `sid` claim of access tokens), so a wrong secret
+        // must not end the session: that would let anyone log anyone out.
+        throw new AuthError("TOKEN_INVALID");
+      case "missing":
+        throw new AuthError("SESSION_REVOKED");
+      case "stale":
+        // A change to the account finished after we read the user, and this session survived it
+        // (the one ChangePassword keeps): nothing was rotated. Read the user again, once, so the
+        // new tokens describe the account as it is now (see session-epoch.ts).
+        if (attempt < 2) continue;
+        throw supersededByAccountChange();
+    }
   }
 }

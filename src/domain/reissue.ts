@@ -6,24 +6,30 @@
  */
 import { authenticate } from "./authenticate.js";
 import { AuthError } from "./errors.js";
+import { accessClaimsFor } from "./login.js";
 import type { RequestContext, User } from "./model.js";
 import type { AuthDeps } from "./ports.js";
+import { supersededByAccountChange } from "./session-epoch.js";
 
 export async function reissueAccessToken(
   deps: AuthDeps,
   ctx: RequestContext,
 ): Promise<{ accessToken: string; expiresIn: number; user: User }> {
   const claims = await authenticate(deps, ctx);
-  const user = await deps.users.findById(claims.userId);
-  if (user === null) throw new AuthError("SESSION_REVOKED");
-  if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
-  const now = deps.clock.now();
-  const remainingMs = await deps.sessions.touch(claims.sessionId, now, deps.policy.refreshTokenTtlMs);
-  if (remainingMs === null) throw new AuthError("SESSION_REVOKED");
-  const { token, expiresAt } = await deps.tokens.issue(
-    { userId: user.id, tenant: user.tenant, sessionId: claims.sessionId, roles: user.roles, email: user.email, username: user.username },
-    now,
-    now + remainingMs,
-  );
-  return { accessToken: token, expiresIn: Math.max(0, expiresAt - Math.floor(now / 1000)), user };
+  for (let attempt = 1; ; attempt++) {
+    const user = await deps.users.findById(claims.userId);
+    if (user === null) throw new AuthError("SESSION_REVOKED");
+    if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
+    const now = deps.clock.now();
+    // Refused when a change to the account finished after the read above (see session-epoch.ts).
+    const remainingMs = await deps.sessions.touch(claims.userId, claims.sessionId, now, deps.policy.refreshTokenTtlMs, user.sessionEpoch);
+    if (remainingMs === null) throw new AuthError("SESSION_REVOKED");
+    if (remainingMs === "stale") {
+      // The session survived that change (ChangePassword keeps the caller's): read the user again, once.
+      if (attempt < 2) continue;
+      throw supersededByAccountChange();
+    }
+    const { token, expiresAt } = await deps.tokens.issue(accessClaimsFor(user, claims.sessionId), now, now + remainingMs);
+    return { accessToken: token, expiresIn: Math.max(0, expiresAt - Math.floor(now / 1000)), user };
+  }
 }

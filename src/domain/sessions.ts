@@ -3,6 +3,7 @@ import { authenticate } from "./authenticate.js";
 import { AuthError } from "./errors.js";
 import type { RequestContext, SessionInfo } from "./model.js";
 import type { AuthDeps } from "./ports.js";
+import { isSessionId } from "./refresh-token.js";
 import { required } from "./validation.js";
 
 export interface ListedSession extends SessionInfo {
@@ -18,10 +19,10 @@ export async function listSessions(deps: AuthDeps, ctx: RequestContext): Promise
 export async function revokeSession(deps: AuthDeps, ctx: RequestContext, input: { readonly sessionId: string }): Promise<void> {
   const claims = await authenticate(deps, ctx);
   const sessionId = required("session_id", input.sessionId.trim());
-  // Someone else's session answers exactly like one that does not exist.
-  const owner = await deps.sessions.owner(sessionId);
-  if (owner === null || owner.userId !== claims.userId) throw new AuthError("SESSION_NOT_FOUND");
-  await deps.sessions.revoke(sessionId, claims.userId);
+  // Sessions are stored under their user, so someone else's session is simply not found among the
+  // caller's: it answers exactly like one that does not exist, and is left alone. A value that is
+  // not shaped like a session id never reaches the store.
+  if (!isSessionId(sessionId) || !(await deps.sessions.revoke(claims.userId, sessionId))) throw new AuthError("SESSION_NOT_FOUND");
   await deps.events.record({
     type: "session_revoked",
     tenant: claims.tenant,

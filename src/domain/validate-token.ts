@@ -15,7 +15,9 @@ export async function validateToken(
   const check = await deps.tokens.verify(token, { audience: input.audience, now: deps.clock.now() });
   if (!check.active) return check;
   if (!tenantHeaderAllows(ctx.tenantHeader, check.claims.tenant)) return { active: false, reason: "wrong_tenant" };
-  // The signature proves who issued the token; only the session store knows whether it was revoked.
-  if (!(await deps.sessions.isActive(check.claims.sessionId))) return { active: false, reason: "revoked" };
-  return check;
+  // The signature proves who issued the token; only the session store knows whether it was
+  // revoked. One round trip when it was not; the reason is looked up only when it was.
+  const { userId, sessionId } = check.claims;
+  if (await deps.sessions.isActive(userId, sessionId)) return check;
+  return { active: false, reason: (await deps.sessions.isUserDisabled(userId)) ? "user_disabled" : "revoked" };
 }

@@ -61,6 +61,7 @@ const inactiveReasonToProto = {
   revoked: ProtoInactiveReason.REVOKED,
   wrong_tenant: ProtoInactiveReason.WRONG_TENANT,
   too_large: ProtoInactiveReason.TOO_LARGE,
+  user_disabled: ProtoInactiveReason.USER_DISABLED,
 } as const satisfies Record<InactiveReason, ProtoInactiveReason>;
 
 export function sessionToProto(session: ListedSession): MessageInitShape<typeof SessionSchema> {
@@ -104,6 +105,7 @@ function activeAnswer(claims: AccessClaims): MessageInitShape<typeof ValidateTok
     sessionId: claims.sessionId,
     roles: [...claims.roles],
     email: claims.email,
+    emailVerified: claims.emailVerified,
     username: claims.username ?? "",
     issuedAt: timestampFromMs(claims.issuedAt * 1000),
     expiresAt: timestampFromMs(claims.expiresAt * 1000),

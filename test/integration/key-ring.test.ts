@@ -58,7 +58,15 @@ describe("the database key ring", () => {
     const verifyForMs = 15 * MINUTE + 30_000;
     const ring = await createDatabaseKeyRing({ db, kek, verifyForMs, reloadIntervalMs: 3_600_000, clock, logger: silent });
     const tokens = createAccessTokens(ring, { issuer: "iss", audience: "api", ttlMs: 15 * MINUTE, clockSkewMs: 30_000 });
-    const claims = { userId: "u1", tenant: "default", sessionId: "s1", roles: ["user"], email: "a@example.com", username: null };
+    const claims = {
+      userId: "u1",
+      tenant: "default",
+      sessionId: "s1",
+      roles: ["user"],
+      email: "a@example.com",
+      emailVerified: false,
+      username: null,
+    };
     const before = ring.signer().kid;
     const old = await tokens.issue(claims, clock.now());
 
@@ -106,7 +114,7 @@ describe("the database key ring", () => {
       expect(ring.signer().algorithm).toBe(algorithm);
       const tokens = createAccessTokens(ring, { issuer: "iss", audience: "api", ttlMs: MINUTE, clockSkewMs: 0 });
       const { token } = await tokens.issue(
-        { userId: "u", tenant: "t", sessionId: "s", roles: [], email: "e@example.com", username: null },
+        { userId: "u", tenant: "t", sessionId: "s", roles: [], email: "e@example.com", emailVerified: false, username: null },
         clock.now(),
       );
       expect(JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString())).toMatchObject({

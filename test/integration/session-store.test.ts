@@ -2,13 +2,14 @@
  * The Redis session store, on a real Redis server and on the embedded stand-in (ioredis-mock):
  * the same commands and the same Lua must behave the same on both.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import RedisMock from "ioredis-mock";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { NewSession, SessionStore } from "../../src/domain/ports.js";
-import { hashSecret, newSecret, newSessionId, sealSuccessor } from "../../src/domain/refresh-token.js";
+import { hashSecret, newSecret, newSessionId, openSuccessor, sealSuccessor } from "../../src/domain/refresh-token.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
+import { clusterSlot } from "../support/cluster-slot.js";
 
 const DAY = 86_400_000;
 
@@ -20,6 +21,11 @@ describe.each([
   let store: SessionStore;
   let prefix: string;
   const now = 1_800_000_000_000;
+  const key = {
+    session: (userId: string, sessionId: string) => `${prefix}{${userId}}:s:${sessionId}`,
+    index: (userId: string) => `${prefix}{${userId}}:idx`,
+    state: (userId: string) => `${prefix}{${userId}}:st`,
+  };
 
   beforeAll(() => {
     redis = open();
@@ -32,7 +38,7 @@ describe.each([
     const secret = newSecret();
     const session: NewSession = {
       id: newSessionId(),
-      userId: `user-${randomBytes(4).toString("hex")}`,
+      userId: randomUUID(),
       tenant: "default",
       secretHash: hashSecret(secret),
       ip: "203.0.113.7",
@@ -40,61 +46,90 @@ describe.each([
       createdAt: now,
       absoluteExpiresAt: now + 30 * DAY,
       idleTtlMs: 7 * DAY,
+      epoch: 0,
       ...overrides,
     };
-    await store.create(session);
+    expect(await store.create(session)).toBe("created");
     return { session, secret };
   }
 
-  function rotate(sessionId: string, presented: string, at: number, next = newSecret()) {
+  function rotate(session: NewSession, presented: string, at: number, next = newSecret(), epoch = session.epoch) {
     return {
       next,
       outcome: store.rotate({
         mode: "rotate",
-        sessionId,
+        userId: session.userId,
+        sessionId: session.id,
         presentedHash: hashSecret(presented),
         nextHash: hashSecret(next),
         sealedNext: sealSuccessor(next, presented),
         now: at,
         graceMs: 10_000,
         idleTtlMs: 7 * DAY,
+        epoch,
       }),
     };
   }
 
-  it("creates a session that is active, owned, and stores no raw secret", async () => {
-    const { session, secret } = await newSession();
-    expect(await store.isActive(session.id)).toBe(true);
-    expect(await store.owner(session.id)).toEqual({ userId: session.userId, tenant: "default" });
-    const stored = await redis.hgetall(`${prefix}s:{${session.id}}`);
-    expect(stored).toMatchObject({ u: session.userId, t: "default", c: hashSecret(secret), ip: "203.0.113.7", ua: "test-agent" });
+  it("creates a session under its user, active, listed, and stores no raw secret", async () => {
+    const { session, secret } = await newSession({ epoch: 4 });
+    expect(await store.isActive(session.userId, session.id)).toBe(true);
+    expect(await store.lookup(session.userId, session.id)).toEqual({ tenant: "default", userDisabled: false });
+    const stored = await redis.hgetall(key.session(session.userId, session.id));
+    expect(stored).toMatchObject({ u: session.userId, t: "default", c: hashSecret(secret), ep: "4", ip: "203.0.113.7", ua: "test-agent" });
     expect(JSON.stringify(stored)).not.toContain(secret);
-    const ttl = await redis.pttl(`${prefix}s:{${session.id}}`);
+    expect(await redis.smembers(key.index(session.userId))).toEqual([session.id]);
+    const ttl = await redis.pttl(key.session(session.userId, session.id));
     expect(ttl).toBeGreaterThan(7 * DAY - 5000);
     expect(ttl).toBeLessThanOrEqual(7 * DAY);
   });
 
+  it("finds a session only under its own user", async () => {
+    const { session } = await newSession();
+    const stranger = randomUUID();
+    expect(await store.isActive(stranger, session.id)).toBe(false);
+    expect(await store.lookup(stranger, session.id)).toEqual({ tenant: null, userDisabled: false });
+    expect(await store.revoke(stranger, session.id)).toBe(false);
+    expect(await store.isActive(session.userId, session.id)).toBe(true);
+  });
+
+  it("keeps every key of a user in the slot of the user's hash tag", async () => {
+    const { session, secret } = await newSession();
+    await newSession({ userId: session.userId });
+    await rotate(session, secret, now + 1000).outcome;
+    await store.endAccess(session.userId, { epoch: 1, keepSessionId: session.id });
+    const keys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, found] = await redis.scan(cursor, "MATCH", `${prefix}*${session.userId}*`, "COUNT", 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== "0");
+    // The session, its successor, the index and the user's state.
+    expect(keys).toHaveLength(4);
+    for (const k of keys) expect(clusterSlot(k)).toBe(clusterSlot(`{${session.userId}}`));
+  });
+
   it("rotates the current secret, then hands a retry inside the grace window the same successor", async () => {
     const { session, secret } = await newSession();
-    const first = rotate(session.id, secret, now + 1000);
+    const first = rotate(session, secret, now + 1000);
     expect(await first.outcome).toMatchObject({ kind: "rotated" });
-    const retry = rotate(session.id, secret, now + 5000);
+    const retry = rotate(session, secret, now + 5000);
     const outcome = await retry.outcome;
     expect(outcome.kind).toBe("grace");
     // The sealed successor is the one from the first rotation, not the retry's own candidate.
-    const { openSuccessor } = await import("../../src/domain/refresh-token.js");
     expect(outcome.kind === "grace" && openSuccessor(outcome.sealedNext, secret)).toBe(first.next);
-    expect(await rotate(session.id, first.next, now + 6000).outcome).toMatchObject({ kind: "rotated" });
+    expect(await rotate(session, first.next, now + 6000).outcome).toMatchObject({ kind: "rotated" });
   });
 
   it("ends the whole session when a rotated secret comes back after the grace window", async () => {
     const { session, secret } = await newSession();
-    const first = rotate(session.id, secret, now);
+    const first = rotate(session, secret, now);
     await first.outcome;
-    expect(await rotate(session.id, secret, now + 10_001).outcome).toEqual({ kind: "reused", userId: session.userId, tenant: "default" });
-    expect(await store.isActive(session.id)).toBe(false);
-    expect(await redis.sismember(`${prefix}u:{${session.userId}}`, session.id)).toBe(0);
-    expect(await rotate(session.id, first.next, now + 10_002).outcome).toEqual({ kind: "missing" });
+    expect(await rotate(session, secret, now + 10_001).outcome).toEqual({ kind: "reused", userId: session.userId, tenant: "default" });
+    expect(await store.isActive(session.userId, session.id)).toBe(false);
+    expect(await redis.sismember(key.index(session.userId), session.id)).toBe(0);
+    expect(await rotate(session, first.next, now + 10_002).outcome).toEqual({ kind: "missing" });
   });
 
   it("recognises an older generation as reuse too", async () => {
@@ -102,27 +137,28 @@ describe.each([
     let current = secret;
     const generations = [secret];
     for (let i = 1; i <= 4; i++) {
-      const step = rotate(session.id, current, now + i * 60_000);
+      const step = rotate(session, current, now + i * 60_000);
       expect(await step.outcome).toMatchObject({ kind: "rotated" });
       current = step.next;
       generations.push(current);
     }
-    expect(await rotate(session.id, generations[1]!, now + 10 * 60_000).outcome).toMatchObject({ kind: "reused" });
-    expect(await store.isActive(session.id)).toBe(false);
+    expect(await rotate(session, generations[1]!, now + 10 * 60_000).outcome).toMatchObject({ kind: "reused" });
+    expect(await store.isActive(session.userId, session.id)).toBe(false);
   });
 
   it("treats a wrong secret for a known session as a mismatch and keeps the session", async () => {
     const { session } = await newSession();
-    expect(await rotate(session.id, newSecret(), now).outcome).toEqual({ kind: "mismatch" });
-    expect(await store.isActive(session.id)).toBe(true);
+    expect(await rotate(session, newSecret(), now).outcome).toEqual({ kind: "mismatch" });
+    expect(await store.isActive(session.userId, session.id)).toBe(true);
   });
 
   it("ends a session at its absolute cap however recently it was used", async () => {
     const { session, secret } = await newSession({ absoluteExpiresAt: now + 60_000 });
-    const step = rotate(session.id, secret, now + 30_000);
+    const step = rotate(session, secret, now + 30_000);
     expect(await step.outcome).toEqual({ kind: "rotated", ttlMs: 30_000 });
-    expect(await rotate(session.id, step.next, now + 60_000).outcome).toEqual({ kind: "missing" });
-    expect(await store.isActive(session.id)).toBe(false);
+    expect(await rotate(session, step.next, now + 60_000).outcome).toEqual({ kind: "missing" });
+    expect(await store.isActive(session.userId, session.id)).toBe(false);
+    expect(await redis.sismember(key.index(session.userId), session.id)).toBe(0);
   });
 
   it("keeps the secret current in keep mode, restarting the idle lifetime, and still catches an old one", async () => {
@@ -130,6 +166,7 @@ describe.each([
     const keep = (presented: string, at: number) =>
       store.rotate({
         mode: "keep",
+        userId: session.userId,
         sessionId: session.id,
         presentedHash: hashSecret(presented),
         nextHash: "",
@@ -137,47 +174,137 @@ describe.each([
         now: at,
         graceMs: 10_000,
         idleTtlMs: DAY,
+        epoch: 0,
       });
     expect(await keep(secret, now + 1000)).toEqual({ kind: "kept", ttlMs: DAY });
     expect(await keep(secret, now + 2000)).toEqual({ kind: "kept", ttlMs: DAY });
-    expect(await redis.hget(`${prefix}s:{${session.id}}`, "lu")).toBe(String(now + 2000));
-    const rotated = rotate(session.id, secret, now + 3000);
+    expect(await redis.hget(key.session(session.userId, session.id), "lu")).toBe(String(now + 2000));
+    const rotated = rotate(session, secret, now + 3000);
     await rotated.outcome;
     expect(await keep(secret, now + 3000 + 10_001)).toMatchObject({ kind: "reused" });
   });
 
   it("touch restarts the idle lifetime, never past the absolute cap, and says when the session is gone", async () => {
     const { session } = await newSession({ idleTtlMs: 60_000, absoluteExpiresAt: now + 90_000 });
-    expect(await store.touch(session.id, now + 10_000, 60_000)).toBe(60_000);
-    expect(await store.touch(session.id, now + 50_000, 60_000)).toBe(40_000);
-    expect(await store.touch(session.id, now + 90_000, 60_000)).toBeNull();
-    expect(await store.isActive(session.id)).toBe(false);
-    expect(await store.touch("no-such-session", now, 60_000)).toBeNull();
+    const { userId, id } = session;
+    expect(await store.touch(userId, id, now + 10_000, 60_000, 0)).toBe(60_000);
+    expect(await store.touch(userId, id, now + 50_000, 60_000, 0)).toBe(40_000);
+    expect(await store.touch(userId, id, now + 90_000, 60_000, 0)).toBeNull();
+    expect(await store.isActive(userId, id)).toBe(false);
+    expect(await store.touch(userId, newSessionId(), now, 60_000, 0)).toBeNull();
   });
 
-  it("revokes one session, or all but one, and counts what it ended", async () => {
-    const userId = `user-${randomBytes(4).toString("hex")}`;
-    const sessions = await Promise.all([1, 2, 3].map(() => newSession({ userId })));
-    const [keep, drop, other] = sessions.map((s) => s.session.id) as [string, string, string];
-    expect(await store.revoke(drop, userId)).toBe(true);
-    expect(await store.revoke(drop, userId)).toBe(false);
-    expect(await store.revokeAllForUser(userId, keep)).toBe(1);
-    expect(await store.isActive(keep)).toBe(true);
-    expect(await store.isActive(other)).toBe(false);
-    expect(await redis.smembers(`${prefix}u:{${userId}}`)).toEqual([keep]);
+  it("revokes one session, and counts what it ended", async () => {
+    const userId = randomUUID();
+    const [a, b] = await Promise.all([1, 2].map(() => newSession({ userId })));
+    expect(await store.revoke(userId, a!.session.id)).toBe(true);
+    expect(await store.revoke(userId, a!.session.id)).toBe(false);
+    expect(await store.isActive(userId, b!.session.id)).toBe(true);
+    expect(await redis.smembers(key.index(userId))).toEqual([b!.session.id]);
   });
+
+  describe("ending a user's access at an epoch", () => {
+    it("ends every session resting on an older epoch but the kept one, and keeps newer ones", async () => {
+      const userId = randomUUID();
+      const sessions = await Promise.all([0, 0, 0, 5].map((epoch) => newSession({ userId, epoch })));
+      const [kept, old1, old2, newer] = sessions.map((s) => s.session.id) as [string, string, string, string];
+      expect(await store.endAccess(userId, { epoch: 5, keepSessionId: kept })).toBe(2);
+      expect(await store.isActive(userId, kept)).toBe(true);
+      expect(await redis.hget(key.session(userId, kept), "ep")).toBe("5");
+      for (const gone of [old1, old2]) expect(await store.isActive(userId, gone)).toBe(false);
+      expect(await store.isActive(userId, newer)).toBe(true);
+      expect((await redis.smembers(key.index(userId))).sort()).toEqual([kept, newer].sort());
+      expect((await store.list(userId, now)).map((s) => s.id).sort()).toEqual([kept, newer].sort());
+    });
+
+    it("refuses, from then on, to create, rotate or touch on the strength of an older epoch", async () => {
+      const userId = randomUUID();
+      const { session: kept, secret } = await newSession({ userId, epoch: 2 });
+      await store.endAccess(userId, { epoch: 3, keepSessionId: kept.id });
+      const stale: NewSession = { ...kept, id: newSessionId(), epoch: 2 };
+      expect(await store.create(stale)).toBe("stale");
+      expect(await store.isActive(userId, stale.id)).toBe(false);
+      expect(await redis.sismember(key.index(userId), stale.id)).toBe(0);
+      // A stale rotation changes nothing: the presented secret is still current afterwards.
+      expect(await rotate(kept, secret, now + 1000, newSecret(), 2).outcome).toEqual({ kind: "stale" });
+      expect(await redis.hget(key.session(userId, kept.id), "c")).toBe(hashSecret(secret));
+      expect(await store.touch(userId, kept.id, now + 1000, 60_000, 2)).toBe("stale");
+      // On the new epoch everything works.
+      expect(await rotate(kept, secret, now + 1000, newSecret(), 3).outcome).toMatchObject({ kind: "rotated" });
+      expect(await store.create({ ...stale, id: newSessionId(), epoch: 3 })).toBe("created");
+      // The recorded epoch never goes back.
+      await store.endAccess(userId, { epoch: 1 });
+      expect(await redis.hget(key.state(userId), "e")).toBe("3");
+    });
+
+    it("also ends a session created between reading the index and the script", async () => {
+      const userId = randomUUID();
+      const { session } = await newSession({ userId });
+      // The index read sees nothing, as if the session had been created just after it.
+      const smembers = redis.smembers.bind(redis);
+      let first = true;
+      redis.smembers = (async (...args: Parameters<typeof smembers>) => {
+        if (first) {
+          first = false;
+          return [];
+        }
+        return smembers(...args);
+      }) as typeof redis.smembers;
+      try {
+        expect(await store.endAccess(userId, { epoch: 1 })).toBe(1);
+      } finally {
+        redis.smembers = smembers;
+      }
+      expect(await store.isActive(userId, session.id)).toBe(false);
+    });
+
+    it("marks a disabled user until an enable with a later epoch, and an older disable cannot undo that enable", async () => {
+      const userId = randomUUID();
+      await newSession({ userId });
+      expect(await store.isUserDisabled(userId)).toBe(false);
+      expect(await store.endAccess(userId, { epoch: 1, disablesUser: true })).toBe(1);
+      expect(await store.isUserDisabled(userId)).toBe(true);
+      expect(await store.lookup(userId, newSessionId())).toEqual({ tenant: null, userDisabled: true });
+      // While disabled, the state outlives any TTL, and no session starts whatever its epoch.
+      expect(await redis.pttl(key.state(userId))).toBe(-1);
+      expect(await store.create({ ...(await sessionFor(userId)), epoch: 9 })).toBe("disabled");
+
+      await store.restoreAccess(userId, 2);
+      expect(await store.isUserDisabled(userId)).toBe(false);
+      expect(await redis.pttl(key.state(userId))).toBeGreaterThan(29 * DAY);
+      // A disable whose Redis step arrives after the later enable's does not mark the user again.
+      await store.endAccess(userId, { epoch: 1, disablesUser: true });
+      expect(await store.isUserDisabled(userId)).toBe(false);
+      expect(await store.create({ ...(await sessionFor(userId)), epoch: 2 })).toBe("created");
+    });
+  });
+
+  async function sessionFor(userId: string): Promise<NewSession> {
+    return {
+      id: newSessionId(),
+      userId,
+      tenant: "default",
+      secretHash: hashSecret(newSecret()),
+      ip: undefined,
+      userAgent: undefined,
+      createdAt: now,
+      absoluteExpiresAt: now + DAY,
+      idleTtlMs: DAY,
+      epoch: 0,
+    };
+  }
 
   it("prunes ids of expired sessions from the user's index at the next login", async () => {
-    const userId = `user-${randomBytes(4).toString("hex")}`;
+    const userId = randomUUID();
     const { session: gone } = await newSession({ userId });
-    await redis.del(`${prefix}s:{${gone.id}}`); // as if its TTL had run out
+    await redis.del(key.session(userId, gone.id)); // as if its TTL had run out
     const { session: fresh } = await newSession({ userId });
-    expect(await redis.smembers(`${prefix}u:{${userId}}`)).toEqual([fresh.id]);
+    expect(await redis.smembers(key.index(userId))).toEqual([fresh.id]);
   });
 
   it("prunes a large index a sample at a time, at a cost that does not grow with it", async () => {
-    const userId = `user-${randomBytes(4).toString("hex")}`;
-    const index = `${prefix}u:{${userId}}`;
+    const userId = randomUUID();
+    const index = key.index(userId);
     // 300 ids of sessions that have ended, as a heavy user's index collects them.
     await redis.sadd(index, ...Array.from({ length: 300 }, () => `gone${randomBytes(8).toString("hex")}`));
     if (where === "a real Redis server") {
@@ -194,5 +321,10 @@ describe.each([
     // Each login drops the dead ids among 16 drawn at random: from 300, few are left.
     expect(members.filter((id) => id.startsWith("gone")).length).toBeLessThan(100);
     expect(members.filter((id) => !id.startsWith("gone"))).toHaveLength(61);
+  });
+
+  it("refuses a key prefix or a user id that would move keys out of the user's slot", async () => {
+    expect(() => createSessionStore(redis, "auth{x}:", DAY)).toThrow(/REDIS_KEY_PREFIX/);
+    await expect(store.isActive("a}b", newSessionId())).rejects.toThrow(/user id/);
   });
 });

@@ -2,6 +2,7 @@
  * The memory of verified tokens: a token seen before skips its signature check only, never its
  * lifetime, audience or key, and the memory stays within its bound.
  */
+import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createAccessTokens } from "../../src/infra/crypto/access-tokens.js";
 import type { KeyRing } from "../../src/infra/crypto/key-ring.js";
@@ -9,7 +10,15 @@ import { generatePrivateKey, type SigningKey, signingKeyFrom } from "../../src/i
 import { TestClock } from "../support/app.js";
 
 const MINUTE = 60_000;
-const claims = { userId: "u1", tenant: "default", sessionId: "s1", roles: ["user"], email: "a@example.com", username: null };
+const claims = {
+  userId: "u1",
+  tenant: "default",
+  sessionId: "s1",
+  roles: ["user"],
+  email: "a@example.com",
+  emailVerified: true,
+  username: null,
+};
 
 /** A ring of one key that a test can take away, as rotation does once a retired key's window ends. */
 function ringOf(key: SigningKey): KeyRing & { remove(): void } {
@@ -105,5 +114,46 @@ describe("remembered verifications", () => {
     await verify(token);
     await verify(token);
     expect(tokens.cacheStats()).toEqual({ hits: 0, misses: 2, size: 0 });
+  });
+});
+
+describe("the email_verified claim", () => {
+  let key: SigningKey;
+  beforeAll(async () => {
+    key = await signingKeyFrom("ES256", generatePrivateKey("ES256"));
+  });
+  const tokens = () => createAccessTokens(ringOf(key), { issuer: "iss", audience: "api", ttlMs: 15 * MINUTE, clockSkewMs: 30_000 });
+
+  /** A token as we sign them, with `email_verified` as given (absent when undefined). */
+  function signed(emailVerified: unknown): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ sid: "s1", tid: "default", roles: [], email: "a@example.com", ...(emailVerified === undefined ? {} : { email_verified: emailVerified }) })
+      .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" })
+      .setIssuer("iss")
+      .setAudience("api")
+      .setSubject("u1")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti("j1")
+      .sign(key.signingKey);
+  }
+
+  it("is signed as a boolean and read back", async () => {
+    for (const emailVerified of [true, false]) {
+      const { token } = await tokens().issue({ ...claims, emailVerified }, Date.now());
+      expect(JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()).email_verified).toBe(emailVerified);
+      expect(await tokens().verify(token, { audience: undefined, now: Date.now() })).toMatchObject({ active: true, claims: { emailVerified } });
+    }
+  });
+
+  it("reads as not verified in a token signed before the claim existed", async () => {
+    expect(await tokens().verify(await signed(undefined), { audience: undefined, now: Date.now() })).toMatchObject({
+      active: true,
+      claims: { emailVerified: false },
+    });
+  });
+
+  it.each([["true"], [1], [null]])("makes a token with email_verified %j malformed", async (value) => {
+    expect(await tokens().verify(await signed(value), { audience: undefined, now: Date.now() })).toEqual({ active: false, reason: "malformed" });
   });
 });

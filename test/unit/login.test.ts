@@ -5,8 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { AuthError } from "../../src/domain/errors.js";
 import { login } from "../../src/domain/login.js";
-import type { RequestContext, User } from "../../src/domain/model.js";
-import type { AuthDeps, PasswordHasher } from "../../src/domain/ports.js";
+import type { RequestContext, SecurityEvent, User } from "../../src/domain/model.js";
+import type { AuthDeps, CreateOutcome, NewSession, PasswordHasher } from "../../src/domain/ports.js";
 
 const user: User = {
   id: "00000000-0000-4000-8000-000000000001",
@@ -19,10 +19,13 @@ const user: User = {
   isActive: true,
   emailVerifiedAt: null,
   createdAt: new Date(0),
+  sessionEpoch: 3,
 };
 
-function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
+function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false, createOutcome: CreateOutcome = "created") {
   const calls = { verify: 0, dummy: 0, sessions: 0 };
+  const events: SecurityEvent[] = [];
+  const created: NewSession[] = [];
   const passwords: PasswordHasher = {
     hash: async (pw) => `hash:${pw}`,
     verify: async (pw, stored) => {
@@ -41,13 +44,19 @@ function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
         login === "ann@example.com" || login === "ann" ? { user: stored, passwordHash: "hash:right-password" } : null,
     },
     sessions: {
-      create: async () => {
+      create: async (session: NewSession) => {
         calls.sessions += 1;
+        created.push(session);
+        return createOutcome;
       },
     },
     passwords,
     tokens: { issue: async () => ({ token: "access", expiresAt: 2_000_000_000 }) },
-    events: { record: () => {} },
+    events: {
+      record: async (event: SecurityEvent) => {
+        events.push(event);
+      },
+    },
     clock: { now: () => 1_700_000_000_000 },
     policy: {
       defaultTenant: "default",
@@ -60,7 +69,7 @@ function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false) {
       maxTokenBytes: 8192,
     },
   } as unknown as AuthDeps;
-  return { deps, calls };
+  return { deps, calls, events, created };
 }
 
 const ctx: RequestContext = { tenantHeader: undefined, credential: { kind: "none" }, ip: "203.0.113.9", userAgent: "test" };
@@ -114,5 +123,23 @@ describe("login", () => {
       "INVALID_TENANT",
     );
     expect(calls).toEqual({ verify: 0, dummy: 0, sessions: 0 });
+  });
+
+  it("starts the session on the epoch it read with the credentials, and its refresh token names the user", async () => {
+    const { deps, created } = fakeDeps({ emailVerifiedAt: new Date(1) });
+    const tokens = await login(deps, ctx, { identifier: "ann", password: "right-password" });
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ userId: user.id, epoch: 3 });
+    expect(tokens.refreshToken.split(".")).toHaveLength(3);
+    expect(tokens.refreshToken.split(".")[1]).toBe(created[0]?.id);
+  });
+
+  it.each([
+    ["stale", "SESSION_REVOKED", "superseded"],
+    ["disabled", "ACCOUNT_DISABLED", "disabled"],
+  ] as const)("answers a session the store refuses as %s with %s, and audits it", async (outcome, reason, cause) => {
+    const { deps, events } = fakeDeps({}, false, outcome);
+    expect((await failure(login(deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe(reason);
+    expect(events.map((e) => [e.type, e.detail?.cause])).toEqual([["login_failed", cause]]);
   });
 });

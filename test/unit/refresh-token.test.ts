@@ -10,22 +10,51 @@ import {
 } from "../../src/domain/refresh-token.js";
 
 describe("refresh tokens", () => {
-  it("are <session id>.<256-bit secret> in base64url and parse back", () => {
+  const userId = "0f8fad5b-d9cb-469f-a165-70867728950e";
+  const userPart = Buffer.from(userId.replaceAll("-", ""), "hex").toString("base64url");
+
+  it("are <user>.<session id>.<256-bit secret> in base64url and parse back", () => {
     const sessionId = newSessionId();
     const secret = newSecret();
     expect(Buffer.from(secret, "base64url")).toHaveLength(32);
-    const token = formatRefreshToken(sessionId, secret);
-    expect(token).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
-    expect(parseRefreshToken(token)).toEqual({ sessionId, secret });
+    const token = formatRefreshToken(userId, sessionId, secret);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(token.startsWith(`${userPart}.`)).toBe(true);
+    expect(parseRefreshToken(token)).toEqual({ userId, sessionId, secret });
+    // Upper-case UUIDs are the same user.
+    expect(parseRefreshToken(formatRefreshToken(userId.toUpperCase(), sessionId, secret))?.userId).toBe(userId);
   });
 
+  it("still reads the earlier <session id>.<secret> shape, without a user", () => {
+    const sessionId = newSessionId();
+    const secret = newSecret();
+    expect(parseRefreshToken(`${sessionId}.${secret}`)).toEqual({ userId: undefined, sessionId, secret });
+  });
+
+  it("refuses to format a user id that is not a UUID", () => {
+    expect(() => formatRefreshToken("user-1", newSessionId(), newSecret())).toThrow();
+  });
+
+  // The last character of 16 bytes in base64url carries 2 bits and 4 zero bits: the next letter
+  // of the alphabet decodes to the same bytes with a stray bit set.
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const nonCanonicalUser = `${userPart.slice(0, 21)}${alphabet[alphabet.indexOf(userPart.at(-1) ?? "A") + 1]}`;
   it.each([
     "",
     "nodot",
     "a.b",
+    "a.b.c",
     `${newSessionId()}.${newSecret()}x`,
     `${newSessionId()}.${newSecret().slice(1)}+`,
     `${newSessionId()}=.${newSecret()}`,
+    `${userPart}.${newSessionId()}.${newSecret()}.extra`,
+    `${userPart}..${newSecret()}`,
+    `${userPart}x.${newSessionId()}.${newSecret()}`,
+    `${userPart.slice(1)}.${newSessionId()}.${newSecret()}`,
+    `${nonCanonicalUser}.${newSessionId()}.${newSecret()}`,
+    `${userPart}.${newSessionId()}.${newSecret()}\u0000`,
+    `${userPart}.${newSessionId()}\u200b.${newSecret()}`,
+    ` ${userPart}.${newSessionId()}.${newSecret()}`,
   ])("refuses %j", (token) => expect(parseRefreshToken(token)).toBeNull());
 
   it("store only a digest of the secret", () => {

@@ -5,7 +5,8 @@
  *   connectNodeAdapter({ routes, interceptors: [accessTokenInterceptor(verifier)] })
  *   // in a handler: const caller = context.values.get(kAccessToken)
  *
- * A refused token is UNAUTHENTICATED with the same ErrorInfo reason the auth service would send.
+ * A refused token is UNAUTHENTICATED (PERMISSION_DENIED for a disabled user) with the same
+ * ErrorInfo reason the auth service would send.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
@@ -20,7 +21,9 @@ export interface AccessTokenInterceptorOptions {
 }
 
 function unauthenticated(reason: AccessTokenError["reason"], message: string): ConnectError {
-  return new ConnectError(message, Code.Unauthenticated, undefined, [
+  // As the auth service answers: a disabled user is known, just not allowed.
+  const code = reason === "ACCOUNT_DISABLED" ? Code.PermissionDenied : Code.Unauthenticated;
+  return new ConnectError(message, code, undefined, [
     { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: "auth.v1" }) },
   ]);
 }

@@ -15,6 +15,8 @@ export interface VerifiedAccessToken {
   readonly sessionId: string;
   readonly roles: readonly string[];
   readonly email: string;
+  /** Whether the address was verified when the token was issued (the `email_verified` claim; false when absent). */
+  readonly emailVerified: boolean;
   readonly username: string | undefined;
   /** Seconds since the epoch. */
   readonly issuedAt: number;
@@ -27,7 +29,7 @@ export interface VerifiedAccessToken {
 /** Why a token was refused; `reason` matches the service's error reasons. */
 export class AccessTokenError extends Error {
   constructor(
-    readonly reason: "TOKEN_MISSING" | "TOKEN_INVALID" | "TOKEN_EXPIRED" | "SESSION_REVOKED",
+    readonly reason: "TOKEN_MISSING" | "TOKEN_INVALID" | "TOKEN_EXPIRED" | "SESSION_REVOKED" | "ACCOUNT_DISABLED",
     message: string,
   ) {
     super(message);
@@ -62,6 +64,7 @@ export interface AccessTokenVerifier {
 const inactiveToError: Partial<Record<InactiveReason, AccessTokenError["reason"]>> = {
   [InactiveReason.EXPIRED]: "TOKEN_EXPIRED",
   [InactiveReason.REVOKED]: "SESSION_REVOKED",
+  [InactiveReason.USER_DISABLED]: "ACCOUNT_DISABLED",
 };
 
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
@@ -98,13 +101,14 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
           );
         }
       }
-      const { sub, sid, tid, roles, email, username, iat, exp } = payload as Record<string, unknown>;
+      const { sub, sid, tid, roles, email, email_verified, username, iat, exp } = payload as Record<string, unknown>;
       return {
         userId: String(sub),
         tenant: String(tid),
         sessionId: String(sid),
         roles: Array.isArray(roles) ? roles.map(String) : [],
         email: typeof email === "string" ? email : "",
+        emailVerified: email_verified === true,
         username: typeof username === "string" ? username : undefined,
         issuedAt: Number(iat),
         expiresAt: Number(exp),

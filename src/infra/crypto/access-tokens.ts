@@ -1,6 +1,6 @@
 /**
  * The AccessTokens port with jose: JWTs per RFC 9068 (`typ: at+jwt`, `kid` in the header) with
- * the claims iss, aud, sub, exp, iat, jti, sid, tid, roles, email, username, amr.
+ * the claims iss, aud, sub, exp, iat, jti, sid, tid, roles, email, email_verified, username, amr.
  *
  * Verified tokens are remembered (a bounded map keyed by the exact token text): the services that
  * call ValidateToken present the same token on every request for its whole lifetime, and the
@@ -49,12 +49,24 @@ const isString = (value: unknown): value is string => typeof value === "string" 
 
 /** The domain claims of a verified payload; undefined when a claim is missing or mistyped. */
 function claimsOf(payload: JWTPayload): AccessClaims | undefined {
-  const { sub, sid, tid, roles, email, username, iat, exp } = payload as Record<string, unknown>;
+  const { sub, sid, tid, roles, email, email_verified, username, iat, exp } = payload as Record<string, unknown>;
   if (!isString(sub) || !isString(sid) || !isString(tid) || typeof email !== "string") return undefined;
   if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string")) return undefined;
   if (username !== undefined && typeof username !== "string") return undefined;
+  // Tokens signed before the claim existed lack it: not known to be verified.
+  if (email_verified !== undefined && typeof email_verified !== "boolean") return undefined;
   if (typeof iat !== "number" || typeof exp !== "number") return undefined;
-  return { userId: sub, tenant: tid, sessionId: sid, roles, email, username: username ?? null, issuedAt: iat, expiresAt: exp };
+  return {
+    userId: sub,
+    tenant: tid,
+    sessionId: sid,
+    roles,
+    email,
+    emailVerified: email_verified === true,
+    username: username ?? null,
+    issuedAt: iat,
+    expiresAt: exp,
+  };
 }
 
 function inactiveReason(error: unknown): InactiveReason {
@@ -131,6 +143,7 @@ export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): 
         tid: claims.tenant,
         roles: [...claims.roles],
         email: claims.email,
+        email_verified: claims.emailVerified,
         ...(claims.username === null ? {} : { username: claims.username }),
         amr: ["pwd"],
       })

@@ -40,9 +40,10 @@ export function createOneTimeTokens(db: Kysely<Database>): OneTimeTokens {
         effect.kind === "verify_email"
           ? sql`update users set email_verified_at = coalesce(users.email_verified_at, ${now}), updated_at = ${now}`
           : // A reset proves control of the mailbox as well: the address counts as verified.
+            // and the session epoch rises with the new password (sessions on the old one end).
             sql`update users set password_hash = ${effect.passwordHash}, password_changed_at = ${now}, updated_at = ${now},
-                email_verified_at = coalesce(users.email_verified_at, ${now})`;
-      const result = await sql<{ id: string }>`
+                email_verified_at = coalesce(users.email_verified_at, ${now}), session_epoch = users.session_epoch + 1`;
+      const result = await sql<{ id: string; session_epoch: number }>`
         with consumed as (
           update one_time_tokens set used_at = ${now}
           where token_hash = ${tokenHash} and purpose = ${purpose} and used_at is null and expires_at > ${now}
@@ -55,8 +56,9 @@ export function createOneTimeTokens(db: Kysely<Database>): OneTimeTokens {
         )
         ${userUpdate}
         from consumed where users.id = consumed.user_id
-        returning users.id`.execute(db);
-      return result.rows[0]?.id ?? null;
+        returning users.id, users.session_epoch`.execute(db);
+      const row = result.rows[0];
+      return row === undefined ? null : { userId: row.id, sessionEpoch: row.session_epoch };
     },
 
     async voidAll(userId, purpose, now) {

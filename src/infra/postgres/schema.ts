@@ -30,6 +30,8 @@ export interface UsersTable {
   full_name: string | null;
   password_hash: string;
   is_active: Generated<boolean>;
+  /** Raised by every change that ends the user's access, in the same statement as the change. */
+  session_epoch: Generated<number>;
   email_verified_at: Date | null;
   password_changed_at: Date;
   created_at: Timestamp;

@@ -21,6 +21,7 @@ export function userRowToUser(row: UserRow): User {
     isActive: row.is_active,
     emailVerifiedAt: row.email_verified_at,
     createdAt: row.created_at,
+    sessionEpoch: row.session_epoch,
   };
 }
 
@@ -164,11 +165,42 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
     },
 
     async updatePasswordHash(userId, passwordHash, changedAt) {
-      await db
+      // The epoch rises in the same statement as the hash: no reader sees one without the other.
+      const row = await db
         .updateTable("users")
-        .set({ password_hash: passwordHash, password_changed_at: changedAt, updated_at: changedAt })
+        .set((eb) => ({
+          password_hash: passwordHash,
+          password_changed_at: changedAt,
+          updated_at: changedAt,
+          session_epoch: eb("session_epoch", "+", 1),
+        }))
         .where("id", "=", userId)
-        .execute();
+        .returning("session_epoch")
+        .executeTakeFirst();
+      if (row === undefined) throw new AuthError("USER_NOT_FOUND");
+      return row.session_epoch;
+    },
+
+    async raiseSessionEpoch(userId) {
+      const row = await db
+        .updateTable("users")
+        .set((eb) => ({ session_epoch: eb("session_epoch", "+", 1) }))
+        .where("id", "=", userId)
+        .returning("session_epoch")
+        .executeTakeFirst();
+      return row?.session_epoch ?? null;
+    },
+
+    async setActive(userId, active, at) {
+      // The previous value comes from the row the update locked, so two concurrent calls cannot
+      // both report a change.
+      const result = await sql<{ tenant_id: string; session_epoch: number; was_active: boolean }>`
+        update users set is_active = ${active}, session_epoch = users.session_epoch + 1, updated_at = ${at}
+        from (select id, is_active from users where id = ${userId} for update) as previous
+        where users.id = previous.id
+        returning users.tenant_id, users.session_epoch, previous.is_active as was_active`.execute(db);
+      const row = result.rows[0];
+      return row === undefined ? null : { tenant: row.tenant_id, sessionEpoch: row.session_epoch, wasActive: row.was_active };
     },
   };
 }

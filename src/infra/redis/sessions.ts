@@ -1,20 +1,18 @@
 /**
- * The SessionStore port on Redis.
+ * The SessionStore port on Redis. The keys are described in keys.ts: all of a user's session keys
+ * share the user's hash tag, and every script receives each key it touches in KEYS, so each
+ * operation runs in one Redis Cluster slot.
  *
- * Keys (all under the configured prefix):
- * - `s:{<sid>}`: a hash per session: u user, t tenant, c current secret hash, p previous secret
- *   hash, pu previous-valid-until (ms), o older hashes (comma-separated), ca created, lu last
- *   used, ae absolute expiry (ms), ip, ua. Its TTL is the idle lifetime, capped by `ae`.
- * - `n:{<sid>}`: the sealed successor of the previous secret, living only for the grace window.
- * - `u:{<user id>}`: a set of the user's session ids (may hold ids of expired sessions; each login
- *   checks a random sample of PRUNE_SAMPLE ids and drops the dead ones).
- * The `{…}` hash tags keep a session's two keys in one Redis Cluster slot, so the rotation
- * script may touch both.
+ * Timestamps, TTLs and epochs are passed to the scripts as strings and written as they are: Lua
+ * number formatting differs between Redis (doubles) and ioredis-mock's VM (32-bit integers), so
+ * the scripts compare numbers but never format one.
  */
 import type { Redis } from "ioredis";
 import type { SessionInfo } from "../../domain/model.js";
-import type { NewSession, RotateOutcome, RotateRequest, SessionOwner, SessionStore } from "../../domain/ports.js";
+import type { AccessEnd, CreateOutcome, NewSession, RotateOutcome, RotateRequest, SessionStore } from "../../domain/ports.js";
 import { redisCall } from "./client.js";
+import { sessionKeys } from "./keys.js";
+import { type LegacySessions, noLegacySessions } from "./legacy-sessions.js";
 
 /**
  * Ids of the user's index checked at each login. Checking them all cost a login one Redis command
@@ -26,26 +24,48 @@ const PRUNE_SAMPLE = 16;
 /** How many superseded secret hashes a session remembers for reuse detection. */
 const HISTORY_MAX = 8;
 
+// A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
+const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
+
+// Starts a session unless the user is disabled or a change that ended the user's access was
+// recorded after the epoch the caller read (see domain/session-epoch.ts).
+// KEYS: session, index, state. ARGV: session id, epoch, idle TTL, index TTL, then field/value pairs.
+const createScript = `
+${STR}
+local state = redis.call('HMGET', KEYS[3], 'e', 'd')
+if str(state[2]) then return 'disabled' end
+local recorded = str(state[1])
+if recorded and tonumber(recorded) > tonumber(ARGV[2]) then return 'stale' end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 'created'
+`;
+
 // Compare, rotate and detect reuse in one atomic step. Digests are compared without an early
 // exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.
-// Timestamps are passed in as strings and written as they are: Lua number formatting differs
-// between Redis (doubles) and ioredis-mock's VM (32-bit integers), so the script never formats one.
+// KEYS: session, successor, index, state.
 const rotateScript = `
-local s, n = KEYS[1], KEYS[2]
+${STR}
+local s, n, index, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local presented, nextHash, sealed = ARGV[1], ARGV[2], ARGV[3]
 local nowText, graceText, prevUntilText = ARGV[4], ARGV[5], ARGV[8]
 local now, grace, idle, historyMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local keep = ARGV[9] == 'keep'
--- A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
-local function str(v) if type(v) == 'string' then return v end return nil end
+local epoch, id = tonumber(ARGV[10]), ARGV[11]
 local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't')
 local cur, prev, prevUntil, ae, older, user, tenant = str(f[1]), str(f[2]), str(f[3]), str(f[4]), str(f[5]), str(f[6]), str(f[7])
 if not cur then return {'missing'} end
 ae = tonumber(ae)
 if ae <= now then
   redis.call('DEL', s, n)
+  redis.call('SREM', index, id)
   return {'missing'}
 end
+-- The caller read the user before a change that ended their access: it may not extend anything.
+local recorded = str(redis.call('HGET', state, 'e'))
+if recorded and tonumber(recorded) > epoch then return {'stale'} end
 local function same(a, b)
   if not a or not b or #a ~= #b then return false end
   local diff = 0
@@ -84,21 +104,28 @@ if prev and prev ~= '' and same(prev, presented) then
     end
   end
   redis.call('DEL', s, n)
+  redis.call('SREM', index, id)
   return {'reused', user, tenant}
 end
 for h in string.gmatch(older or '', '[^,]+') do
   if same(h, presented) then
     redis.call('DEL', s, n)
+    redis.call('SREM', index, id)
     return {'reused', user, tenant}
   end
 end
 return {'mismatch'}
 `;
 
-// Marks a session used and restarts its idle lifetime (never past its absolute cap); -1 when gone.
+// Marks a session used and restarts its idle lifetime (never past its absolute cap); -1 when
+// gone, -2 (and nothing changed) when a change was recorded after the caller's epoch.
+// KEYS: session, state. ARGV: now, idle TTL, epoch.
 const touchScript = `
-local ae = redis.call('HGET', KEYS[1], 'ae')
-if type(ae) ~= 'string' then return -1 end
+${STR}
+local ae = str(redis.call('HGET', KEYS[1], 'ae'))
+if not ae then return -1 end
+local recorded = str(redis.call('HGET', KEYS[2], 'e'))
+if recorded and tonumber(recorded) > tonumber(ARGV[3]) then return -2 end
 local now, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ttl = math.min(idle, tonumber(ae) - now)
 if ttl <= 0 then
@@ -110,87 +137,204 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return ttl
 `;
 
+// Ends one session: 1 when it existed. KEYS: session, successor, index. ARGV: session id.
+const revokeScript = `
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return existed
+`;
+
+// Records a change that ended the user's access at ARGV[1] (the epoch PostgreSQL gave it) and
+// ends every listed session resting on an older epoch, but the kept one, whose epoch is raised.
+// Replies {sessions ended, the ids in the index that were not listed, comma-separated}: sessions
+// created between the caller's SMEMBERS and this script, which the caller passes in a second round.
+// KEYS: state, index, then the session and successor key of each id in ARGV[5..].
+// ARGV: epoch, kept session id or '', '1' to mark the user disabled, state TTL, session ids.
+const endAccessScript = `
+${STR}
+local state, index = KEYS[1], KEYS[2]
+local epochText, keep = ARGV[1], ARGV[2]
+local epoch = tonumber(epochText)
+local f = redis.call('HMGET', state, 'e', 'd')
+local recorded = str(f[1])
+if not recorded or tonumber(recorded) < epoch then redis.call('HSET', state, 'e', epochText) end
+-- An enable recorded with a later epoch already ran: this older disable must not undo it.
+if ARGV[3] == '1' and (not recorded or tonumber(recorded) <= epoch) then redis.call('HSET', state, 'd', epochText) end
+if str(redis.call('HGET', state, 'd')) then
+  redis.call('PERSIST', state)
+else
+  redis.call('PEXPIRE', state, ARGV[4])
+end
+local ended, listed = 0, {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local s, n = KEYS[2 * (i - 4) + 1], KEYS[2 * (i - 4) + 2]
+  listed[id] = true
+  local exists = redis.call('EXISTS', s) == 1
+  local rests = tonumber(str(redis.call('HGET', s, 'ep')) or '0')
+  if id == keep then
+    if exists and rests < epoch then redis.call('HSET', s, 'ep', epochText) end
+  elseif not exists then
+    redis.call('DEL', n)
+    redis.call('SREM', index, id)
+  elseif rests < epoch then
+    redis.call('DEL', s, n)
+    redis.call('SREM', index, id)
+    ended = ended + 1
+  end
+end
+local unlisted = {}
+for _, id in ipairs(redis.call('SMEMBERS', index)) do
+  if not listed[id] and id ~= keep then unlisted[#unlisted + 1] = id end
+end
+-- A table literal: ioredis-mock's VM loses tables built by assignment on the way out.
+return {ended, table.concat(unlisted, ',')}
+`;
+
+// Records an enable at ARGV[1]: clears the disabled mark of any older disable. KEYS: state.
+// ARGV: epoch, state TTL.
+const restoreAccessScript = `
+${STR}
+local f = redis.call('HMGET', KEYS[1], 'e', 'd')
+local epoch = tonumber(ARGV[1])
+local recorded, disabled = str(f[1]), str(f[2])
+if not recorded or tonumber(recorded) < epoch then redis.call('HSET', KEYS[1], 'e', ARGV[1]) end
+if disabled and tonumber(disabled) < epoch then
+  redis.call('HDEL', KEYS[1], 'd')
+  disabled = nil
+end
+if not disabled then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+
 type RotateReply = [string, ...string[]];
 
 interface RedisWithScripts extends Redis {
-  authRotate(sessionKey: string, successorKey: string, ...args: string[]): Promise<RotateReply>;
-  authTouch(sessionKey: string, now: string, idleTtlMs: string): Promise<number | null>;
+  authCreate(session: string, index: string, state: string, ...args: string[]): Promise<string>;
+  authRotate(session: string, successor: string, index: string, state: string, ...args: string[]): Promise<RotateReply>;
+  authTouch(session: string, state: string, now: string, idleTtlMs: string, epoch: string): Promise<number | null>;
+  authRevoke(session: string, successor: string, index: string, sessionId: string): Promise<number>;
+  authRestoreAccess(state: string, epoch: string, stateTtlMs: string): Promise<number>;
 }
 
-export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifetimeMs: number): SessionStore {
-  redis.defineCommand("authRotate", { numberOfKeys: 2, lua: rotateScript });
-  redis.defineCommand("authTouch", { numberOfKeys: 1, lua: touchScript });
+export interface SessionStoreOptions {
+  /** Sessions of the layout before 2026-11-25 still to be moved (see legacy-sessions.ts). */
+  readonly legacy?: LegacySessions;
+}
+
+export function createSessionStore(
+  redis: Redis,
+  prefix: string,
+  sessionMaxLifetimeMs: number,
+  options: SessionStoreOptions = {},
+): SessionStore {
+  redis.defineCommand("authCreate", { numberOfKeys: 3, lua: createScript });
+  redis.defineCommand("authRotate", { numberOfKeys: 4, lua: rotateScript });
+  redis.defineCommand("authTouch", { numberOfKeys: 2, lua: touchScript });
+  redis.defineCommand("authRevoke", { numberOfKeys: 3, lua: revokeScript });
+  redis.defineCommand("authRestoreAccess", { numberOfKeys: 1, lua: restoreAccessScript });
   const scripted = redis as RedisWithScripts;
-  const sessionKey = (sid: string) => `${prefix}s:{${sid}}`;
-  const successorKey = (sid: string) => `${prefix}n:{${sid}}`;
-  const userKey = (uid: string) => `${prefix}u:{${uid}}`;
+  const keys = sessionKeys(prefix);
+  const legacy = options.legacy ?? noLegacySessions;
+  // The user's state must outlive every session that a request reading an older epoch could
+  // still try to create or extend: as long as the longest session.
+  const stateTtl = String(sessionMaxLifetimeMs);
 
   async function pruneUserIndex(userId: string): Promise<void> {
     // The stand-in answers null for a missing set where Redis answers [].
-    const ids = ((await redis.srandmember(userKey(userId), PRUNE_SAMPLE)) as string[] | null) ?? [];
+    const ids = ((await redis.srandmember(keys.index(userId), PRUNE_SAMPLE)) as string[] | null) ?? [];
     if (ids.length === 0) return;
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.exists(sessionKey(id));
+    for (const id of ids) pipeline.exists(keys.session(userId, id));
     const results = (await pipeline.exec()) ?? [];
     const dead = ids.filter((_, i) => {
       const [error, exists] = results[i] ?? [];
       if (error) throw error;
       return exists === 0;
     });
-    if (dead.length > 0) await redis.srem(userKey(userId), ...dead);
+    if (dead.length > 0) await redis.srem(keys.index(userId), ...dead);
   }
 
-  async function endSessions(userId: string, ids: readonly string[]): Promise<number> {
-    if (ids.length === 0) return 0;
-    const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.del(sessionKey(id), successorKey(id));
-    pipeline.srem(userKey(userId), ...ids);
-    const results = (await pipeline.exec()) ?? [];
-    let ended = 0;
-    for (const [error, value] of results.slice(0, ids.length)) {
-      if (error) throw error;
-      // DEL counts both keys; a session existed when its hash was among them.
-      if (typeof value === "number" && value > 0) ended += 1;
-    }
-    return ended;
+  /** One round of the end-access script over `ids`; returns how many ended and the unlisted ids. */
+  async function endAccessRound(userId: string, change: AccessEnd, ids: readonly string[]): Promise<[number, string[]]> {
+    const sessionKeysOfIds = ids.flatMap((id) => [keys.session(userId, id), keys.successor(userId, id)]);
+    // EVAL rather than a defined command: its number of keys varies, which ioredis-mock's defined
+    // commands do not support. It runs only when a user's access ends, so resending the script is cheap.
+    const reply = (await redis.eval(
+      endAccessScript,
+      2 + sessionKeysOfIds.length,
+      keys.state(userId),
+      keys.index(userId),
+      ...sessionKeysOfIds,
+      String(change.epoch),
+      change.keepSessionId ?? "",
+      change.disablesUser ? "1" : "",
+      stateTtl,
+      ...ids,
+    )) as [number, string];
+    const [ended, unlisted] = reply;
+    return [Number(ended), String(unlisted ?? "") === "" ? [] : String(unlisted).split(",")];
   }
 
   return {
     create: (session: NewSession) =>
-      redisCall(redis, async () => {
-        const key = sessionKey(session.id);
-        const fields: Record<string, string> = {
-          u: session.userId,
-          t: session.tenant,
-          c: session.secretHash,
-          ca: String(session.createdAt),
-          lu: String(session.createdAt),
-          ae: String(session.absoluteExpiresAt),
-        };
-        if (session.ip !== undefined) fields.ip = session.ip;
-        if (session.userAgent !== undefined) fields.ua = session.userAgent.slice(0, 512);
+      redisCall(redis, async (): Promise<CreateOutcome> => {
+        const fields: string[] = [
+          "u",
+          session.userId,
+          "t",
+          session.tenant,
+          "c",
+          session.secretHash,
+          "ca",
+          String(session.createdAt),
+          "lu",
+          String(session.createdAt),
+          "ae",
+          String(session.absoluteExpiresAt),
+          "ep",
+          String(session.epoch),
+        ];
+        if (session.ip !== undefined) fields.push("ip", session.ip);
+        if (session.userAgent !== undefined) fields.push("ua", session.userAgent.slice(0, 512));
         await pruneUserIndex(session.userId);
-        const results = await redis
-          .multi()
-          .hset(key, fields)
-          .pexpire(key, session.idleTtlMs)
-          .sadd(userKey(session.userId), session.id)
-          .pexpire(userKey(session.userId), sessionMaxLifetimeMs)
-          .exec();
-        for (const [error] of results ?? []) if (error) throw error;
+        const outcome = await scripted.authCreate(
+          keys.session(session.userId, session.id),
+          keys.index(session.userId),
+          keys.state(session.userId),
+          session.id,
+          String(session.epoch),
+          String(session.idleTtlMs),
+          String(sessionMaxLifetimeMs),
+          ...fields,
+        );
+        if (outcome !== "created" && outcome !== "stale" && outcome !== "disabled") {
+          throw new Error(`unexpected reply from the create script: ${outcome}`);
+        }
+        return outcome;
       }),
 
-    owner: (sessionId) =>
-      redisCall(redis, async (): Promise<SessionOwner | null> => {
-        const [userId, tenant] = await redis.hmget(sessionKey(sessionId), "u", "t");
-        return userId && tenant ? { userId, tenant } : null;
+    lookup: (userId, sessionId) =>
+      redisCall(redis, async () => {
+        const results = (await redis.multi().hget(keys.session(userId, sessionId), "t").hexists(keys.state(userId), "d").exec()) ?? [];
+        for (const [error] of results) if (error) throw error;
+        // No legacy fallback here: a refresh token naming its user was issued in this layout, and
+        // one of the earlier shape found its session through legacyOwner, which moved it.
+        const tenant = results[0]?.[1];
+        return { tenant: typeof tenant === "string" ? tenant : null, userDisabled: results[1]?.[1] === 1 };
       }),
+
+    legacyOwner: (sessionId) => redisCall(redis, () => legacy.ownerOf(sessionId)),
 
     rotate: (request: RotateRequest) =>
       redisCall(redis, async (): Promise<RotateOutcome> => {
+        const { userId, sessionId } = request;
         const reply = await scripted.authRotate(
-          sessionKey(request.sessionId),
-          successorKey(request.sessionId),
+          keys.session(userId, sessionId),
+          keys.successor(userId, sessionId),
+          keys.index(userId),
+          keys.state(userId),
           request.presentedHash,
           request.nextHash,
           request.sealedNext,
@@ -200,6 +344,8 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
           String(HISTORY_MAX),
           String(request.now + request.graceMs),
           request.mode,
+          String(request.epoch),
+          sessionId,
         );
         const [kind, a, b] = reply.map(String);
         switch (kind) {
@@ -208,12 +354,11 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
             return { kind, ttlMs: Number(a) };
           case "grace":
             return { kind, sealedNext: a ?? "", ttlMs: Number(b) };
-          case "reused": {
-            await redis.srem(userKey(a ?? ""), request.sessionId);
+          case "reused":
             return { kind, userId: a ?? "", tenant: b ?? "" };
-          }
           case "mismatch":
           case "missing":
+          case "stale":
             return { kind };
           default:
             throw new Error(`unexpected reply from the rotation script: ${kind}`);
@@ -222,10 +367,11 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
 
     list: (userId, now) =>
       redisCall(redis, async (): Promise<SessionInfo[]> => {
-        const ids = await redis.smembers(userKey(userId));
+        if (legacy.active) await legacy.adoptUser(userId);
+        const ids = await redis.smembers(keys.index(userId));
         if (ids.length === 0) return [];
         const pipeline = redis.pipeline();
-        for (const id of ids) pipeline.hgetall(sessionKey(id)).pttl(sessionKey(id));
+        for (const id of ids) pipeline.hgetall(keys.session(userId, id)).pttl(keys.session(userId, id));
         const results = (await pipeline.exec()) ?? [];
         const sessions: SessionInfo[] = [];
         ids.forEach((id, i) => {
@@ -247,23 +393,56 @@ export function createSessionStore(redis: Redis, prefix: string, sessionMaxLifet
         return sessions;
       }),
 
-    touch: (sessionId, now, idleTtlMs) =>
+    touch: (userId, sessionId, now, idleTtlMs, epoch) =>
       redisCall(redis, async () => {
-        const reply = await scripted.authTouch(sessionKey(sessionId), String(now), String(idleTtlMs));
-        return reply === null || reply === undefined || Number(reply) < 0 ? null : Number(reply);
+        const reply = await scripted.authTouch(
+          keys.session(userId, sessionId),
+          keys.state(userId),
+          String(now),
+          String(idleTtlMs),
+          String(epoch),
+        );
+        const ttl = reply === null || reply === undefined ? -1 : Number(reply);
+        if (ttl === -2) return "stale";
+        return ttl < 0 ? null : ttl;
       }),
 
-    isActive: (sessionId) => redisCall(redis, async () => (await redis.exists(sessionKey(sessionId))) === 1),
-
-    revoke: (sessionId, userId) => redisCall(redis, async () => (await endSessions(userId, [sessionId])) === 1),
-
-    revokeAllForUser: (userId, keepSessionId) =>
+    isActive: (userId, sessionId) =>
       redisCall(redis, async () => {
-        const ids = await redis.smembers(userKey(userId));
-        return endSessions(
-          userId,
-          ids.filter((id) => id !== keepSessionId),
+        if ((await redis.exists(keys.session(userId, sessionId))) === 1) return true;
+        // Only on the inactive path, and only while sessions of the old layout may remain.
+        return legacy.active && (await legacy.adopt(sessionId, userId)) !== null;
+      }),
+
+    isUserDisabled: (userId) => redisCall(redis, async () => (await redis.hexists(keys.state(userId), "d")) === 1),
+
+    revoke: (userId, sessionId) =>
+      redisCall(redis, async () => {
+        if (legacy.active) await legacy.adopt(sessionId, userId);
+        const existed = await scripted.authRevoke(
+          keys.session(userId, sessionId),
+          keys.successor(userId, sessionId),
+          keys.index(userId),
+          sessionId,
         );
+        return Number(existed) === 1;
+      }),
+
+    endAccess: (userId, change) =>
+      redisCall(redis, async () => {
+        if (legacy.active) await legacy.adoptUser(userId);
+        // Round one records the epoch, so no session resting on an older one can be created
+        // after it; sessions created between SMEMBERS and round one come back unlisted and are
+        // judged in round two. Anything newer rests on the new epoch and stays.
+        const [endedFirst, unlisted] = await endAccessRound(userId, change, await redis.smembers(keys.index(userId)));
+        if (unlisted.length === 0) return endedFirst;
+        const [endedSecond] = await endAccessRound(userId, change, unlisted);
+        return endedFirst + endedSecond;
+      }),
+
+    restoreAccess: (userId, epoch) =>
+      redisCall(redis, async () => {
+        await scripted.authRestoreAccess(keys.state(userId), String(epoch), stateTtl);
       }),
   };
 }

@@ -7,12 +7,14 @@ import * as initial from "./2026_11_21_0001_initial.js";
 import * as oneTimeTokensAndAudit from "./2026_11_22_0002_one_time_tokens_and_audit.js";
 import * as signingKeys from "./2026_11_22_0003_signing_keys.js";
 import * as identifierKeys from "./2026_11_24_0004_identifier_keys.js";
+import * as sessionEpoch from "./2026_11_25_0005_session_epoch.js";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_initial": initial,
   "2026_11_22_0002_one_time_tokens_and_audit": oneTimeTokensAndAudit,
   "2026_11_22_0003_signing_keys": signingKeys,
   "2026_11_24_0004_identifier_keys": identifierKeys,
+  "2026_11_25_0005_session_epoch": sessionEpoch,
 };
 
 export const migrationProvider: MigrationProvider = {

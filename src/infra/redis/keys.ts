@@ -1,0 +1,49 @@
+/**
+ * The Redis key layout of sessions, in one place.
+ *
+ * Every key of a user's sessions carries the user's id as its Redis Cluster hash tag, so that each
+ * operation on them (a Lua script, a MULTI, a pipeline) touches one slot, and each token carries
+ * what finds its keys without a scan: access tokens name the user (`sub`) and the session (`sid`),
+ * refresh tokens start with the user (see domain/refresh-token.ts).
+ *
+ * - `<prefix>{<user>}:s:<session>`: the session, a hash: u user, t tenant, c current secret hash,
+ *   p previous secret hash, pu previous-valid-until (ms), o older hashes (comma-separated),
+ *   ca created, lu last used, ae absolute expiry (ms), ep the session epoch it rests on, ip, ua.
+ *   Its TTL is the idle lifetime, capped by `ae`.
+ * - `<prefix>{<user>}:n:<session>`: the sealed successor of the previous secret, living only for
+ *   the grace window.
+ * - `<prefix>{<user>}:idx`: a set of the user's session ids (may hold ids of expired sessions;
+ *   each login checks a random sample and drops the dead ones).
+ * - `<prefix>{<user>}:st`: the user's state, a hash: e the highest session epoch recorded (see
+ *   domain/session-epoch.ts), d the epoch of the change that disabled the user (absent when
+ *   enabled). It lives as long as the longest session could, and for ever while `d` is set.
+ *
+ * The layout before 2026-11-25 (`s:{<session>}`, `n:{<session>}`, `u:{<user>}`: a session and its
+ * user's index in two slots) is moved to this one by legacy-sessions.ts.
+ */
+
+export interface SessionKeys {
+  session(userId: string, sessionId: string): string;
+  successor(userId: string, sessionId: string): string;
+  index(userId: string): string;
+  state(userId: string): string;
+}
+
+/** A hash tag ends at the first `}`: a brace in the prefix or an id would move keys to other slots. */
+function checkTagFree(what: string, value: string): void {
+  if (value.includes("{") || value.includes("}")) throw new Error(`${what} must not contain '{' or '}': ${JSON.stringify(value)}`);
+}
+
+export function sessionKeys(prefix: string): SessionKeys {
+  checkTagFree("REDIS_KEY_PREFIX", prefix);
+  const user = (userId: string) => {
+    checkTagFree("a user id", userId);
+    return `${prefix}{${userId}}`;
+  };
+  return {
+    session: (userId, sessionId) => `${user(userId)}:s:${sessionId}`,
+    successor: (userId, sessionId) => `${user(userId)}:n:${sessionId}`,
+    index: (userId) => `${user(userId)}:idx`,
+    state: (userId) => `${user(userId)}:st`,
+  };
+}
