@@ -8,6 +8,9 @@
  *   (see cli/import-users.ts);
  * - `identifier-conflicts [--renormalize]`: users whose email or username collided with an earlier
  *   user's when identifier keys were computed (see cli/identifier-conflicts.ts);
+ * - `disable` / `enable` `--email <address> [--tenant t] | --user-id <uuid>` `[--reason <text>]`:
+ *   disables a user (every session ends at once, on every instance) or enables them again (see
+ *   cli/user-status.ts);
  * - `keys rotate`: makes a new key of JWT_ALGORITHM the signer of the database key ring and tells
  *   running instances (through Redis); old keys keep verifying until their tokens expire;
  * - `keys list`: the ring's keys and their state (no key material);
@@ -23,17 +26,21 @@ import { openDatabaseFor } from "./app/adapters.js";
 import { createAdmin } from "./cli/create-admin.js";
 import { identifierConflicts } from "./cli/identifier-conflicts.js";
 import { importUsers, parseCsv, parseJsonl } from "./cli/import-users.js";
+import { runUserStatusCommand } from "./cli/user-status.js";
 import { type Config, JWT_ALGORITHMS, type JwtAlgorithm, loadConfig, readEnvironment } from "./config.js";
 import { keyEncryptionKey, keyRotationChannel } from "./infra/crypto/key-setup.js";
 import { generatePrivateKeyPem } from "./infra/crypto/keys.js";
 import { ensureTenant, migrateToLatest } from "./infra/postgres/database.js";
 import { listKeys, rotateKeys } from "./infra/postgres/signing-keys.js";
+import { openRedis, waitForRedis } from "./infra/redis/client.js";
+import { createLogger } from "./logger.js";
 
 const usage = [
   "usage: authward migrate",
   "       authward create-admin --email <address> [--username <name>] [--full-name <name>] [--tenant <slug>] [--password-stdin]",
   "       authward import-users <file.csv|file.jsonl> [--tenant <slug>]",
   "       authward identifier-conflicts [--renormalize]",
+  "       authward disable|enable (--email <address> [--tenant <slug>] | --user-id <uuid>) [--reason <text>]",
   "       authward keys rotate | keys list | keys generate [ES256|EdDSA|RS256]",
 ].join("\n");
 
@@ -104,6 +111,41 @@ async function list(config: Config): Promise<number> {
     await db.destroy();
   }
   return 0;
+}
+
+async function userStatus(action: "disable" | "enable", args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { email: { type: "string" }, tenant: { type: "string" }, "user-id": { type: "string" }, reason: { type: "string" } },
+  });
+  const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
+  if (config.redisUrl === undefined) {
+    // The embedded stand-in lives inside the service's process, and forgets every session when it
+    // restarts: only the database changes here.
+    process.stderr.write("no REDIS_URL: the embedded service's sessions end when it restarts\n");
+  }
+  // Audit events are written to the database; only problems reach standard error.
+  const logger = createLogger("warn", process.stderr);
+  const redis = await openRedis(config.redisUrl, (error) => process.stderr.write(`Redis connection error: ${error.message}\n`));
+  const db = database(config);
+  try {
+    if (!(await waitForRedis(redis, 5000))) throw new Error("Redis is not reachable: nothing was changed");
+    await migrateToLatest(db);
+    process.stdout.write(
+      `${await runUserStatusCommand(db, redis, config, logger, {
+        action,
+        email: values.email,
+        tenant: values.tenant ?? config.defaultTenant,
+        userId: values["user-id"],
+        reason: values.reason,
+        operator: process.env.USER,
+      })}\n`,
+    );
+    return 0;
+  } finally {
+    redis.disconnect();
+    await db.destroy();
+  }
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -182,6 +224,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   }
+  if (command === "disable" || command === "enable") return userStatus(command, argv.slice(1));
   if (command === "keys" && sub === "rotate") return rotate(loadConfig(readEnvironment(process.env), { serving: false }));
   if (command === "keys" && sub === "list")
     return list(loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false }));

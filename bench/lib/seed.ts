@@ -66,7 +66,15 @@ export async function seedSessions(config: Config, redis: Redis, passwordHash: s
             epoch: user.sessionEpoch,
           });
           const { token } = await tokens.issue(
-            { userId: user.id, tenant: user.tenant, sessionId: id, roles: user.roles, email: user.email, emailVerified: false, username: null },
+            {
+              userId: user.id,
+              tenant: user.tenant,
+              sessionId: id,
+              roles: user.roles,
+              email: user.email,
+              emailVerified: false,
+              username: null,
+            },
             now,
           );
           validateBodies.push(base64(toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }))));

@@ -6,7 +6,9 @@ import type { AuthDeps } from "./ports.js";
 
 export async function logout(deps: AuthDeps, ctx: RequestContext, input: { readonly allSessions: boolean }): Promise<number> {
   const claims = await authenticate(deps, ctx);
-  const ended = input.allSessions ? await logoutEverywhere(deps, claims) : Number(await deps.sessions.revoke(claims.userId, claims.sessionId));
+  const ended = input.allSessions
+    ? await logoutEverywhere(deps, claims)
+    : Number(await deps.sessions.revoke(claims.userId, claims.sessionId));
   await deps.events.record({
     type: "logout",
     tenant: claims.tenant,

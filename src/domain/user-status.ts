@@ -55,8 +55,10 @@ function userNotFound(): AuthError {
 function checkReason(reason: string | undefined): string | undefined {
   const trimmed = reason?.trim();
   if (trimmed === undefined || trimmed === "") return undefined;
-  if (/\p{Cc}/u.test(trimmed)) throw new AuthError("INVALID_REQUEST", { message: "reason: control characters are not allowed", metadata: { field: "reason" } });
-  if (trimmed.length > REASON_MAX) throw new AuthError("INVALID_REQUEST", { message: `reason: at most ${REASON_MAX} characters`, metadata: { field: "reason" } });
+  if (/\p{Cc}/u.test(trimmed))
+    throw new AuthError("INVALID_REQUEST", { message: "reason: control characters are not allowed", metadata: { field: "reason" } });
+  if (trimmed.length > REASON_MAX)
+    throw new AuthError("INVALID_REQUEST", { message: `reason: at most ${REASON_MAX} characters`, metadata: { field: "reason" } });
   return trimmed;
 }
 

@@ -94,16 +94,19 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
       email: request.email,
       username: request.username,
     });
-    expect(check.sessionId).toBe(login.refreshToken.split(".")[0]);
+    expect(check.sessionId).toBe(login.refreshToken.split(".")[1]);
   });
 
   it("refresh rotates; the old token replayed after the grace window revokes the whole session", async () => {
-    const { request } = await registerUser();
+    const { request, user } = await registerUser();
     const login = await loginAs(request.email, request.password);
     const refreshed = ok(await client.call("Refresh", { refreshToken: login.refreshToken }));
     expect(refreshed.refreshToken).not.toBe(login.refreshToken);
     expect(refreshed.accessToken).not.toBe(login.accessToken);
     expect(ok(await client.call("ValidateToken", { token: refreshed.accessToken })).active).toBe(true);
+    // Stored state: the session lives under its user's hash tag.
+    const sessionKey = `${app.config.redisKeyPrefix}{${user.id}}:s:${login.refreshToken.split(".")[1]}`;
+    expect(await app.app.redis.exists(sessionKey)).toBe(1);
 
     app.clock.advance(app.config.policy.refreshReuseGraceMs + 1000);
     const replay = failed(await client.call("Refresh", { refreshToken: login.refreshToken }));
@@ -118,8 +121,7 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     const next = failed(await client.call("Refresh", { refreshToken: refreshed.refreshToken }));
     expect(next.reason).toBe("SESSION_REVOKED");
     // Stored state: the session's key is gone from Redis.
-    const sessionId = login.refreshToken.split(".")[0];
-    expect(await app.app.redis.exists(`${app.config.redisKeyPrefix}s:{${sessionId}}`)).toBe(0);
+    expect(await app.app.redis.exists(sessionKey)).toBe(0);
   });
 
   it("20 concurrent refreshes with one token inside the grace window log nobody out and leave one usable token", async () => {

@@ -12,8 +12,9 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdmin } from "../../src/cli/create-admin.js";
 import { issueOneTimeToken } from "../../src/domain/one-time-tokens.js";
+import { disableUser } from "../../src/domain/user-status.js";
 import { createTestDatabase, startTestApp, type TestApp } from "../support/app.js";
-import { bearer, createGrpcClient, ok, type TestClient } from "../support/clients.js";
+import { bearer, createGrpcClient, failed, ok, type TestClient } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
 
 /** Logins racing each change. */
@@ -152,5 +153,54 @@ describe("a change that ends a user's access, racing a storm of logins", () => {
     await race(user, async () => {
       ok(await onB.call("ResetPassword", { email: user.email, newPassword: newPassword() }, bearer(admin.accessToken)));
     });
+  });
+
+  it("disabling the user: no racing login keeps a session", async () => {
+    const user = await newUser();
+    await race(user, async () => {
+      await disableUser(b.app.deps, { userId: user.userId, actor: { kind: "operator" } });
+    });
+  });
+
+  it("a refresh of the session ChangePassword keeps, racing it, rotates on the new state instead of failing", async () => {
+    const user = await newUser();
+    const mine = ok(await onB.call("Login", { identifier: user.email, password: user.password }));
+    // Make the change land between the refresh's read of the user and its rotation.
+    const users = a.app.deps.users;
+    const findById = users.findById.bind(users);
+    let reads = 0;
+    (users as { findById: typeof users.findById }).findById = async (userId) => {
+      const found = await findById(userId);
+      reads++;
+      if (reads === 1)
+        ok(await onB.call("ChangePassword", { currentPassword: user.password, newPassword: newPassword() }, bearer(mine.accessToken)));
+      return found;
+    };
+    try {
+      const refreshed = ok(await onA.call("Refresh", { refreshToken: mine.refreshToken }));
+      expect(reads).toBe(2);
+      expect(ok(await onB.call("ValidateToken", { token: refreshed.accessToken })).active).toBe(true);
+    } finally {
+      (users as { findById: typeof users.findById }).findById = findById;
+    }
+  });
+
+  it("a refresh of another session racing a sign-out everywhere ends with the session, not a new token", async () => {
+    const user = await newUser();
+    const mine = ok(await onB.call("Login", { identifier: user.email, password: user.password }));
+    const other = ok(await onB.call("Login", { identifier: user.email, password: user.password }));
+    const users = a.app.deps.users;
+    const findById = users.findById.bind(users);
+    (users as { findById: typeof users.findById }).findById = async (userId) => {
+      const found = await findById(userId);
+      ok(await onB.call("Logout", { allSessions: true }, bearer(mine.accessToken)));
+      return found;
+    };
+    try {
+      expect(failed(await onA.call("Refresh", { refreshToken: other.refreshToken })).reason).toBe("SESSION_REVOKED");
+    } finally {
+      (users as { findById: typeof users.findById }).findById = findById;
+    }
+    expect(await b.app.deps.sessions.list(user.userId, b.clock.now())).toEqual([]);
   });
 });

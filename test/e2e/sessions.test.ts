@@ -41,11 +41,11 @@ describe.each(transports)("sessions over $name", ({ connect }) => {
     const { sessions } = ok(await onB.call("ListSessions", {}, bearer(phone.accessToken)));
     expect(sessions).toHaveLength(2);
     const [newest, oldest] = sessions;
-    expect(newest).toMatchObject({ id: phone.refreshToken.split(".")[0], current: true, ip: expect.stringMatching(/127\.0\.0\.1/) });
+    expect(newest).toMatchObject({ id: phone.refreshToken.split(".")[1], current: true, ip: expect.stringMatching(/127\.0\.0\.1/) });
     // grpc-js sends its own user agent (set per channel, not per call); HTTP clients send theirs.
     const agent = (mine: string) => (onA.transport === "grpc" ? "grpc-node-js" : mine);
     expect(newest.userAgent).toContain(agent("phone-app/2.0"));
-    expect(oldest).toMatchObject({ id: laptop.refreshToken.split(".")[0], current: false });
+    expect(oldest).toMatchObject({ id: laptop.refreshToken.split(".")[1], current: false });
     expect(oldest.userAgent).toContain(agent("laptop-browser/1.0"));
     for (const session of sessions) expect(session.createdAt).toBeTruthy();
   });
@@ -54,7 +54,7 @@ describe.each(transports)("sessions over $name", ({ connect }) => {
     const { login } = await user();
     const keep = await login("keep");
     const drop = await login("drop");
-    const dropId = drop.refreshToken.split(".")[0];
+    const dropId = drop.refreshToken.split(".")[1];
     expect(ok(await onB.call("ValidateToken", { token: drop.accessToken })).active).toBe(true);
 
     ok(await onA.call("RevokeSession", { sessionId: dropId }, bearer(keep.accessToken)));
@@ -65,13 +65,13 @@ describe.each(transports)("sessions over $name", ({ connect }) => {
     expect(await onB.call("Refresh", { refreshToken: drop.refreshToken })).toMatchObject({ ok: false, reason: "SESSION_REVOKED" });
     expect(ok(await onB.call("ValidateToken", { token: keep.accessToken })).active).toBe(true);
     const { sessions } = ok(await onB.call("ListSessions", {}, bearer(keep.accessToken)));
-    expect(sessions.map((s: { id: string }) => s.id)).toEqual([keep.refreshToken.split(".")[0]]);
+    expect(sessions.map((s: { id: string }) => s.id)).toEqual([keep.refreshToken.split(".")[1]]);
   });
 
   it("answers NOT_FOUND for someone else's session, and leaves it alone", async () => {
     const mallory = await (await user()).login("mallory");
     const alice = await (await user()).login("alice");
-    const aliceId = alice.refreshToken.split(".")[0];
+    const aliceId = alice.refreshToken.split(".")[1];
     expect(await onA.call("RevokeSession", { sessionId: aliceId }, bearer(mallory.accessToken))).toMatchObject({
       ok: false,
       code: "NOT_FOUND",

@@ -8,6 +8,7 @@ import RedisMock from "ioredis-mock";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { NewSession, SessionStore } from "../../src/domain/ports.js";
 import { hashSecret, newSecret, newSessionId, openSuccessor, sealSuccessor } from "../../src/domain/refresh-token.js";
+import { upgradeSessionLayout } from "../../src/infra/redis/legacy-sessions.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 import { clusterSlot } from "../support/cluster-slot.js";
 
@@ -321,6 +322,42 @@ describe.each([
     // Each login drops the dead ids among 16 drawn at random: from 300, few are left.
     expect(members.filter((id) => id.startsWith("gone")).length).toBeLessThan(100);
     expect(members.filter((id) => !id.startsWith("gone"))).toHaveLength(61);
+  });
+
+  it("moves sessions of the previous layout once, and finds them by session id afterwards", async () => {
+    const oldPrefix = `old${randomBytes(4).toString("hex")}:`;
+    const userId = randomUUID();
+    const sessionId = newSessionId();
+    const secret = newSecret();
+    const realNow = Date.now();
+    await redis.hset(`${oldPrefix}s:{${sessionId}}`, {
+      u: userId,
+      t: "default",
+      c: hashSecret(secret),
+      ca: "1",
+      lu: "1",
+      ae: String(realNow + DAY),
+    });
+    await redis.pexpire(`${oldPrefix}s:{${sessionId}}`, 60_000);
+    await redis.sadd(`${oldPrefix}u:{${userId}}`, sessionId, "dead-id");
+
+    const upgrade = await upgradeSessionLayout(redis, oldPrefix, 30 * DAY);
+    expect(upgrade).toMatchObject({ moved: 1, swept: true });
+    expect(upgrade.legacy.active).toBe(true);
+    const moved = createSessionStore(redis, oldPrefix, 30 * DAY, { legacy: upgrade.legacy });
+    expect(await moved.legacyOwner(sessionId)).toBe(userId);
+    expect(await moved.isActive(userId, sessionId)).toBe(true);
+    expect(await redis.hget(`${oldPrefix}{${userId}}:s:${sessionId}`, "c")).toBe(hashSecret(secret));
+    expect(await redis.pttl(`${oldPrefix}{${userId}}:s:${sessionId}`)).toBeGreaterThan(50_000);
+    expect(await redis.exists(`${oldPrefix}s:{${sessionId}}`, `${oldPrefix}u:{${userId}}`)).toBe(0);
+    expect(await upgradeSessionLayout(redis, oldPrefix, 30 * DAY)).toMatchObject({ moved: 0, swept: true });
+
+    // A deployment that never had old sessions looks once, then never again, and pays nothing.
+    const freshPrefix = `new${randomBytes(4).toString("hex")}:`;
+    expect(await upgradeSessionLayout(redis, freshPrefix, 30 * DAY)).toMatchObject({ moved: 0, swept: true });
+    const fresh = await upgradeSessionLayout(redis, freshPrefix, 30 * DAY);
+    expect(fresh).toMatchObject({ moved: 0, swept: false });
+    expect(fresh.legacy.active).toBe(false);
   });
 
   it("refuses a key prefix or a user id that would move keys out of the user's slot", async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthError } from "../../src/domain/errors.js";
 import type { UserRepository } from "../../src/domain/ports.js";
 import { ensureTenant, migrateToLatest, openDatabase } from "../../src/infra/postgres/database.js";
+import { createOneTimeTokens } from "../../src/infra/postgres/one-time-tokens.js";
 import type { Database } from "../../src/infra/postgres/schema.js";
 import { createUserRepository } from "../../src/infra/postgres/users.js";
 import { createTestDatabase } from "../support/app.js";
@@ -37,6 +38,7 @@ describe.each([
       "2026_11_22_0002_one_time_tokens_and_audit",
       "2026_11_22_0003_signing_keys",
       "2026_11_24_0004_identifier_keys",
+      "2026_11_25_0005_session_epoch",
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     await ensureTenant(db, "default", "default");
@@ -142,5 +144,40 @@ describe.each([
     expect((await users.findCredentialsById(user.id))?.passwordHash).toBe("new-hash");
     const row = await db.selectFrom("users").select(["password_changed_at"]).where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(row.password_changed_at.toISOString()).toBe(when.toISOString());
+  });
+
+  it("raises the session epoch with every change that ends access, in the same statement, and with nothing else", async () => {
+    const user = await users.create(newUser({ email: "epoch@example.com", username: null }));
+    const epochOf = async () => (await users.findById(user.id))?.sessionEpoch;
+    expect(await epochOf()).toBe(0);
+    expect(await users.updatePasswordHash(user.id, "hash-2", new Date())).toBe(1);
+    expect(await users.raiseSessionEpoch(user.id)).toBe(2);
+    expect(await users.setActive(user.id, false, new Date())).toEqual({ tenant: "default", wasActive: true, sessionEpoch: 3 });
+    expect((await users.findById(user.id))?.isActive).toBe(false);
+    expect(await users.setActive(user.id, false, new Date())).toEqual({ tenant: "default", wasActive: false, sessionEpoch: 4 });
+    expect(await users.setActive(user.id, true, new Date())).toMatchObject({ wasActive: false, sessionEpoch: 5 });
+    // A re-hash of the same password ends nothing.
+    await users.upgradePasswordHash(user.id, "hash-2", "hash-3");
+    expect(await epochOf()).toBe(5);
+    // A password reset by mailed token raises it in the statement that spends the token.
+    const tokens = createOneTimeTokens(db);
+    const now = new Date();
+    await tokens.issue({
+      userId: user.id,
+      tenant: "default",
+      purpose: "reset_password",
+      tokenHash: "epoch-reset",
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 60_000),
+    });
+    expect(await tokens.consume("reset_password", "epoch-reset", now, { kind: "reset_password", passwordHash: "hash-4" })).toEqual({
+      userId: user.id,
+      sessionEpoch: 6,
+    });
+    expect(await epochOf()).toBe(6);
+    // Nobody to change.
+    const nobody = "00000000-0000-4000-8000-000000000000";
+    expect(await users.raiseSessionEpoch(nobody)).toBeNull();
+    expect(await users.setActive(nobody, false, new Date())).toBeNull();
   });
 });

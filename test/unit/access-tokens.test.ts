@@ -127,7 +127,13 @@ describe("the email_verified claim", () => {
   /** A token as we sign them, with `email_verified` as given (absent when undefined). */
   function signed(emailVerified: unknown): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ sid: "s1", tid: "default", roles: [], email: "a@example.com", ...(emailVerified === undefined ? {} : { email_verified: emailVerified }) })
+    return new SignJWT({
+      sid: "s1",
+      tid: "default",
+      roles: [],
+      email: "a@example.com",
+      ...(emailVerified === undefined ? {} : { email_verified: emailVerified }),
+    })
       .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" })
       .setIssuer("iss")
       .setAudience("api")
@@ -142,7 +148,10 @@ describe("the email_verified claim", () => {
     for (const emailVerified of [true, false]) {
       const { token } = await tokens().issue({ ...claims, emailVerified }, Date.now());
       expect(JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()).email_verified).toBe(emailVerified);
-      expect(await tokens().verify(token, { audience: undefined, now: Date.now() })).toMatchObject({ active: true, claims: { emailVerified } });
+      expect(await tokens().verify(token, { audience: undefined, now: Date.now() })).toMatchObject({
+        active: true,
+        claims: { emailVerified },
+      });
     }
   });
 
@@ -154,6 +163,9 @@ describe("the email_verified claim", () => {
   });
 
   it.each([["true"], [1], [null]])("makes a token with email_verified %j malformed", async (value) => {
-    expect(await tokens().verify(await signed(value), { audience: undefined, now: Date.now() })).toEqual({ active: false, reason: "malformed" });
+    expect(await tokens().verify(await signed(value), { audience: undefined, now: Date.now() })).toEqual({
+      active: false,
+      reason: "malformed",
+    });
   });
 });

@@ -153,6 +153,21 @@ export function createLegacySessions(
 }
 
 /**
+ * The fallbacks for a process that does not sweep (the CLI): active while the last sweep said old
+ * sessions may remain, or when no sweep has run yet.
+ */
+export async function openLegacySessions(
+  redis: Redis,
+  prefix: string,
+  sessionMaxLifetimeMs: number,
+  now: () => number = Date.now,
+): Promise<LegacySessions> {
+  const [version, until] = await redis.hmget(`${prefix}layout`, "v", "legacy_until");
+  const activeUntil = version === "2" ? Number(until ?? 0) || 0 : now() + sessionMaxLifetimeMs;
+  return createLegacySessions(redis, prefix, sessionMaxLifetimeMs, () => activeUntil, now);
+}
+
+/**
  * Moves every session of the old layout at start-up (see the file's comment). Idempotent, and
  * safe to run from several processes at once. Returns the fallbacks the store keeps running
  * while old sessions may remain.
