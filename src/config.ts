@@ -129,11 +129,15 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
 function readStores(r: ConfigReader): StoreConfig {
   const databaseUrl = r.url("DATABASE_URL", ["postgres:", "postgresql:"]);
   const redisUrl = r.url("REDIS_URL", ["redis:", "rediss:"]);
+  const redisKeyPrefix = r.str("REDIS_KEY_PREFIX", "auth:");
+  // Session keys take their Redis Cluster slot from the user's id in braces: a brace in the prefix
+  // would take over that hash tag.
+  if (/[{}]/.test(redisKeyPrefix)) r.problem(`REDIS_KEY_PREFIX=${redisKeyPrefix}: must not contain '{' or '}'`);
   return {
     databaseUrl,
     databasePoolMax: r.int("DATABASE_POOL_MAX", 10, 1, 1000),
     redisUrl,
-    redisKeyPrefix: r.str("REDIS_KEY_PREFIX", "auth:"),
+    redisKeyPrefix,
     dataDir: r.str("DATA_DIR", ".data"),
     embedded: { database: databaseUrl === undefined, redis: redisUrl === undefined },
   };

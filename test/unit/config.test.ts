@@ -68,6 +68,12 @@ describe("loadConfig", () => {
     expect(problems[0]).toMatch(/^REDIS_URL/);
   });
 
+  it("refuses a REDIS_KEY_PREFIX with a brace, which would take over the sessions' hash tag", () => {
+    expect(problemsOf({ REDIS_KEY_PREFIX: "auth{x}:" })).toEqual(["REDIS_KEY_PREFIX=auth{x}:: must not contain '{' or '}'"]);
+    expect(problemsOf({ REDIS_KEY_PREFIX: "auth:}" })).toHaveLength(1);
+    expect(loadConfig({ REDIS_KEY_PREFIX: "tenant-a:auth:" }).redisKeyPrefix).toBe("tenant-a:auth:");
+  });
+
   it("requires a JWT_SECRET of at least 32 bytes for HS256", () => {
     expect(problemsOf({ JWT_ALGORITHM: "HS256" })[0]).toMatch(/^JWT_SECRET: required/);
     expect(problemsOf({ JWT_ALGORITHM: "HS256", JWT_SECRET: "short" })[0]).toMatch(/at least 32 bytes/);
