@@ -135,7 +135,7 @@ async function userStatus(action: "disable" | "enable", args: readonly string[])
       `${await runUserStatusCommand(db, redis, config, logger, {
         action,
         email: values.email,
-        tenant: values.tenant ?? config.defaultTenant,
+        tenant: values.tenant ?? config.policy.defaultTenant,
         userId: values["user-id"],
         reason: values.reason,
         operator: process.env.USER,

@@ -41,8 +41,8 @@ export async function runUserStatusCommand(
   const users = createUserRepository(db);
   const deps: UserStatusDeps = {
     users,
-    sessions: createSessionStore(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs, {
-      legacy: await openLegacySessions(redis, config.redisKeyPrefix, config.sessionMaxLifetimeMs),
+    sessions: createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, {
+      legacy: await openLegacySessions(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs),
     }),
     events: createAuditLog(db, logger),
     clock: { now: () => Date.now() },

@@ -146,7 +146,7 @@ describe("a change that ends a user's access, racing a storm of logins", () => {
       email: adminEmail,
       username: undefined,
       fullName: undefined,
-      tenant: b.config.defaultTenant,
+      tenant: b.config.policy.defaultTenant,
       password: adminPassword,
     });
     const admin = ok(await onB.call("Login", { identifier: adminEmail, password: adminPassword }));

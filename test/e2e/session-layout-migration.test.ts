@@ -130,7 +130,7 @@ describe("moving sessions from the previous Redis layout", () => {
     // A retry inside the grace window gets the same successor.
     expect(ok(await client.call("Refresh", { refreshToken: before.refreshToken })).refreshToken).toBe(refreshed.refreshToken);
     const next = ok(await client.call("Refresh", { refreshToken: refreshed.refreshToken }));
-    app.clock.advance(app.config.refreshReuseGraceMs + 1000);
+    app.clock.advance(app.config.policy.refreshReuseGraceMs + 1000);
     expect(failed(await client.call("Refresh", { refreshToken: before.refreshToken })).reason).toBe("TOKEN_REUSED");
     expect(ok(await client.call("ValidateToken", { token: next.accessToken })).reason).toBe("INACTIVE_REASON_REVOKED");
   });
