@@ -150,6 +150,10 @@ describe("moving sessions from the previous Redis layout", () => {
     // Ending every session of the user ends the ones still in the old layout too.
     const lateLogout = await writeOldSession();
     const mine = ok(await client.call("Refresh", { refreshToken: late.refreshToken }));
+    // Revoking one of them by id finds it too.
+    const lateRevoke = await writeOldSession();
+    ok(await client.call("RevokeSession", { sessionId: lateRevoke.sessionId }, bearer(mine.accessToken)));
+    expect(ok(await client.call("ValidateToken", { token: lateRevoke.accessToken })).active).toBe(false);
     ok(await client.call("Logout", { allSessions: true }, bearer(mine.accessToken)));
     expect(ok(await client.call("ValidateToken", { token: lateLogout.accessToken })).active).toBe(false);
     expect(await app.app.redis.exists(`${prefix}s:{${lateLogout.sessionId}}`)).toBe(0);

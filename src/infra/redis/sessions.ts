@@ -418,14 +418,13 @@ export function createSessionStore(
 
     revoke: (userId, sessionId) =>
       redisCall(redis, async () => {
-        if (legacy.active) await legacy.adopt(sessionId, userId);
-        const existed = await scripted.authRevoke(
-          keys.session(userId, sessionId),
-          keys.successor(userId, sessionId),
-          keys.index(userId),
-          sessionId,
-        );
-        return Number(existed) === 1;
+        const revoke = async () =>
+          Number(
+            await scripted.authRevoke(keys.session(userId, sessionId), keys.successor(userId, sessionId), keys.index(userId), sessionId),
+          ) === 1;
+        if (await revoke()) return true;
+        // Not in this layout: while old sessions may remain, it may be one of them.
+        return legacy.active && (await legacy.adopt(sessionId, userId)) !== null && (await revoke());
       }),
 
     endAccess: (userId, change) =>
