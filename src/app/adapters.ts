@@ -19,8 +19,8 @@ import { openDatabase } from "../infra/postgres/database.js";
 import { createOneTimeTokens } from "../infra/postgres/one-time-tokens.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { createUserRepository } from "../infra/postgres/users.js";
-import { createRateLimiter } from "../infra/redis/rate-limit.js";
 import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
+import { createRateLimiter } from "../infra/redis/rate-limit.js";
 import { createSessionStore } from "../infra/redis/sessions.js";
 
 /**

@@ -7,6 +7,7 @@
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import { sessionStoreFor } from "../app/adapters.js";
 import type { Config } from "../config.js";
 import { AuthError } from "../domain/errors.js";
 import { disableUser, enableUser, type UserStatusDeps } from "../domain/user-status.js";
@@ -15,7 +16,6 @@ import { createAuditLog } from "../infra/postgres/audit.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { createUserRepository } from "../infra/postgres/users.js";
 import { openLegacySessions } from "../infra/redis/legacy-sessions.js";
-import { createSessionStore } from "../infra/redis/sessions.js";
 
 export interface UserStatusCommand {
   readonly action: "disable" | "enable";
@@ -41,9 +41,7 @@ export async function runUserStatusCommand(
   const users = createUserRepository(db);
   const deps: UserStatusDeps = {
     users,
-    sessions: createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, {
-      legacy: await openLegacySessions(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs),
-    }),
+    sessions: sessionStoreFor(config, redis, await openLegacySessions(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs)),
     events: createAuditLog(db, logger),
     clock: { now: () => Date.now() },
   };

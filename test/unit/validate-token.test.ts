@@ -3,7 +3,7 @@
  * Redis round trip) for a live session, and the disabled-user lookup only on the inactive path.
  */
 import { describe, expect, it } from "vitest";
-import type { AccessClaims, TokenCheck } from "../../src/domain/model.js";
+import type { AccessClaims, RequestContext, TokenCheck } from "../../src/domain/model.js";
 import type { AuthDeps } from "../../src/domain/ports.js";
 import { validateToken } from "../../src/domain/validate-token.js";
 
@@ -39,7 +39,7 @@ function fake(state: { live: boolean; disabled: boolean }) {
   return { deps, calls };
 }
 
-const ctx = { tenantHeader: undefined, authorization: undefined, ip: undefined, userAgent: undefined };
+const ctx: RequestContext = { tenantHeader: undefined, credential: { kind: "none" }, ip: undefined, userAgent: undefined };
 
 describe("ValidateToken and the session store", () => {
   it("asks the store one question for a live session", async () => {
