@@ -42,6 +42,7 @@ export function fakeUser(overrides: Partial<User> = {}): User {
     isActive: true,
     emailVerifiedAt: null,
     createdAt: new Date(0),
+    sessionEpoch: 0,
     ...overrides,
   };
 }

@@ -11,8 +11,10 @@ import { AuthError } from "../../src/domain/errors.js";
 import type { AccessClaims, SecurityEvent, User, UserCredentials } from "../../src/domain/model.js";
 import type {
   AccessTokens,
+  ActiveChange,
   AuthDeps,
   AuthPolicy,
+  ConsumedToken,
   NewUser,
   OneTimePurpose,
   OneTimeTokenRecord,
@@ -76,6 +78,7 @@ export class MemoryUsers implements UserRepository {
       isActive: true,
       emailVerifiedAt: null,
       createdAt: new Date(),
+      sessionEpoch: 0,
     };
     this.rows.set(user.id, { user, passwordHash: input.passwordHash });
     return user;
@@ -96,9 +99,27 @@ export class MemoryUsers implements UserRepository {
   async findById(userId: string): Promise<User | null> {
     return this.rows.get(userId)?.user ?? null;
   }
-  async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
+  async updatePasswordHash(userId: string, passwordHash: string): Promise<number> {
     const row = this.rows.get(userId);
-    if (row !== undefined) row.passwordHash = passwordHash;
+    if (row === undefined) throw new AuthError("USER_NOT_FOUND");
+    row.passwordHash = passwordHash;
+    return this.raise(row);
+  }
+  async raiseSessionEpoch(userId: string): Promise<number | null> {
+    const row = this.rows.get(userId);
+    return row === undefined ? null : this.raise(row);
+  }
+  async setActive(userId: string, active: boolean): Promise<ActiveChange | null> {
+    const row = this.rows.get(userId);
+    if (row === undefined) return null;
+    const wasActive = row.user.isActive;
+    row.user = { ...row.user, isActive: active };
+    return { tenant: row.user.tenant, wasActive, sessionEpoch: this.raise(row) };
+  }
+  /** As the SQL does: the epoch rises with every change that ends access. */
+  private raise(row: StoredUser): number {
+    row.user = { ...row.user, sessionEpoch: row.user.sessionEpoch + 1 };
+    return row.user.sessionEpoch;
   }
   async upgradePasswordHash(userId: string, previousHash: string, passwordHash: string): Promise<void> {
     const row = this.rows.get(userId);
@@ -127,14 +148,17 @@ export class MemoryOneTimeTokens implements OneTimeTokens {
     const token = this.tokens.get(tokenHash);
     return token === undefined || token.purpose !== purpose ? null : token;
   }
-  async consume(purpose: OneTimePurpose, tokenHash: string, now: Date, effect: TokenEffect): Promise<string | null> {
+  async consume(purpose: OneTimePurpose, tokenHash: string, now: Date, effect: TokenEffect): Promise<ConsumedToken | null> {
     const token = this.tokens.get(tokenHash);
     if (token === undefined || token.purpose !== purpose || token.usedAt !== null || token.expiresAt <= now) return null;
     this.tokens.set(tokenHash, { ...token, usedAt: now });
     const verified = { emailVerifiedAt: this.users.rows.get(token.userId)?.user.emailVerifiedAt ?? now };
     this.users.update(token.userId, verified);
-    if (effect.kind === "reset_password") await this.users.updatePasswordHash(token.userId, effect.passwordHash);
-    return token.userId;
+    const sessionEpoch =
+      effect.kind === "reset_password"
+        ? await this.users.updatePasswordHash(token.userId, effect.passwordHash)
+        : (this.users.rows.get(token.userId)?.user.sessionEpoch ?? 0);
+    return { userId: token.userId, sessionEpoch };
   }
   async voidAll(userId: string, purpose: OneTimePurpose, now: Date): Promise<void> {
     for (const [hash, token] of this.tokens) {

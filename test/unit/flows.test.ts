@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { AuthError, type AuthErrorReason } from "../../src/domain/errors.js";
 import { bindFlows } from "../../src/domain/flows.js";
 import type { RequestContext } from "../../src/domain/model.js";
+import { disableUser } from "../../src/domain/user-status.js";
 import { memoryDeps } from "../support/memory-ports.js";
 
 const anonymous: RequestContext = { tenantHeader: undefined, credential: { kind: "none" }, ip: "203.0.113.9", userAgent: "unit" };
@@ -58,8 +59,8 @@ describe("refresh", () => {
     clock.advance(10_001);
     expect(await reasonOf(flows.refresh(anonymous, { refreshToken: tokens.refreshToken }))).toBe("TOKEN_REUSED");
     expect(events.filter((e) => e.type === "refresh_reuse_detected")).toEqual([expect.objectContaining({ userId: user.id })]);
-    const sessionId = tokens.refreshToken.split(".")[0] ?? "";
-    expect(await deps.sessions.isActive(sessionId)).toBe(false);
+    const sessionId = tokens.refreshToken.split(".")[1] ?? "";
+    expect(await deps.sessions.isActive(user.id, sessionId)).toBe(false);
     expect(await reasonOf(flows.refresh(anonymous, { refreshToken: next.refreshToken }))).toBe("SESSION_REVOKED");
   });
 
@@ -71,18 +72,18 @@ describe("refresh", () => {
   });
 
   it("calls a wrong secret for a live session invalid, and leaves the session alone", async () => {
-    const { flows, deps, tokens } = await signedIn();
-    const [sessionId] = tokens.refreshToken.split(".");
-    const forged = `${sessionId}.${"A".repeat(43)}`;
+    const { flows, deps, tokens, user } = await signedIn();
+    const [userPart, sessionId] = tokens.refreshToken.split(".");
+    const forged = `${userPart}.${sessionId}.${"A".repeat(43)}`;
     expect(await reasonOf(flows.refresh(anonymous, { refreshToken: forged }))).toBe("TOKEN_INVALID");
-    expect(await deps.sessions.isActive(sessionId ?? "")).toBe(true);
+    expect(await deps.sessions.isActive(user.id, sessionId ?? "")).toBe(true);
   });
 
   it("ends the session of a user who was disabled", async () => {
     const { flows, deps, tokens, users, user } = await signedIn();
     users.update(user.id, { isActive: false });
     expect(await reasonOf(flows.refresh(anonymous, { refreshToken: tokens.refreshToken }))).toBe("ACCOUNT_DISABLED");
-    expect(await deps.sessions.isActive(tokens.refreshToken.split(".")[0] ?? "")).toBe(false);
+    expect(await deps.sessions.isActive(user.id, tokens.refreshToken.split(".")[1] ?? "")).toBe(false);
   });
 });
 
@@ -190,5 +191,45 @@ describe("email verification", () => {
     expect(await reasonOf(flows.login(anonymous, credentials))).toBe("EMAIL_NOT_VERIFIED");
     await flows.verifyEmail(anonymous, { token: mailedToken(mail, "verification") });
     expect((await flows.login(anonymous, credentials)).user.email).toBe(credentials.identifier);
+  });
+});
+
+describe("the session epoch", () => {
+  /** Runs `change` while the next login is between reading the user and starting its session (in its bcrypt). */
+  function duringNextPasswordCheck(deps: ReturnType<typeof memoryDeps>["deps"], change: () => Promise<unknown>): void {
+    const passwords = deps.passwords as { verify: typeof deps.passwords.verify };
+    const verify = passwords.verify;
+    passwords.verify = async (password, stored) => {
+      passwords.verify = verify;
+      const ok = await verify(password, stored);
+      await change();
+      return ok;
+    };
+  }
+
+  it.each([
+    ["a sign-out everywhere", "SESSION_REVOKED"],
+    ["a password change", "SESSION_REVOKED"],
+    ["disabling the user", "ACCOUNT_DISABLED"],
+  ] as const)("gives a login that read the user before %s no session (%s)", async (change, reason) => {
+    const { flows, deps, tokens, email, password, user, events } = await signedIn();
+    duringNextPasswordCheck(deps, () => {
+      if (change === "a sign-out everywhere") return flows.logout(as(tokens.accessToken), { allSessions: true });
+      if (change === "a password change")
+        return flows.changePassword(as(tokens.accessToken), { currentPassword: password, newPassword: "second-password" });
+      return disableUser(deps, { userId: user.id, actor: { kind: "system" } });
+    });
+    expect(await reasonOf(flows.login(anonymous, { identifier: email, password }))).toBe(reason);
+    const kept = change === "a password change" ? [tokens.refreshToken.split(".")[1]] : [];
+    expect((await deps.sessions.list(user.id, deps.clock.now())).map((s) => s.id)).toEqual(kept);
+    expect(events.filter((e) => e.type === "login_failed").map((e) => e.detail?.cause)).toEqual([
+      reason === "ACCOUNT_DISABLED" ? "disabled" : "superseded",
+    ]);
+  });
+
+  it("lets a login that read the user after the change through", async () => {
+    const { flows, tokens, email, password } = await signedIn();
+    await flows.logout(as(tokens.accessToken), { allSessions: true });
+    expect((await flows.login(anonymous, { identifier: email, password })).refreshToken.split(".")).toHaveLength(3);
   });
 });
