@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAccessTokenVerifier } from "../../src/client/index.js";
+import { createAccessTokenVerifier } from "../../packages/client/src/index.js";
 import { issueOneTimeToken } from "../../src/domain/one-time-tokens.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createGrpcClient, ok, type TestClient } from "../support/clients.js";
