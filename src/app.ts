@@ -20,7 +20,7 @@ import { createAuditLog } from "./infra/postgres/audit.js";
 import type { Database } from "./infra/postgres/schema.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { authService } from "./transport/auth-service.js";
-import { createCallEnvelope } from "./transport/call/envelope.js";
+import { createCallEnvelope, type Interceptor } from "./transport/call/envelope.js";
 import { addHealth, addReflection } from "./transport/grpc/introspection.js";
 import { createGrpcServer } from "./transport/grpc/server.js";
 import { createHttpServer, type Readiness } from "./transport/http/server.js";
@@ -83,7 +83,9 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
 
   const served = services(flows);
   const descriptors = served.map((s) => s.service);
-  const envelope = createCallEnvelope({ logger, metrics });
+  // Concerns of every call on every transport go here, in order (ARCHITECTURE.md lists the planned ones).
+  const interceptors: Interceptor[] = [];
+  const envelope = createCallEnvelope({ logger, metrics }, interceptors);
   const grpcServer = createGrpcServer(served, { maxRequestBytes: config.maxRequestBytes, envelope, benchFloor: config.benchFloor });
   addReflection(grpcServer, descriptors);
   const health = addHealth(grpcServer, descriptors);

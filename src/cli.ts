@@ -118,7 +118,7 @@ async function userStatus(action: "disable" | "enable", args: readonly string[])
     args: [...args],
     options: { email: { type: "string" }, tenant: { type: "string" }, "user-id": { type: "string" }, reason: { type: "string" } },
   });
-  const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
+  const config = commandConfig();
   if (config.redisUrl === undefined) {
     // The embedded stand-in lives inside the service's process, and forgets every session when it
     // restarts: only the database changes here.
@@ -148,98 +148,104 @@ async function userStatus(action: "disable" | "enable", args: readonly string[])
   }
 }
 
+/** The configuration of a command that signs nothing and serves nothing. */
+const commandConfig = () => loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
+
+/** Runs `work` on the migrated database, and closes it. */
+async function withMigratedDatabase<T>(config: Config, work: (db: ReturnType<typeof database>) => Promise<T>): Promise<T> {
+  const db = database(config);
+  try {
+    await migrateToLatest(db);
+    return await work(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+function generateKey(name: string | undefined): number {
+  const algorithm = (name ?? "ES256") as JwtAlgorithm;
+  if (!JWT_ALGORITHMS.includes(algorithm) || algorithm === "HS256") {
+    process.stderr.write(`${usage}\n`);
+    return 64;
+  }
+  process.stdout.write(generatePrivateKeyPem(algorithm));
+  return 0;
+}
+
+async function createAdminCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      email: { type: "string" },
+      username: { type: "string" },
+      "full-name": { type: "string" },
+      tenant: { type: "string" },
+      "password-stdin": { type: "boolean" },
+    },
+  });
+  const config = commandConfig();
+  const password = values["password-stdin"] ? await readStdin() : config.adminPassword;
+  const input = {
+    email: values.email ?? "",
+    username: values.username,
+    fullName: values["full-name"],
+    tenant: values.tenant ?? config.policy.defaultTenant,
+    password,
+  };
+  process.stdout.write(`${await withMigratedDatabase(config, (db) => createAdmin(db, config, input))}\n`);
+  return 0;
+}
+
+async function importUsersCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { tenant: { type: "string" } } });
+  const file = positionals[0];
+  if (file === undefined) {
+    process.stderr.write(`${usage}\n`);
+    return 64;
+  }
+  const config = commandConfig();
+  const content = readFileSync(file, "utf8");
+  const rows = file.toLowerCase().endsWith(".csv") ? parseCsv(content) : parseJsonl(content);
+  const tenant = (values.tenant ?? config.policy.defaultTenant).toLowerCase();
+  const report = await withMigratedDatabase(config, (db) => importUsers(db, rows, { tenant }));
+  for (const created of report.tenantsCreated) process.stdout.write(`created tenant ${created}\n`);
+  for (const { line, reason } of report.skipped) process.stdout.write(`line ${line}: skipped (${reason})\n`);
+  for (const { line, reason } of report.failed) process.stdout.write(`line ${line}: failed: ${reason}\n`);
+  process.stdout.write(`imported ${report.imported}, skipped ${report.skipped.length}, failed ${report.failed.length}\n`);
+  return report.failed.length > 0 ? 1 : 0;
+}
+
+async function identifierConflictsCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { renormalize: { type: "boolean" } } });
+  const lines = await withMigratedDatabase(commandConfig(), (db) => identifierConflicts(db, { renormalize: values.renormalize ?? false }));
+  for (const line of lines) process.stdout.write(`${line}\n`);
+  return 0;
+}
+
+async function migrate(): Promise<number> {
+  const config = commandConfig();
+  const db = database(config);
+  try {
+    const applied = await migrateToLatest(db);
+    await ensureTenant(db, config.policy.defaultTenant, config.policy.defaultTenant);
+    process.stdout.write(applied.length > 0 ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
+  } finally {
+    await db.destroy();
+  }
+  return 0;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, sub, arg] = argv;
-  if (command === "keys" && sub === "generate") {
-    const algorithm = (arg ?? "ES256") as JwtAlgorithm;
-    if (!JWT_ALGORITHMS.includes(algorithm) || algorithm === "HS256") {
-      process.stderr.write(`${usage}\n`);
-      return 64;
-    }
-    process.stdout.write(generatePrivateKeyPem(algorithm));
-    return 0;
-  }
-  if (command === "create-admin") {
-    const { values } = parseArgs({
-      args: argv.slice(1),
-      options: {
-        email: { type: "string" },
-        username: { type: "string" },
-        "full-name": { type: "string" },
-        tenant: { type: "string" },
-        "password-stdin": { type: "boolean" },
-      },
-    });
-    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
-    const password = values["password-stdin"] ? await readStdin() : config.adminPassword;
-    const db = database(config);
-    try {
-      await migrateToLatest(db);
-      process.stdout.write(
-        `${await createAdmin(db, config, {
-          email: values.email ?? "",
-          username: values.username,
-          fullName: values["full-name"],
-          tenant: values.tenant ?? config.policy.defaultTenant,
-          password,
-        })}\n`,
-      );
-    } finally {
-      await db.destroy();
-    }
-    return 0;
-  }
-  if (command === "import-users") {
-    const { values, positionals } = parseArgs({ args: argv.slice(1), allowPositionals: true, options: { tenant: { type: "string" } } });
-    const file = positionals[0];
-    if (file === undefined) {
-      process.stderr.write(`${usage}\n`);
-      return 64;
-    }
-    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
-    const content = readFileSync(file, "utf8");
-    const rows = file.toLowerCase().endsWith(".csv") ? parseCsv(content) : parseJsonl(content);
-    const db = database(config);
-    try {
-      await migrateToLatest(db);
-      const report = await importUsers(db, rows, { tenant: (values.tenant ?? config.policy.defaultTenant).toLowerCase() });
-      for (const tenant of report.tenantsCreated) process.stdout.write(`created tenant ${tenant}\n`);
-      for (const { line, reason } of report.skipped) process.stdout.write(`line ${line}: skipped (${reason})\n`);
-      for (const { line, reason } of report.failed) process.stdout.write(`line ${line}: failed: ${reason}\n`);
-      process.stdout.write(`imported ${report.imported}, skipped ${report.skipped.length}, failed ${report.failed.length}\n`);
-      return report.failed.length > 0 ? 1 : 0;
-    } finally {
-      await db.destroy();
-    }
-  }
-  if (command === "identifier-conflicts") {
-    const { values } = parseArgs({ args: argv.slice(1), options: { renormalize: { type: "boolean" } } });
-    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
-    const db = database(config);
-    try {
-      await migrateToLatest(db);
-      for (const line of await identifierConflicts(db, { renormalize: values.renormalize ?? false })) process.stdout.write(`${line}\n`);
-    } finally {
-      await db.destroy();
-    }
-    return 0;
-  }
-  if (command === "disable" || command === "enable") return userStatus(command, argv.slice(1));
+  const args = argv.slice(1);
+  if (command === "create-admin") return createAdminCommand(args);
+  if (command === "import-users") return importUsersCommand(args);
+  if (command === "identifier-conflicts") return identifierConflictsCommand(args);
+  if (command === "migrate") return migrate();
+  if (command === "disable" || command === "enable") return userStatus(command, args);
+  if (command === "keys" && sub === "generate") return generateKey(arg);
   if (command === "keys" && sub === "rotate") return rotate(loadConfig(readEnvironment(process.env), { serving: false }));
-  if (command === "keys" && sub === "list")
-    return list(loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false }));
-  if (command === "migrate") {
-    const config = loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
-    const db = database(config);
-    try {
-      const applied = await migrateToLatest(db);
-      await ensureTenant(db, config.policy.defaultTenant, config.policy.defaultTenant);
-      process.stdout.write(applied.length > 0 ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
-    } finally {
-      await db.destroy();
-    }
-    return 0;
-  }
+  if (command === "keys" && sub === "list") return list(commandConfig());
   process.stderr.write(`${usage}\n`);
   return 64;
 }

@@ -5,8 +5,11 @@
  * the service's own key ring (the benchmark holds its KEY_ENCRYPTION_KEY), so the service verifies
  * them exactly as it verifies its own.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
+import pg from "pg";
 import { pino } from "pino";
 import { accessTokensFor, openDatabaseFor, sessionStoreFor } from "../../src/app/adapters.js";
 import type { Config } from "../../src/config.js";
@@ -92,3 +95,45 @@ export async function seedSessions(config: Config, redis: Redis, passwordHash: s
 }
 
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+
+/** The files of request bodies the Node generator sends, one base64 message per line. */
+export interface SeededFiles {
+  readonly validate: string;
+  readonly refresh: string;
+  /** Bodies for the empty RPC, which ignores them. */
+  readonly empty: string;
+}
+
+/**
+ * Seeds `sessions` sessions whose users share the stored hash of `email` (a real hash, for free),
+ * and writes their ValidateToken and Refresh bodies into `dir`.
+ */
+export async function writeSeededBodies(config: Config, email: string, sessions: number, dir: string): Promise<SeededFiles> {
+  const redis = new Redis(config.redisUrl ?? "");
+  try {
+    const seeded = await seedSessions(config, redis, await passwordHashOf(config, email), sessions);
+    const files = {
+      validate: join(dir, "validate-bodies.txt"),
+      refresh: join(dir, "refresh-bodies.txt"),
+      empty: join(dir, "empty-bodies.txt"),
+    };
+    writeFileSync(files.validate, seeded.validateBodies.join("\n"));
+    writeFileSync(files.refresh, seeded.refreshBodies.join("\n"));
+    writeFileSync(files.empty, Array.from({ length: 1000 }, () => "AA==").join("\n"));
+    return files;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The stored hash of a user. */
+async function passwordHashOf(config: Config, email: string): Promise<string> {
+  const client = new pg.Client({ connectionString: config.databaseUrl });
+  await client.connect();
+  try {
+    const result = await client.query<{ password_hash: string }>("select password_hash from users where email = $1", [email]);
+    return result.rows[0]?.password_hash ?? "";
+  } finally {
+    await client.end();
+  }
+}

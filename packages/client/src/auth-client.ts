@@ -61,93 +61,115 @@ function isExpiredTokenError(error: unknown): boolean {
   );
 }
 
-export function createAuthClient(options: AuthClientOptions): AuthClient {
+/** The tokens a client holds, refreshed one at a time. */
+interface TokenKeeper {
+  current(): AuthTokens | undefined;
+  store(next: AuthTokens | undefined): void;
+  received(answer: { accessToken: string; refreshToken: string; expiresIn: number }): void;
+  /** Refreshes unless the token changed since `stale` was read (someone refreshed already); one at a time. */
+  refresh(stale: string): Promise<void>;
+  /** The access token to send now: refreshed first when it is about to expire. */
+  fresh(): Promise<string | undefined>;
+}
+
+function createTokenKeeper(
+  options: AuthClientOptions,
+  plain: Client<typeof AuthService>,
+  tenantHeader: Record<string, string>,
+): TokenKeeper {
   const now = options.now ?? Date.now;
   const refreshBeforeMs = options.refreshBeforeMs ?? 60_000;
-  const tenantHeader: Record<string, string> = options.tenant ? { "x-tenant": options.tenant } : {};
-  // Login and Refresh go through the bare transport (the wrapped one would wait on itself).
-  const plain = createClient(AuthService, options.transport);
   let tokens = options.tokens;
   let refreshing: Promise<void> | undefined;
-
-  const store = (next: AuthTokens | undefined) => {
-    tokens = next;
-    options.onTokens?.(next);
+  const keeper: TokenKeeper = {
+    current: () => tokens,
+    store(next) {
+      tokens = next;
+      options.onTokens?.(next);
+    },
+    received: (answer) =>
+      keeper.store({
+        accessToken: answer.accessToken,
+        refreshToken: answer.refreshToken,
+        accessExpiresAt: now() + answer.expiresIn * 1000,
+      }),
+    refresh(stale) {
+      if (tokens !== undefined && tokens.accessToken !== stale) return Promise.resolve();
+      refreshing ??= (async () => {
+        try {
+          const current = tokens;
+          if (current === undefined) throw new ConnectError("not signed in", Code.Unauthenticated);
+          keeper.received(await plain.refresh({ refreshToken: current.refreshToken }, { headers: tenantHeader }));
+        } catch (error) {
+          // A refused refresh token (reused, revoked, expired session) means signing in again.
+          if (ConnectError.from(error).code === Code.Unauthenticated) keeper.store(undefined);
+          throw error;
+        } finally {
+          refreshing = undefined;
+        }
+      })();
+      return refreshing;
+    },
+    async fresh() {
+      if (tokens !== undefined && now() >= tokens.accessExpiresAt - refreshBeforeMs) await keeper.refresh(tokens.accessToken);
+      return tokens?.accessToken;
+    },
   };
-  const received = (answer: { accessToken: string; refreshToken: string; expiresIn: number }) =>
-    store({ accessToken: answer.accessToken, refreshToken: answer.refreshToken, accessExpiresAt: now() + answer.expiresIn * 1000 });
+  return keeper;
+}
 
-  /** Refreshes unless the token changed since `stale` was read (someone refreshed already); one at a time. */
-  function refresh(stale: string): Promise<void> {
-    if (tokens !== undefined && tokens.accessToken !== stale) return Promise.resolve();
-    refreshing ??= (async () => {
-      try {
-        const current = tokens;
-        if (current === undefined) throw new ConnectError("not signed in", Code.Unauthenticated);
-        received(await plain.refresh({ refreshToken: current.refreshToken }, { headers: tenantHeader }));
-      } catch (error) {
-        // A refused refresh token (reused, revoked, expired session) means signing in again.
-        if (ConnectError.from(error).code === Code.Unauthenticated) store(undefined);
-        throw error;
-      } finally {
-        refreshing = undefined;
-      }
-    })();
-    return refreshing;
-  }
-
-  /** The access token to send now: refreshed first when it is about to expire. */
-  async function freshToken(): Promise<string | undefined> {
-    if (tokens !== undefined && now() >= tokens.accessExpiresAt - refreshBeforeMs) await refresh(tokens.accessToken);
-    return tokens?.accessToken;
-  }
-
-  function withToken(header: ConstructorParameters<typeof Headers>[0], token: string): Headers {
+/** Wraps a transport so that calls needing a user carry the keeper's access token, refreshed when needed. */
+function authorizing(keeper: TokenKeeper, tenantHeader: Record<string, string>): (inner: Transport) => Transport {
+  const withToken = (header: ConstructorParameters<typeof Headers>[0], token: string): Headers => {
     const headers = new Headers(header);
     headers.set("authorization", `Bearer ${token}`);
     for (const [name, value] of Object.entries(tenantHeader)) headers.set(name, value);
     return headers;
-  }
+  };
+  return (inner) => ({
+    async unary(method, signal, timeoutMs, header, input, contextValues) {
+      const token = anonymous.has(method) ? undefined : await keeper.fresh();
+      if (token === undefined) return inner.unary(method, signal, timeoutMs, header, input, contextValues);
+      try {
+        return await inner.unary(method, signal, timeoutMs, withToken(header, token), input, contextValues);
+      } catch (error) {
+        if (!isExpiredTokenError(error)) throw error;
+        // The service says expired before our clock did (clock drift, a token restored from storage).
+        await keeper.refresh(token);
+        const retry = keeper.current()?.accessToken;
+        if (retry === undefined) throw error;
+        return inner.unary(method, signal, timeoutMs, withToken(header, retry), input, contextValues);
+      }
+    },
+    async stream(method, signal, timeoutMs, header, input, contextValues) {
+      const token = await keeper.fresh();
+      return inner.stream(method, signal, timeoutMs, token === undefined ? header : withToken(header, token), input, contextValues);
+    },
+  });
+}
 
-  function authorize(inner: Transport): Transport {
-    return {
-      async unary(method, signal, timeoutMs, header, input, contextValues) {
-        const token = anonymous.has(method) ? undefined : await freshToken();
-        if (token === undefined) return inner.unary(method, signal, timeoutMs, header, input, contextValues);
-        try {
-          return await inner.unary(method, signal, timeoutMs, withToken(header, token), input, contextValues);
-        } catch (error) {
-          if (!isExpiredTokenError(error)) throw error;
-          // The service says expired before our clock did (clock drift, a token restored from storage).
-          await refresh(token);
-          const retry = tokens?.accessToken;
-          if (retry === undefined) throw error;
-          return inner.unary(method, signal, timeoutMs, withToken(header, retry), input, contextValues);
-        }
-      },
-      async stream(method, signal, timeoutMs, header, input, contextValues) {
-        const token = await freshToken();
-        return inner.stream(method, signal, timeoutMs, token === undefined ? header : withToken(header, token), input, contextValues);
-      },
-    };
-  }
-
+export function createAuthClient(options: AuthClientOptions): AuthClient {
+  const tenantHeader: Record<string, string> = options.tenant ? { "x-tenant": options.tenant } : {};
+  // Login and Refresh go through the bare transport (the wrapped one would wait on itself).
+  const plain = createClient(AuthService, options.transport);
+  const keeper = createTokenKeeper(options, plain, tenantHeader);
+  const authorize = authorizing(keeper, tenantHeader);
   const service = createClient(AuthService, authorize(options.transport));
   return {
     service,
     authorize,
     async login(identifier, password) {
       const answer = await plain.login({ identifier, password }, { headers: tenantHeader });
-      received(answer);
+      keeper.received(answer);
       return answer.user;
     },
     async logout(allSessions = false) {
       try {
-        if (tokens !== undefined) await service.logout({ allSessions });
+        if (keeper.current() !== undefined) await service.logout({ allSessions });
       } finally {
-        store(undefined);
+        keeper.store(undefined);
       }
     },
-    tokens: () => tokens,
+    tokens: () => keeper.current(),
   };
 }

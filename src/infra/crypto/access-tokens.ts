@@ -94,118 +94,153 @@ function inactiveReason(error: unknown): InactiveReason {
   throw error;
 }
 
-export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): AccessTokensWithCache {
-  const ttlSeconds = Math.floor(options.ttlMs / 1000);
-  const skewSeconds = Math.floor(options.clockSkewMs / 1000);
-  const cacheSize = options.verifiedCacheSize ?? 0;
-  const verified = new Map<string, Verified>();
-  let hits = 0;
-  let misses = 0;
+/**
+ * Verified tokens by their text, the oldest forgotten first; an entry answers only while every
+ * check but the signature still passes.
+ */
+class VerifiedTokens {
+  readonly #entries = new Map<string, Verified>();
+  hits = 0;
+  misses = 0;
 
-  /** The remembered answer if every check but the signature still passes at `now`; else undefined. */
-  function remembered(token: string, audience: string, now: number): AccessClaims | undefined {
-    const entry = verified.get(token);
+  constructor(
+    private readonly ring: KeyRing,
+    private readonly capacity: number,
+    private readonly skewSeconds: number,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The remembered claims if every check but the signature still passes at `now`; else undefined. */
+  recall(token: string, audience: string, now: number): AccessClaims | undefined {
+    if (this.capacity <= 0) return undefined;
+    const entry = this.#entries.get(token);
     if (entry === undefined) return undefined;
     // The same arithmetic as jose's and ours below, in whole seconds.
     const nowSeconds = Math.floor(now / 1000);
-    const key = ring.find(entry.kid, now);
+    const skew = this.skewSeconds;
+    const key = this.ring.find(entry.kid, now);
     const fresh =
-      entry.claims.expiresAt > nowSeconds - skewSeconds &&
-      entry.claims.issuedAt <= nowSeconds + skewSeconds &&
-      (entry.notBefore === undefined || entry.notBefore <= nowSeconds + skewSeconds) &&
+      entry.claims.expiresAt > nowSeconds - skew &&
+      entry.claims.issuedAt <= nowSeconds + skew &&
+      (entry.notBefore === undefined || entry.notBefore <= nowSeconds + skew) &&
       entry.audiences.includes(audience) &&
       key !== undefined &&
       !(key instanceof Promise) &&
       key.algorithm === entry.algorithm;
     if (!fresh) {
-      verified.delete(token);
+      this.#entries.delete(token);
       return undefined;
     }
     return entry.claims;
   }
 
-  function remember(token: string, entry: Verified): void {
-    if (cacheSize <= 0) return;
-    if (verified.size >= cacheSize) {
-      const oldest = verified.keys().next();
-      if (!oldest.done) verified.delete(oldest.value);
+  remember(token: string, entry: Verified): void {
+    if (this.capacity <= 0) return;
+    if (this.#entries.size >= this.capacity) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    verified.set(token, entry);
+    this.#entries.set(token, entry);
   }
+}
 
+/** Signs an access token with the ring's signer, expiring after the lifetime or at `notAfter`, whichever is first. */
+async function sign(
+  ring: KeyRing,
+  options: AccessTokenOptions,
+  claims: Parameters<AccessTokens["issue"]>[0],
+  now: number,
+  notAfter?: number,
+) {
+  const key = ring.signer();
+  const issuedAt = Math.floor(now / 1000);
+  const expiresAt = Math.min(
+    issuedAt + Math.floor(options.ttlMs / 1000),
+    notAfter === undefined ? Number.POSITIVE_INFINITY : Math.floor(notAfter / 1000),
+  );
+  const token = await new SignJWT({
+    sid: claims.sessionId,
+    tid: claims.tenant,
+    roles: [...claims.roles],
+    email: claims.email,
+    email_verified: claims.emailVerified,
+    ...(claims.username === null ? {} : { username: claims.username }),
+    amr: ["pwd"],
+  })
+    .setProtectedHeader({ alg: key.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setSubject(claims.userId)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(expiresAt)
+    .setJti(randomUUID())
+    .sign(key.signingKey);
+  return { token, expiresAt };
+}
+
+/** The full check of a token (signature included); what to remember of it when it passes. */
+async function verifyFully(
+  ring: KeyRing,
+  options: AccessTokenOptions,
+  token: string,
+  audience: string,
+  now: number,
+): Promise<{ check: TokenCheck; verified?: Verified }> {
+  const skewSeconds = Math.floor(options.clockSkewMs / 1000);
+  try {
+    const { payload, protectedHeader } = await jwtVerify(
+      token,
+      async (header) => {
+        // Only our own keys, found by kid: headers such as jku, x5u or jwk are never followed.
+        const key = typeof header.kid === "string" ? await ring.find(header.kid, now) : undefined;
+        if (key === undefined) throw new UnknownKeyError();
+        // Each kid is bound to one algorithm, so a ring holding keys of two algorithms (during a
+        // migration) never lets a token pick the algorithm for a key.
+        if (header.alg !== key.algorithm) throw new AlgorithmMismatchError();
+        return key.verificationKey;
+      },
+      {
+        algorithms: [...ring.algorithms()],
+        issuer: options.issuer,
+        audience,
+        typ: ACCESS_TOKEN_TYPE,
+        clockTolerance: skewSeconds,
+        currentDate: new Date(now),
+        requiredClaims: ["sub", "exp", "iat", "jti"],
+      },
+    );
+    const claims = claimsOf(payload);
+    if (claims === undefined) return { check: { active: false, reason: "malformed" } };
+    if (claims.issuedAt > Math.floor(now / 1000) + skewSeconds) return { check: { active: false, reason: "not_yet_valid" } };
+    Object.freeze(claims.roles);
+    Object.freeze(claims);
+    const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
+    const verified = { claims, kid: protectedHeader.kid as string, algorithm: protectedHeader.alg, audiences, notBefore: payload.nbf };
+    return { check: { active: true, claims }, verified };
+  } catch (error) {
+    return { check: { active: false, reason: inactiveReason(error) } };
+  }
+}
+
+export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): AccessTokensWithCache {
+  const cache = new VerifiedTokens(ring, options.verifiedCacheSize ?? 0, Math.floor(options.clockSkewMs / 1000));
   return {
-    async issue(claims, now, notAfter) {
-      const key = ring.signer();
-      const issuedAt = Math.floor(now / 1000);
-      const expiresAt = Math.min(issuedAt + ttlSeconds, notAfter === undefined ? Number.POSITIVE_INFINITY : Math.floor(notAfter / 1000));
-      const token = await new SignJWT({
-        sid: claims.sessionId,
-        tid: claims.tenant,
-        roles: [...claims.roles],
-        email: claims.email,
-        email_verified: claims.emailVerified,
-        ...(claims.username === null ? {} : { username: claims.username }),
-        amr: ["pwd"],
-      })
-        .setProtectedHeader({ alg: key.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
-        .setIssuer(options.issuer)
-        .setAudience(options.audience)
-        .setSubject(claims.userId)
-        .setIssuedAt(issuedAt)
-        .setExpirationTime(expiresAt)
-        .setJti(randomUUID())
-        .sign(key.signingKey);
-      return { token, expiresAt };
-    },
-
+    issue: (claims, now, notAfter) => sign(ring, options, claims, now, notAfter),
     async verify(token, { audience, now }): Promise<TokenCheck> {
       const expectedAudience = audience ?? options.audience;
-      const known = cacheSize > 0 ? remembered(token, expectedAudience, now) : undefined;
+      const known = cache.recall(token, expectedAudience, now);
       if (known !== undefined) {
-        hits++;
+        cache.hits++;
         return { active: true, claims: known };
       }
-      misses++;
-      try {
-        const { payload, protectedHeader } = await jwtVerify(
-          token,
-          async (header) => {
-            // Only our own keys, found by kid: headers such as jku, x5u or jwk are never followed.
-            const key = typeof header.kid === "string" ? await ring.find(header.kid, now) : undefined;
-            if (key === undefined) throw new UnknownKeyError();
-            // Each kid is bound to one algorithm, so a ring holding keys of two algorithms (during a
-            // migration) never lets a token pick the algorithm for a key.
-            if (header.alg !== key.algorithm) throw new AlgorithmMismatchError();
-            return key.verificationKey;
-          },
-          {
-            algorithms: [...ring.algorithms()],
-            issuer: options.issuer,
-            audience: expectedAudience,
-            typ: ACCESS_TOKEN_TYPE,
-            clockTolerance: skewSeconds,
-            currentDate: new Date(now),
-            requiredClaims: ["sub", "exp", "iat", "jti"],
-          },
-        );
-        const claims = claimsOf(payload);
-        if (claims === undefined) return { active: false, reason: "malformed" };
-        if (claims.issuedAt > Math.floor(now / 1000) + skewSeconds) return { active: false, reason: "not_yet_valid" };
-        Object.freeze(claims.roles);
-        Object.freeze(claims);
-        remember(token, {
-          claims,
-          kid: protectedHeader.kid as string,
-          algorithm: protectedHeader.alg,
-          audiences: typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []),
-          notBefore: payload.nbf,
-        });
-        return { active: true, claims };
-      } catch (error) {
-        return { active: false, reason: inactiveReason(error) };
-      }
+      cache.misses++;
+      const { check, verified } = await verifyFully(ring, options, token, expectedAudience, now);
+      if (verified !== undefined) cache.remember(token, verified);
+      return check;
     },
-
-    cacheStats: () => ({ hits, misses, size: verified.size }),
+    cacheStats: () => ({ hits: cache.hits, misses: cache.misses, size: cache.size }),
   };
 }
