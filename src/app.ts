@@ -8,17 +8,28 @@ import { createRequire } from "node:module";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
-import { createAuthDeps, listenForKeyRotations, mailerFor, passwordHasherFor } from "./app/adapters.js";
+import {
+  createAdminDeps,
+  createAuthDeps,
+  grantsFor,
+  listenForGrantChanges,
+  listenForKeyRotations,
+  mailerFor,
+  passwordHasherFor,
+} from "./app/adapters.js";
 import { createLifecycle } from "./app/lifecycle.js";
 import { closeStores, openStores, storesReadiness } from "./app/stores.js";
 import type { Config } from "./config.js";
+import { type AdminFlows, bindAdminFlows } from "./domain/admin/flows.js";
+import type { AdminDeps } from "./domain/admin/ports.js";
 import { bindFlows, type Flows } from "./domain/flows.js";
-import type { AuthDeps, Clock, SecurityEvents } from "./domain/ports.js";
+import type { Clock, SecurityEvents } from "./domain/ports.js";
 import { createBackground } from "./infra/background.js";
 import { openKeyRing } from "./infra/crypto/key-setup.js";
 import { createAuditLog } from "./infra/postgres/audit.js";
 import type { Database } from "./infra/postgres/schema.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { adminService } from "./transport/admin-service.js";
 import { authService } from "./transport/auth-service.js";
 import { createCallEnvelope, type Interceptor } from "./transport/call/envelope.js";
 import { addHealth, addReflection } from "./transport/grpc/introspection.js";
@@ -33,8 +44,9 @@ export interface AppOptions {
 }
 
 export interface App {
-  readonly deps: AuthDeps;
+  readonly deps: AdminDeps;
   readonly flows: Flows;
+  readonly adminFlows: AdminFlows;
   readonly db: Kysely<Database>;
   readonly redis: Redis;
   readonly metrics: Metrics;
@@ -52,8 +64,8 @@ const systemClock: Clock = { now: () => Date.now() };
 const SERVICE_VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 /** The services both ports serve: a new service is one more entry here (and a file of handlers). */
-function services(flows: Flows): ServedService[] {
-  return [authService(flows)];
+function services(config: Config, flows: Flows, adminFlows: AdminFlows): ServedService[] {
+  return [authService(flows), adminService(adminFlows, config.policy)];
 }
 
 export async function buildApp(config: Config, options: AppOptions): Promise<App> {
@@ -68,20 +80,27 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const background = createBackground(logger);
   const passwords = await passwordHasherFor(config, "service");
   const events = countedEvents(createAuditLog(db, logger), metrics);
-  const deps = createAuthDeps(config, {
+  const grants = grantsFor(config, db, redis, logger);
+  const grantsListener = listenForGrantChanges(config, redis, grants);
+  const deps = createAdminDeps(
+    createAuthDeps(config, {
+      db,
+      redis,
+      keyRing,
+      passwords,
+      mailer: mail.mailer,
+      background,
+      events,
+      clock,
+      legacySessions: stores.legacySessions,
+      grants,
+    }),
     db,
-    redis,
-    keyRing,
-    passwords,
-    mailer: mail.mailer,
-    background,
-    events,
-    clock,
-    legacySessions: stores.legacySessions,
-  });
+  );
   const flows = bindFlows(deps);
+  const adminFlows = bindAdminFlows(deps);
 
-  const served = services(flows);
+  const served = services(config, flows, adminFlows);
   const descriptors = served.map((s) => s.service);
   // Concerns of every call on every transport go here, in order (ARCHITECTURE.md lists the planned ones).
   const interceptors: Interceptor[] = [];
@@ -118,10 +137,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       keyRing.close();
       await passwords.close();
       rotationListener?.disconnect();
+      grantsListener?.disconnect();
       await closeStores(stores);
     },
   });
-  return { deps, flows, db, redis, metrics, readiness, drainBackground, start: lifecycle.start, stop: lifecycle.stop };
+  return { deps, flows, adminFlows, db, redis, metrics, readiness, drainBackground, start: lifecycle.start, stop: lifecycle.stop };
 }
 
 /** Counts each security event in the metrics, then records it. */

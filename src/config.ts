@@ -85,12 +85,23 @@ export interface OperationsConfig {
   readonly logLevel: LogLevel;
   /** The password `cli create-admin` gives a new admin (ADMIN_PASSWORD); read only by the CLI. */
   readonly adminPassword: string | undefined;
+  /** An administrator's access token for the CLI's AdminService commands (AUTH_ADMIN_TOKEN); read only by the CLI. */
+  readonly adminToken: string | undefined;
+}
+
+/** The per-process cache of users' roles and permissions behind ValidateToken's `required_*`. */
+export interface GrantsCacheConfig {
+  /** How long an entry is trusted without a change notice (GRANTS_CACHE_TTL); 0: no cache. */
+  readonly ttlMs: number;
+  /** Users remembered per process (GRANTS_CACHE_SIZE). */
+  readonly maxUsers: number;
 }
 
 export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConfig, MailConfig, OperationsConfig {
   readonly jwt: JwtConfig;
   /** The domain's policy: lifetimes, password rules, mailed links; handed to the flows as it is. */
   readonly policy: AuthPolicy;
+  readonly grantsCache: GrantsCacheConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -118,6 +129,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     ...stores,
     jwt: readJwt(r, { databaseEmbedded: stores.embedded.database, publicUrl: listeners.publicUrl, ...options }),
     policy: readPolicy(r, listeners.publicUrl),
+    grantsCache: { ttlMs: r.duration("GRANTS_CACHE_TTL", "30s", 0), maxUsers: r.int("GRANTS_CACHE_SIZE", 10_000, 1, 10_000_000) },
     ...readPasswordHashing(r, listeners.workers),
     ...readMail(r, stores, serving),
     ...readOperations(r),
@@ -227,6 +239,8 @@ function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
     verifyEmailUrl: r.url("EMAIL_VERIFY_URL", ["http:", "https:"]) ?? `${publicUrl}/v1/auth/verify-email`,
     resetPasswordUrl: r.url("PASSWORD_RESET_URL", ["http:", "https:"]) ?? `${publicUrl}/reset-password`,
     mailsPerAddressPerHour: r.int("MAIL_PER_ADDRESS_PER_HOUR", 5, 1, 1000),
+    inviteTokenTtlMs: r.duration("INVITE_TOKEN_TTL", "7d", 1000),
+    platformTenant: r.str("PLATFORM_TENANT", "system"),
   };
   if (policy.refreshTokenTtlMs > policy.sessionMaxLifetimeMs) {
     r.problem("REFRESH_TOKEN_TTL: must not exceed SESSION_MAX_LIFETIME");
@@ -237,6 +251,11 @@ function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
   if (!TENANT_SLUG.test(policy.defaultTenant)) {
     r.problem(`DEFAULT_TENANT=${policy.defaultTenant}: expected a slug of lowercase letters, digits and dashes`);
   }
+  if (!TENANT_SLUG.test(policy.platformTenant)) {
+    r.problem(`PLATFORM_TENANT=${policy.platformTenant}: expected a slug of lowercase letters, digits and dashes`);
+  }
+  // Anyone may register into the default tenant; the platform tenant's users administer everything.
+  if (policy.platformTenant === policy.defaultTenant) r.problem("PLATFORM_TENANT: must differ from DEFAULT_TENANT");
   return policy;
 }
 
@@ -279,7 +298,35 @@ function readOperations(r: ConfigReader): OperationsConfig {
     logLevel,
     // Not trimmed: a password's spaces are its own (ADMIN_PASSWORD_FILE drops one trailing newline).
     adminPassword: r.verbatim("ADMIN_PASSWORD"),
+    adminToken: r.raw("AUTH_ADMIN_TOKEN"),
   };
+}
+
+/** What the CLI's administration commands need: where the service is, and a credential. */
+export interface AdminClientConfig {
+  /** PUBLIC_URL, else http://localhost:$HTTP_PORT. */
+  readonly url: string;
+  readonly defaultTenant: string;
+  readonly platformTenant: string;
+  /** AUTH_ADMIN_TOKEN. */
+  readonly adminToken: string | undefined;
+}
+
+/**
+ * Reads only what the CLI's administration commands need: they talk to a running service and must
+ * not fail on settings that only the service itself uses.
+ */
+export function loadAdminClientConfig(env: Env): AdminClientConfig {
+  const r = createConfigReader(env);
+  const httpPort = r.int("HTTP_PORT", 8080, 0, 65535);
+  const config: AdminClientConfig = {
+    url: (r.url("PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${httpPort}`).replace(/\/+$/, ""),
+    defaultTenant: r.str("DEFAULT_TENANT", "default"),
+    platformTenant: r.str("PLATFORM_TENANT", "system"),
+    adminToken: r.raw("AUTH_ADMIN_TOKEN"),
+  };
+  r.throwIfProblems();
+  return Object.freeze(config);
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -7,17 +7,25 @@ import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import type { AuthDeps, Background, Clock, Mailer, SecurityEvents, SessionStore } from "../domain/ports.js";
+import type { AdminDeps } from "../domain/admin/ports.js";
+import type { AuthDeps, Background, Clock, Grants, Mailer, SecurityEvents, SessionStore } from "../domain/ports.js";
+import { TENANT_PASSWORD_MIN_FLOOR } from "../domain/tenants.js";
 import { type AccessTokensWithCache, createAccessTokens } from "../infra/crypto/access-tokens.js";
 import { loadCommonPasswords } from "../infra/crypto/common-passwords.js";
 import type { KeyRing } from "../infra/crypto/key-ring.js";
 import { keyRotationChannel } from "../infra/crypto/key-setup.js";
 import { type ClosablePasswordHasher, createPasswordHasher } from "../infra/crypto/passwords.js";
+import { createGrantsCache, type GrantsCache, grantsChannel } from "../infra/grants.js";
 import { createOutboxMailer } from "../infra/mail/outbox.js";
 import { createSmtpMailer } from "../infra/mail/smtp.js";
+import { createAuditTrail } from "../infra/postgres/audit.js";
 import { openDatabase } from "../infra/postgres/database.js";
 import { createOneTimeTokens } from "../infra/postgres/one-time-tokens.js";
+import { createRoleStore } from "../infra/postgres/roles.js";
 import type { Database } from "../infra/postgres/schema.js";
+import { createSecondFactors } from "../infra/postgres/second-factors.js";
+import { createTenantStore } from "../infra/postgres/tenants.js";
+import { createUserDirectory } from "../infra/postgres/user-directory.js";
 import { createUserRepository } from "../infra/postgres/users.js";
 import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
 import { createRateLimiter } from "../infra/redis/rate-limit.js";
@@ -62,9 +70,45 @@ export function passwordHasherFor(config: Config, use: "service" | "command"): P
   return createPasswordHasher(config.bcryptCost, { threads: config.bcryptThreads, niceness: BCRYPT_NICENESS });
 }
 
-/** The blocklist of common passwords long enough to pass PASSWORD_MIN_LENGTH. */
+/**
+ * The blocklist of common passwords long enough to pass a password minimum: down to the shortest a
+ * tenant may choose (6), so that a tenant at 6 still refuses common 6-letter passwords.
+ */
 export function commonPasswordsFor(config: Config) {
-  return loadCommonPasswords(config.policy.passwordMinLength);
+  return loadCommonPasswords(Math.min(TENANT_PASSWORD_MIN_FLOOR, config.policy.passwordMinLength));
+}
+
+/** The per-process cache of users' roles and permissions (GRANTS_CACHE_TTL, GRANTS_CACHE_SIZE); changes announced on Redis. */
+export function grantsFor(config: Config, db: Kysely<Database>, redis: Redis, logger: Logger): GrantsCache {
+  return createGrantsCache(db, {
+    ttlMs: config.grantsCache.ttlMs,
+    maxUsers: config.grantsCache.maxUsers,
+    // The embedded stand-in serves one process, whose own changes apply directly.
+    publisher: config.redisUrl === undefined ? undefined : redis,
+    channel: grantsChannel(config.redisKeyPrefix),
+    logger,
+  });
+}
+
+/**
+ * Forgets cached grants when another instance announces a change of roles or permissions, and
+ * everything after the subscription was interrupted (a notice may have been missed meanwhile).
+ * A real Redis only, as for key rotations.
+ */
+export function listenForGrantChanges(config: Config, redis: Redis, grants: GrantsCache): Redis | undefined {
+  if (config.redisUrl === undefined) return undefined;
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on("error", () => {
+    // Reported by the main connection's listener; entries still expire after GRANTS_CACHE_TTL.
+  });
+  let subscribedBefore = false;
+  subscriber.on("ready", () => {
+    if (subscribedBefore) grants.clear();
+    subscribedBefore = true;
+  });
+  subscriber.subscribe(grantsChannel(config.redisKeyPrefix)).catch(() => {});
+  subscriber.on("message", (_channel: string, message: string) => grants.apply(message));
+  return subscriber;
 }
 
 /** SMTP at SMTP_URL, or the outbox folder. */
@@ -88,12 +132,15 @@ export interface AuthDepsParts {
   readonly events: SecurityEvents;
   readonly clock: Clock;
   readonly legacySessions?: LegacySessions;
+  readonly grants: Grants;
 }
 
 /** Every port the flows use, over the stores; the policy is the configuration's own section. */
 export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
   return {
     users: createUserRepository(parts.db),
+    tenants: createTenantStore(parts.db),
+    grants: parts.grants,
     sessions: sessionStoreFor(config, parts.redis, parts.legacySessions),
     passwords: parts.passwords,
     commonPasswords: commonPasswordsFor(config),
@@ -105,6 +152,17 @@ export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
     events: parts.events,
     clock: parts.clock,
     policy: config.policy,
+  };
+}
+
+/** The AuthService's ports plus the administration's. */
+export function createAdminDeps(auth: AuthDeps, db: Kysely<Database>): AdminDeps {
+  return {
+    ...auth,
+    directory: createUserDirectory(db),
+    roles: createRoleStore(db),
+    audit: createAuditTrail(db),
+    secondFactors: createSecondFactors(),
   };
 }
 

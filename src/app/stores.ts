@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
+import { type DataDirLock, lockDataDir } from "../infra/postgres/data-dir-lock.js";
 import { ensureTenant, migrateToLatest, pingDatabase } from "../infra/postgres/database.js";
 import { listIdentifierConflicts } from "../infra/postgres/identifier-keys.js";
 import type { Database } from "../infra/postgres/schema.js";
@@ -20,9 +21,14 @@ export interface Stores {
   readonly redis: Redis;
   /** Sessions of the Redis layout before 2026-11-25 still to be moved as they turn up. */
   readonly legacySessions: LegacySessions;
+  /** Held while the embedded database is open (see data-dir-lock.ts). */
+  readonly lock: DataDirLock | undefined;
 }
 
 export async function openStores(config: Config, logger: Logger, metrics: Metrics): Promise<Stores> {
+  // The embedded database is this process's alone while it runs: the CLI refuses to open it
+  // behind the service's back, and the service refuses to start while a command has it open.
+  const lock = config.embedded.database ? lockDataDir(config.dataDir, "the auth service") : undefined;
   const db = openDatabaseFor(config, {
     onPoolError: (error) => {
       metrics.storeError("postgres");
@@ -47,9 +53,10 @@ export async function openStores(config: Config, logger: Logger, metrics: Metric
   } catch (error) {
     redis.disconnect();
     await db.destroy();
+    lock?.release();
     throw error;
   }
-  return { db, redis, legacySessions: await moveLegacySessions(config, redis, logger) };
+  return { db, redis, lock, legacySessions: await moveLegacySessions(config, redis, logger) };
 }
 
 /**
@@ -103,9 +110,10 @@ async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Log
   }
 }
 
-export async function closeStores({ db, redis }: Stores): Promise<void> {
+export async function closeStores({ db, redis, lock }: Stores): Promise<void> {
   await redis.quit().catch(() => redis.disconnect());
   await db.destroy();
+  lock?.release();
 }
 
 /** Whether PostgreSQL and Redis both answer within a second. */

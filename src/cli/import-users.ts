@@ -2,19 +2,25 @@
  * `cli import-users <file>`: users from another system, with the password hashes it stored, so that
  * they sign in with their existing passwords. CSV (a header row; quote fields holding commas, as
  * argon2 hashes do) or JSONL (one JSON object a line). Columns: email and password_hash
- * (required); username, full_name, roles (CSV: separated by `;`), email_verified (true/false),
- * tenant (else --tenant, else DEFAULT_TENANT). Hashes: raw bcrypt (`$2a$`, `$2b$`, `$2y$`),
- * argon2id (`$argon2id$`), or ours; the imported ones are re-hashed at each user's next login.
- * Existing users (by email or username in the tenant) are skipped, so a run can be repeated.
+ * (required); id (the user's integer id in the old system, kept as their number so that other
+ * services' foreign keys keep pointing at the right person), username, full_name, roles (CSV:
+ * separated by `;`), email_verified (true/false), attributes (a JSON object), empleado_id (an
+ * integer, stored as the attribute of that name, as the Vigia API had it), tenant (else --tenant,
+ * else DEFAULT_TENANT). Hashes: raw bcrypt (`$2a$`, `$2b$`, `$2y$`), argon2id (`$argon2id$`), or
+ * ours; the imported ones are re-hashed at each user's next login. Roles the tenant lacks fail
+ * their line, unless `createRoles` (--create-roles) makes them (without permissions). Existing
+ * users (by email or username in the tenant) are skipped, so a run can be repeated.
  */
 import type { Kysely } from "kysely";
+import { ATTRIBUTES_LIMITS, checkDocument } from "../domain/documents.js";
 import { AuthError } from "../domain/errors.js";
 import { emptyRecord, isForbiddenKey, parseJson } from "../domain/keys.js";
-import { resolveTenant, validateEmail, validateFullName, validateUsername } from "../domain/validation.js";
+import { resolveTenant, validateEmail, validateFullName, validateRoleName, validateUsername } from "../domain/validation.js";
 import { isSupportedPasswordHash } from "../infra/crypto/passwords.js";
 import { ensureTenant } from "../infra/postgres/database.js";
+import { createRoleStore } from "../infra/postgres/roles.js";
 import type { Database } from "../infra/postgres/schema.js";
-import { createUserAdministration, createUserRepository } from "../infra/postgres/users.js";
+import { createUserRepository } from "../infra/postgres/users.js";
 
 export interface SourceRow {
   /** Line of the file, for the report. */
@@ -102,20 +108,46 @@ export interface ImportReport {
   readonly skipped: { line: number; reason: string }[];
   readonly failed: { line: number; reason: string }[];
   readonly tenantsCreated: string[];
+  /** `tenant/role` of each role made with createRoles. */
+  readonly rolesCreated: string[];
+}
+
+export interface ImportOptions {
+  /** The tenant of rows without a `tenant` column. */
+  readonly tenant: string;
+  /** Make the roles a tenant lacks (without permissions) instead of failing their lines. */
+  readonly createRoles?: boolean;
+}
+
+/** An integer id of the old system (a number, or a string of digits), or undefined when the column is empty. */
+function integerColumn(name: string, value: unknown): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const number =
+    typeof value === "number" ? value : typeof value === "string" && /^\s*\d{1,16}\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < 1) throw new Error(`${name}: not a positive integer`);
+  return number;
+}
+
+/** The attributes column (a JSON object, or JSON text in CSV) with empleado_id added when given. */
+function attributesOf(fields: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  let attributes: unknown = fields.attributes ?? {};
+  if (typeof attributes === "string") attributes = attributes.trim() === "" ? {} : parseJson(attributes, "the attributes column");
+  if (typeof attributes !== "object" || attributes === null || Array.isArray(attributes)) throw new Error("attributes: not a JSON object");
+  const empleadoId = integerColumn("empleado_id", fields.empleado_id);
+  const merged = emptyRecord();
+  for (const [key, value] of Object.entries(attributes)) merged[key] = value;
+  if (empleadoId !== undefined) merged.empleado_id = empleadoId;
+  return checkDocument(merged, ATTRIBUTES_LIMITS);
 }
 
 const text = (value: unknown): string | undefined => (value === undefined || value === null || value === "" ? undefined : String(value));
 const truthy = (value: unknown) =>
   value === true || (typeof value === "string" && ["true", "1", "yes"].includes(value.trim().toLowerCase()));
 
-export async function importUsers(
-  db: Kysely<Database>,
-  rows: readonly SourceRow[],
-  options: { readonly tenant: string },
-): Promise<ImportReport> {
+export async function importUsers(db: Kysely<Database>, rows: readonly SourceRow[], options: ImportOptions): Promise<ImportReport> {
   const users = createUserRepository(db);
-  const admin = createUserAdministration(db);
-  const report: ImportReport = { imported: 0, skipped: [], failed: [], tenantsCreated: [] };
+  const roleStore = createRoleStore(db);
+  const report: ImportReport = { imported: 0, skipped: [], failed: [], tenantsCreated: [], rolesCreated: [] };
   const knownTenants = new Set<string>();
   for (const { line, fields, problem } of rows) {
     try {
@@ -124,27 +156,33 @@ export async function importUsers(
       const passwordHash = text(fields.password_hash) ?? "";
       // The reason never quotes the hash: it is a secret of sorts, and reports get pasted around.
       if (!isSupportedPasswordHash(passwordHash)) throw new Error("password_hash: not a bcrypt ($2a$/$2b$/$2y$) or argon2id hash");
-      const roles = Array.isArray(fields.roles)
+      const listed = Array.isArray(fields.roles)
         ? fields.roles.map(String)
         : (text(fields.roles)
             ?.split(";")
             .map((r) => r.trim())
             .filter(Boolean) ?? ["user"]);
+      const roles = [...new Set(listed.map((role) => validateRoleName("roles", role)))];
+      const number = integerColumn("id", fields.id);
+      const attributes = attributesOf(fields);
       const tenant = resolveTenant(text(fields.tenant), options.tenant);
       if (!knownTenants.has(tenant)) {
         if (!(await users.tenantExists(tenant))) report.tenantsCreated.push(tenant);
         await ensureTenant(db, tenant, tenant);
         knownTenants.add(tenant);
       }
-      const user = await users.create({
+      if (options.createRoles) await createMissingRoles(roleStore, tenant, roles, report);
+      await users.create({
         tenant,
         email,
         username: validateUsername(text(fields.username)),
         fullName: validateFullName(text(fields.full_name)),
         passwordHash,
         roles,
+        attributes,
+        ...(number === undefined ? {} : { number }),
+        emailVerifiedAt: truthy(fields.email_verified) ? new Date() : null,
       });
-      if (truthy(fields.email_verified)) await admin.markEmailVerified(user.id, new Date());
       report.imported++;
     } catch (error) {
       const taken = error instanceof AuthError && (error.reason === "EMAIL_TAKEN" || error.reason === "USERNAME_TAKEN");
@@ -153,12 +191,33 @@ export async function importUsers(
         report.failed.push({ line, reason: `${error.metadata.field} looks the same as an existing user's (confusable); not imported` });
       } else if (taken) {
         report.skipped.push({ line, reason: error.reason === "EMAIL_TAKEN" ? "email exists" : "username exists" });
-      } else if ((error as { code?: string }).code === "23503") {
-        report.failed.push({ line, reason: "a role that the tenant does not have" });
+      } else if (error instanceof AuthError && error.reason === "ROLE_NOT_FOUND") {
+        report.failed.push({ line, reason: `${error.message.replace(/\.$/, "")} (pass --create-roles to create it)` });
+      } else if (error instanceof AuthError && error.reason === "NUMBER_TAKEN") {
+        report.failed.push({ line, reason: "id: another user of the tenant has this number" });
       } else {
         report.failed.push({ line, reason: (error as Error).message });
       }
     }
   }
   return report;
+}
+
+/** Makes the roles of a line that the tenant lacks, without permissions, and reports each. */
+async function createMissingRoles(
+  roleStore: ReturnType<typeof createRoleStore>,
+  tenant: string,
+  roles: readonly string[],
+  report: ImportReport,
+): Promise<void> {
+  const existing = new Set(await roleStore.existing(tenant, roles));
+  for (const role of roles.filter((r) => !existing.has(r))) {
+    try {
+      await roleStore.create(tenant, { name: role, description: "Created by import-users", permissions: {} }, new Date());
+      report.rolesCreated.push(`${tenant}/${role}`);
+    } catch (error) {
+      // Made meanwhile (another import): what was wanted.
+      if (!(error instanceof AuthError && error.reason === "ROLE_EXISTS")) throw error;
+    }
+  }
 }

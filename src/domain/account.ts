@@ -3,6 +3,7 @@ import { authenticate } from "./authenticate.js";
 import { AuthError } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
 import type { AuthDeps } from "./ports.js";
+import { loadTenant } from "./tenants.js";
 import { checkNewPassword, checkPasswordInput } from "./validation.js";
 
 export async function me(deps: AuthDeps, ctx: RequestContext): Promise<User> {
@@ -27,7 +28,7 @@ export async function changePassword(deps: AuthDeps, ctx: RequestContext, input:
   const { user, passwordHash } = credentials;
   if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
   checkNewPassword("new_password", input.newPassword, {
-    minLength: deps.policy.passwordMinLength,
+    minLength: (await loadTenant(deps, user.tenant)).policy.passwordMinLength,
     commonPasswords: deps.commonPasswords,
     context: [user.email, user.username],
   });

@@ -4,6 +4,7 @@ import type { AccessClaims, IssuedTokens, RequestContext, User } from "./model.j
 import type { AuthDeps } from "./ports.js";
 import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "./refresh-token.js";
 import { supersededByAccountChange } from "./session-epoch.js";
+import { loadTenant } from "./tenants.js";
 import { checkPasswordInput, loginKey, required, resolveTenant } from "./validation.js";
 
 export interface LoginInput {
@@ -37,15 +38,26 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     });
     throw new AuthError("INVALID_CREDENTIALS");
   }
-  // Account state is told only to someone who proved the password.
+  // Account state and the tenant's policy are told only to someone who proved the password.
+  const { tenant: found, policy } = await loadTenant(deps, user.tenant);
   const refusal = !user.isActive
     ? "ACCOUNT_DISABLED"
-    : deps.policy.requireVerifiedEmail && user.emailVerifiedAt === null
-      ? "EMAIL_NOT_VERIFIED"
-      : null;
+    : !found.isActive
+      ? "TENANT_DISABLED"
+      : policy.verifiedEmailRequired && user.emailVerifiedAt === null
+        ? "EMAIL_NOT_VERIFIED"
+        : policy.rolesRequired && user.roles.length === 0
+          ? "NO_ROLES"
+          : null;
   if (refusal !== null) {
-    const cause = refusal === "ACCOUNT_DISABLED" ? "disabled" : "unverified";
-    await deps.events.record({ type: "login_failed", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause } });
+    await deps.events.record({
+      type: "login_failed",
+      tenant,
+      userId: user.id,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      detail: { cause: loginRefusalCause[refusal] },
+    });
     throw new AuthError(refusal);
   }
   ctx.onIdentified?.({ userId: user.id, tenant });
@@ -71,6 +83,14 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   return tokens;
 }
+
+/** The `cause` of a login_failed event (and the login metric's outcome) for each refusal. */
+const loginRefusalCause = {
+  ACCOUNT_DISABLED: "disabled",
+  TENANT_DISABLED: "tenant_disabled",
+  EMAIL_NOT_VERIFIED: "unverified",
+  NO_ROLES: "no_roles",
+} as const;
 
 /**
  * Creates a session for a user who just proved who they are, and issues its first tokens. `user`

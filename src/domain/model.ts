@@ -7,6 +7,8 @@ import { emptyRecord, isForbiddenKey } from "./keys.js";
 export interface User {
   /** Immutable UUID; the `sub` of access tokens. */
   readonly id: string;
+  /** Stable integer, unique in the tenant: the `id` of the seed-compatible routes (kept from the old system on import). */
+  readonly number: number;
   readonly tenant: string;
   /** As the user typed it (trimmed); compared case-insensitively. */
   readonly email: string;
@@ -16,6 +18,8 @@ export interface User {
   readonly roles: readonly string[];
   /** Module-specific permissions merged from the roles, e.g. `{ reports: { view: true } }`. */
   readonly permissions: Readonly<Record<string, unknown>>;
+  /** What an administrator recorded about the user, e.g. `{ empleado_id: 456 }` (a bounded JSON object). */
+  readonly attributes: Readonly<Record<string, unknown>>;
   readonly isActive: boolean;
   readonly emailVerifiedAt: Date | null;
   readonly createdAt: Date;
@@ -110,7 +114,9 @@ export type InactiveReason =
   | "wrong_tenant"
   | "too_large"
   /** The session is gone because its user was disabled. */
-  | "user_disabled";
+  | "user_disabled"
+  /** Valid, but the user lacks a role or permission the call required. */
+  | "insufficient_permissions";
 
 export type TokenCheck =
   | { readonly active: true; readonly claims: AccessClaims }
@@ -138,7 +144,27 @@ export interface IssuedTokens {
   readonly user: User;
 }
 
-/** A security-relevant event, for the log now and the audit table later. Nothing secret in it. */
+/** What administrators do (AdminService); each is an audit event naming its actor. */
+export type AdminEventType =
+  | "tenant_created"
+  | "tenant_updated"
+  | "tenant_disabled"
+  | "tenant_enabled"
+  | "user_created"
+  | "user_invited"
+  | "user_updated"
+  | "user_disabled"
+  | "user_enabled"
+  | "user_deleted"
+  | "user_roles_set"
+  | "user_sessions_ended"
+  | "user_mfa_reset"
+  | "role_created"
+  | "role_updated"
+  | "role_deleted"
+  | "platform_admin_bootstrapped";
+
+/** A security-relevant event, for the log and the audit table. Nothing secret in it. */
 export interface SecurityEvent {
   readonly type:
     | "user_registered"
@@ -153,11 +179,15 @@ export interface SecurityEvent {
     | "password_reset"
     | "session_revoked"
     | "user_disabled"
-    | "user_enabled";
+    | "user_enabled"
+    | AdminEventType;
   readonly tenant: string;
+  /** The user the event is about. */
   readonly userId?: string;
+  /** The administrator who acted, for administrative events. */
+  readonly actorId?: string;
   readonly sessionId?: string;
   readonly ip?: string;
   readonly userAgent?: string;
-  readonly detail?: Readonly<Record<string, string | number | boolean>>;
+  readonly detail?: Readonly<Record<string, string | number | boolean | readonly string[]>>;
 }

@@ -5,6 +5,7 @@ import { AuthError, invalidField } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
 import { consumeOneTimeToken, issueOneTimeToken, linkWithToken, presentedTokenHash, whyUnusable } from "./one-time-tokens.js";
 import type { AuthDeps } from "./ports.js";
+import { loadTenant } from "./tenants.js";
 import { checkNewPassword, loginKey, resolveTenant, validateEmail } from "./validation.js";
 
 /** Mails a reset link when an active account has this address; the same answer, after the same work, otherwise. */
@@ -102,7 +103,7 @@ async function resetByAdmin(deps: AuthDeps, ctx: RequestContext, input: ResetPas
 
 async function hashNewPassword(deps: AuthDeps, password: string, user: User): Promise<string> {
   checkNewPassword("new_password", password, {
-    minLength: deps.policy.passwordMinLength,
+    minLength: (await loadTenant(deps, user.tenant)).policy.passwordMinLength,
     commonPasswords: deps.commonPasswords,
     context: [user.email, user.username],
   });

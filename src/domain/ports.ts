@@ -4,6 +4,7 @@
  * `AuthError("UNAVAILABLE")`.
  */
 import type { AccessClaims, SecurityEvent, SessionInfo, TokenCheck, User, UserCredentials } from "./model.js";
+import type { Tenant, TenantSettings } from "./tenants.js";
 
 /** Milliseconds since the epoch; tests pass a controllable clock. */
 export interface Clock {
@@ -17,11 +18,20 @@ export interface NewUser {
   readonly fullName: string | null;
   readonly passwordHash: string;
   readonly roles: readonly string[];
+  /** An integer id kept from another system; unset: the next number. */
+  readonly number?: number;
+  readonly attributes?: Readonly<Record<string, unknown>>;
+  /** Verified already (an administrator vouched for the address). */
+  readonly emailVerifiedAt?: Date | null;
 }
 
 export interface UserRepository {
   tenantExists(tenant: string): Promise<boolean>;
-  /** Throws AuthError EMAIL_TAKEN or USERNAME_TAKEN on a case-insensitive duplicate in the tenant. */
+  /**
+   * Throws AuthError EMAIL_TAKEN or USERNAME_TAKEN on a case-insensitive duplicate in the tenant,
+   * NUMBER_TAKEN for a number another user of the tenant has, ROLE_NOT_FOUND for a role the tenant
+   * lacks.
+   */
   create(user: NewUser): Promise<User>;
   /** By email when `login` holds an `@`, otherwise by username; case-insensitive. */
   findCredentialsByLogin(tenant: string, login: string): Promise<UserCredentials | null>;
@@ -207,6 +217,49 @@ export interface ConsumedToken {
   readonly sessionEpoch: number;
 }
 
+/** A tenant to create: the base roles `admin` and `user` come with it. */
+export interface NewTenant {
+  readonly id: string;
+  readonly displayName: string;
+  readonly settings: TenantSettings;
+  readonly createdAt: Date;
+}
+
+export interface TenantChanges {
+  readonly displayName?: string;
+  readonly settings?: Partial<TenantSettings>;
+  readonly isActive?: boolean;
+}
+
+export interface TenantStore {
+  find(id: string): Promise<Tenant | null>;
+  /** Throws AuthError TENANT_EXISTS when the id is taken. */
+  create(tenant: NewTenant): Promise<Tenant>;
+  /** Tenants in the order of their ids, after `afterId`. */
+  list(afterId: string | null, limit: number): Promise<Tenant[]>;
+  /** Null when the tenant does not exist. */
+  update(id: string, changes: TenantChanges, at: Date): Promise<Tenant | null>;
+}
+
+/** What a user holds now: roles, and the permissions of those roles merged. */
+export interface UserGrants {
+  readonly tenant: string;
+  readonly roles: readonly string[];
+  readonly permissions: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Users' current roles and permissions for ValidateToken's `required_*` checks, read from the
+ * user store through a per-process cache of bounded staleness, so that tokens need not carry
+ * permissions and the check costs no query in the usual case.
+ */
+export interface Grants {
+  /** The user's grants now (possibly cached); null when the user no longer exists. */
+  of(userId: string): Promise<UserGrants | null>;
+  /** After a change to roles or permissions: forgets what this process cached and tells the others. */
+  changed(change: { readonly tenant: string; readonly userId?: string }): Promise<void>;
+}
+
 /** One-time email tokens, stored as hashes in PostgreSQL (they must survive a Redis flush). */
 export interface OneTimeTokens {
   issue(token: {
@@ -233,6 +286,8 @@ export interface OneTimeTokens {
 export interface Mailer {
   sendVerification(to: string, link: URL, expiresAt: Date): Promise<void>;
   sendPasswordReset(to: string, link: URL, expiresAt: Date): Promise<void>;
+  /** An administrator created the account: the link (a reset link) lets the user choose a password. */
+  sendInvitation(to: string, link: URL, expiresAt: Date): Promise<void>;
 }
 
 /** Counts hits on a key in a fixed window; true while the count is within the limit. */
@@ -263,11 +318,17 @@ export interface AuthPolicy {
   readonly resetPasswordUrl: string;
   /** Verification and reset mails one address may ask for per hour. */
   readonly mailsPerAddressPerHour: number;
+  /** Lifetime of the set-password link of an invited user (a reset token). */
+  readonly inviteTokenTtlMs: number;
+  /** The tenant whose `platform-admin` role administers every tenant (PLATFORM_TENANT). */
+  readonly platformTenant: string;
 }
 
 /** Everything a flow may use. */
 export interface AuthDeps {
   readonly users: UserRepository;
+  readonly tenants: TenantStore;
+  readonly grants: Grants;
   readonly sessions: SessionStore;
   readonly passwords: PasswordHasher;
   readonly commonPasswords: CommonPasswords;

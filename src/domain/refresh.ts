@@ -12,6 +12,7 @@ import type { IssuedTokens, RequestContext } from "./model.js";
 import type { AuthDeps } from "./ports.js";
 import { hashSecret, newSecret, openSuccessor, parseRefreshToken, sealSuccessor } from "./refresh-token.js";
 import { supersededByAccountChange } from "./session-epoch.js";
+import { loadTenant } from "./tenants.js";
 import { required, tenantHeaderAllows } from "./validation.js";
 
 export async function refresh(
@@ -43,6 +44,9 @@ export async function refresh(
       await deps.sessions.revoke(userId, sessionId);
       throw new AuthError(user === null ? "SESSION_REVOKED" : "ACCOUNT_DISABLED");
     }
+    // A tenant that requires roles refuses a user whose last role was taken away. The tenant is read
+    // only then: the usual refresh costs no extra query.
+    if (user.roles.length === 0 && (await loadTenant(deps, user.tenant)).policy.rolesRequired) throw new AuthError("NO_ROLES");
     const now = deps.clock.now();
     const next = mode === "rotate" ? newSecret() : secret;
     const outcome = await deps.sessions.rotate({

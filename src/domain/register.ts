@@ -3,6 +3,7 @@ import { deferVerificationMail } from "./email-verification.js";
 import { AuthError } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
 import type { AuthDeps } from "./ports.js";
+import { loadTenant } from "./tenants.js";
 import { checkNewPassword, resolveTenant, validateEmail, validateFullName, validateUsername } from "./validation.js";
 
 export interface RegisterInput {
@@ -20,13 +21,17 @@ export async function register(deps: AuthDeps, ctx: RequestContext, input: Regis
   const email = validateEmail(input.email);
   const username = validateUsername(input.username);
   const fullName = validateFullName(input.fullName);
+  // Before hashing, so that a typo in x-tenant costs nothing and says what is wrong; the tenant's
+  // policy sets the password rules.
+  // The platform tenant's users are made by administrators, never by signing up.
+  if (tenant === deps.policy.platformTenant) throw new AuthError("TENANT_NOT_FOUND");
+  const { tenant: found, policy } = await loadTenant(deps, tenant);
+  if (!found.isActive) throw new AuthError("TENANT_DISABLED");
   checkNewPassword("password", input.password, {
-    minLength: deps.policy.passwordMinLength,
+    minLength: policy.passwordMinLength,
     commonPasswords: deps.commonPasswords,
     context: [email, username],
   });
-  // Checked before hashing so that a typo in x-tenant costs nothing and says what is wrong.
-  if (!(await deps.users.tenantExists(tenant))) throw new AuthError("TENANT_NOT_FOUND");
 
   const passwordHash = await deps.passwords.hash(input.password);
   const user = await deps.users.create({ tenant, email, username, fullName, passwordHash, roles: [DEFAULT_ROLE] });

@@ -117,6 +117,8 @@ async function recordStatusChange(
     type,
     tenant,
     userId,
+    // An administrator (AdminService) is the event's actor, as for every administrative change.
+    ...(actor.kind === "admin" && actor.id !== undefined ? { actorId: actor.id } : {}),
     ip: actor.ip,
     userAgent: actor.userAgent,
     detail: {

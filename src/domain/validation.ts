@@ -38,6 +38,34 @@ export function tenantHeaderAllows(header: string | undefined, tenant: string): 
   return named === undefined || named === "" || named === tenant;
 }
 
+const roleName = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A tenant id named in a request field (not a header): required, a slug, as typed (no case folding). */
+export function validateTenantId(field: string, value: string): string {
+  const tenant = required(field, value.trim());
+  if (!tenantSlug.test(tenant)) {
+    throw invalidField(field, "1 to 64 lowercase letters, digits and dashes, starting and ending with a letter or digit", "INVALID_TENANT");
+  }
+  return tenant;
+}
+
+/** A role name: 1 to 64 lowercase letters, digits, `-` and `_`, starting and ending with a letter or digit. */
+export function validateRoleName(field: string, value: string): string {
+  const name = required(field, value.trim());
+  if (!roleName.test(name)) {
+    throw invalidField(field, `${JSON.stringify(name.slice(0, 80))}: 1 to 64 lowercase letters, digits, '-' and '_'`, "INVALID_ROLE");
+  }
+  return name;
+}
+
+/** A user id named in a request: a UUID (anything else would reach PostgreSQL as a type error). */
+export function validateUserId(field: string, value: string): string {
+  const id = required(field, value.trim());
+  if (!uuidShape.test(id)) throw invalidField(field, "not a user id (a UUID)");
+  return id.toLowerCase();
+}
+
 /** Checks a required string field and returns it; INVALID_REQUEST naming the field when empty. */
 export function required(field: string, value: string): string {
   if (value === "") throw invalidField(field, "required");

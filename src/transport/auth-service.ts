@@ -52,7 +52,14 @@ export function authServiceHandlers(flows: Flows) {
       return {};
     },
     async validateToken(req, ctx) {
-      return tokenCheckToProto(await flows.validateToken(ctx, { token: req.token, audience: req.audience }));
+      return tokenCheckToProto(
+        await flows.validateToken(ctx, {
+          token: req.token,
+          audience: req.audience,
+          requiredRoles: req.requiredRoles,
+          requiredPermissions: req.requiredPermissions,
+        }),
+      );
     },
   } satisfies ServiceHandlers<typeof AuthService>;
 }

@@ -24,6 +24,8 @@ export function userToProto(user: User): MessageInitShape<typeof UserSchema> {
     tenant: user.tenant,
     createdAt: timestampFromDate(user.createdAt),
     permissions: user.permissions as JsonObject,
+    number: BigInt(user.number),
+    attributes: user.attributes as JsonObject,
   };
 }
 
@@ -62,6 +64,7 @@ const inactiveReasonToProto = {
   wrong_tenant: ProtoInactiveReason.WRONG_TENANT,
   too_large: ProtoInactiveReason.TOO_LARGE,
   user_disabled: ProtoInactiveReason.USER_DISABLED,
+  insufficient_permissions: ProtoInactiveReason.INSUFFICIENT_PERMISSIONS,
 } as const satisfies Record<InactiveReason, ProtoInactiveReason>;
 
 export function sessionToProto(session: ListedSession): MessageInitShape<typeof SessionSchema> {

@@ -60,6 +60,7 @@ describe("importing users and creating admins", () => {
     ours: "low-cost-password",
     csv: "csv-imported-password",
     admin: "admin-chosen-password",
+    vigia: "vigia-old-password",
   };
 
   beforeAll(async () => {
@@ -95,7 +96,7 @@ describe("importing users and creating admins", () => {
     const first = await cli(["import-users", file]);
     expect(first.stdout).toContain("imported 3, skipped 0, failed 3");
     expect(first.stdout).toContain("line 4: failed: password_hash: not a bcrypt");
-    expect(first.stdout).toContain("line 5: failed: a role that the tenant does not have");
+    expect(first.stdout).toContain('line 5: failed: The tenant has no role "superuser" (pass --create-roles to create it)');
     expect(first.stdout).toContain("line 6: failed: not valid JSON");
     expect(first.stdout).not.toContain("md5:0123");
     expect(first.code).toBe(1);
@@ -134,6 +135,58 @@ describe("importing users and creating admins", () => {
       ok: true,
       response: { user: { role: "admin", tenant: "imported-co" } },
     });
+  });
+
+  it("imports Vigia users with their integer ids and the roles the tenant lacks (--create-roles); the seed routes answer those ids", async () => {
+    const hash = await rawBcrypt(passwords.vigia, { cost: 4 });
+    const file = join(dir, "vigia.csv");
+    writeFileSync(
+      file,
+      [
+        "id,email,password_hash,username,full_name,roles,empleado_id",
+        `123,juan.perez@example.com,${hash},juan.perez,Juan Pérez García,admin;qf,456`,
+        `124,maria@example.com,${hash},maria,,qf,`,
+        `123,dup@example.com,${hash},dup,,qf,`,
+        `x1,bad@example.com,${hash},bad,,qf,`,
+      ].join("\n"),
+    );
+    const refused = await cli(["import-users", file, "--tenant", "acme-pharma"]);
+    expect(refused.stdout).toContain('line 2: failed: The tenant has no role "qf" (pass --create-roles to create it)');
+    expect(refused.stdout).toContain("line 5: failed: id: not a positive integer");
+    expect(refused.stdout).toContain("imported 0, skipped 0, failed 4");
+    expect(refused.code).toBe(1);
+
+    const imported = await cli(["import-users", file, "--tenant", "acme-pharma", "--create-roles"]);
+    expect(imported.stdout).toContain("created role acme-pharma/qf");
+    expect(imported.stdout).toContain("line 4: failed: id: another user of the tenant has this number");
+    expect(imported.stdout).toContain("imported 2, skipped 0, failed 2");
+
+    const form = new URLSearchParams({ username: "juan.perez@example.com", password: passwords.vigia });
+    const vigiaLogin = await fetch(`${app.baseUrl}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "x-tenant": "acme-pharma" },
+      body: form,
+    });
+    const body = (await vigiaLogin.json()) as { access_token: string; user: Record<string, unknown> };
+    expect(body.user).toEqual({ id: 123, username: "juan.perez", email: "juan.perez@example.com", role: "admin", roles: ["admin", "qf"] });
+    const headers = { authorization: `Bearer ${recordSecret(body.access_token)}`, "x-tenant": "acme-pharma" };
+    expect(await (await fetch(`${app.baseUrl}/api/v1/auth/me`, { headers })).json()).toMatchObject({
+      id: 123,
+      empleado_id: 456,
+      full_name: "Juan Pérez García",
+    });
+    expect(await (await fetch(`${app.baseUrl}/api/v1/auth/whoami`, { headers })).json()).toMatchObject({
+      id: 123,
+      empleado_id: 456,
+      role: "admin",
+    });
+    // Users created afterwards are numbered past the imported ids.
+    const registered = await client.call(
+      "Register",
+      { email: "new@example.com", password: passwords.vigia },
+      { "x-tenant": "acme-pharma" },
+    );
+    expect(registered.ok && Number(registered.response.user.number)).toBeGreaterThan(124);
   });
 
   it("create-admin makes an admin from ADMIN_PASSWORD or standard input, and promotes an existing user", async () => {

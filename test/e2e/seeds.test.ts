@@ -120,7 +120,7 @@ describe("the seed APIs' clients", () => {
     });
     expect(registered.status).toBe(201);
     expect(await registered.json()).toEqual({
-      id: expect.any(String),
+      id: expect.any(Number),
       username: "johndoe",
       email: "john@example.com",
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),

@@ -39,6 +39,7 @@ describe.each([
       "2026_11_22_0003_signing_keys",
       "2026_11_24_0004_identifier_keys",
       "2026_11_25_0005_session_epoch",
+      "2026_11_25_0006_administration",
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     await ensureTenant(db, "default", "default");
@@ -113,8 +114,8 @@ describe.each([
     const error = await users
       .create(newUser({ email: "ghost@example.com", username: null, roles: ["superuser"] }))
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Error);
-    expect(error).not.toBeInstanceOf(AuthError);
+    expect(error).toBeInstanceOf(AuthError);
+    expect(error).toMatchObject({ reason: "ROLE_NOT_FOUND", metadata: { role: "superuser" } });
     expect(await users.findCredentialsByLogin("default", "ghost@example.com")).toBeNull();
   });
 

@@ -33,12 +33,14 @@ export function fakeFlows(overrides: Partial<Flows>): Flows {
 export function fakeUser(overrides: Partial<User> = {}): User {
   return {
     id: "00000000-0000-4000-8000-000000000001",
+    number: 1,
     tenant: "default",
     email: "ann@example.com",
     username: "ann",
     fullName: null,
     roles: ["user"],
     permissions: {},
+    attributes: {},
     isActive: true,
     emailVerifiedAt: null,
     createdAt: new Date(0),

@@ -19,9 +19,11 @@ import type {
   OneTimePurpose,
   OneTimeTokenRecord,
   OneTimeTokens,
+  TenantStore,
   TokenEffect,
   UserRepository,
 } from "../../src/domain/ports.js";
+import { DEFAULT_TENANT_SETTINGS, type Tenant } from "../../src/domain/tenants.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 
 export const testPolicy: AuthPolicy = {
@@ -38,6 +40,8 @@ export const testPolicy: AuthPolicy = {
   verifyEmailUrl: "https://app.test/verify",
   resetPasswordUrl: "https://app.test/reset",
   mailsPerAddressPerHour: 5,
+  inviteTokenTtlMs: 7 * 86_400_000,
+  platformTenant: "system",
 };
 
 /** A clock tests move by hand. */
@@ -73,10 +77,12 @@ export class MemoryUsers implements UserRepository {
     const user: User = {
       ...input,
       id: randomUUID(),
+      number: input.number ?? this.rows.size + 1,
       roles: [...input.roles],
       permissions: {},
+      attributes: input.attributes ?? {},
       isActive: true,
-      emailVerifiedAt: null,
+      emailVerifiedAt: input.emailVerifiedAt ?? null,
       createdAt: new Date(),
       sessionEpoch: 0,
     };
@@ -167,6 +173,51 @@ export class MemoryOneTimeTokens implements OneTimeTokens {
   }
 }
 
+/** Tenants in memory; `default` exists, following the service's settings. */
+export class MemoryTenants implements TenantStore {
+  readonly rows = new Map<string, Tenant>([
+    [
+      "default",
+      {
+        id: "default",
+        displayName: "default",
+        isActive: true,
+        settings: DEFAULT_TENANT_SETTINGS,
+        createdAt: new Date(0),
+        updatedAt: new Date(0),
+      },
+    ],
+  ]);
+  async find(id: string) {
+    return this.rows.get(id) ?? null;
+  }
+  async create(tenant: Parameters<TenantStore["create"]>[0]) {
+    if (this.rows.has(tenant.id)) throw new AuthError("TENANT_EXISTS");
+    const row: Tenant = { ...tenant, isActive: true, updatedAt: tenant.createdAt };
+    this.rows.set(tenant.id, row);
+    return row;
+  }
+  async list(afterId: string | null, limit: number) {
+    return [...this.rows.values()]
+      .filter((t) => afterId === null || t.id > afterId)
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .slice(0, limit);
+  }
+  async update(id: string, changes: Parameters<TenantStore["update"]>[1], at: Date) {
+    const row = this.rows.get(id);
+    if (row === undefined) return null;
+    const updated: Tenant = {
+      ...row,
+      displayName: changes.displayName ?? row.displayName,
+      isActive: changes.isActive ?? row.isActive,
+      settings: { ...row.settings, ...changes.settings },
+      updatedAt: at,
+    };
+    this.rows.set(id, updated);
+    return updated;
+  }
+}
+
 /** Access tokens that are readable JSON, expiring at the policy's lifetime; `verify` checks expiry only. */
 function fakeAccessTokens(ttlMs: number): AccessTokens {
   return {
@@ -184,7 +235,7 @@ function fakeAccessTokens(ttlMs: number): AccessTokens {
 }
 
 export interface SentMail {
-  readonly kind: "verification" | "reset";
+  readonly kind: "verification" | "reset" | "invitation";
   readonly to: string;
   readonly link: URL;
 }
@@ -193,6 +244,7 @@ export interface SentMail {
 export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
   const clock = new ManualClock();
   const users = new MemoryUsers();
+  const tenants = new MemoryTenants();
   const oneTimeTokens = new MemoryOneTimeTokens(users);
   const mail: SentMail[] = [];
   const events: SecurityEvent[] = [];
@@ -202,6 +254,14 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
   const fullPolicy = { ...testPolicy, ...policy };
   const deps: AuthDeps = {
     users,
+    tenants,
+    grants: {
+      async of(userId) {
+        const user = await users.findById(userId);
+        return user === null ? null : { tenant: user.tenant, roles: user.roles, permissions: user.permissions };
+      },
+      async changed() {},
+    },
     sessions: createSessionStore(redis, `m${randomUUID().slice(0, 8)}:`, fullPolicy.sessionMaxLifetimeMs),
     passwords: {
       hash: async (password) => `hash:${password}`,
@@ -215,6 +275,7 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
     mailer: {
       sendVerification: async (to, link) => void mail.push({ kind: "verification", to, link }),
       sendPasswordReset: async (to, link) => void mail.push({ kind: "reset", to, link }),
+      sendInvitation: async (to, link) => void mail.push({ kind: "invitation", to, link }),
     },
     rateLimiter: {
       async hit(key, limit) {
@@ -231,6 +292,7 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
     deps,
     clock,
     users,
+    tenants,
     oneTimeTokens,
     mail,
     events,

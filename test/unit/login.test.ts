@@ -7,22 +7,30 @@ import { AuthError } from "../../src/domain/errors.js";
 import { login } from "../../src/domain/login.js";
 import type { RequestContext, SecurityEvent, User } from "../../src/domain/model.js";
 import type { AuthDeps, CreateOutcome, NewSession, PasswordHasher } from "../../src/domain/ports.js";
+import { DEFAULT_TENANT_SETTINGS, type Tenant, type TenantSettings } from "../../src/domain/tenants.js";
 
 const user: User = {
   id: "00000000-0000-4000-8000-000000000001",
+  number: 1,
   tenant: "default",
   email: "ann@example.com",
   username: "ann",
   fullName: null,
   roles: ["user"],
   permissions: {},
+  attributes: {},
   isActive: true,
   emailVerifiedAt: null,
   createdAt: new Date(0),
   sessionEpoch: 3,
 };
 
-function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false, createOutcome: CreateOutcome = "created") {
+function fakeDeps(
+  overrides: Partial<User> = {},
+  requireVerifiedEmail = false,
+  tenant: Partial<Tenant & TenantSettings> = {},
+  createOutcome: CreateOutcome = "created",
+) {
   const calls = { verify: 0, dummy: 0, sessions: 0 };
   const events: SecurityEvent[] = [];
   const created: NewSession[] = [];
@@ -49,6 +57,16 @@ function fakeDeps(overrides: Partial<User> = {}, requireVerifiedEmail = false, c
         created.push(session);
         return createOutcome;
       },
+    },
+    tenants: {
+      find: async (id: string): Promise<Tenant> => ({
+        id,
+        displayName: id,
+        isActive: tenant.isActive ?? true,
+        settings: { ...DEFAULT_TENANT_SETTINGS, ...tenant },
+        createdAt: new Date(0),
+        updatedAt: new Date(0),
+      }),
     },
     passwords,
     tokens: { issue: async () => ({ token: "access", expiresAt: 2_000_000_000 }) },
@@ -115,6 +133,29 @@ describe("login", () => {
     expect(tokens.refreshExpiresIn).toBe(86_400);
   });
 
+  it("follows the tenant's policy over the service's, and tells it only after the password", async () => {
+    const strictTenant = fakeDeps({}, false, { verifiedEmailRequired: true });
+    expect((await failure(login(strictTenant.deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe(
+      "EMAIL_NOT_VERIFIED",
+    );
+    const lenientTenant = fakeDeps({}, true, { verifiedEmailRequired: false });
+    expect((await login(lenientTenant.deps, ctx, { identifier: "ann", password: "right-password" })).user.id).toBe(user.id);
+
+    const rolesRequired = fakeDeps({ roles: [] }, false, { rolesRequired: true });
+    expect((await failure(login(rolesRequired.deps, ctx, { identifier: "ann", password: "wrong-password" }))).reason).toBe(
+      "INVALID_CREDENTIALS",
+    );
+    expect((await failure(login(rolesRequired.deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe("NO_ROLES");
+    expect(rolesRequired.calls.sessions).toBe(0);
+    const rolesOptional = fakeDeps({ roles: [] });
+    expect((await login(rolesOptional.deps, ctx, { identifier: "ann", password: "right-password" })).user.roles).toEqual([]);
+
+    const disabledTenant = fakeDeps({}, false, { isActive: false });
+    expect((await failure(login(disabledTenant.deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe(
+      "TENANT_DISABLED",
+    );
+  });
+
   it("checks its input before looking anybody up", async () => {
     const { deps, calls } = fakeDeps();
     expect((await failure(login(deps, ctx, { identifier: "  ", password: "x" }))).message).toBe("identifier: required");
@@ -138,7 +179,7 @@ describe("login", () => {
     ["stale", "SESSION_REVOKED", "superseded"],
     ["disabled", "ACCOUNT_DISABLED", "disabled"],
   ] as const)("answers a session the store refuses as %s with %s, and audits it", async (outcome, reason, cause) => {
-    const { deps, events } = fakeDeps({}, false, outcome);
+    const { deps, events } = fakeDeps({}, false, {}, outcome);
     expect((await failure(login(deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe(reason);
     expect(events.map((e) => [e.type, e.detail?.cause])).toEqual([["login_failed", cause]]);
   });

@@ -45,3 +45,13 @@ export function passwordResetMail(link: URL, expiresAt: Date): MailContent {
     `The link works once and until ${when(expiresAt)}. If you did not ask for this, ignore this message: your password stays as it is.`,
   );
 }
+
+export function invitationMail(link: URL, expiresAt: Date): MailContent {
+  return render(
+    "You have been invited",
+    ["Hello,", "an administrator created an account for you. To choose your password and sign in, open this link:"],
+    link,
+    "Choose my password",
+    `The link works once and until ${when(expiresAt)}. If you did not expect this, ignore this message.`,
+  );
+}

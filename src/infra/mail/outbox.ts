@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Mailer } from "../../domain/ports.js";
-import { type MailContent, passwordResetMail, verificationMail } from "./messages.js";
+import { invitationMail, type MailContent, passwordResetMail, verificationMail } from "./messages.js";
 
 export function createOutboxMailer(dir: string, from: string, logger: Logger): Mailer {
   let sequence = 0;
@@ -22,5 +22,6 @@ export function createOutboxMailer(dir: string, from: string, logger: Logger): M
   return {
     sendVerification: (to, link, expiresAt) => send(to, "verify-email", verificationMail(link, expiresAt)),
     sendPasswordReset: (to, link, expiresAt) => send(to, "reset-password", passwordResetMail(link, expiresAt)),
+    sendInvitation: (to, link, expiresAt) => send(to, "invitation", invitationMail(link, expiresAt)),
   };
 }

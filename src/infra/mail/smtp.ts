@@ -1,7 +1,7 @@
 /** The Mailer port over SMTP (nodemailer), configured by SMTP_URL and MAIL_FROM. */
 import { createTransport } from "nodemailer";
 import type { Mailer } from "../../domain/ports.js";
-import { type MailContent, passwordResetMail, verificationMail } from "./messages.js";
+import { invitationMail, type MailContent, passwordResetMail, verificationMail } from "./messages.js";
 
 /** smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465; `?requireTLS=true` insists. */
 export function createSmtpMailer(smtpUrl: string, from: string): Mailer & { close(): void } {
@@ -24,6 +24,7 @@ export function createSmtpMailer(smtpUrl: string, from: string): Mailer & { clos
   return {
     sendVerification: (to, link, expiresAt) => send(to, verificationMail(link, expiresAt)),
     sendPasswordReset: (to, link, expiresAt) => send(to, passwordResetMail(link, expiresAt)),
+    sendInvitation: (to, link, expiresAt) => send(to, invitationMail(link, expiresAt)),
     close: () => transport.close(),
   };
 }

@@ -1,9 +1,11 @@
 /**
  * The SecurityEvents port: an audit_events row per event, and a log line. A failure to write the
  * row is logged and swallowed: a logout must not fail because the audit table is unreachable.
+ * Also the AuditTrail port, which reads the rows back for administrators.
  */
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
+import type { AuditTrail } from "../../domain/admin/ports.js";
 import type { SecurityEvent } from "../../domain/model.js";
 import type { SecurityEvents } from "../../domain/ports.js";
 import type { Database } from "./schema.js";
@@ -22,6 +24,7 @@ export function createAuditLog(db: Kysely<Database>, logger: Logger): SecurityEv
             type: event.type,
             tenant_id: event.tenant,
             user_id: event.userId ?? null,
+            actor_id: event.actorId ?? null,
             session_id: event.sessionId ?? null,
             ip: event.ip === undefined ? null : storable(event.ip),
             user_agent: event.userAgent === undefined ? null : storable(event.userAgent.slice(0, 512)),
@@ -31,6 +34,32 @@ export function createAuditLog(db: Kysely<Database>, logger: Logger): SecurityEv
       } catch (error) {
         logger.error({ err: error, eventType: event.type }, "could not write an audit event");
       }
+    },
+  };
+}
+
+export function createAuditTrail(db: Kysely<Database>): AuditTrail {
+  return {
+    async list(query) {
+      let select = db.selectFrom("audit_events").selectAll().where("tenant_id", "=", query.tenant);
+      if (query.userId !== undefined) select = select.where("user_id", "=", query.userId);
+      if (query.type !== undefined) select = select.where("type", "=", query.type);
+      if (query.since !== undefined) select = select.where("created_at", ">=", query.since);
+      if (query.until !== undefined) select = select.where("created_at", "<", query.until);
+      if (query.beforeId !== undefined) select = select.where("id", "<", sql<string>`${query.beforeId}::bigint`);
+      const rows = await select.orderBy("id", "desc").limit(query.limit).execute();
+      return rows.map((row) => ({
+        id: String(row.id),
+        type: row.type,
+        tenant: row.tenant_id,
+        userId: row.user_id,
+        actorId: row.actor_id,
+        sessionId: row.session_id,
+        ip: row.ip,
+        userAgent: row.user_agent,
+        details: row.details,
+        createdAt: row.created_at,
+      }));
     },
   };
 }

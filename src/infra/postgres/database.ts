@@ -62,7 +62,7 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
 }
 
 /** Roles every tenant starts with. */
-const baseRoles = ["admin", "user"];
+export const BASE_ROLES: readonly string[] = ["admin", "user"];
 
 /** Creates the tenant and its base roles if they do not exist yet (idempotent). */
 export async function ensureTenant(db: Kysely<Database>, id: string, name: string): Promise<void> {
@@ -74,7 +74,7 @@ export async function ensureTenant(db: Kysely<Database>, id: string, name: strin
       .execute();
     await tx
       .insertInto("roles")
-      .values(baseRoles.map((role) => ({ tenant_id: id, name: role })))
+      .values(BASE_ROLES.map((role) => ({ tenant_id: id, name: role })))
       .onConflict((oc) => oc.columns(["tenant_id", "name"]).doNothing())
       .execute();
   });

@@ -5,12 +5,24 @@ type Timestamp = ColumnType<Date, Date | undefined, Date>;
 
 export interface TenantsTable {
   id: string;
+  /** The display name. */
   name: string;
+  is_active: Generated<boolean>;
+  /** Null: follows PASSWORD_MIN_LENGTH. */
+  password_min_length: number | null;
+  /** Null: follows REQUIRE_VERIFIED_EMAIL. */
+  verified_email_required: boolean | null;
+  roles_required: Generated<boolean>;
+  mfa_required: Generated<boolean>;
   created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface UsersTable {
   id: string;
+  /** bigint identity: pg returns it as a string. */
+  number: ColumnType<string | number, number | undefined, never>;
+  attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
   tenant_id: string;
   /** As typed (trimmed, NFKC): what is shown, put in tokens and mailed to. */
   email: string;
@@ -43,7 +55,9 @@ export interface RolesTable {
   name: string;
   /** Module-specific permissions, e.g. `{"reports": {"view": true}}`. */
   permissions: ColumnType<Record<string, unknown>, string | undefined, string>;
+  description: Generated<string>;
   created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface UserRolesTable {
@@ -69,6 +83,7 @@ export interface AuditEventsTable {
   type: string;
   tenant_id: string;
   user_id: string | null;
+  actor_id: string | null;
   session_id: string | null;
   ip: string | null;
   user_agent: string | null;

@@ -1,23 +1,26 @@
 /** The UserRepository port on PostgreSQL (Kysely). Rows become domain users here and nowhere else. */
 import { randomUUID } from "node:crypto";
-import { type Kysely, type Selectable, sql } from "kysely";
+import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { AuthError } from "../../domain/errors.js";
 import { lookupKey, normalizeEmail, normalizeUsername } from "../../domain/identifiers.js";
 import { mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
 import type { NewUser, UserRepository } from "../../domain/ports.js";
 import type { Database, UsersTable } from "./schema.js";
 
-type UserRow = Selectable<UsersTable> & { roles: string[]; role_permissions: Record<string, unknown>[] };
+export type UserRow = Selectable<UsersTable> & { roles: string[]; role_permissions: Record<string, unknown>[] };
 
 export function userRowToUser(row: UserRow): User {
   return {
     id: row.id,
+    // bigint: a string from pg; below 2^53 by construction (numbers are checked when set).
+    number: Number(row.number),
     tenant: row.tenant_id,
     email: row.email,
     username: row.username,
     fullName: row.full_name,
     roles: row.roles,
     permissions: mergePermissions(row.role_permissions),
+    attributes: row.attributes,
     isActive: row.is_active,
     emailVerifiedAt: row.email_verified_at,
     createdAt: row.created_at,
@@ -30,7 +33,7 @@ function rowToCredentials(row: UserRow): UserCredentials {
 }
 
 /** Selects users with their role names, in the order they were assigned. */
-function selectUsers(db: Kysely<Database>) {
+export function selectUsers(db: Kysely<Database>) {
   return db
     .selectFrom("users")
     .selectAll("users")
@@ -70,12 +73,51 @@ const takenBy = new Map<string, () => AuthError>([
 ]);
 
 /** The unique constraint a PostgreSQL unique violation names, if that is what the error is. */
-function violatedConstraint(error: unknown): string | undefined {
+export function violatedConstraint(error: unknown): string | undefined {
   const e = error as { code?: unknown; constraint?: unknown; message?: unknown };
   if (e.code !== "23505") return undefined;
   if (typeof e.constraint === "string") return e.constraint;
   // PGlite reports the constraint only in the message.
   return typeof e.message === "string" ? /constraint "([^"]+)"/.exec(e.message)?.[1] : undefined;
+}
+
+/** The AuthError for a unique violation of the users table, or the error itself. */
+export function userConflict(error: unknown): unknown {
+  const constraint = violatedConstraint(error) ?? "";
+  if (constraint === "users_tenant_number_key") return new AuthError("NUMBER_TAKEN", { metadata: { field: "number" } });
+  return takenBy.get(constraint)?.() ?? error;
+}
+
+/** ROLE_NOT_FOUND naming the first of `roles` that the tenant lacks; nothing when it has them all. */
+export async function checkRolesExist(db: Kysely<Database> | Transaction<Database>, tenant: string, roles: readonly string[]) {
+  if (roles.length === 0) return;
+  const rows = await db.selectFrom("roles").select("name").where("tenant_id", "=", tenant).where("name", "in", roles).execute();
+  const known = new Set(rows.map((row) => row.name));
+  const missing = roles.find((role) => !known.has(role));
+  if (missing !== undefined) {
+    throw new AuthError("ROLE_NOT_FOUND", {
+      message: `The tenant has no role ${JSON.stringify(missing)}.`,
+      metadata: { field: "roles", role: missing },
+    });
+  }
+}
+
+/** Gives the user `roles` in order (distinct timestamps keep the order readable back). */
+export async function insertRoles(tx: Transaction<Database>, userId: string, tenant: string, roles: readonly string[], at: Date) {
+  for (const [index, role] of roles.entries()) {
+    await tx
+      .insertInto("user_roles")
+      .values({ user_id: userId, tenant_id: tenant, role_name: role, assigned_at: new Date(at.getTime() + index) })
+      .execute();
+  }
+}
+
+/**
+ * Moves the number sequence to at least `number`, so that users created later never get a number
+ * an import kept (setval is immediate, outside any transaction's rollback).
+ */
+async function reserveNumber(tx: Transaction<Database>, number: number): Promise<void> {
+  await sql`select setval('users_number_seq', greatest(${number}::bigint, (select last_value from users_number_seq)))`.execute(tx);
 }
 
 export function createUserRepository(db: Kysely<Database>): UserRepository {
@@ -98,10 +140,14 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
       const username = normalizeUsername(user.username ?? undefined);
       try {
         await db.transaction().execute(async (tx) => {
+          await checkRolesExist(tx, user.tenant, user.roles);
+          if (user.number !== undefined) await reserveNumber(tx, user.number);
           await tx
             .insertInto("users")
             .values({
               id,
+              ...(user.number === undefined ? {} : { number: user.number }),
+              attributes: JSON.stringify(user.attributes ?? {}),
               tenant_id: user.tenant,
               email: email.display,
               email_normalized: email.key,
@@ -111,24 +157,16 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
               username_skeleton: username?.skeleton ?? null,
               full_name: user.fullName,
               password_hash: user.passwordHash,
-              email_verified_at: null,
+              email_verified_at: user.emailVerifiedAt ?? null,
               password_changed_at: now,
               created_at: now,
               updated_at: now,
             })
             .execute();
-          for (const [index, role] of user.roles.entries()) {
-            // Distinct timestamps keep the assignment order readable back.
-            await tx
-              .insertInto("user_roles")
-              .values({ user_id: id, tenant_id: user.tenant, role_name: role, assigned_at: new Date(now.getTime() + index) })
-              .execute();
-          }
+          await insertRoles(tx, id, user.tenant, user.roles, now);
         });
       } catch (error) {
-        const taken = takenBy.get(violatedConstraint(error) ?? "");
-        if (taken !== undefined) throw taken();
-        throw error;
+        throw userConflict(error);
       }
       const row = await findById(id);
       if (row === undefined) throw new Error(`user ${id} vanished right after its creation`);

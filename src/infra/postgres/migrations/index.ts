@@ -8,6 +8,7 @@ import * as oneTimeTokensAndAudit from "./2026_11_22_0002_one_time_tokens_and_au
 import * as signingKeys from "./2026_11_22_0003_signing_keys.js";
 import * as identifierKeys from "./2026_11_24_0004_identifier_keys.js";
 import * as sessionEpoch from "./2026_11_25_0005_session_epoch.js";
+import * as administration from "./2026_11_25_0006_administration.js";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_initial": initial,
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   "2026_11_22_0003_signing_keys": signingKeys,
   "2026_11_24_0004_identifier_keys": identifierKeys,
   "2026_11_25_0005_session_epoch": sessionEpoch,
+  "2026_11_25_0006_administration": administration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -77,10 +77,13 @@ export function text(source: Record<string, unknown> | URLSearchParams, name: st
   return typeof value === "string" ? value : "";
 }
 
-/** The user fields the seeds share, as AuthService's User spells absent ones (empty strings). */
+/**
+ * The user fields the seeds share, as AuthService's User spells absent ones (empty strings). `id`
+ * is the user's integer number, as the seeds' clients expect (kept from the old system on import).
+ */
 export function userSummary(user: User) {
   return {
-    id: user.id,
+    id: user.number,
     username: user.username ?? "",
     email: user.email,
     fullName: user.fullName ?? "",

@@ -37,7 +37,7 @@ export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
         };
         const user = await flows.register(ctx, input);
         sendJson(res, 201, {
-          id: user.id,
+          id: user.number,
           username: user.username ?? "",
           email: user.email,
           created_at: isoSeconds(user.createdAt),

@@ -10,9 +10,15 @@ import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.j
 
 const errors = fastApiErrors({ INVALID_CREDENTIALS: "Incorrect username or password", TOKEN_MISSING: "Not authenticated" });
 
-/** `/me`: the primary role prefers admin (as AuthService's User.role does). */
+/** Vigia's `empleado_id` (the HR module's employee id): the user's attribute of that name when it is an integer. */
+function empleadoId(user: User): number | null {
+  const value = user.attributes.empleado_id;
+  return Number.isSafeInteger(value) ? (value as number) : null;
+}
+
+/** `/me`: the primary role prefers admin (as AuthService's User.role does); `id` is the user's integer number. */
 const me = (user: User) => ({
-  id: user.id,
+  id: user.number,
   email: user.email,
   username: user.username ?? "",
   full_name: user.fullName ?? "",
@@ -20,18 +26,18 @@ const me = (user: User) => ({
   roles: [...user.roles],
   permissions: user.permissions,
   is_active: user.isActive,
-  empleado_id: null,
+  empleado_id: empleadoId(user),
 });
 
 /** `/whoami` calls the first role the primary one. */
 const whoami = (user: User) => ({
-  id: user.id,
+  id: user.number,
   username: user.username ?? "",
   email: user.email,
   full_name: user.fullName ?? "",
   role: user.roles[0] ?? "",
   roles: [...user.roles],
-  empleado_id: null,
+  empleado_id: empleadoId(user),
 });
 
 export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
@@ -51,7 +57,13 @@ export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRout
         sendJson(res, 200, {
           access_token: accessToken,
           token_type: "bearer",
-          user: { id: user.id, username: user.username ?? "", email: user.email, role: primaryRole(user.roles), roles: [...user.roles] },
+          user: {
+            id: user.number,
+            username: user.username ?? "",
+            email: user.email,
+            role: primaryRole(user.roles),
+            roles: [...user.roles],
+          },
         });
       },
       errors,

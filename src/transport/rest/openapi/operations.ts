@@ -45,7 +45,9 @@ function gatewayOperation(binding: HttpBinding, index: number, comments: Readonl
     operation.requestBody = { required: true, content: { "application/json": { schema } } };
   }
   const auth = getOption(method, caller_auth);
-  if (auth === CallerAuth.BEARER) operation.security = [{ bearerAuth: [] }];
+  // Administrators present a bearer token too; who may call is in the description (from the proto).
+  if (auth === CallerAuth.BEARER || auth === CallerAuth.ADMIN || auth === CallerAuth.PLATFORM_ADMIN)
+    operation.security = [{ bearerAuth: [] }];
   if (auth === CallerAuth.BEARER_OPTIONAL) operation.security = [{ bearerAuth: [] }, {}];
   return operation;
 }
@@ -57,7 +59,15 @@ function parameters(binding: HttpBinding, comments: ReadonlyMap<string, string>,
   const list: Schema[] = template.variables.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } }));
   if (binding.body === "*") return list;
   for (const field of method.input.fields) {
-    if (pathFields.has(field.name) || field.name === binding.body || field.fieldKind === "message" || field.fieldKind === "map") continue;
+    // A Timestamp is one value in a query (RFC 3339, as in proto3 JSON); other messages are not.
+    const timestamp = field.fieldKind === "message" && field.message.typeName === "google.protobuf.Timestamp";
+    if (
+      pathFields.has(field.name) ||
+      field.name === binding.body ||
+      (field.fieldKind === "message" && !timestamp) ||
+      field.fieldKind === "map"
+    )
+      continue;
     list.push({
       name: field.jsonName,
       in: "query",

@@ -1,0 +1,50 @@
+/** The audit trail, read back by the tenant's administrators: newest first, filtered, paged. */
+import { invalidField } from "../errors.js";
+import type { RequestContext } from "../model.js";
+import { validateUserId } from "../validation.js";
+import { tenantActor } from "./authority.js";
+import { decodePageToken, page, pageSize } from "./paging.js";
+import type { AdminDeps, AuditRecord } from "./ports.js";
+
+const eventType = /^[a-z][a-z0-9_]{0,63}$/;
+
+export interface ListAuditEventsInput {
+  readonly tenant: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
+  readonly userId: string;
+  readonly type: string;
+  readonly since: Date | undefined;
+  readonly until: Date | undefined;
+}
+
+export async function listAuditEvents(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: ListAuditEventsInput,
+): Promise<{ events: AuditRecord[]; nextPageToken: string }> {
+  const { tenant } = await tenantActor(deps, ctx, input.tenant);
+  const userId = input.userId.trim() === "" ? undefined : validateUserId("user_id", input.userId);
+  const type = input.type.trim() === "" ? undefined : input.type.trim();
+  if (type !== undefined && !eventType.test(type)) throw invalidField("type", "an event type such as login_failed");
+  for (const [field, date] of [
+    ["since", input.since],
+    ["until", input.until],
+  ] as const) {
+    if (date !== undefined && Number.isNaN(date.getTime())) throw invalidField(field, "not a valid time");
+  }
+  const filters = { tenant: tenant.id, userId, type, since: input.since?.toISOString(), until: input.until?.toISOString() };
+  const limit = pageSize(input.pageSize);
+  const before = decodePageToken(input.pageToken, filters, /^[1-9][0-9]{0,18}$/) ?? undefined;
+  const rows = await deps.audit.list({
+    tenant: tenant.id,
+    userId,
+    type,
+    since: input.since,
+    until: input.until,
+    beforeId: before,
+    limit: limit + 1,
+  });
+  const { items, nextPageToken } = page(rows, limit, (event) => event.id, filters);
+  return { events: items, nextPageToken };
+}

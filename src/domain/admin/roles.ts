@@ -1,0 +1,98 @@
+/** Role administration within a tenant: roles with a bounded permissions object. */
+import { checkDocument, PERMISSIONS_LIMITS } from "../documents.js";
+import { AuthError, invalidField } from "../errors.js";
+import type { RequestContext } from "../model.js";
+import { validateRoleName } from "../validation.js";
+import { byActor, PLATFORM_ADMIN_ROLE, TENANT_ADMIN_ROLE, tenantActor } from "./authority.js";
+import { decodePageToken, page, pageSize } from "./paging.js";
+import type { AdminDeps, Role } from "./ports.js";
+
+const MAX_DESCRIPTION = 500;
+
+function checkDescription(value: string): string {
+  const description = value.trim();
+  if ([...description].length > MAX_DESCRIPTION || description.includes("\u0000")) {
+    throw invalidField("description", `at most ${MAX_DESCRIPTION} characters, no NUL`);
+  }
+  return description;
+}
+
+export async function createRole(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: {
+    readonly tenant: string;
+    readonly name: string;
+    readonly description: string;
+    readonly permissions: Readonly<Record<string, unknown>> | undefined;
+  },
+): Promise<Role> {
+  const { actor, tenant } = await tenantActor(deps, ctx, input.tenant);
+  const name = validateRoleName("name", input.name);
+  const description = checkDescription(input.description);
+  const permissions = input.permissions === undefined ? {} : checkDocument(input.permissions, PERMISSIONS_LIMITS);
+  const role = await deps.roles.create(tenant.id, { name, description, permissions }, new Date(deps.clock.now()));
+  await deps.events.record({ type: "role_created", tenant: tenant.id, ...byActor(actor), detail: { role: name } });
+  return role;
+}
+
+export async function listRoles(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly pageSize: number; readonly pageToken: string },
+): Promise<{ roles: Role[]; nextPageToken: string }> {
+  const { tenant } = await tenantActor(deps, ctx, input.tenant);
+  const limit = pageSize(input.pageSize);
+  const filters = { tenant: tenant.id, list: "roles" };
+  const after = decodePageToken(input.pageToken, filters, /^[a-z0-9_-]{1,64}$/);
+  const rows = await deps.roles.list(tenant.id, after, limit + 1);
+  const { items, nextPageToken } = page(rows, limit, (role) => role.name, filters);
+  return { roles: items, nextPageToken };
+}
+
+export async function updateRole(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: {
+    readonly tenant: string;
+    readonly name: string;
+    readonly description: string | undefined;
+    readonly permissions: Readonly<Record<string, unknown>> | undefined;
+  },
+): Promise<Role> {
+  const { actor, tenant } = await tenantActor(deps, ctx, input.tenant);
+  const name = validateRoleName("name", input.name);
+  const changes = {
+    ...(input.description === undefined ? {} : { description: checkDescription(input.description) }),
+    ...(input.permissions === undefined ? {} : { permissions: checkDocument(input.permissions, PERMISSIONS_LIMITS) }),
+  };
+  const role = await deps.roles.update(tenant.id, name, changes, new Date(deps.clock.now()));
+  if (role === null) throw new AuthError("ROLE_NOT_FOUND", { metadata: { field: "name" } });
+  // Every holder's permissions changed: ValidateToken's caches everywhere forget the tenant's grants.
+  await deps.grants.changed({ tenant: tenant.id });
+  await deps.events.record({
+    type: "role_updated",
+    tenant: tenant.id,
+    ...byActor(actor),
+    detail: { role: name, fields: Object.keys(changes) },
+  });
+  return role;
+}
+
+export async function deleteRole(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly name: string },
+): Promise<number> {
+  const { actor, tenant } = await tenantActor(deps, ctx, input.tenant);
+  const name = validateRoleName("name", input.name);
+  // Administrators' authority is these roles: deleting one would demote every administrator at once.
+  if (name === TENANT_ADMIN_ROLE || (tenant.id === deps.policy.platformTenant && name === PLATFORM_ADMIN_ROLE)) {
+    throw new AuthError("ROLE_PROTECTED", { metadata: { field: "name" } });
+  }
+  const usersAffected = await deps.roles.delete(tenant.id, name);
+  if (usersAffected === null) throw new AuthError("ROLE_NOT_FOUND", { metadata: { field: "name" } });
+  await deps.grants.changed({ tenant: tenant.id });
+  await deps.events.record({ type: "role_deleted", tenant: tenant.id, ...byActor(actor), detail: { role: name, usersAffected } });
+  return usersAffected;
+}

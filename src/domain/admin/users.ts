@@ -1,0 +1,319 @@
+/**
+ * User administration within a tenant: create (with a password, or invited by mail), read, list,
+ * change, disable and enable, delete, set roles, end sessions, reset second factors.
+ */
+import { randomBytes } from "node:crypto";
+import { ATTRIBUTES_LIMITS, checkDocument } from "../documents.js";
+import { deferVerificationMail } from "../email-verification.js";
+import { AuthError, invalidField } from "../errors.js";
+import type { RequestContext, User } from "../model.js";
+import { issueOneTimeToken, linkWithToken } from "../one-time-tokens.js";
+import { DEFAULT_ROLE } from "../register.js";
+import { policyInForce } from "../tenants.js";
+import { disableUser as disableAccount, enableUser as enableAccount, endUserAccess, type Actor as StatusActor } from "../user-status.js";
+import {
+  checkNewPassword,
+  loginKey,
+  validateEmail,
+  validateFullName,
+  validateRoleName,
+  validateUserId,
+  validateUsername,
+} from "../validation.js";
+import { endSessionsOf } from "./access.js";
+import { type Actor, byActor, refuseSelf, tenantActor } from "./authority.js";
+import { decodePageToken, page, pageSize } from "./paging.js";
+import type { AdminDeps, UserChanges, UserFilter, UserRef } from "./ports.js";
+
+/** Most roles one user may hold. */
+const MAX_ROLES = 64;
+/** Longest email or username prefix a filter accepts. */
+const MAX_PREFIX = 254;
+
+/** Checks role names and drops repeats, keeping the first occurrence's place. */
+function checkRoles(roles: readonly string[]): string[] {
+  if (roles.length > MAX_ROLES) throw invalidField("roles", `at most ${MAX_ROLES} roles`);
+  return [...new Set(roles.map((role) => validateRoleName("roles", role)))];
+}
+
+function checkNumber(number: number | undefined): number | undefined {
+  if (number === undefined) return undefined;
+  if (!Number.isSafeInteger(number) || number < 1) throw invalidField("number", "must be a positive integer below 2^53");
+  return number;
+}
+
+/** The user of the tenant named by `ref`; USER_NOT_FOUND when there is none (another tenant's user included). */
+async function targetUser(deps: AdminDeps, tenant: string, ref: UserRef): Promise<User> {
+  const user = await deps.directory.find(tenant, ref);
+  if (user === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
+  return user;
+}
+
+/** The user named by the request's `user_id`, within the tenant the actor may administer. */
+async function administeredUser(deps: AdminDeps, ctx: RequestContext, input: { readonly tenant: string; readonly userId: string }) {
+  const { actor, tenant } = await tenantActor(deps, ctx, input.tenant);
+  const user = await targetUser(deps, tenant.id, { id: validateUserId("user_id", input.userId) });
+  return { actor, tenant, user };
+}
+
+export interface CreateUserInput {
+  readonly tenant: string;
+  readonly email: string;
+  readonly username: string | undefined;
+  readonly fullName: string | undefined;
+  /** Empty with `invite`. */
+  readonly password: string;
+  readonly invite: boolean;
+  /** Empty: the default role. */
+  readonly roles: readonly string[];
+  readonly emailVerified: boolean;
+  readonly attributes: Readonly<Record<string, unknown>> | undefined;
+  readonly number: number | undefined;
+}
+
+export async function createUser(deps: AdminDeps, ctx: RequestContext, input: CreateUserInput): Promise<User> {
+  const { actor, tenant } = await tenantActor(deps, ctx, input.tenant);
+  const email = validateEmail(input.email);
+  const username = validateUsername(input.username);
+  const fullName = validateFullName(input.fullName);
+  const roles = input.roles.length === 0 ? [DEFAULT_ROLE] : checkRoles(input.roles);
+  const attributes = input.attributes === undefined ? {} : checkDocument(input.attributes, ATTRIBUTES_LIMITS);
+  const number = checkNumber(input.number);
+  if ((input.password === "") === !input.invite) throw invalidField("password", "set exactly one of password and invite");
+  if (!input.invite) {
+    checkNewPassword("password", input.password, {
+      minLength: policyInForce(tenant.settings, deps.policy).passwordMinLength,
+      commonPasswords: deps.commonPasswords,
+      context: [email, username],
+    });
+  }
+  // An invited user has a password nobody knows until they choose theirs: a hash like any other,
+  // so that signing in as them costs the same time as for everyone else.
+  const passwordHash = await deps.passwords.hash(input.invite ? randomBytes(32).toString("base64url") : input.password);
+  const now = deps.clock.now();
+  const user = await deps.users.create({
+    tenant: tenant.id,
+    email,
+    username,
+    fullName,
+    passwordHash,
+    roles,
+    attributes,
+    ...(number === undefined ? {} : { number }),
+    emailVerifiedAt: input.emailVerified ? new Date(now) : null,
+  });
+  if (input.invite) deferInvitation(deps, user);
+  else if (!input.emailVerified) deferVerificationMail(deps, user);
+  await deps.events.record({
+    type: input.invite ? "user_invited" : "user_created",
+    tenant: tenant.id,
+    userId: user.id,
+    ...byActor(actor),
+    detail: { roles },
+  });
+  return user;
+}
+
+/** Mails the invited user a link to choose a password: a reset token with the longer invitation lifetime. */
+function deferInvitation(deps: AdminDeps, user: User): void {
+  deps.background.defer("invitation mail", async () => {
+    const { token, expiresAt } = await issueOneTimeToken(deps, user, "reset_password", deps.policy.inviteTokenTtlMs);
+    await deps.mailer.sendInvitation(user.email, linkWithToken(deps.policy.resetPasswordUrl, token), expiresAt);
+  });
+}
+
+export async function getUser(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string; readonly number: number },
+): Promise<User> {
+  const { tenant } = await tenantActor(deps, ctx, input.tenant);
+  if (input.userId.trim() !== "") return targetUser(deps, tenant.id, { id: validateUserId("user_id", input.userId) });
+  if (input.number !== 0) return targetUser(deps, tenant.id, { number: checkNumber(input.number) ?? 0 });
+  throw invalidField("user_id", "required (or number)");
+}
+
+export interface ListUsersInput {
+  readonly tenant: string;
+  readonly pageSize: number;
+  readonly pageToken: string;
+  readonly emailPrefix: string;
+  readonly usernamePrefix: string;
+  readonly role: string;
+  readonly active: boolean | undefined;
+}
+
+function prefix(field: string, value: string): string | undefined {
+  const key = loginKey(value);
+  if (key === "") return undefined;
+  if (key.length > MAX_PREFIX) throw invalidField(field, `at most ${MAX_PREFIX} characters`);
+  return key;
+}
+
+export async function listUsers(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: ListUsersInput,
+): Promise<{ users: User[]; nextPageToken: string }> {
+  const { tenant } = await tenantActor(deps, ctx, input.tenant);
+  const filter: UserFilter = {
+    emailPrefix: prefix("email_prefix", input.emailPrefix),
+    usernamePrefix: prefix("username_prefix", input.usernamePrefix),
+    role: input.role.trim() === "" ? undefined : validateRoleName("role", input.role),
+    active: input.active,
+  };
+  const filters = { tenant: tenant.id, ...filter };
+  const limit = pageSize(input.pageSize);
+  const after = decodePageToken(input.pageToken, filters, /^[1-9][0-9]{0,15}$/);
+  const rows = await deps.directory.list(tenant.id, filter, after === null ? null : Number(after), limit + 1);
+  const { items, nextPageToken } = page(rows, limit, (user) => String(user.number), filters);
+  return { users: items, nextPageToken };
+}
+
+export interface UpdateUserInput {
+  readonly tenant: string;
+  readonly userId: string;
+  readonly email: string | undefined;
+  readonly username: string | undefined;
+  readonly fullName: string | undefined;
+  readonly attributes: Readonly<Record<string, unknown>> | undefined;
+  readonly emailVerified: boolean | undefined;
+}
+
+export async function updateUser(deps: AdminDeps, ctx: RequestContext, input: UpdateUserInput): Promise<User> {
+  const { actor, tenant, user } = await administeredUser(deps, ctx, input);
+  const now = new Date(deps.clock.now());
+  const changes: { -readonly [K in keyof UserChanges]: UserChanges[K] } = {};
+  let emailChanged = false;
+  if (input.email !== undefined) {
+    changes.email = validateEmail(input.email);
+    emailChanged = loginKey(changes.email) !== loginKey(user.email);
+    // A new address is unverified until proven (or vouched for below).
+    if (emailChanged) changes.emailVerifiedAt = null;
+  }
+  if (input.username !== undefined) changes.username = validateUsername(input.username);
+  if (input.fullName !== undefined) changes.fullName = validateFullName(input.fullName);
+  if (input.attributes !== undefined) changes.attributes = checkDocument(input.attributes, ATTRIBUTES_LIMITS);
+  if (input.emailVerified !== undefined) changes.emailVerifiedAt = input.emailVerified ? (user.emailVerifiedAt ?? now) : null;
+  const updated = await deps.directory.update(user.id, changes, now);
+  if (updated === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
+  if (emailChanged) {
+    // Links mailed to the old address must not act on the account any more.
+    await deps.oneTimeTokens.voidAll(user.id, "reset_password", now);
+    await deps.oneTimeTokens.voidAll(user.id, "verify_email", now);
+  }
+  await deps.events.record({
+    type: "user_updated",
+    tenant: tenant.id,
+    userId: user.id,
+    ...byActor(actor),
+    // The names of what changed, never the values: an audit row is no place for personal data.
+    detail: { fields: Object.keys(changes) },
+  });
+  return updated;
+}
+
+async function recordUserEvent(
+  deps: AdminDeps,
+  actor: Actor,
+  user: User,
+  type: "user_deleted" | "user_roles_set" | "user_sessions_ended" | "user_mfa_reset",
+  detail?: Readonly<Record<string, number | readonly string[]>>,
+): Promise<void> {
+  await deps.events.record({ type, tenant: user.tenant, userId: user.id, ...byActor(actor), ...(detail ? { detail } : {}) });
+}
+
+/** The administrator as the user-status flows record them. */
+function statusActor(actor: Actor): StatusActor {
+  return { kind: "admin", id: actor.user.id, ip: actor.ctx.ip, userAgent: actor.ctx.userAgent };
+}
+
+/** The user as they are now, after a change; USER_NOT_FOUND if they were deleted meanwhile. */
+async function reread(deps: AdminDeps, user: User): Promise<User> {
+  const now = await deps.directory.find(user.tenant, { id: user.id });
+  if (now === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
+  return now;
+}
+
+/**
+ * Disables the user through the user-status flow: the flag and the session epoch in PostgreSQL,
+ * then every session ends and the user is marked disabled in Redis, on every instance at once
+ * (ValidateToken answers USER_DISABLED); it writes the audit event naming the administrator.
+ */
+export async function disableUser(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string },
+): Promise<{ user: User; sessionsEnded: number }> {
+  const { actor, user } = await administeredUser(deps, ctx, input);
+  refuseSelf(actor, user.id);
+  const { sessionsEnded } = await disableAccount(deps, { userId: user.id, tenant: user.tenant, actor: statusActor(actor) });
+  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  return { user: await reread(deps, user), sessionsEnded };
+}
+
+export async function enableUser(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string },
+): Promise<User> {
+  const { actor, user } = await administeredUser(deps, ctx, input);
+  await enableAccount(deps, { userId: user.id, tenant: user.tenant, actor: statusActor(actor) });
+  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  return reread(deps, user);
+}
+
+export async function deleteUser(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string },
+): Promise<number> {
+  const { actor, user } = await administeredUser(deps, ctx, input);
+  refuseSelf(actor, user.id);
+  // PostgreSQL first (the row, and an epoch past the user's last), then Redis: every session ends,
+  // and a request that read the user before the delete cannot start one after it.
+  const epoch = await deps.directory.delete(user.id);
+  if (epoch === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
+  const sessionsEnded = await endUserAccess(deps, user.id, epoch, false);
+  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  await recordUserEvent(deps, actor, user, "user_deleted", { sessionsEnded });
+  return sessionsEnded;
+}
+
+export async function setUserRoles(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string; readonly roles: readonly string[] },
+): Promise<User> {
+  const { actor, user } = await administeredUser(deps, ctx, input);
+  refuseSelf(actor, user.id);
+  const roles = checkRoles(input.roles);
+  const updated = await deps.directory.setRoles(user.id, user.tenant, roles, new Date(deps.clock.now()));
+  if (updated === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
+  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  await recordUserEvent(deps, actor, user, "user_roles_set", { roles });
+  return updated;
+}
+
+export async function endUserSessions(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string },
+): Promise<number> {
+  const { actor, user } = await administeredUser(deps, ctx, input);
+  const sessionsEnded = await endSessionsOf(deps, user.id);
+  await recordUserEvent(deps, actor, user, "user_sessions_ended", { sessionsEnded });
+  return sessionsEnded;
+}
+
+export async function resetUserMfa(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string },
+): Promise<number> {
+  const { actor, user } = await administeredUser(deps, ctx, input);
+  const factorsRemoved = await deps.secondFactors.reset(user.id);
+  if (factorsRemoved === 0) throw new AuthError("MFA_NOT_ENROLLED");
+  await recordUserEvent(deps, actor, user, "user_mfa_reset", { factorsRemoved });
+  return factorsRemoved;
+}

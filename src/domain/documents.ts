@@ -1,0 +1,106 @@
+/**
+ * Bounded JSON documents that administrators store: a role's permissions and a user's attributes.
+ * Each is checked whole before it is stored (size, depth, key names, no NUL, finite numbers) and
+ * copied into objects without a prototype, and permission paths (`reports.view`) are resolved
+ * against merged permissions here.
+ *
+ * Why these bounds: the documents travel in every Me answer and are merged on every permission
+ * check, so a caller must not be able to store a megabyte or a thousand levels (a stack overflow
+ * when walked). Keys are data, never a property path: the prototype names are refused, as
+ * everywhere input names keys (keys.ts), and so are control characters, which break logs and UIs
+ * and would let two keys look the same.
+ */
+import { type AuthErrorReason, invalidField } from "./errors.js";
+import { emptyRecord, isForbiddenKey } from "./keys.js";
+
+export interface DocumentLimits {
+  /** The request field, for the error's `metadata.field`. */
+  readonly field: string;
+  readonly reason: AuthErrorReason;
+  /** Serialized as JSON, in bytes. */
+  readonly maxBytes: number;
+  /** Levels of objects and arrays, the document itself being level 1. */
+  readonly maxDepth: number;
+  /** Permission keys cannot hold `.`, the separator of permission paths. */
+  readonly dotsInKeys: boolean;
+}
+
+export const PERMISSIONS_LIMITS: DocumentLimits = {
+  field: "permissions",
+  reason: "INVALID_PERMISSIONS",
+  maxBytes: 16_384,
+  maxDepth: 8,
+  dotsInKeys: false,
+};
+
+export const ATTRIBUTES_LIMITS: DocumentLimits = {
+  field: "attributes",
+  reason: "INVALID_ATTRIBUTES",
+  maxBytes: 4096,
+  maxDepth: 4,
+  dotsInKeys: true,
+};
+
+const MAX_KEY_LENGTH = 128;
+const controlCharacter = /\p{Cc}/u;
+
+/**
+ * Checks a document against its limits and returns a copy made of prototype-less objects;
+ * INVALID_ARGUMENT with the limits' reason, naming the offending key path, otherwise.
+ */
+export function checkDocument(value: unknown, limits: DocumentLimits): Record<string, unknown> {
+  const fail = (path: string, problem: string) => invalidField(limits.field, `${path === "" ? "" : `${path}: `}${problem}`, limits.reason);
+
+  const copy = (node: unknown, path: string, depth: number): unknown => {
+    if (node === null || typeof node === "boolean" || typeof node === "string" || typeof node === "number") {
+      if (typeof node === "number" && !Number.isFinite(node)) throw fail(path, "numbers must be finite");
+      if (typeof node === "string" && node.includes("\u0000")) throw fail(path, "strings must not contain NUL characters");
+      return node;
+    }
+    if (typeof node !== "object") throw fail(path, "only JSON values are allowed");
+    if (depth > limits.maxDepth) throw fail(path, `nested deeper than ${limits.maxDepth} levels`);
+    if (Array.isArray(node)) return node.map((item, index) => copy(item, `${path}[${index}]`, depth + 1));
+    const out = emptyRecord();
+    // Own keys, "__proto__" included when a decoder defined it as an own property.
+    for (const key of Object.keys(node)) {
+      const at = path === "" ? key : `${path}.${key}`;
+      if (isForbiddenKey(key)) throw fail(path, `the key ${JSON.stringify(key)} is not allowed`);
+      if (key === "" || key.length > MAX_KEY_LENGTH) throw fail(path, `keys must be 1 to ${MAX_KEY_LENGTH} characters`);
+      if (controlCharacter.test(key)) throw fail(path, "keys must not contain control characters");
+      if (!limits.dotsInKeys && key.includes(".")) throw fail(path, `the key ${JSON.stringify(key)} contains '.', the path separator`);
+      out[key] = copy((node as Record<string, unknown>)[key], at, depth + 1);
+    }
+    return out;
+  };
+
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw fail("", "must be a JSON object");
+  const document = copy(value, "", 1) as Record<string, unknown>;
+  const bytes = Buffer.byteLength(JSON.stringify(document), "utf8");
+  if (bytes > limits.maxBytes) throw fail("", `${bytes} bytes of JSON, more than the ${limits.maxBytes} allowed`);
+  return document;
+}
+
+/** Longest permission path ValidateToken accepts, in keys. */
+export const MAX_PERMISSION_PATH_KEYS = PERMISSIONS_LIMITS.maxDepth;
+
+/** Splits `reports.view` into its keys; INVALID_REQUEST naming `field` for a malformed path. */
+export function parsePermissionPath(field: string, path: string): string[] {
+  const keys = path.split(".");
+  if (keys.length > MAX_PERMISSION_PATH_KEYS) throw invalidField(field, `at most ${MAX_PERMISSION_PATH_KEYS} keys per path`);
+  for (const key of keys) {
+    if (key === "" || key.length > MAX_KEY_LENGTH || controlCharacter.test(key) || isForbiddenKey(key)) {
+      throw invalidField(field, `${JSON.stringify(path.slice(0, 200))} is not a permission path such as "reports.view"`);
+    }
+  }
+  return keys;
+}
+
+/** Whether merged permissions hold `true` at the path (own properties only, never a prototype's). */
+export function holdsPermission(permissions: Readonly<Record<string, unknown>>, keys: readonly string[]): boolean {
+  let node: unknown = permissions;
+  for (const key of keys) {
+    if (typeof node !== "object" || node === null || Array.isArray(node) || !Object.hasOwn(node, key)) return false;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node === true;
+}

@@ -1,0 +1,127 @@
+/**
+ * The Grants port: users' current roles and merged permissions, read from PostgreSQL and kept in a
+ * per-process cache, for ValidateToken's `required_roles` and `required_permissions`.
+ *
+ * How every instance learns of a change: the administration flow that changed roles or
+ * permissions calls `changed`, which forgets the affected entries here at once and publishes the
+ * change on a Redis channel; every instance subscribes and forgets them too. A message can be lost
+ * (a subscriber reconnecting): on reconnection the whole cache is dropped, and every entry expires
+ * after `ttlMs` anyway, which bounds how long a lost message can leave a role counted.
+ *
+ * A load that started before a change is not stored after it (a version counter), so a slow query
+ * cannot put stale grants back into the cache.
+ */
+import type { Redis } from "ioredis";
+import { type Kysely, sql } from "kysely";
+import type { Logger } from "pino";
+import { mergePermissions } from "../domain/model.js";
+import type { Grants, UserGrants } from "../domain/ports.js";
+import type { Database } from "./postgres/schema.js";
+
+export interface GrantsCacheOptions {
+  /** How long an entry is trusted without a notice; 0 disables the cache. */
+  readonly ttlMs: number;
+  /** Most users remembered per process (the oldest entries go first). */
+  readonly maxUsers: number;
+  /** Where changes are announced; undefined when this process is the only one (embedded mode). */
+  readonly publisher: Redis | undefined;
+  readonly channel: string;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+interface Entry {
+  readonly grants: UserGrants | null;
+  readonly tenant: string | undefined;
+  readonly expiresAt: number;
+}
+
+export interface GrantsCache extends Grants {
+  /** Applies a change announced by another instance (a message on the channel). */
+  apply(message: string): void;
+  /** Forgets everything (after the subscription was interrupted). */
+  clear(): void;
+}
+
+export function grantsChannel(prefix: string): string {
+  return `${prefix}grants-changed`;
+}
+
+async function loadGrants(db: Kysely<Database>, userId: string): Promise<UserGrants | null> {
+  const row = await db
+    .selectFrom("users")
+    .select("users.tenant_id")
+    .select(
+      sql<string[]>`array(select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.assigned_at, ur.role_name)`.as(
+        "roles",
+      ),
+    )
+    .select(
+      sql<Record<string, unknown>[]>`coalesce((select jsonb_agg(r.permissions order by ur.assigned_at) from user_roles ur
+        join roles r on r.tenant_id = ur.tenant_id and r.name = ur.role_name where ur.user_id = users.id), '[]'::jsonb)`.as(
+        "role_permissions",
+      ),
+    )
+    .where("users.id", "=", userId)
+    .executeTakeFirst();
+  if (row === undefined) return null;
+  return { tenant: row.tenant_id, roles: row.roles, permissions: mergePermissions(row.role_permissions) };
+}
+
+export function createGrantsCache(db: Kysely<Database>, options: GrantsCacheOptions): GrantsCache {
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, Entry>();
+  // Bumped by every change: a load that began before one does not store its result.
+  let version = 0;
+
+  function forget(change: { tenant?: unknown; userId?: unknown }): void {
+    version += 1;
+    if (typeof change.userId === "string") entries.delete(change.userId);
+    else if (typeof change.tenant === "string") {
+      for (const [userId, entry] of entries) if (entry.tenant === change.tenant) entries.delete(userId);
+    } else entries.clear();
+  }
+
+  return {
+    async of(userId) {
+      const cached = entries.get(userId);
+      if (cached !== undefined && cached.expiresAt > now()) return cached.grants;
+      const startedAt = version;
+      const grants = await loadGrants(db, userId);
+      if (options.ttlMs > 0 && startedAt === version) {
+        entries.delete(userId);
+        if (entries.size >= options.maxUsers) {
+          const oldest = entries.keys().next().value;
+          if (oldest !== undefined) entries.delete(oldest);
+        }
+        entries.set(userId, { grants, tenant: grants?.tenant, expiresAt: now() + options.ttlMs });
+      }
+      return grants;
+    },
+
+    async changed(change) {
+      forget(change);
+      if (options.publisher === undefined) return;
+      try {
+        await options.publisher.publish(options.channel, JSON.stringify({ tenant: change.tenant, userId: change.userId }));
+      } catch (error) {
+        // The change is stored; other instances see it when their entries expire (ttlMs).
+        options.logger.warn({ err: error }, "could not announce a change of grants; other instances see it within GRANTS_CACHE_TTL");
+      }
+    },
+
+    apply(message) {
+      try {
+        const change = JSON.parse(message) as unknown;
+        forget(typeof change === "object" && change !== null ? change : {});
+      } catch {
+        entries.clear();
+      }
+    },
+
+    clear() {
+      version += 1;
+      entries.clear();
+    },
+  };
+}
