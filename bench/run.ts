@@ -14,8 +14,11 @@
  *   5. Refresh (each refresh token once) (refresh);
  *   6. ValidateToken's p99 during a login storm, against its p99 just before (isolation);
  *   7. memory: RSS per process at idle and at the peak of each load; Redis bytes per session
- *      (redis-memory).
- * Options: --seconds <n> per measurement (default 8), --workers <n> (default: the cores).
+ *      (redis-memory);
+ *   8. enumeration: existing vs unknown accounts, paired, by the time of one answer, on servers
+ *      and a service of its own (enumeration).
+ * Options: --seconds <n> per measurement (default 8), --workers <n> (default: the cores),
+ * --only enumeration (that scenario alone).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -35,6 +38,7 @@ import { type Bench, cores, createBench, log, type Row, root } from "./lib/run.j
 import { writeSeededBodies } from "./lib/seed.js";
 import { type RunningService, rssMb, startService, stealSeconds } from "./lib/service.js";
 import { round } from "./lib/stats.js";
+import { enumerationScenario } from "./scenarios/enumeration.js";
 import { isolationFromLogins } from "./scenarios/isolation.js";
 import { loginAtCost } from "./scenarios/login.js";
 import { redisBytesPerSession } from "./scenarios/redis-memory.js";
@@ -43,7 +47,9 @@ import { validateOverGrpc } from "./scenarios/validate-grpc.js";
 import { validateOverHttp } from "./scenarios/validate-http.js";
 import { validateUncached } from "./scenarios/validate-uncached.js";
 
-const { values: args } = parseArgs({ options: { seconds: { type: "string" }, workers: { type: "string" } } });
+const { values: args } = parseArgs({
+  options: { seconds: { type: "string" }, workers: { type: "string" }, only: { type: "string" } },
+});
 const SEEDED_SESSIONS = 30_000;
 
 type Environment = (bcryptCost: number) => Promise<Record<string, string>>;
@@ -195,4 +201,5 @@ function table(rows: readonly Row[]): string {
   return lines.join("\n");
 }
 
-await main();
+if (args.only !== "enumeration") await main();
+if (args.only === undefined || args.only === "enumeration") await enumerationScenario({ root, log });
