@@ -63,10 +63,16 @@ export interface ActiveChange {
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
+  /**
+   * Whether the password matches. Does the work of one verification at the current cost whatever
+   * the stored hash is (ours at a lower cost, imported, unreadable: padded up to it), so that a
+   * login's time does not tell how, or whether, the account's password is stored; only a hash
+   * costlier than that costs more.
+   */
   verify(password: string, storedHash: string): Promise<boolean>;
   /** Does the work of one `verify` against a hash of the current cost, for unknown users. */
   verifyAgainstDummy(password: string): Promise<void>;
-  /** Whether a hash that just verified should be replaced (an imported format, or a lower cost). */
+  /** Whether a hash that just verified should be replaced (an imported format, or another cost). */
   needsRehash(storedHash: string): boolean;
 }
 

@@ -1,5 +1,8 @@
+import { hash as argon2Hash } from "@node-rs/argon2";
+import { hash as rawBcrypt } from "@node-rs/bcrypt";
 import { describe, expect, it } from "vitest";
-import { createPasswordHasher } from "../../src/infra/crypto/passwords.js";
+import { createBcryptPool } from "../../src/infra/crypto/bcrypt-pool.js";
+import { createPasswordHasher, createPasswordHasherOn } from "../../src/infra/crypto/passwords.js";
 
 describe("the password hasher (bcrypt over a salted HMAC-SHA256 pre-hash)", async () => {
   const hasher = await createPasswordHasher(4);
@@ -52,8 +55,6 @@ describe("the password hasher (bcrypt over a salted HMAC-SHA256 pre-hash)", asyn
 });
 
 describe("imported password hashes", async () => {
-  const { hash: argon2Hash } = await import("@node-rs/argon2");
-  const { hash: rawBcrypt } = await import("@node-rs/bcrypt");
   const { isSupportedPasswordHash } = await import("../../src/infra/crypto/passwords.js");
   const hasher = await createPasswordHasher(5);
 
@@ -77,10 +78,64 @@ describe("imported password hashes", async () => {
     }
   });
 
-  it("asks to re-hash its own hashes only when their cost is below today's", async () => {
+  it("asks to re-hash its own hashes when their cost is not today's", async () => {
     expect(hasher.needsRehash(await (await createPasswordHasher(4)).hash("p"))).toBe(true);
+    expect(hasher.needsRehash(await (await createPasswordHasher(6)).hash("p"))).toBe(true);
     expect(hasher.needsRehash(await hasher.hash("p"))).toBe(false);
     expect(isSupportedPasswordHash("md5:abc")).toBe(false);
     expect(isSupportedPasswordHash("$argon2i$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")).toBe(false);
+  });
+});
+
+describe("the work of a verification, whatever the account (no timing oracle)", async () => {
+  // The bcrypt work the pool's threads ran for one call, in units of 2^cost: counted, not timed.
+  const cost = 7;
+  const pool = createBcryptPool({ threads: 1, niceness: 10 });
+  const hasher = await createPasswordHasherOn(pool, cost);
+  const workOf = async (call: () => Promise<unknown>) => {
+    const before = pool.workDone();
+    await call();
+    return pool.workDone() - before;
+  };
+  const password = "a password of theirs";
+  const stored = {
+    ours: await hasher.hash(password),
+    oursAtLowerCost: await (await createPasswordHasher(4)).hash(password),
+    importedBcrypt: await rawBcrypt(password, { cost: 5, version: "2b" }),
+    importedBcrypt2a: await rawBcrypt(password, { cost: 4, version: "2a" }),
+    unreadable: "plaintext",
+  };
+
+  it("costs an unknown user one verification at the current cost", async () => {
+    expect(await workOf(() => hasher.verifyAgainstDummy(password))).toBe(2 ** cost);
+  });
+
+  it.each(Object.keys(stored))("costs a %s hash exactly that, right or wrong password", async (kind) => {
+    const hash = stored[kind as keyof typeof stored];
+    expect(await workOf(() => hasher.verify("not their password", hash))).toBe(2 ** cost);
+    if (kind !== "unreadable") expect(await workOf(() => hasher.verify(password, hash))).toBe(2 ** cost);
+  });
+
+  it("answers an imported or cheaper hash correctly after the padding", async () => {
+    for (const kind of ["oursAtLowerCost", "importedBcrypt", "importedBcrypt2a"] as const) {
+      expect(await hasher.verify(password, stored[kind])).toBe(true);
+      expect(await hasher.verify(`${password}!`, stored[kind])).toBe(false);
+    }
+    expect(await hasher.verify(password, stored.unreadable)).toBe(false);
+  });
+
+  it("pads an imported argon2id hash with bcrypt work up to the current cost, in the same job", async () => {
+    // Light parameters, so that the argon2 is a small part of a cost-7 bcrypt's work.
+    const argon2 = await argon2Hash(password, { memoryCost: 256, timeCost: 1, parallelism: 1, algorithm: 2 });
+    let padding = 0;
+    for (const attempt of [password, "not their password"]) padding += await workOf(() => hasher.verify(attempt, argon2));
+    expect(padding).toBeGreaterThan(0);
+    expect(padding).toBeLessThanOrEqual(2 * 2 ** cost);
+    expect(await hasher.verify(password, argon2)).toBe(true);
+  });
+
+  it("cannot pad a costlier hash down: ours above today's cost does its own work only", async () => {
+    const costlier = await (await createPasswordHasher(cost + 1)).hash(password);
+    expect(await workOf(() => hasher.verify(password, costlier))).toBe(2 ** (cost + 1));
   });
 });
