@@ -8,14 +8,14 @@ import { loginKey, resolveTenant, validateEmail } from "./validation.js";
 const HOUR = 3_600_000;
 
 /** Issues a verification token and mails its link. */
-export async function sendVerificationMail(deps: AuthDeps, user: User): Promise<void> {
+export async function sendVerificationMail(deps: AuthDeps, user: Pick<User, "id" | "tenant" | "email">): Promise<void> {
   const { token, expiresAt } = await issueOneTimeToken(deps, user, "verify_email", deps.policy.emailTokenTtlMs);
   await deps.mailer.sendVerification(user.email, linkWithToken(deps.policy.verifyEmailUrl, token), expiresAt);
 }
 
 /** Queues the verification mail: a slow or failing mail server never fails or delays the caller. */
-export function deferVerificationMail(deps: AuthDeps, user: User): void {
-  deps.background.defer("verification mail", () => sendVerificationMail(deps, user));
+export function deferVerificationMail(deps: AuthDeps, ctx: RequestContext, user: Pick<User, "id" | "tenant" | "email">): void {
+  deps.background.defer(ctx, "verification mail", () => sendVerificationMail(deps, user));
 }
 
 export async function verifyEmail(deps: AuthDeps, ctx: RequestContext, input: { readonly token: string }): Promise<User> {
@@ -41,7 +41,7 @@ export async function resendVerification(deps: AuthDeps, ctx: RequestContext, in
   const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
   const email = validateEmail(input.email);
   await limitMailsTo(deps, tenant, email);
-  const credentials = await deps.users.findCredentialsByLogin(tenant, email);
+  const credentials = await deps.users.findAccountByLogin(tenant, email);
   const user = credentials?.user;
   await deps.events.record({
     type: "verification_requested",
@@ -52,5 +52,5 @@ export async function resendVerification(deps: AuthDeps, ctx: RequestContext, in
     detail: { email: loginKey(email) },
   });
   // The token and the mail happen after the answer, so both cases cost the caller the same.
-  if (user?.isActive && user.emailVerifiedAt === null) deferVerificationMail(deps, user);
+  if (user?.isActive && !user.emailVerified) deferVerificationMail(deps, ctx, user);
 }

@@ -18,7 +18,7 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   const identifier = required("identifier", input.identifier.trim());
   const password = checkPasswordInput("password", input.password);
 
-  const credentials = await deps.users.findCredentialsByLogin(tenant, loginKey(identifier));
+  const credentials = await deps.users.findAccountByLogin(tenant, loginKey(identifier));
   if (credentials === null) {
     // Same answer and same cost for an unknown user: verify against a dummy hash of the same cost,
     // so neither the error nor the response time tells whether the account exists.
@@ -38,15 +38,20 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     });
     throw new AuthError("INVALID_CREDENTIALS");
   }
+  // Past the password, the whole user (roles: see Account). The session carries the epoch read
+  // before the password check, not this read's (see session-epoch.ts).
+  const whole = await deps.users.findById(user.id);
+  if (whole === null) throw new AuthError("INVALID_CREDENTIALS"); // deleted meanwhile
+  const fullUser: User = { ...whole, sessionEpoch: user.sessionEpoch };
   // Account state and the tenant's policy are told only to someone who proved the password.
   const { tenant: found, policy } = await loadTenant(deps, user.tenant);
   const refusal = !user.isActive
     ? "ACCOUNT_DISABLED"
     : !found.isActive
       ? "TENANT_DISABLED"
-      : policy.verifiedEmailRequired && user.emailVerifiedAt === null
+      : policy.verifiedEmailRequired && !user.emailVerified
         ? "EMAIL_NOT_VERIFIED"
-        : policy.rolesRequired && user.roles.length === 0
+        : policy.rolesRequired && fullUser.roles.length === 0
           ? "NO_ROLES"
           : null;
   if (refusal !== null) {
@@ -62,16 +67,16 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   }
   ctx.onIdentified?.({ userId: user.id, tenant });
   if (deps.passwords.needsRehash(passwordHash)) {
-    // An imported hash, or a cost below today's: the password is at hand only now. After the
+    // An imported hash, or another cost than today's: the password is at hand only now. After the
     // answer, so that this login is not slowed by a second bcrypt.
-    deps.background.defer("password re-hash", async () => {
+    deps.background.defer(ctx, "password re-hash", async () => {
       await deps.users.upgradePasswordHash(user.id, passwordHash, await deps.passwords.hash(password));
     });
   }
 
   let tokens: IssuedTokens;
   try {
-    tokens = await startSession(deps, ctx, user);
+    tokens = await startSession(deps, ctx, fullUser);
   } catch (error) {
     // A change to the account (or disabling it) finished after this login read the user.
     if (error instanceof AuthError && (error.reason === "SESSION_REVOKED" || error.reason === "ACCOUNT_DISABLED")) {

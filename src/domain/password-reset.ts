@@ -13,7 +13,7 @@ export async function requestPasswordReset(deps: AuthDeps, ctx: RequestContext, 
   const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
   const email = validateEmail(input.email);
   await limitMailsTo(deps, tenant, email);
-  const user = (await deps.users.findCredentialsByLogin(tenant, email))?.user;
+  const user = (await deps.users.findAccountByLogin(tenant, email))?.user;
   await deps.events.record({
     type: "password_reset_requested",
     tenant,
@@ -24,7 +24,7 @@ export async function requestPasswordReset(deps: AuthDeps, ctx: RequestContext, 
   });
   // Token and mail after the answer: an unknown address costs the caller exactly what a known one does.
   if (user?.isActive) {
-    deps.background.defer("password reset mail", async () => {
+    deps.background.defer(ctx, "password reset mail", async () => {
       const { token, expiresAt } = await issueOneTimeToken(deps, user, "reset_password", deps.policy.resetTokenTtlMs);
       await deps.mailer.sendPasswordReset(user.email, linkWithToken(deps.policy.resetPasswordUrl, token), expiresAt);
     });

@@ -3,7 +3,16 @@
  * implement them; src/app.ts wires them. Store adapters translate an unreachable store into
  * `AuthError("UNAVAILABLE")`.
  */
-import type { AccessClaims, SecurityEvent, SessionInfo, TokenCheck, User, UserCredentials } from "./model.js";
+import type {
+  AccessClaims,
+  AccountCredentials,
+  RequestContext,
+  SecurityEvent,
+  SessionInfo,
+  TokenCheck,
+  User,
+  UserCredentials,
+} from "./model.js";
 import type { Tenant, TenantSettings } from "./tenants.js";
 
 /** Milliseconds since the epoch; tests pass a controllable clock. */
@@ -35,6 +44,11 @@ export interface UserRepository {
   create(user: NewUser): Promise<User>;
   /** By email when `login` holds an `@`, otherwise by username; case-insensitive. */
   findCredentialsByLogin(tenant: string, login: string): Promise<UserCredentials | null>;
+  /**
+   * As findCredentialsByLogin, reading only the Account: one query whose cost does not depend on
+   * whether the account exists (for the flows an anonymous caller can time).
+   */
+  findAccountByLogin(tenant: string, login: string): Promise<AccountCredentials | null>;
   findCredentialsById(userId: string): Promise<UserCredentials | null>;
   findById(userId: string): Promise<User | null>;
   /**
@@ -303,7 +317,11 @@ export interface RateLimiter {
 
 /** Work that runs after the answer is sent (mail): failures are logged; shutdown waits for it. */
 export interface Background {
-  defer(label: string, task: () => Promise<void>): void;
+  /**
+   * Runs `task` once the answer to the request `ctx` has been written (see
+   * `RequestContext.afterAnswer`), so that it neither delays that answer nor shows in its time.
+   */
+  defer(ctx: RequestContext, label: string, task: () => Promise<void>): void;
 }
 
 /** The policy knobs the flows read: the `policy` section of the configuration (src/config.ts). */

@@ -35,7 +35,7 @@ export async function register(deps: AuthDeps, ctx: RequestContext, input: Regis
 
   const passwordHash = await deps.passwords.hash(input.password);
   const user = await deps.users.create({ tenant, email, username, fullName, passwordHash, roles: [DEFAULT_ROLE] });
-  deferVerificationMail(deps, user);
+  deferVerificationMail(deps, ctx, user);
   await deps.events.record({ type: "user_registered", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   return user;
 }

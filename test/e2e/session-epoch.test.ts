@@ -40,9 +40,9 @@ describe("a change that ends a user's access, racing a storm of logins", () => {
     // every racing login has read the old state from PostgreSQL: those are the logins that
     // "started before the change", whatever the machine's speed.
     const users = a.app.deps.users;
-    const findCredentialsByLogin = users.findCredentialsByLogin.bind(users);
-    (users as { findCredentialsByLogin: typeof users.findCredentialsByLogin }).findCredentialsByLogin = async (tenant, login) => {
-      const found = await findCredentialsByLogin(tenant, login);
+    const findAccountByLogin = users.findAccountByLogin.bind(users);
+    (users as { findAccountByLogin: typeof users.findAccountByLogin }).findAccountByLogin = async (tenant, login) => {
+      const found = await findAccountByLogin(tenant, login);
       reads.set(login, (reads.get(login) ?? 0) + 1);
       return found;
     };

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import RedisMock from "ioredis-mock";
 import { AuthError } from "../../src/domain/errors.js";
-import type { AccessClaims, SecurityEvent, User, UserCredentials } from "../../src/domain/model.js";
+import type { AccessClaims, AccountCredentials, SecurityEvent, User, UserCredentials } from "../../src/domain/model.js";
 import type {
   AccessTokens,
   ActiveChange,
@@ -97,6 +97,15 @@ export class MemoryUsers implements UserRepository {
       if (user.tenant === tenant && value?.toLowerCase() === key) return { ...row };
     }
     return null;
+  }
+  async findAccountByLogin(tenant: string, login: string): Promise<AccountCredentials | null> {
+    const found = await this.findCredentialsByLogin(tenant, login);
+    if (found === null) return null;
+    const { id, email, isActive, emailVerifiedAt, sessionEpoch } = found.user;
+    return {
+      user: { id, tenant: found.user.tenant, email, isActive, emailVerified: emailVerifiedAt !== null, sessionEpoch },
+      passwordHash: found.passwordHash,
+    };
   }
   async findCredentialsById(userId: string): Promise<UserCredentials | null> {
     const row = this.rows.get(userId);
@@ -283,7 +292,7 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
         return (counts.get(key) ?? 0) <= limit;
       },
     },
-    background: { defer: (_label, task) => void pending.push(task()) },
+    background: { defer: (_ctx, _label, task) => void pending.push(task()) },
     events: { record: async (event) => void events.push(event) },
     clock,
     policy: fullPolicy,

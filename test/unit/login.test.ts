@@ -34,6 +34,8 @@ function fakeDeps(
   const calls = { verify: 0, dummy: 0, sessions: 0 };
   const events: SecurityEvent[] = [];
   const created: NewSession[] = [];
+  /** Repository calls, in order: what PostgreSQL is asked, found account or not. */
+  const queries: string[] = [];
   const passwords: PasswordHasher = {
     hash: async (pw) => `hash:${pw}`,
     verify: async (pw, stored) => {
@@ -48,8 +50,17 @@ function fakeDeps(
   const stored = { ...user, ...overrides };
   const deps = {
     users: {
-      findCredentialsByLogin: async (_tenant: string, login: string) =>
-        login === "ann@example.com" || login === "ann" ? { user: stored, passwordHash: "hash:right-password" } : null,
+      findAccountByLogin: async (_tenant: string, login: string) => {
+        queries.push("findAccountByLogin");
+        if (login !== "ann@example.com" && login !== "ann") return null;
+        const { id, tenant, email, isActive, emailVerifiedAt, sessionEpoch } = stored;
+        const account = { id, tenant, email, isActive, emailVerified: emailVerifiedAt !== null, sessionEpoch };
+        return { user: account, passwordHash: "hash:right-password" };
+      },
+      findById: async (id: string) => {
+        queries.push("findById");
+        return id === stored.id ? stored : null;
+      },
     },
     sessions: {
       create: async (session: NewSession) => {
@@ -87,7 +98,7 @@ function fakeDeps(
       maxTokenBytes: 8192,
     },
   } as unknown as AuthDeps;
-  return { deps, calls, events, created };
+  return { deps, calls, events, created, queries };
 }
 
 const ctx: RequestContext = { tenantHeader: undefined, credential: { kind: "none" }, ip: "203.0.113.9", userAgent: "test" };
@@ -112,6 +123,23 @@ describe("login", () => {
     expect(wrong.calls).toEqual({ verify: 1, dummy: 0, sessions: 0 });
     expect([unknownError.reason, unknownError.message]).toEqual([wrongError.reason, wrongError.message]);
     expect(unknownError.reason).toBe("INVALID_CREDENTIALS");
+  });
+
+  it("asks the repository the same for an unknown user, a wrong password and a disabled account; roles only once the password is proved", async () => {
+    const unknown = fakeDeps();
+    await failure(login(unknown.deps, ctx, { identifier: "bob@example.com", password: "whatever-pw" }));
+    const wrong = fakeDeps();
+    await failure(login(wrong.deps, ctx, { identifier: "ann@example.com", password: "whatever-pw" }));
+    const disabled = fakeDeps({ isActive: false });
+    await failure(login(disabled.deps, ctx, { identifier: "ann@example.com", password: "whatever-pw" }));
+    expect(unknown.queries).toEqual(["findAccountByLogin"]);
+    expect(wrong.queries).toEqual(unknown.queries);
+    expect(disabled.queries).toEqual(unknown.queries);
+
+    const right = fakeDeps();
+    const tokens = await login(right.deps, ctx, { identifier: "ann", password: "right-password" });
+    expect(right.queries).toEqual(["findAccountByLogin", "findById"]);
+    expect(tokens.user.roles).toEqual(["user"]);
   });
 
   it("tells a disabled account only to someone who knows the password", async () => {
@@ -164,6 +192,14 @@ describe("login", () => {
       "INVALID_TENANT",
     );
     expect(calls).toEqual({ verify: 0, dummy: 0, sessions: 0 });
+  });
+
+  it("keeps the epoch it read before the password check when it reads the roles after it", async () => {
+    const { deps, created } = fakeDeps();
+    // A password change finished during the bcrypt: the read after it sees the raised epoch.
+    (deps.users as { findById: (id: string) => Promise<User> }).findById = async () => ({ ...user, sessionEpoch: 4 });
+    await login(deps, ctx, { identifier: "ann", password: "right-password" });
+    expect(created[0]).toMatchObject({ userId: user.id, epoch: 3 });
   });
 
   it("starts the session on the epoch it read with the credentials, and its refresh token names the user", async () => {

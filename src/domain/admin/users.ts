@@ -102,8 +102,8 @@ export async function createUser(deps: AdminDeps, ctx: RequestContext, input: Cr
     ...(number === undefined ? {} : { number }),
     emailVerifiedAt: input.emailVerified ? new Date(now) : null,
   });
-  if (input.invite) deferInvitation(deps, user);
-  else if (!input.emailVerified) deferVerificationMail(deps, user);
+  if (input.invite) deferInvitation(deps, ctx, user);
+  else if (!input.emailVerified) deferVerificationMail(deps, ctx, user);
   await deps.events.record({
     type: input.invite ? "user_invited" : "user_created",
     tenant: tenant.id,
@@ -115,8 +115,8 @@ export async function createUser(deps: AdminDeps, ctx: RequestContext, input: Cr
 }
 
 /** Mails the invited user a link to choose a password: a reset token with the longer invitation lifetime. */
-function deferInvitation(deps: AdminDeps, user: User): void {
-  deps.background.defer("invitation mail", async () => {
+function deferInvitation(deps: AdminDeps, ctx: RequestContext, user: User): void {
+  deps.background.defer(ctx, "invitation mail", async () => {
     const { token, expiresAt } = await issueOneTimeToken(deps, user, "reset_password", deps.policy.inviteTokenTtlMs);
     await deps.mailer.sendInvitation(user.email, linkWithToken(deps.policy.resetPasswordUrl, token), expiresAt);
   });

@@ -183,6 +183,32 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
       return row === undefined ? null : rowToCredentials(row);
     },
 
+    async findAccountByLogin(tenant, login) {
+      const key = lookupKey(login); // as findCredentialsByLogin
+      const column = key.includes("@") ? "email_normalized" : "username_normalized";
+      // Text and booleans only: a found row costs what an empty answer does, to PostgreSQL and to
+      // the driver (a timestamp alone costs microseconds to parse).
+      const row = await db
+        .selectFrom("users")
+        .select(["id", "tenant_id", "email", "is_active", "password_hash", "session_epoch"])
+        .select(sql<boolean>`email_verified_at is not null`.as("email_verified"))
+        .where("tenant_id", "=", tenant)
+        .where(column, "=", key)
+        .executeTakeFirst();
+      if (row === undefined) return null;
+      return {
+        user: {
+          id: row.id,
+          tenant: row.tenant_id,
+          email: row.email,
+          isActive: row.is_active,
+          emailVerified: row.email_verified,
+          sessionEpoch: row.session_epoch,
+        },
+        passwordHash: row.password_hash,
+      };
+    },
+
     async findCredentialsById(userId) {
       const row = await findById(userId);
       return row === undefined ? null : rowToCredentials(row);

@@ -27,6 +27,8 @@ export interface CallInput {
   readonly peer: string | undefined;
   /** When the call began, if before `open` (a body read first); now otherwise. */
   readonly startedAt?: number;
+  /** Calls `start` once the answer has been written: `RequestContext.afterAnswer`. */
+  readonly afterAnswer?: (start: () => void) => void;
 }
 
 /** One call in flight. */
@@ -75,6 +77,7 @@ export function createCallEnvelope(observer: CallObserver, interceptors: readonl
         onIdentified: (who) => {
           facts.userId = who.userId;
         },
+        afterAnswer: input.afterAnswer,
       };
       return {
         input,

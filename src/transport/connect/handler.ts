@@ -15,10 +15,10 @@ import { parseJson } from "../../domain/keys.js";
 import type { CallEnvelope } from "../call/envelope.js";
 import { toConnectError } from "../errors.js";
 import { errorHeaders, httpStatusOf } from "../http/errors.js";
-import { readBody } from "../http/io.js";
+import { afterHttpAnswer, readBody } from "../http/io.js";
 import { headerOf } from "../http/router.js";
 import type { ServedService } from "../services.js";
-import { connectCallInput, connectRoutes, kPeer } from "./routes.js";
+import { connectCallInput, connectRoutes, kAfterAnswer, kPeer } from "./routes.js";
 
 export interface ConnectHandlerOptions {
   readonly maxRequestBytes: number;
@@ -94,7 +94,9 @@ export function createConnectHandler(services: readonly ServedService[], options
         for (const [key, value] of Object.entries(headers)) res.setHeader(key, value);
         body = failing(toConnectError(error));
       }
-      const contextValues = createContextValues().set(kPeer, peer);
+      const contextValues = createContextValues()
+        .set(kPeer, peer)
+        .set(kAfterAnswer, (start) => afterHttpAnswer(res, start));
       const request: UniversalServerRequest = { ...universalRequestFromNodeRequest(req, res, undefined, contextValues), body };
       await universalResponseToNodeResponse(await route(request), res);
     },

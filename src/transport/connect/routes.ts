@@ -13,6 +13,8 @@ import type { Rpc, ServedService } from "../services.js";
 
 /** The socket peer of the HTTP request, set by the Node adapter (absent in memory). */
 export const kPeer = createContextKey<string | undefined>(undefined, { description: "socket peer address" });
+/** When the answer is out (`RequestContext.afterAnswer`), set by the Node adapter (absent in memory). */
+export const kAfterAnswer = createContextKey<CallInput["afterAnswer"]>(undefined, { description: "after the answer is written" });
 
 export function connectRoutes(services: readonly ServedService[], envelope: CallEnvelope): (router: ConnectRouter) => void {
   return (router) => {
@@ -21,14 +23,19 @@ export function connectRoutes(services: readonly ServedService[], envelope: Call
 }
 
 /** The envelope's view of a Connect call. */
-export function connectCallInput(method: DescMethod, header: (name: string) => string | undefined, peer: string | undefined): CallInput {
-  return { transport: "connect", name: method.name, method, header, peer };
+export function connectCallInput(
+  method: DescMethod,
+  header: (name: string) => string | undefined,
+  peer: string | undefined,
+  afterAnswer?: CallInput["afterAnswer"],
+): CallInput {
+  return { transport: "connect", name: method.name, method, header, peer, afterAnswer };
 }
 
 function connectHandler(rpc: Rpc, envelope: CallEnvelope) {
   return async (request: Parameters<Rpc["handle"]>[0], context: HandlerContext) => {
     const header = (name: string) => context.requestHeader.get(name) ?? undefined;
-    const call = envelope.open(connectCallInput(rpc.method, header, context.values.get(kPeer)));
+    const call = envelope.open(connectCallInput(rpc.method, header, context.values.get(kPeer), context.values.get(kAfterAnswer)));
     // connect-node sends these with the answer and with an error alike.
     for (const [key, value] of Object.entries(call.responseHeaders)) context.responseHeader.set(key, value);
     try {

@@ -74,6 +74,17 @@ export function ipOfPeer(peer: string): string | undefined {
   return match?.[1];
 }
 
+/**
+ * Calls `start` once the call has ended: grpc-js emits `cancelled` on a unary call after it has
+ * handed the trailers to the HTTP/2 stream (and when the stream closes early); the stream's frames
+ * reach the socket in the session's own immediate, which runs before ours.
+ */
+function afterGrpcAnswer(grpcCall: grpc.ServerUnaryCall<Buffer, Message>, start: () => void): void {
+  const go = () => setImmediate(start);
+  if (grpcCall.cancelled) go();
+  else grpcCall.once("cancelled", go);
+}
+
 function toServiceError(authError: AuthError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   metadata.set("grpc-status-details-bin", Buffer.from(statusDetailsBin(authError)));
@@ -131,6 +142,7 @@ function unaryHandler(rpc: Rpc, options: GrpcServerOptions): grpc.handleUnaryCal
       method,
       header: (name) => firstValue(grpcCall.metadata, name),
       peer: ipOfPeer(grpcCall.getPeer()),
+      afterAnswer: (start) => afterGrpcAnswer(grpcCall, start),
     });
     // The response headers go out with the answer, in the same write as its message and trailers:
     // sent before the handler's await, they would cost a write (a syscall) of their own per call.

@@ -83,3 +83,24 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   });
   res.end(text);
 }
+
+/**
+ * Calls `start` once the response has been handed to the operating system (`finish`), or the
+ * connection has closed without it (`close`): the moment background work may begin.
+ */
+export function afterHttpAnswer(res: ServerResponse, start: () => void): void {
+  if (res.writableFinished || res.destroyed) {
+    setImmediate(start);
+    return;
+  }
+  let started = false;
+  const go = () => {
+    if (started) return;
+    started = true;
+    res.off("finish", go);
+    res.off("close", go);
+    start();
+  };
+  res.once("finish", go);
+  res.once("close", go);
+}

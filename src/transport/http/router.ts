@@ -9,6 +9,7 @@ import type { RequestContext } from "../../domain/model.js";
 import type { CallEnvelope } from "../call/envelope.js";
 import { toAuthError } from "../errors.js";
 import { type ErrorFormat, writeHttpError } from "./errors.js";
+import { afterHttpAnswer } from "./io.js";
 
 export interface Exchange {
   readonly req: IncomingMessage;
@@ -63,6 +64,7 @@ export function createRouter(routes: readonly HttpRoute[], envelope: CallEnvelop
       method: route.rpc,
       header: (name) => headerOf(req, name),
       peer: req.socket.remoteAddress,
+      afterAnswer: (start) => afterHttpAnswer(res, start),
     });
     for (const [key, value] of Object.entries(call.responseHeaders)) res.setHeader(key, value);
     try {
