@@ -18,7 +18,10 @@ function fakeRequest() {
     userAgent: undefined,
     afterAnswer: (start) => waiting.push(start),
   };
-  return { ctx, answerWritten: () => waiting.splice(0).forEach((start) => start()) };
+  const answerWritten = () => {
+    for (const start of waiting.splice(0)) start();
+  };
+  return { ctx, answerWritten };
 }
 
 /** Lets the event loop turn a few times (microtasks, immediates). */
