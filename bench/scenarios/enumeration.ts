@@ -24,7 +24,7 @@
  * both cheaper than a current-cost verification, as in the report that found the leak (10–46 ms
  * against 170 ms). A mail is limited per address (MAIL_PER_ADDRESS_PER_HOUR): the service gets
  * the highest limit (1,000) and each side rotates over 8 addresses (≈ 255 requests each), so no
- * request is throttled. Mail goes to the development outbox (files), after the answer.
+ * request is throttled. Mail goes to an outbox folder (MAIL_OUTBOX_DIR: files), after the answer.
  *
  * `npm run bench -- --only enumeration` runs this alone; or directly, with smaller or larger
  * figures: `node --import tsx bench/scenarios/enumeration.ts --samples 300 --cost 12`.
@@ -121,6 +121,7 @@ export async function enumerationScenario(options: EnumerationOptions): Promise<
         BCRYPT_THREADS: "1",
         MAIL_PER_ADDRESS_PER_HOUR: "1000",
         DATA_DIR: join(work, "data"),
+        MAIL_OUTBOX_DIR: join(work, "outbox"),
       },
       join(work, "service.log"),
     );
