@@ -28,19 +28,23 @@ import { createBackground } from "./infra/background.js";
 import { openKeyRing } from "./infra/crypto/key-setup.js";
 import { createAuditLog } from "./infra/postgres/audit.js";
 import type { Database } from "./infra/postgres/schema.js";
-import { createMetrics, type Metrics } from "./metrics.js";
+import { createMetrics, createMetricsServer, type Metrics } from "./metrics.js";
 import { adminService } from "./transport/admin-service.js";
 import { authService } from "./transport/auth-service.js";
 import { createCallEnvelope, type Interceptor } from "./transport/call/envelope.js";
+import { grpcCredentials } from "./transport/grpc/credentials.js";
 import { addHealth, addReflection } from "./transport/grpc/introspection.js";
 import { createGrpcServer } from "./transport/grpc/server.js";
 import { createHttpServer, type Readiness } from "./transport/http/server.js";
+import { loadTlsMaterial } from "./transport/listeners.js";
 import type { ServedService } from "./transport/services.js";
 
 export interface AppOptions {
   readonly logger: Logger;
   /** Defaults to the system clock. */
   readonly clock?: Clock;
+  /** Serve GET /metrics on METRICS_HOST:METRICS_PORT (default true; a cluster's workers leave it to the primary). */
+  readonly serveMetrics?: boolean;
 }
 
 export interface App {
@@ -50,7 +54,8 @@ export interface App {
   readonly db: Kysely<Database>;
   readonly redis: Redis;
   readonly metrics: Metrics;
-  start(): Promise<{ grpcPort: number; httpPort: number }>;
+  /** Binds the ports; `metricsPort` is undefined when this process serves no metrics. */
+  start(): Promise<{ grpcPort: number; httpPort: number; metricsPort: number | undefined }>;
   /** Waits for background work (mail) started so far. */
   drainBackground(timeoutMs?: number): Promise<void>;
   /** Tells health checkers, stops accepting, lets in-flight calls and queued mail finish within the shutdown timeout, closes the stores. */
@@ -105,15 +110,27 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   // Concerns of every call on every transport go here, in order (ARCHITECTURE.md lists the planned ones).
   const interceptors: Interceptor[] = [];
   const envelope = createCallEnvelope({ logger, metrics }, interceptors);
-  const grpcServer = createGrpcServer(served, { maxRequestBytes: config.maxRequestBytes, envelope, benchFloor: config.benchFloor });
+  const tls = config.tls === undefined ? undefined : loadTlsMaterial(config.tls, logger);
+  const grpcPort = createGrpcServer(served, {
+    maxRequestBytes: config.maxRequestBytes,
+    envelope,
+    limits: config.limits,
+    credentials: grpcCredentials(tls, config.limits.headersTimeoutMs),
+    onConnectionRefused: () => metrics.connectionRefused("grpc"),
+    benchFloor: config.benchFloor,
+  });
+  const grpcServer = grpcPort.server;
   addReflection(grpcServer, descriptors);
   const health = addHealth(grpcServer, descriptors);
   const readiness = () => storesReadiness(stores);
   const httpServer = createHttpServer(served, flows, {
     maxRequestBytes: config.maxRequestBytes,
     envelope,
-    metrics,
     logger,
+    limits: config.limits,
+    tls,
+    allowedOrigins: config.cors.allowedOrigins,
+    onConnectionRefused: () => metrics.connectionRefused("http"),
     readiness,
     compat: config.compatRoutes,
     publicUrl: config.publicUrl,
@@ -127,12 +144,14 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const lifecycle = createLifecycle({
     config,
     logger,
-    grpcServer,
+    grpcPort,
     httpServer,
+    metricsServer: options.serveMetrics === false ? undefined : createMetricsServer(() => metrics.text()),
     health,
     readiness,
     drainBackground,
     async close() {
+      tls?.close();
       mail.close();
       keyRing.close();
       await passwords.close();

@@ -72,18 +72,28 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   process.on("unhandledRejection", (reason) => crash(reason, "unhandledRejection"));
 
   try {
-    app = await buildApp(config, { logger });
+    // In a cluster, the primary serves the metrics of every worker.
+    app = await buildApp(config, { logger, serveMetrics: !cluster.isWorker });
   } catch (error) {
     throw new StartupError("build", error);
   }
-  let ports: { grpcPort: number; httpPort: number };
+  let ports: Awaited<ReturnType<App["start"]>>;
   try {
     ports = await app.start();
   } catch (error) {
     throw new StartupError("listen", error);
   }
   listening = true;
-  logger.info({ grpcPort: ports.grpcPort, httpPort: ports.httpPort, host: config.host }, "auth service listening");
+  logger.info(
+    {
+      grpcPort: ports.grpcPort,
+      httpPort: ports.httpPort,
+      host: config.host,
+      metricsPort: ports.metricsPort,
+      metricsHost: config.metrics.host,
+    },
+    "auth service listening",
+  );
   process.send?.({ type: WORKER_READY });
 }
 
@@ -123,7 +133,10 @@ function runPrimary(config: Config, logger: Logger): void {
     };
   };
 
-  serveClusterMetrics();
+  serveClusterMetrics(config.metrics.host, config.metrics.port).then(
+    ({ port }) => logger.info({ metricsPort: port, metricsHost: config.metrics.host }, "cluster metrics listening"),
+    (error: unknown) => crash(error, "metrics listener"),
+  );
   supervisor = superviseWorkers(
     { workers: config.workers, startTimeoutMs: config.workerStartTimeoutMs, shutdownTimeoutMs: config.shutdownTimeoutMs },
     fork,

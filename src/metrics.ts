@@ -1,15 +1,20 @@
 /**
- * Prometheus metrics (prom-client), one registry per app, served at GET /metrics:
+ * Prometheus metrics (prom-client), one registry per app, served at GET /metrics on a listener of
+ * their own (METRICS_HOST:METRICS_PORT, loopback by default), never on the API ports: the login
+ * outcomes below tell whether accounts exist, so only operators may read them. In a cluster the
+ * primary serves every worker's metrics, aggregated, and the workers serve none:
  * - auth_requests_total{transport,rpc,code} and auth_request_duration_seconds{transport,rpc};
  * - auth_logins_total{outcome}: success, unknown_user, wrong_password, disabled, unverified,
  *   rate_limited;
  * - auth_refresh_reuse_total: rotated refresh tokens replayed after the grace window;
  * - auth_security_events_total{type}: every audit event;
  * - auth_store_errors_total{store}: PostgreSQL or Redis unreachable;
+ * - auth_connections_refused_total{port}: connections closed because MAX_CONNECTIONS were open;
  * - the Node.js process metrics (event loop lag, heap, GC) with the prefix auth_.
  */
 import cluster from "node:cluster";
-import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { SecurityEvent } from "./domain/model.js";
 
@@ -17,11 +22,12 @@ export type Store = "postgres" | "redis";
 
 export interface Metrics {
   readonly registry: Registry;
-  /** The exposition for GET /metrics: in a cluster worker, the whole cluster's, from the primary. */
+  /** This process's exposition, for GET /metrics. */
   text(): Promise<string>;
   callFinished(transport: string, rpc: string, code: string, seconds: number): void;
   securityEvent(event: SecurityEvent): void;
   storeError(store: Store): void;
+  connectionRefused(port: "grpc" | "http"): void;
 }
 
 export function createMetrics(): Metrics {
@@ -63,6 +69,12 @@ export function createMetrics(): Metrics {
     labelNames: ["store"] as const,
     registers: [registry],
   });
+  const refused = new Counter({
+    name: "auth_connections_refused_total",
+    help: "Connections closed on arrival because MAX_CONNECTIONS were open, by port.",
+    labelNames: ["port"] as const,
+    registers: [registry],
+  });
   const callChildren = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<"transport" | "rpc"> }>();
   if (cluster.isWorker) {
     // prom-client answers the primary's collection requests only once an AggregatorRegistry was
@@ -72,7 +84,7 @@ export function createMetrics(): Metrics {
   }
   return {
     registry,
-    text: () => (cluster.isWorker ? clusterText() : registry.metrics()),
+    text: () => registry.metrics(),
     callFinished(transport, rpc, code, seconds) {
       // prom-client hashes the labels on every call; the few combinations are looked up once.
       const key = `${transport} ${rpc} ${code}`;
@@ -93,47 +105,52 @@ export function createMetrics(): Metrics {
     storeError(store) {
       storeErrors.inc({ store });
     },
+    connectionRefused(port) {
+      refused.inc({ port });
+    },
   };
 }
 
-const REQUEST = "auth:metrics-request";
-const RESPONSE = "auth:metrics-response";
-
-interface MetricsMessage {
-  readonly type: string;
-  readonly id: string;
-  readonly text?: string;
-  readonly error?: string;
-}
-
-/** In the cluster's primary: answers workers' requests for the aggregated metrics of all workers. */
-export function serveClusterMetrics(): void {
-  const aggregator = new AggregatorRegistry();
-  cluster.on("message", (worker, message: MetricsMessage) => {
-    if (message?.type !== REQUEST) return;
-    aggregator.clusterMetrics().then(
-      (text) => worker.send({ type: RESPONSE, id: message.id, text }),
-      (error: unknown) => worker.send({ type: RESPONSE, id: message.id, error: String(error) }),
+/**
+ * The operators' listener: `GET /metrics` (and HEAD) answers `text()`; any other path or method is
+ * 404. The path is compared as sent, like on the API port.
+ */
+export function createMetricsServer(text: () => Promise<string>): Server {
+  return createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
+    res.setHeader("x-content-type-options", "nosniff");
+    res.setHeader("cache-control", "no-store");
+    if (req.url !== "/metrics" || (req.method !== "GET" && req.method !== "HEAD")) {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      res.end("Not found: metrics are at GET /metrics.\n");
+      return;
+    }
+    text().then(
+      (body) => {
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+        res.end(body);
+      },
+      () => {
+        res.writeHead(503, { "content-type": "text/plain; charset=utf-8" });
+        res.end("Metrics are unavailable.\n");
+      },
     );
   });
 }
 
-/** In a worker: asks the primary for the whole cluster's metrics (each worker only sees its own calls). */
-function clusterText(): Promise<string> {
-  const id = randomUUID();
+/** Binds the metrics listener; resolves with the bound port (useful with port 0). */
+export function listenMetrics(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      process.off("message", onMessage);
-      reject(new Error("the cluster's primary did not answer for the metrics"));
-    }, 7000);
-    const onMessage = (message: MetricsMessage) => {
-      if (message?.type !== RESPONSE || message.id !== id) return;
-      clearTimeout(timer);
-      process.off("message", onMessage);
-      if (message.text !== undefined) resolve(message.text);
-      else reject(new Error(message.error ?? "no metrics"));
-    };
-    process.on("message", onMessage);
-    process.send?.({ type: REQUEST, id });
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
   });
+}
+
+/** In the cluster's primary: the metrics listener, answering the aggregated metrics of all workers. */
+export function serveClusterMetrics(host: string, port: number): Promise<{ server: Server; port: number }> {
+  const aggregator = new AggregatorRegistry();
+  const server = createMetricsServer(() => aggregator.clusterMetrics());
+  return listenMetrics(server, host, port).then((bound) => ({ server, port: bound }));
 }

@@ -5,19 +5,21 @@
  */
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import { listenGrpc } from "../transport/grpc/server.js";
+import { listenMetrics } from "../metrics.js";
+import type { GrpcPort } from "../transport/grpc/server.js";
 import type { Readiness } from "../transport/http/server.js";
 import { withTimeout } from "./stores.js";
 
 export interface LifecycleParts {
   readonly config: Config;
   readonly logger: Logger;
-  readonly grpcServer: GrpcServer;
+  readonly grpcPort: GrpcPort;
   readonly httpServer: HttpServer;
+  /** The operators' listener for GET /metrics; undefined when another process serves them (a cluster's primary). */
+  readonly metricsServer: HttpServer | undefined;
   readonly health: { set(status: ServingStatus): void };
   readonly readiness: () => Promise<Readiness>;
   /** Waits for background work (mail) started so far, at most `timeoutMs`. */
@@ -27,12 +29,13 @@ export interface LifecycleParts {
 }
 
 export interface Lifecycle {
-  start(): Promise<{ grpcPort: number; httpPort: number }>;
+  start(): Promise<{ grpcPort: number; httpPort: number; metricsPort: number | undefined }>;
   stop(): Promise<void>;
 }
 
 export function createLifecycle(parts: LifecycleParts): Lifecycle {
-  const { config, grpcServer, httpServer, health } = parts;
+  const { config, grpcPort: grpc, httpServer, metricsServer, health } = parts;
+  const grpcServer = grpc.server;
   let started = false;
   let stopping = false;
   let healthTimer: NodeJS.Timeout | undefined;
@@ -44,13 +47,15 @@ export function createLifecycle(parts: LifecycleParts): Lifecycle {
 
   return {
     async start() {
-      const grpcPort = await listenGrpc(grpcServer, config.host, config.grpcPort);
+      const grpcPort = await grpc.listen(config.host, config.grpcPort);
       await listenHttp(httpServer, config.host, config.httpPort);
+      const metricsPort =
+        metricsServer === undefined ? undefined : await listenMetrics(metricsServer, config.metrics.host, config.metrics.port);
       started = true;
       await checkHealth();
       healthTimer = setInterval(() => void checkHealth().catch(() => {}), config.healthCheckIntervalMs);
       healthTimer.unref();
-      return { grpcPort, httpPort: (httpServer.address() as AddressInfo).port };
+      return { grpcPort, httpPort: (httpServer.address() as AddressInfo).port, metricsPort };
     },
     async stop() {
       // One deadline for everything that waits: in-flight calls, then queued mail.
@@ -61,6 +66,8 @@ export function createLifecycle(parts: LifecycleParts): Lifecycle {
       health.set("NOT_SERVING");
       if (started) await closeServers(parts);
       else grpcServer.forceShutdown();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       // Mail queued by the last calls goes out before the stores close.
       await parts.drainBackground(Math.max(0, deadline - Date.now()));
       await parts.close();
@@ -79,7 +86,7 @@ function listenHttp(server: HttpServer, host: string, port: number): Promise<voi
 }
 
 /** Stops accepting on both ports and waits for in-flight calls; past the timeout, cuts the connections. */
-async function closeServers({ config, logger, grpcServer, httpServer }: LifecycleParts): Promise<void> {
+async function closeServers({ config, logger, grpcPort: { server: grpcServer }, httpServer }: LifecycleParts): Promise<void> {
   const bound = config.shutdownTimeoutMs;
   const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
   // close() drops the connections idle at that moment; keep-alive connections that finish a

@@ -39,6 +39,7 @@ describe("npm start with no configuration", () => {
         ENV_FILE: "/dev/null",
         GRPC_PORT: String(grpcPort),
         HTTP_PORT: String(httpPort),
+        METRICS_PORT: String(await freePort()),
         DATA_DIR: dataDir,
       },
       stdio: ["ignore", "pipe", "pipe"],

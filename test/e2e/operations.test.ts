@@ -77,7 +77,7 @@ describe("operations", () => {
   });
 
   it("moves the Prometheus counters with real calls", async () => {
-    const before = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    const before = await (await fetch(app.metricsUrl)).text();
     await grpc.call("Login", { identifier: email, password: newPassword() });
     const login = await grpc.call("Login", { identifier: email, password });
     if (!login.ok) throw new Error("login failed");
@@ -86,7 +86,7 @@ describe("operations", () => {
     app.clock.advance(app.config.policy.refreshReuseGraceMs + 1000);
     await grpc.call("Refresh", { refreshToken: login.response.refreshToken });
 
-    const response = await fetch(`${app.baseUrl}/metrics`);
+    const response = await fetch(app.metricsUrl);
     expect(response.headers.get("content-type")).toContain("text/plain");
     const after = await response.text();
     const moved = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);

@@ -60,7 +60,7 @@ describe("with Redis stopped", () => {
     expect(down.status).toBe(503);
     expect(down.body.checks).toEqual({ postgres: "ok", redis: "unavailable" });
     await eventually(async () => (await checkHealth(app.grpcAddress)) === "NOT_SERVING");
-    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    const metrics = await (await fetch(app.metricsUrl)).text();
     expect(Number(/auth_store_errors_total\{store="redis"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(0);
 
     await redis.start();

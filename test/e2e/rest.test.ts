@@ -18,7 +18,7 @@ import {
   type TestClient,
 } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
-import { createTestSmtp, linkIn, type TestSmtp } from "../support/smtp.js";
+import { createTestSmtp, type TestSmtp } from "../support/smtp.js";
 
 const uniqueEmail = (tag: string) => `${tag}.${randomBytes(5).toString("hex")}@example.com`;
 
@@ -58,18 +58,6 @@ describe("the REST gateway", () => {
     expect(check).toMatchObject({ active: false, reason: "INACTIVE_REASON_MALFORMED", userId: "", roles: [] });
     const refreshed = await post("/v1/auth/refresh", { refresh_token: tokens.refreshToken });
     expect(refreshed.status).toBe(200);
-  });
-
-  it("serves the GET binding of VerifyEmail, the link in the mail, with the token as a query parameter", async () => {
-    const { email } = await registered();
-    const mail = await smtp.waitFor(email, /Confirm your email/);
-    const token = recordSecret(linkIn(mail).searchParams.get("token") ?? "");
-    const response = await fetch(url(`/v1/auth/verify-email?token=${token}`));
-    expect(response.status).toBe(200);
-    expect(((await response.json()) as { user: { emailVerified: boolean } }).user.emailVerified).toBe(true);
-    const again = await fetch(url(`/v1/auth/verify-email?token=${token}`));
-    expect(again.status).toBe(400);
-    expect(reasonFromStatusJson(await again.json())).toBe("TOKEN_USED");
   });
 
   it("passes authorization and x-tenant through", async () => {

@@ -25,12 +25,14 @@ describe("SIGTERM with calls in flight", () => {
   let output = "";
   let dataDir: string;
   let httpPort: number;
+  let metricsPort: number;
   const email = `shutdown.${randomBytes(4).toString("hex")}@example.com`;
   const password = newPassword();
 
   beforeAll(async () => {
     const grpcPort = await freePort();
     httpPort = await freePort();
+    metricsPort = await freePort();
     dataDir = mkdtempSync(join(tmpdir(), "auth-shutdown-"));
     child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: root,
@@ -48,6 +50,7 @@ describe("SIGTERM with calls in flight", () => {
         HOST: "127.0.0.1",
         GRPC_PORT: String(grpcPort),
         HTTP_PORT: String(httpPort),
+        METRICS_PORT: String(metricsPort),
         // Each login costs a real bcrypt (about 20 ms at cost 8 on one core), so that most of the 100
         // are still queued for bcrypt when the signal comes 150 ms in, yet all fit well inside the
         // shutdown timeout even on a loaded machine (at cost 10 they did not, under load).
@@ -67,7 +70,7 @@ describe("SIGTERM with calls in flight", () => {
     });
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const deadline = Date.now() + 50_000;
-    while (output.split('"msg":"auth service listening"').length < 3) {
+    while (output.split('"msg":"auth service listening"').length < 3 || !output.includes('"msg":"cluster metrics listening"')) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the service did not start:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -81,7 +84,7 @@ describe("SIGTERM with calls in flight", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("answers /metrics with the calls of every worker", async () => {
+  it("serves the calls of every worker at the primary's metrics listener, and no /metrics on the API port", async () => {
     // A fresh connection per call, so that the cluster spreads them over both workers.
     const call = () =>
       new Promise<number>((resolve, reject) => {
@@ -103,7 +106,8 @@ describe("SIGTERM with calls in flight", () => {
         req.end(JSON.stringify({ token: "not-a-token" }));
       });
     for (let i = 0; i < 20; i++) expect(await call()).toBe(200);
-    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    expect((await fetch(`http://127.0.0.1:${httpPort}/metrics`)).status).toBe(404);
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const line = text
       .split("\n")
       .find((l) => l.startsWith("auth_requests_total{") && l.includes('rpc="ValidateToken"') && l.includes('transport="rest"'));

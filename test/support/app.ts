@@ -56,6 +56,8 @@ export interface TestApp {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly baseUrl: string;
+  /** GET /metrics on the operators' listener. */
+  readonly metricsUrl: string;
   readonly grpcAddress: string;
   /** The file this app logs to. */
   readonly logFile: string;
@@ -94,6 +96,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     BCRYPT_COST: "4",
     LOG_LEVEL: "debug",
     SHUTDOWN_TIMEOUT: "2s",
+    METRICS_PORT: "0",
     ...options.env,
   };
   const config = loadConfig(env);
@@ -101,14 +104,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const logger = createLogger(config.logLevel, pino.destination({ dest: logFile, sync: true }));
   const clock = options.clock ?? new TestClock();
   const app = await buildApp(config, { logger, clock });
-  const { grpcPort, httpPort } = await app.start();
+  const { grpcPort, httpPort, metricsPort } = await app.start();
   return {
     app,
     config,
     clock,
     grpcPort,
     httpPort,
-    baseUrl: `http://127.0.0.1:${httpPort}`,
+    baseUrl: `${config.tls === undefined ? "http" : "https"}://127.0.0.1:${httpPort}`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     grpcAddress: `127.0.0.1:${grpcPort}`,
     logFile,
     async stop() {

@@ -22,6 +22,8 @@ export interface ServiceProcess {
   readonly child: ChildProcess;
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The operators' metrics listener (the primary's, in a cluster). */
+  readonly metricsPort: number;
   /** Resolves with the exit code (or the signal) once the primary is gone. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Everything written to stdout and stderr so far. */
@@ -48,6 +50,7 @@ export interface ServiceProcessOptions {
 export async function spawnService(options: ServiceProcessOptions): Promise<ServiceProcess> {
   const grpcPort = await freePort();
   const httpPort = options.httpPort ?? (await freePort());
+  const metricsPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), `auth-${options.name}-`));
   const child = spawn(process.execPath, ["--import", "tsx", ...(options.imports ?? []).flatMap((m) => ["--import", m]), "src/main.ts"], {
     cwd: root,
@@ -65,6 +68,7 @@ export async function spawnService(options: ServiceProcessOptions): Promise<Serv
       HOST: "127.0.0.1",
       GRPC_PORT: String(grpcPort),
       HTTP_PORT: String(httpPort),
+      METRICS_PORT: String(metricsPort),
       BCRYPT_COST: "4",
       SHUTDOWN_TIMEOUT: "2s",
       DATA_DIR: dataDir,
@@ -102,6 +106,7 @@ export async function spawnService(options: ServiceProcessOptions): Promise<Serv
     child,
     grpcPort,
     httpPort,
+    metricsPort,
     exited,
     output: () => output,
     lines: () => lines,

@@ -39,7 +39,12 @@ export interface Call {
   readonly ctx: RequestContext;
   /** The fields of the call's log line; `userId` is filled in once a flow knows the caller. */
   readonly facts: CallFacts;
-  /** Headers the transport sends with the answer, success or failure. */
+  /**
+   * Headers the transport sends with the answer, success or failure: the request id, and
+   * `Cache-Control: no-store` on every API answer, since any of them may carry a token or a
+   * user's data (RFC 6749 §5.1 asks it of token responses; on native gRPC it is response metadata,
+   * harmless there, and kept so that a proxy transcoding gRPC to HTTP caches nothing either).
+   */
   readonly responseHeaders: Record<string, string>;
   readonly startedAt: number;
 }
@@ -84,7 +89,7 @@ export function createCallEnvelope(observer: CallObserver, interceptors: readonl
         requestId,
         ctx,
         facts,
-        responseHeaders: { "x-request-id": requestId },
+        responseHeaders: { "x-request-id": requestId, "cache-control": "no-store" },
         startedAt: input.startedAt ?? performance.now(),
       };
     },

@@ -1,21 +1,39 @@
 /**
- * Native gRPC (h2c) with @grpc/grpc-js, the fast path for internal callers of ValidateToken: every
- * served service, each call through the call envelope. Service definitions are built from the
- * protobuf-es descriptors, so grpc-js carries our generated messages; requests are decoded here so
- * that a bad message is INVALID_ARGUMENT with a reason, like every other error.
+ * Native gRPC (h2c, or TLS with ALPN h2) with @grpc/grpc-js, the fast path for internal callers of
+ * ValidateToken: every served service, each call through the call envelope. Service definitions
+ * are built from the protobuf-es descriptors, so grpc-js carries our generated messages; requests
+ * are decoded here so that a bad message is INVALID_ARGUMENT with a reason, like every other
+ * error. The port's limits (streams per connection, idle and age, keepalive, connection cap, slow
+ * and oversized requests) are set here and in ./http2-guard.ts, once for every service.
  */
+import type { IncomingHttpHeaders } from "node:http2";
 import { type DescMessage, type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import type { ConnectionLimits } from "../../config.js";
 import { AuthError } from "../../domain/errors.js";
 import type { CallEnvelope } from "../call/envelope.js";
 import { codeOf, statusDetailsBin } from "../errors.js";
+import { capConnections } from "../listeners.js";
 import type { Rpc, ServedService } from "../services.js";
+import { guardHttp2Server, http2ServersOf } from "./http2-guard.js";
 
 export interface GrpcServerOptions {
   readonly maxRequestBytes: number;
   readonly envelope: CallEnvelope;
+  readonly limits: ConnectionLimits;
+  /** Insecure (h2c) or TLS (see ./credentials.ts). */
+  readonly credentials: grpc.ServerCredentials;
+  /** Called for each connection closed because MAX_CONNECTIONS were open. */
+  readonly onConnectionRefused: () => void;
   /** Adds `/auth.bench.v1.Bench/Empty`, the floor the benchmarks compare ValidateToken with. */
   readonly benchFloor?: boolean;
+}
+
+/** The gRPC port: the grpc-js server (services are added to it before `listen`), and how to bind it. */
+export interface GrpcPort {
+  readonly server: grpc.Server;
+  /** Binds the port with the limits and the guard; resolves with the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -100,22 +118,81 @@ function decode(schema: DescMessage, bytes: Buffer, maxBytes: number): Message {
   }
 }
 
-export function createGrpcServer(services: readonly ServedService[], options: GrpcServerOptions): grpc.Server {
-  const server = new grpc.Server({
-    // Larger than our own limit, so that oversized requests reach `decode` and get our error.
+/** grpc-js's options for the port's limits (CONFIGURATION in the README). */
+function serverOptions(options: GrpcServerOptions): grpc.ServerOptions {
+  const { limits } = options;
+  return {
+    // Above our own limit: the guard answers an oversized message by its length prefix with our
+    // error, and `decode` checks the size again; this cap is grpc-js's backstop only.
     "grpc.max_receive_message_length": Math.max(options.maxRequestBytes * 4, 1_048_576),
-  });
+    // Advertised in SETTINGS: grpc-js's default is 2^32 - 1 calls in flight per connection.
+    "grpc.max_concurrent_streams": limits.grpcMaxConcurrentStreams,
+    "grpc.max_connection_idle_ms": limits.grpcMaxConnectionIdleMs,
+    ...(limits.grpcMaxConnectionAgeMs > 0
+      ? {
+          "grpc.max_connection_age_ms": limits.grpcMaxConnectionAgeMs,
+          // Calls in flight when the GOAWAY goes out get as long as a request may take to arrive.
+          "grpc.max_connection_age_grace_ms": limits.requestTimeoutMs,
+        }
+      : {}),
+    "grpc.keepalive_time_ms": limits.grpcKeepaliveTimeMs,
+    "grpc.keepalive_timeout_ms": 20_000,
+  };
+}
+
+export function createGrpcServer(services: readonly ServedService[], options: GrpcServerOptions): GrpcPort {
+  const server = new grpc.Server(serverOptions(options));
+  const rpcByPath = new Map<string, Rpc>();
   for (const { service, rpcs } of services) {
     const definition: Record<string, grpc.MethodDefinition<Buffer, Message>> = {};
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const rpc of rpcs) {
       definition[rpc.method.localName] = methodDefinition(service, rpc.method);
       implementation[rpc.method.localName] = unaryHandler(rpc, options);
+      rpcByPath.set(definition[rpc.method.localName]!.path, rpc);
     }
     server.addService(definition as grpc.ServiceDefinition, implementation);
   }
   if (options.benchFloor) addBenchFloor(server);
-  return server;
+
+  /** Ends a call the guard refused before grpc-js read it: its log line and metrics, then its trailers. */
+  const refuse = (path: string, headers: IncomingHttpHeaders, peer: string | undefined, thrown: AuthError): Record<string, string> => {
+    const method = rpcByPath.get(path)!.method;
+    const header = (name: string) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const call = options.envelope.open({ transport: "grpc", name: method.name, method, header, peer });
+    const error = options.envelope.fail(call, thrown);
+    return {
+      ...call.responseHeaders,
+      "grpc-status": String(codeOf(error)),
+      "grpc-message": encodeURIComponent(error.message),
+      "grpc-status-details-bin": Buffer.from(statusDetailsBin(error)).toString("base64"),
+    };
+  };
+
+  return {
+    server,
+    async listen(host, port) {
+      const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+      const bound = await new Promise<number>((resolve, reject) =>
+        server.bindAsync(address, options.credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+      );
+      const { limits } = options;
+      for (const http2Server of http2ServersOf(server)) {
+        capConnections(http2Server, limits.maxConnections, options.onConnectionRefused);
+        guardHttp2Server(http2Server, {
+          headersTimeoutMs: limits.headersTimeoutMs,
+          requestTimeoutMs: limits.requestTimeoutMs,
+          maxMessageBytes: options.maxRequestBytes,
+          isRpc: (path) => rpcByPath.has(path),
+          refuse,
+        });
+      }
+      return bound;
+    },
+  };
 }
 
 /** How grpc-js frames one method: bytes in (decoded by `unaryHandler`), our messages out. */
@@ -157,12 +234,4 @@ function unaryHandler(rpc: Rpc, options: GrpcServerOptions): grpc.handleUnaryCal
       .run(call, (c) => rpc.handle(decode(method.input, grpcCall.request, options.maxRequestBytes), c.ctx))
       .then((response) => answer(null, response), answer);
   };
-}
-
-/** Binds the server; resolves with the bound port (useful with port 0). */
-export function listenGrpc(server: grpc.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
-  });
 }

@@ -20,7 +20,7 @@ import type { AuthError, AuthErrorReason } from "../../domain/errors.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { codeOf, errorInfoOf } from "../errors.js";
-import { sendJson } from "./io.js";
+import { sendHtml, sendJson } from "./io.js";
 
 /** The HTTP status of each code (the Connect protocol's mapping, which gRPC-HTTP gateways share). */
 export const httpStatusByCode = {
@@ -72,6 +72,8 @@ export interface ErrorFormat {
   readonly headers?: Readonly<Record<string, string>>;
   /** A 401 challenges with a bare `Bearer`, without RFC 6750's `error="invalid_token"` (the seed APIs). */
   readonly plainChallenge?: boolean;
+  /** Families that answer people, not programs (the verification page), write an HTML page instead of `body`. */
+  html?(error: AuthError, status: number): string;
 }
 
 /** Writes `error` in `format`'s shape under the shared rules; a response already under way is cut instead. */
@@ -81,7 +83,9 @@ export function writeHttpError(res: ServerResponse, error: AuthError, format: Er
     return;
   }
   const status = format.status?.(error) ?? httpStatusOf(error);
-  sendJson(res, status, format.body(error, status), { ...format.headers, ...errorHeaders(error, status, format.plainChallenge) });
+  const headers = { ...format.headers, ...errorHeaders(error, status, format.plainChallenge) };
+  if (format.html !== undefined) sendHtml(res, status, format.html(error, status), headers);
+  else sendJson(res, status, format.body(error, status), headers);
 }
 
 const registry = createRegistry(ErrorInfoSchema);

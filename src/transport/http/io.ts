@@ -104,3 +104,14 @@ export function afterHttpAnswer(res: ServerResponse, start: () => void): void {
   res.once("finish", go);
   res.once("close", go);
 }
+
+/** An HTML page, never cached; the caller adds the page's Content-Security-Policy. */
+export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    "content-type": "text/html; charset=utf-8",
+    "content-length": String(Buffer.byteLength(html)),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(html);
+}

@@ -29,6 +29,8 @@ export interface HttpRoute {
   readonly rpc?: DescMethod;
   /** How the route's family answers an error. */
   readonly errors: ErrorFormat;
+  /** Whether the route takes this request, when two routes share a path and a method (by content type); default yes. */
+  accepts?(req: IncomingMessage): boolean;
   match(path: string): Readonly<Record<string, string>> | undefined;
   /** Reads the request, calls the flow and writes the answer; throws what went wrong, for the router to write. */
   handle(exchange: Exchange): Promise<void>;
@@ -47,14 +49,17 @@ export function headerOf(req: IncomingMessage, name: string): string | undefined
 
 /** Finds the route for a request and runs it through the call envelope. */
 export function createRouter(routes: readonly HttpRoute[], envelope: CallEnvelope) {
-  return async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<RouteResult> {
-    const matches = routes.flatMap((r) => {
-      const params = r.match(url.pathname);
+  const matching = (path: string) =>
+    routes.flatMap((r) => {
+      const params = r.match(path);
       return params === undefined ? [] : [{ route: r, params }];
     });
+  /** Runs the route for `path` (the exact path, paths.ts); `url` gives the query. */
+  async function route(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<RouteResult> {
+    const matches = matching(path);
     if (matches.length === 0) return { kind: "no-route" };
     const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
-    const found = matches.find((m) => m.route.method === method);
+    const found = matches.find((m) => m.route.method === method && (m.route.accepts?.(req) ?? true));
     if (found === undefined) return { kind: "wrong-method", allow: [...new Set(matches.map((m) => m.route.method))] };
 
     const { route, params } = found;
@@ -73,7 +78,10 @@ export function createRouter(routes: readonly HttpRoute[], envelope: CallEnvelop
       writeHttpError(res, toAuthError(error), route.errors);
     }
     return { kind: "handled" };
-  };
+  }
+  /** The methods some route takes at `path` (none: no route there). */
+  const methodsAt = (path: string): string[] => [...new Set(matching(path).map((m) => m.route.method))];
+  return Object.assign(route, { methodsAt });
 }
 
 /** Matches one fixed path. */

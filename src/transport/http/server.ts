@@ -1,26 +1,33 @@
 /**
- * The HTTP/1.1 port: health, readiness and the well-known documents; Connect and gRPC-Web; the
- * OAuth token endpoint; the seed-compatible routes; the REST gateway for the `google.api.http`
- * rules; the OpenAPI document and the API page. Unknown paths are a JSON 404, a known path with
- * another method a 405.
+ * The HTTP port (HTTP/1.1; HTTPS when TLS is configured): health, readiness and the well-known
+ * documents; Connect and gRPC-Web; the OAuth token endpoint; the seed-compatible routes; the REST
+ * gateway for the `google.api.http` rules; the verification page; the OpenAPI document and the API
+ * page. What holds for every route is applied here, once: the request's path must be exactly a
+ * route (paths.ts), slow requests are cut and connections capped, every answer says `nosniff`,
+ * and CORS lets in the configured origins only. Unknown paths are a JSON 404, a known path with
+ * another method a 405. Metrics are not here: they have their own listener (src/metrics.ts).
  */
 
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { Code } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { Seed } from "../../config.js";
+import type { ConnectionLimits, Seed } from "../../config.js";
 import type { Flows } from "../../domain/flows.js";
-import type { Metrics } from "../../metrics.js";
 import type { CallEnvelope } from "../call/envelope.js";
 import { createConnectHandler } from "../connect/handler.js";
+import { capConnections, type TlsMaterial } from "../listeners.js";
 import { compatRoutes } from "../rest/compat/index.js";
 import { createDocs } from "../rest/docs.js";
 import { gatewayRoutes } from "../rest/gateway.js";
 import { oauthTokenRoute } from "../rest/oauth-token.js";
 import { openApiDocument } from "../rest/openapi/document.js";
+import { verifyEmailPageRoutes } from "../rest/verify-email-page.js";
 import type { ServedService } from "../services.js";
+import { CONNECT_METHODS, createCors } from "./cors.js";
 import { writeProtocolError } from "./errors.js";
 import { sendJson } from "./io.js";
+import { canonicalPath } from "./paths.js";
 import { createRouter } from "./router.js";
 
 export interface Readiness {
@@ -31,8 +38,6 @@ export interface Readiness {
 export interface HttpServerOptions {
   readonly maxRequestBytes: number;
   readonly envelope: CallEnvelope;
-  /** Served at /metrics. */
-  readonly metrics: Metrics;
   /** Unexpected failures outside any call are logged here. */
   readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
@@ -46,30 +51,80 @@ export interface HttpServerOptions {
   /** The base URL the OpenAPI document names as its server. */
   readonly publicUrl: string;
   readonly version: string;
+  readonly limits: ConnectionLimits;
+  /** HTTPS with this key pair (renewed in place); cleartext HTTP/1.1 when undefined. */
+  readonly tls: TlsMaterial | undefined;
+  /** Exact origins whose browser apps may call the API (CORS). */
+  readonly allowedOrigins: readonly string[];
+  /** Called for each connection closed because MAX_CONNECTIONS were open. */
+  readonly onConnectionRefused: () => void;
 }
 
 // Verifiers may cache the key set for five minutes: a new key signs only after `keys rotate`, and
 // verifiers refetch when a token names a kid they do not have.
 const WELL_KNOWN_CACHE = { "cache-control": "public, max-age=300" };
 
+/** Paths served by this module itself, all GET. */
+const FIXED_PATHS = new Set(["/healthz", "/readyz", "/.well-known/jwks.json", "/.well-known/openid-configuration", "/openapi.json"]);
+
+/**
+ * The slow-client bounds of a Node HTTP server. Node checks the headers and request timeouts only
+ * every `connectionsCheckingInterval` (30 s by default), so a 10 s headers timeout used to leave a
+ * stalled connection open for up to 40 s; the interval is now a tenth of the shorter timeout. A
+ * connection idle between requests is closed after the keep-alive timeout, and a request whose
+ * headers are still arriving on a kept-alive connection stays under that same timeout until its
+ * headers are complete.
+ */
+function serverOptions(limits: ConnectionLimits): ServerOptions {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.checkIntervalMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+  };
+}
+
 /** The HTTP port: `services` over Connect and the REST gateway, and the routes that call `flows` directly. */
 export function createHttpServer(services: readonly ServedService[], flows: Flows, options: HttpServerOptions): Server {
-  const { envelope, maxRequestBytes, logger, metrics } = options;
+  const { envelope, maxRequestBytes, logger } = options;
   const connect = createConnectHandler(services, { envelope, maxRequestBytes });
   const route = createRouter(
     [
       oauthTokenRoute(flows, maxRequestBytes),
       ...compatRoutes(options.compat, { flows, maxRequestBytes }),
+      // Before the gateway: its form POST shares the gateway's VerifyEmail path (told apart by content type).
+      ...verifyEmailPageRoutes(flows, maxRequestBytes),
       ...gatewayRoutes(services, { maxRequestBytes }),
     ],
     envelope,
   );
-  const docs = createDocs();
+  const docs = createDocs(options.publicUrl);
+  const cors = createCors(options.allowedOrigins);
   let openApi: object | undefined;
 
-  return createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const path = url.pathname;
+  /** The methods a browser may use at `path` (none: not a route). */
+  const methodsAt = (path: string): readonly string[] => {
+    if (connect.has(path)) return CONNECT_METHODS;
+    if (FIXED_PATHS.has(path) || docs.has(path)) return ["GET"];
+    return route.methodsAt(path);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    // Whatever the answer, a browser must not guess its type.
+    res.setHeader("x-content-type-options", "nosniff");
+    const corsOutcome = cors.apply(req, res);
+    const path = canonicalPath(req.url ?? "");
+    if (path === undefined) {
+      return writeProtocolError(res, 404, Code.NotFound, "No route for this path: it is not in canonical form.");
+    }
+    if (cors.isPreflight(req)) {
+      const methods = methodsAt(path);
+      if (methods.length === 0) return writeProtocolError(res, 404, Code.NotFound, `No route for ${path}.`);
+      return cors.answerPreflight(req, res, corsOutcome, methods);
+    }
+    // Only the query is read from here; routes match `path` as it was sent.
+    const target = req.url ?? "";
+    const url = new URL(`http://localhost${path}${target.includes("?") ? target.slice(target.indexOf("?")) : ""}`);
     const work = (async () => {
       if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
       if (path === "/readyz") {
@@ -79,11 +134,6 @@ export function createHttpServer(services: readonly ServedService[], flows: Flow
       if (path === "/.well-known/jwks.json") return sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
       if (path === "/.well-known/openid-configuration")
         return sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
-      if (path === "/metrics") {
-        const text = await metrics.text();
-        res.writeHead(200, { "content-type": metrics.registry.contentType, "cache-control": "no-store" });
-        return void res.end(text);
-      }
       if (path === "/openapi.json") {
         openApi ??= openApiDocument(
           services.map((served) => served.service),
@@ -91,9 +141,9 @@ export function createHttpServer(services: readonly ServedService[], flows: Flow
         );
         return sendJson(res, 200, openApi, { "cache-control": "no-cache" });
       }
-      if (path.startsWith("/docs") && docs.serve(path, res)) return;
+      if (docs.serve(path, res)) return;
       if (connect.has(path)) return connect.handle(path, req, res);
-      const result = await route(req, res, url);
+      const result = await route(req, res, path, url);
       if (result.kind === "wrong-method") {
         return writeProtocolError(res, 405, Code.Unimplemented, `Method ${req.method} is not allowed on ${path}.`, {
           allow: result.allow.join(", "),
@@ -105,5 +155,18 @@ export function createHttpServer(services: readonly ServedService[], flows: Flow
       logger.error({ err: error, path }, "unhandled error while serving an HTTP request");
       writeProtocolError(res, 500, Code.Internal, "Internal error.");
     });
-  });
+  };
+
+  const limits = serverOptions(options.limits);
+  const tls = options.tls;
+  let server: Server;
+  if (tls === undefined) server = createServer(limits, handle);
+  else {
+    // A TLS handshake is part of a request's headers: it gets the same bound (Node's default is 120 s).
+    const https = createHttpsServer({ ...limits, ...tls.current(), handshakeTimeout: options.limits.headersTimeoutMs }, handle);
+    tls.onChange((pair) => https.setSecureContext({ ...pair }));
+    server = https;
+  }
+  capConnections(server, options.limits.maxConnections, options.onConnectionRefused);
+  return server;
 }

@@ -1,6 +1,9 @@
 /**
  * The API page at /docs: Swagger UI from the npm package swagger-ui-dist, served from this process
- * (no CDN), reading /openapi.json.
+ * (no CDN), reading /openapi.json. The page and its assets cannot be framed (clickjacking:
+ * `frame-ancestors 'none'` and `X-Frame-Options: DENY`), and their Content-Security-Policy lets
+ * Swagger UI work and nothing else: its scripts and styles from this server only, no inline
+ * script, and "Try it out" calls to this server and to PUBLIC_URL.
  */
 import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
@@ -41,12 +44,25 @@ const init = `window.ui = SwaggerUIBundle({
 });
 `;
 
-const security = {
-  "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
-  "x-content-type-options": "nosniff",
-};
+/** The page's security headers; `publicUrl` is where "Try it out" sends its calls. */
+function securityHeaders(publicUrl: string): Record<string, string> {
+  let apiOrigin = "";
+  try {
+    apiOrigin = ` ${new URL(publicUrl).origin}`;
+  } catch {
+    // An unparsable URL adds nothing: calls go to this server only.
+  }
+  return {
+    "content-security-policy":
+      "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+      `connect-src 'self'${apiOrigin}; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+  };
+}
 
-export function createDocs() {
+export function createDocs(publicUrl: string) {
+  const security = securityHeaders(publicUrl);
   const root = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
   const cache = new Map<string, Buffer>();
   const file = (name: string) => {
@@ -57,10 +73,13 @@ export function createDocs() {
     }
     return content;
   };
+  const has = (path: string) => path === "/docs" || path === "/docs/init.js" || path in assets;
   return {
+    /** Whether `path` is the page or one of its assets. */
+    has,
     /** Serves /docs and its assets; false when the path is not one of them. */
     serve(path: string, res: ServerResponse): boolean {
-      if (path === "/docs" || path === "/docs/") {
+      if (path === "/docs") {
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...security });
         res.end(page);
         return true;
