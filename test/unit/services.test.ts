@@ -31,7 +31,8 @@ import { createMetrics } from "../../src/metrics.js";
 import { authService, authServiceHandlers } from "../../src/transport/auth-service.js";
 import { createCallEnvelope, type Interceptor } from "../../src/transport/call/envelope.js";
 import { connectRoutes } from "../../src/transport/connect/routes.js";
-import { createGrpcServer, listenGrpc } from "../../src/transport/grpc/server.js";
+import { loadConfig } from "../../src/config.js";
+import { createGrpcServer } from "../../src/transport/grpc/server.js";
 import { createHttpServer } from "../../src/transport/http/server.js";
 import { openApiDocument } from "../../src/transport/rest/openapi/document.js";
 import { type ServedService, serveService } from "../../src/transport/services.js";
@@ -134,12 +135,23 @@ describe("several services over Connect, in memory", () => {
 });
 
 describe("several services on real servers", () => {
-  const grpcServer = createGrpcServer(services, { maxRequestBytes: 65_536, envelope });
+  const { limits } = loadConfig({});
+  const onConnectionRefused = () => {};
+  const grpcPort = createGrpcServer(services, {
+    maxRequestBytes: 65_536,
+    envelope,
+    limits,
+    credentials: grpc.ServerCredentials.createInsecure(),
+    onConnectionRefused,
+  });
   const httpServer = createHttpServer(services, fakeFlows({}), {
     maxRequestBytes: 65_536,
     envelope,
-    metrics,
     logger,
+    limits,
+    tls: undefined,
+    allowedOrigins: [],
+    onConnectionRefused,
     readiness: async () => ({ ready: true, checks: {} }),
     compat: [],
     publicUrl: "http://localhost",
@@ -150,12 +162,12 @@ describe("several services on real servers", () => {
   let baseUrl = "";
 
   beforeAll(async () => {
-    grpcAddress = `127.0.0.1:${await listenGrpc(grpcServer, "127.0.0.1", 0)}`;
+    grpcAddress = `127.0.0.1:${await grpcPort.listen("127.0.0.1", 0)}`;
     await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
     baseUrl = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    grpcServer.forceShutdown();
+    grpcPort.server.forceShutdown();
     await new Promise((resolve) => httpServer.close(resolve));
   });
 
