@@ -23,6 +23,7 @@ import { type Client, Code, ConnectError, createClient, createRouterTransport } 
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import { AuthError } from "../../src/domain/errors.js";
 import { AuthService, file_auth_v1_auth, MeRequestSchema, MeResponseSchema } from "../../src/gen/auth/v1/auth_pb.js";
 import { http } from "../../src/gen/google/api/annotations_pb.js";
@@ -31,7 +32,6 @@ import { createMetrics } from "../../src/metrics.js";
 import { authService, authServiceHandlers } from "../../src/transport/auth-service.js";
 import { createCallEnvelope, type Interceptor } from "../../src/transport/call/envelope.js";
 import { connectRoutes } from "../../src/transport/connect/routes.js";
-import { loadConfig } from "../../src/config.js";
 import { createGrpcServer } from "../../src/transport/grpc/server.js";
 import { createHttpServer } from "../../src/transport/http/server.js";
 import { openApiDocument } from "../../src/transport/rest/openapi/document.js";
