@@ -4,8 +4,9 @@
 # docker-compose v1 (only to validate docker-compose.yml; no Docker engine is needed), curl (the
 # README's and the seed APIs' curl lines are run as written), python3-requests (the seed APIs'
 # Python clients are run as written, with Debian's /usr/bin/python3), and python3-grpcio with
-# protoc and its gRPC Python plugin (a Python gRPC client generated from proto/ is tested), and
-# Chromium (the client package is tested in a browser bundle, driven by playwright-core; the
+# protoc and its gRPC Python plugin (a Python gRPC client generated from proto/ is tested),
+# openssl (the TLS tests make their own certificate) and Chromium (the client package's browser
+# bundle, CORS and the pages are tested in a real browser, driven by playwright-core; the
 # registry's own browser downloads are not reachable from our machines).
 # Idempotent and quick when everything is present. Called by test/global-setup.ts.
 set -euo pipefail
@@ -19,6 +20,7 @@ command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c "import grpc, google.protobuf" 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 [ -x /usr/bin/grpc_python_plugin ] || missing+=(protobuf-compiler-grpc)
+command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -63,7 +63,8 @@ function recordHeaders(headers: Record<string, string>): void {
 const protoRoot = join(import.meta.dirname, "..", "..", "proto");
 let packageDefinition: protoLoader.PackageDefinition | undefined;
 
-export function createGrpcClient(address: string): TestClient {
+/** `credentials`: insecure (h2c) by default; `grpc.credentials.createSsl(ca)` for a TLS port. */
+export function createGrpcClient(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): TestClient {
   packageDefinition ??= protoLoader.loadSync(join(protoRoot, "auth", "v1", "auth.proto"), {
     includeDirs: [protoRoot],
     keepCase: false,
@@ -73,10 +74,7 @@ export function createGrpcClient(address: string): TestClient {
     oneofs: true,
   });
   const loaded = grpc.loadPackageDefinition(packageDefinition) as any;
-  const client: grpc.Client & Record<string, (...args: any[]) => void> = new loaded.auth.v1.AuthService(
-    address,
-    grpc.credentials.createInsecure(),
-  );
+  const client: grpc.Client & Record<string, (...args: any[]) => void> = new loaded.auth.v1.AuthService(address, credentials);
   return {
     transport: "grpc",
     call(method, request = {}, headers = {}) {
