@@ -231,3 +231,43 @@ describe("loadConfig", () => {
     expect(loadConfig({ PUBLIC_URL: "https://auth.example.com", JWT_ISSUER: "urn:auth" }).jwt.issuer).toBe("urn:auth");
   });
 });
+
+describe("the edge's configuration", () => {
+  it("bounds slow clients and streams by default, and checks the timeouts well within them", () => {
+    const { limits, tls, cors, metrics } = loadConfig({});
+    expect(limits).toMatchObject({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      checkIntervalMs: 1000,
+      keepAliveTimeoutMs: 5000,
+      maxConnections: 10_000,
+      grpcMaxConcurrentStreams: 100,
+    });
+    expect(loadConfig({ HEADERS_TIMEOUT: "1s", REQUEST_TIMEOUT: "2s" }).limits.checkIntervalMs).toBe(100);
+    expect(tls).toBeUndefined();
+    expect(cors.allowedOrigins).toEqual([]);
+    expect(metrics).toEqual({ host: "127.0.0.1", port: 9464 });
+  });
+
+  it("refuses a headers timeout longer than the request timeout", () => {
+    expect(problemsOf({ HEADERS_TIMEOUT: "40s" })).toEqual([expect.stringContaining("HEADERS_TIMEOUT")]);
+  });
+
+  it("wants both TLS files or neither", () => {
+    expect(problemsOf({ TLS_CERT_FILE: "/tls/cert.pem" })).toEqual([expect.stringContaining("TLS_CERT_FILE and TLS_KEY_FILE")]);
+    expect(loadConfig({ TLS_CERT_FILE: "/c.pem", TLS_KEY_FILE: "/k.pem" }).tls).toEqual({
+      certFile: "/c.pem",
+      keyFile: "/k.pem",
+      reloadIntervalMs: 3_600_000,
+    });
+  });
+
+  it("takes exact origins only: never *, a path, another scheme or a default port spelled out", () => {
+    expect(loadConfig({ CORS_ALLOWED_ORIGINS: "https://app.example.com, http://localhost:3000 ,https://app.example.com" }).cors).toEqual({
+      allowedOrigins: ["https://app.example.com", "http://localhost:3000"],
+    });
+    for (const bad of ["*", "https://app.example.com/path", "ftp://x.example", "https://app.example.com:443", "app.example.com", "null"]) {
+      expect(problemsOf({ CORS_ALLOWED_ORIGINS: bad }), bad).toEqual([expect.stringContaining("CORS_ALLOWED_ORIGINS")]);
+    }
+  });
+});
