@@ -86,9 +86,13 @@ describe("a browser app on another origin", () => {
               headers: { "content-type": "application/json", "connect-protocol-version": "1", "x-tenant": "default" },
               body: JSON.stringify({ identifier, password: secret }),
             });
-            const tokens = await login.json();
+            const tokens = (await login.json()) as { accessToken: string };
             const authorization = `Bearer ${tokens.accessToken}`;
-            const me = await (await fetch(`${base}/v1/auth/me`, { headers: { authorization, "x-request-id": "from-the-page" } })).json();
+            const me = (await (
+              await fetch(`${base}/v1/auth/me`, { headers: { authorization, "x-request-id": "from-the-page" } })
+            ).json()) as {
+              user?: { email?: string };
+            };
             // gRPC-Web with the JSON codec: one length-prefixed message in, a message and a trailer frame out.
             const body = new TextEncoder().encode("{}");
             const frame = new Uint8Array(5 + body.length);

@@ -58,7 +58,11 @@ describe("the Kubernetes manifests", () => {
 
   it("probes readiness on /readyz and liveness on /healthz over HTTP, and start-up over gRPC health", () => {
     const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
-    expect(ports).toEqual({ http: Number(configMap.data.HTTP_PORT), grpc: Number(configMap.data.GRPC_PORT) });
+    expect(ports).toEqual({
+      http: Number(configMap.data.HTTP_PORT),
+      grpc: Number(configMap.data.GRPC_PORT),
+      metrics: Number(configMap.data.METRICS_PORT),
+    });
     expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
     expect(container.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
     expect(container.startupProbe.grpc.port).toBe(ports.grpc);
@@ -74,6 +78,13 @@ describe("the Kubernetes manifests", () => {
     expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources.limits.memory).toEqual(expect.any(String));
     expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it("serves metrics on the pod's own port for scrapers inside the cluster, and never through the Service", () => {
+    expect(configMap.data.METRICS_HOST).toBe("0.0.0.0");
+    const servicePorts = find("Service").spec.ports.map((p: { port: number }) => p.port);
+    expect(servicePorts).not.toContain(Number(configMap.data.METRICS_PORT));
+    expect(servicePorts.sort()).toEqual([Number(configMap.data.HTTP_PORT), Number(configMap.data.GRPC_PORT)].sort());
   });
 
   it("selects its pods alike in the Deployment, the Service and the PodDisruptionBudget", () => {
