@@ -5,11 +5,15 @@
  *   that never sends a complete request open until it is idle-timed-out, and a TLS handshake
  *   bounded by the handshake timeout alone).
  * - A call's request (headers, message and end of stream) must arrive within REQUEST_TIMEOUT;
- *   grpc-js waits for a trickled message for ever (its only bound is the client's deadline).
- * - A message whose length prefix is over MAX_REQUEST_BYTES is answered INVALID_ARGUMENT with the
- *   REQUEST_TOO_LARGE ErrorInfo, like every other oversized input, as soon as the prefix arrives
- *   and before its bytes are buffered. grpc-js's own cap (kept above ours) would answer
- *   RESOURCE_EXHAUSTED without a detail, from inside grpc-js where no interceptor sees it.
+ *   grpc-js waits for a trickled message for ever (its only bound is the client's deadline). Such a
+ *   call is reset (RST_STREAM CANCEL: the client sees CANCELLED).
+ * - A message whose length prefix is over MAX_REQUEST_BYTES is refused by grpc-js itself as soon as
+ *   the prefix arrives, before its bytes are buffered (its cap is set to ours), but with
+ *   RESOURCE_EXHAUSTED and no detail, from inside grpc-js where no interceptor sees it. The guard
+ *   follows the same framing, and when grpc-js answers such a message it rewrites that answer into
+ *   ours: INVALID_ARGUMENT with the REQUEST_TOO_LARGE ErrorInfo, through the call envelope, like
+ *   every other oversized input. (Answering first ourselves would race grpc-js's own answer on the
+ *   same stream: two responses, and an exception thrown in grpc-js's data handler.)
  */
 import type * as http2 from "node:http2";
 import { constants } from "node:http2";
@@ -53,41 +57,53 @@ export function guardHttp2Server(server: http2.Http2Server | http2.Http2SecureSe
   server.prependListener("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     const path = headers[":path"] ?? "";
     const timer = setTimeout(() => {
-      answer(stream, {
-        "grpc-status": "4", // DEADLINE_EXCEEDED
-        "grpc-message": encodeURIComponent(`The request did not arrive within ${options.requestTimeoutMs} ms.`),
-      });
+      // Not received in time (or answered while the client still sends): reset the call.
+      if (!stream.closed && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
     }, options.requestTimeoutMs);
     timer.unref();
     const done = () => clearTimeout(timer);
     stream.once("end", done);
     stream.once("close", done);
     if (options.isRpc(path)) {
-      stream.on(
-        "data",
-        lengthPrefixWatcher(options.maxMessageBytes, () => {
-          done();
-          answer(stream, options.refuse(path, headers, stream.session?.socket?.remoteAddress, tooLarge(options.maxMessageBytes)));
-        }),
+      mapTooLarge(stream, options.maxMessageBytes, () =>
+        options.refuse(path, headers, stream.session?.socket?.remoteAddress, tooLarge(options.maxMessageBytes)),
       );
     }
   });
 }
 
+/** grpc-js's own answers to an oversized message (`Received message larger than max`, `... decompresses to a size larger than ...`). */
+const GRPC_JS_TOO_LARGE = /larger than/i;
+
 /**
- * Answers a call that grpc-js has not answered yet with a trailers-only response, then closes the
- * stream (RST_STREAM NO_ERROR once the answer is out: the client may stop sending, RFC 9113
- * §8.1). grpc-js sees the stream closed and drops the call.
+ * Turns grpc-js's RESOURCE_EXHAUSTED answer to an oversized message into ours. The stream's
+ * `respond` is wrapped, for this one stream, before grpc-js sees the stream; the guard's reading
+ * of the length prefixes (which runs before grpc-js's, on the same chunks) says whether the
+ * message was over the limit, and the answer's own message covers grpc-js's decompressed-size
+ * check.
  */
-function answer(stream: http2.ServerHttp2Stream, trailers: Record<string, string>): void {
-  if (stream.headersSent || stream.closed || stream.destroyed) return;
-  try {
-    stream.respond({ ":status": 200, "content-type": "application/grpc", ...trailers }, { endStream: true });
-    stream.close(constants.NGHTTP2_NO_ERROR);
-  } catch {
-    // The session went away meanwhile: nothing is left to answer.
-    stream.destroy();
-  }
+function mapTooLarge(stream: http2.ServerHttp2Stream, max: number, ours: () => Record<string, string>): void {
+  let overLimit = false;
+  stream.on(
+    "data",
+    lengthPrefixWatcher(max, () => {
+      overLimit = true;
+    }),
+  );
+  const respond = stream.respond.bind(stream);
+  stream.respond = (headers?: http2.OutgoingHttpHeaders, options?: http2.ServerStreamResponseOptions) => {
+    const status = String(headers?.["grpc-status"] ?? "");
+    let message = String(headers?.["grpc-message"] ?? "");
+    try {
+      message = decodeURIComponent(message);
+    } catch {
+      // grpc-js's messages are plain; a malformed escape is simply not one of them.
+    }
+    if (status === "8" && (overLimit || GRPC_JS_TOO_LARGE.test(message))) {
+      return respond({ ":status": 200, "content-type": "application/grpc", ...ours() }, options);
+    }
+    return respond(headers, options);
+  };
 }
 
 /**

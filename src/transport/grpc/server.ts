@@ -122,9 +122,9 @@ function decode(schema: DescMessage, bytes: Buffer, maxBytes: number): Message {
 function serverOptions(options: GrpcServerOptions): grpc.ServerOptions {
   const { limits } = options;
   return {
-    // Above our own limit: the guard answers an oversized message by its length prefix with our
-    // error, and `decode` checks the size again; this cap is grpc-js's backstop only.
-    "grpc.max_receive_message_length": Math.max(options.maxRequestBytes * 4, 1_048_576),
+    // Our limit: grpc-js refuses a larger message by its length prefix, before buffering it, and
+    // the guard (./http2-guard.ts) turns that refusal into our INVALID_ARGUMENT + REQUEST_TOO_LARGE.
+    "grpc.max_receive_message_length": options.maxRequestBytes,
     // Advertised in SETTINGS: grpc-js's default is 2^32 - 1 calls in flight per connection.
     "grpc.max_concurrent_streams": limits.grpcMaxConcurrentStreams,
     "grpc.max_connection_idle_ms": limits.grpcMaxConnectionIdleMs,
