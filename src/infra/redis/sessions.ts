@@ -1,11 +1,7 @@
 /**
  * The SessionStore port on Redis. The keys are described in keys.ts: all of a user's session keys
- * share the user's hash tag, and every script receives each key it touches in KEYS, so each
- * operation runs in one Redis Cluster slot.
- *
- * Timestamps, TTLs and epochs are passed to the scripts as strings and written as they are: Lua
- * number formatting differs between Redis (doubles) and ioredis-mock's VM (32-bit integers), so
- * the scripts compare numbers but never format one.
+ * share the user's hash tag, and every script (session-scripts.ts) receives each key it touches in
+ * KEYS, so each operation runs in one Redis Cluster slot.
  */
 import type { Redis } from "ioredis";
 import type { SessionInfo } from "../../domain/model.js";
@@ -13,6 +9,7 @@ import type { AccessEnd, CreateOutcome, NewSession, RotateOutcome, RotateRequest
 import { redisCall } from "./client.js";
 import { sessionKeys } from "./keys.js";
 import { type LegacySessions, noLegacySessions } from "./legacy-sessions.js";
+import { endAccessScript, type RedisWithScripts, withSessionScripts } from "./session-scripts.js";
 
 /**
  * Ids of the user's index checked at each login. Checking them all cost a login one Redis command
@@ -24,203 +21,23 @@ const PRUNE_SAMPLE = 16;
 /** How many superseded secret hashes a session remembers for reuse detection. */
 const HISTORY_MAX = 8;
 
-// A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
-const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
-
-// Starts a session unless the user is disabled or a change that ended the user's access was
-// recorded after the epoch the caller read (see domain/session-epoch.ts).
-// KEYS: session, index, state. ARGV: session id, epoch, idle TTL, index TTL, then field/value pairs.
-const createScript = `
-${STR}
-local state = redis.call('HMGET', KEYS[3], 'e', 'd')
-if str(state[2]) then return 'disabled' end
-local recorded = str(state[1])
-if recorded and tonumber(recorded) > tonumber(ARGV[2]) then return 'stale' end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return 'created'
-`;
-
-// Compare, rotate and detect reuse in one atomic step. Digests are compared without an early
-// exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.
-// KEYS: session, successor, index, state.
-const rotateScript = `
-${STR}
-local s, n, index, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local presented, nextHash, sealed = ARGV[1], ARGV[2], ARGV[3]
-local nowText, graceText, prevUntilText = ARGV[4], ARGV[5], ARGV[8]
-local now, grace, idle, historyMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local keep = ARGV[9] == 'keep'
-local epoch, id = tonumber(ARGV[10]), ARGV[11]
-local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't')
-local cur, prev, prevUntil, ae, older, user, tenant = str(f[1]), str(f[2]), str(f[3]), str(f[4]), str(f[5]), str(f[6]), str(f[7])
-if not cur then return {'missing'} end
-ae = tonumber(ae)
-if ae <= now then
-  redis.call('DEL', s, n)
-  redis.call('SREM', index, id)
-  return {'missing'}
-end
--- The caller read the user before a change that ended their access: it may not extend anything.
-local recorded = str(redis.call('HGET', state, 'e'))
-if recorded and tonumber(recorded) > epoch then return {'stale'} end
-local function same(a, b)
-  if not a or not b or #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do diff = diff + math.abs(string.byte(a, i) - string.byte(b, i)) end
-  return diff == 0
-end
-if same(cur, presented) and keep then
-  local ttl = math.min(idle, ae - now)
-  redis.call('HSET', s, 'lu', nowText)
-  redis.call('PEXPIRE', s, ttl)
-  return {'kept', ttl}
-end
-if same(cur, presented) then
-  local history = {}
-  if prev and prev ~= '' then history[1] = prev end
-  for h in string.gmatch(older or '', '[^,]+') do
-    if #history >= historyMax then break end
-    history[#history + 1] = h
-  end
-  local ttl = math.min(idle, ae - now)
-  redis.call('HSET', s, 'c', nextHash, 'p', cur, 'pu', prevUntilText, 'o', table.concat(history, ','), 'lu', nowText)
-  redis.call('PEXPIRE', s, ttl)
-  if grace > 0 then
-    redis.call('SET', n, sealed, 'PX', graceText)
-  else
-    redis.call('DEL', n)
-  end
-  return {'rotated', ttl}
-end
-if prev and prev ~= '' and same(prev, presented) then
-  if now <= tonumber(prevUntil or '0') then
-    local successor = str(redis.call('GET', n))
-    if successor then
-      redis.call('HSET', s, 'lu', nowText)
-      return {'grace', successor, redis.call('PTTL', s)}
-    end
-  end
-  redis.call('DEL', s, n)
-  redis.call('SREM', index, id)
-  return {'reused', user, tenant}
-end
-for h in string.gmatch(older or '', '[^,]+') do
-  if same(h, presented) then
-    redis.call('DEL', s, n)
-    redis.call('SREM', index, id)
-    return {'reused', user, tenant}
-  end
-end
-return {'mismatch'}
-`;
-
-// Marks a session used and restarts its idle lifetime (never past its absolute cap); -1 when
-// gone, -2 (and nothing changed) when a change was recorded after the caller's epoch.
-// KEYS: session, state. ARGV: now, idle TTL, epoch.
-const touchScript = `
-${STR}
-local ae = str(redis.call('HGET', KEYS[1], 'ae'))
-if not ae then return -1 end
-local recorded = str(redis.call('HGET', KEYS[2], 'e'))
-if recorded and tonumber(recorded) > tonumber(ARGV[3]) then return -2 end
-local now, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
-local ttl = math.min(idle, tonumber(ae) - now)
-if ttl <= 0 then
-  redis.call('DEL', KEYS[1])
-  return -1
-end
-redis.call('HSET', KEYS[1], 'lu', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ttl)
-return ttl
-`;
-
-// Ends one session: 1 when it existed. KEYS: session, successor, index. ARGV: session id.
-const revokeScript = `
-local existed = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[1])
-return existed
-`;
-
-// Records a change that ended the user's access at ARGV[1] (the epoch PostgreSQL gave it) and
-// ends every listed session resting on an older epoch, but the kept one, whose epoch is raised.
-// Replies {sessions ended, the ids in the index that were not listed, comma-separated}: sessions
-// created between the caller's SMEMBERS and this script, which the caller passes in a second round.
-// KEYS: state, index, then the session and successor key of each id in ARGV[5..].
-// ARGV: epoch, kept session id or '', '1' to mark the user disabled, state TTL, session ids.
-const endAccessScript = `
-${STR}
-local state, index = KEYS[1], KEYS[2]
-local epochText, keep = ARGV[1], ARGV[2]
-local epoch = tonumber(epochText)
-local f = redis.call('HMGET', state, 'e', 'd')
-local recorded = str(f[1])
-if not recorded or tonumber(recorded) < epoch then redis.call('HSET', state, 'e', epochText) end
--- An enable recorded with a later epoch already ran: this older disable must not undo it.
-if ARGV[3] == '1' and (not recorded or tonumber(recorded) <= epoch) then redis.call('HSET', state, 'd', epochText) end
-if str(redis.call('HGET', state, 'd')) then
-  redis.call('PERSIST', state)
-else
-  redis.call('PEXPIRE', state, ARGV[4])
-end
-local ended, listed = 0, {}
-for i = 5, #ARGV do
-  local id = ARGV[i]
-  local s, n = KEYS[2 * (i - 4) + 1], KEYS[2 * (i - 4) + 2]
-  listed[id] = true
-  local exists = redis.call('EXISTS', s) == 1
-  local rests = tonumber(str(redis.call('HGET', s, 'ep')) or '0')
-  if id == keep then
-    if exists and rests < epoch then redis.call('HSET', s, 'ep', epochText) end
-  elseif not exists then
-    redis.call('DEL', n)
-    redis.call('SREM', index, id)
-  elseif rests < epoch then
-    redis.call('DEL', s, n)
-    redis.call('SREM', index, id)
-    ended = ended + 1
-  end
-end
-local unlisted = {}
-for _, id in ipairs(redis.call('SMEMBERS', index)) do
-  if not listed[id] and id ~= keep then unlisted[#unlisted + 1] = id end
-end
--- A table literal: ioredis-mock's VM loses tables built by assignment on the way out.
-return {ended, table.concat(unlisted, ',')}
-`;
-
-// Records an enable at ARGV[1]: clears the disabled mark of any older disable. KEYS: state.
-// ARGV: epoch, state TTL.
-const restoreAccessScript = `
-${STR}
-local f = redis.call('HMGET', KEYS[1], 'e', 'd')
-local epoch = tonumber(ARGV[1])
-local recorded, disabled = str(f[1]), str(f[2])
-if not recorded or tonumber(recorded) < epoch then redis.call('HSET', KEYS[1], 'e', ARGV[1]) end
-if disabled and tonumber(disabled) < epoch then
-  redis.call('HDEL', KEYS[1], 'd')
-  disabled = nil
-end
-if not disabled then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
-`;
-
-type RotateReply = [string, ...string[]];
-
-interface RedisWithScripts extends Redis {
-  authCreate(session: string, index: string, state: string, ...args: string[]): Promise<string>;
-  authRotate(session: string, successor: string, index: string, state: string, ...args: string[]): Promise<RotateReply>;
-  authTouch(session: string, state: string, now: string, idleTtlMs: string, epoch: string): Promise<number | null>;
-  authRevoke(session: string, successor: string, index: string, sessionId: string): Promise<number>;
-  authRestoreAccess(state: string, epoch: string, stateTtlMs: string): Promise<number>;
-}
-
 export interface SessionStoreOptions {
   /** Sessions of the layout before 2026-11-25 still to be moved (see legacy-sessions.ts). */
   readonly legacy?: LegacySessions;
+}
+
+/** What every operation of one store uses. */
+interface Store {
+  readonly redis: Redis;
+  readonly scripted: RedisWithScripts;
+  readonly keys: ReturnType<typeof sessionKeys>;
+  readonly legacy: LegacySessions;
+  readonly sessionMaxLifetimeMs: number;
+  /**
+   * The user's state must outlive every session that a request reading an older epoch could
+   * still try to create or extend: as long as the longest session.
+   */
+  readonly stateTtl: string;
 }
 
 export function createSessionStore(
@@ -229,219 +46,220 @@ export function createSessionStore(
   sessionMaxLifetimeMs: number,
   options: SessionStoreOptions = {},
 ): SessionStore {
-  redis.defineCommand("authCreate", { numberOfKeys: 3, lua: createScript });
-  redis.defineCommand("authRotate", { numberOfKeys: 4, lua: rotateScript });
-  redis.defineCommand("authTouch", { numberOfKeys: 2, lua: touchScript });
-  redis.defineCommand("authRevoke", { numberOfKeys: 3, lua: revokeScript });
-  redis.defineCommand("authRestoreAccess", { numberOfKeys: 1, lua: restoreAccessScript });
-  const scripted = redis as RedisWithScripts;
-  const keys = sessionKeys(prefix);
-  const legacy = options.legacy ?? noLegacySessions;
-  // The user's state must outlive every session that a request reading an older epoch could
-  // still try to create or extend: as long as the longest session.
-  const stateTtl = String(sessionMaxLifetimeMs);
-
-  async function pruneUserIndex(userId: string): Promise<void> {
-    // The stand-in answers null for a missing set where Redis answers [].
-    const ids = ((await redis.srandmember(keys.index(userId), PRUNE_SAMPLE)) as string[] | null) ?? [];
-    if (ids.length === 0) return;
-    const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.exists(keys.session(userId, id));
-    const results = (await pipeline.exec()) ?? [];
-    const dead = ids.filter((_, i) => {
-      const [error, exists] = results[i] ?? [];
-      if (error) throw error;
-      return exists === 0;
-    });
-    if (dead.length > 0) await redis.srem(keys.index(userId), ...dead);
-  }
-
-  /** One round of the end-access script over `ids`; returns how many ended and the unlisted ids. */
-  async function endAccessRound(userId: string, change: AccessEnd, ids: readonly string[]): Promise<[number, string[]]> {
-    const sessionKeysOfIds = ids.flatMap((id) => [keys.session(userId, id), keys.successor(userId, id)]);
-    // EVAL rather than a defined command: its number of keys varies, which ioredis-mock's defined
-    // commands do not support. It runs only when a user's access ends, so resending the script is cheap.
-    const reply = (await redis.eval(
-      endAccessScript,
-      2 + sessionKeysOfIds.length,
-      keys.state(userId),
-      keys.index(userId),
-      ...sessionKeysOfIds,
-      String(change.epoch),
-      change.keepSessionId ?? "",
-      change.disablesUser ? "1" : "",
-      stateTtl,
-      ...ids,
-    )) as [number, string];
-    const [ended, unlisted] = reply;
-    return [Number(ended), String(unlisted ?? "") === "" ? [] : String(unlisted).split(",")];
-  }
-
+  const store: Store = {
+    redis,
+    scripted: withSessionScripts(redis),
+    keys: sessionKeys(prefix),
+    legacy: options.legacy ?? noLegacySessions,
+    sessionMaxLifetimeMs,
+    stateTtl: String(sessionMaxLifetimeMs),
+  };
+  const { keys, legacy, scripted, stateTtl } = store;
   return {
-    create: (session: NewSession) =>
-      redisCall(redis, async (): Promise<CreateOutcome> => {
-        const fields: string[] = [
-          "u",
-          session.userId,
-          "t",
-          session.tenant,
-          "c",
-          session.secretHash,
-          "ca",
-          String(session.createdAt),
-          "lu",
-          String(session.createdAt),
-          "ae",
-          String(session.absoluteExpiresAt),
-          "ep",
-          String(session.epoch),
-        ];
-        if (session.ip !== undefined) fields.push("ip", session.ip);
-        if (session.userAgent !== undefined) fields.push("ua", session.userAgent.slice(0, 512));
-        await pruneUserIndex(session.userId);
-        const outcome = await scripted.authCreate(
-          keys.session(session.userId, session.id),
-          keys.index(session.userId),
-          keys.state(session.userId),
-          session.id,
-          String(session.epoch),
-          String(session.idleTtlMs),
-          String(sessionMaxLifetimeMs),
-          ...fields,
-        );
-        if (outcome !== "created" && outcome !== "stale" && outcome !== "disabled") {
-          throw new Error(`unexpected reply from the create script: ${outcome}`);
-        }
-        return outcome;
-      }),
-
-    lookup: (userId, sessionId) =>
-      redisCall(redis, async () => {
-        const results = (await redis.multi().hget(keys.session(userId, sessionId), "t").hexists(keys.state(userId), "d").exec()) ?? [];
-        for (const [error] of results) if (error) throw error;
-        // No legacy fallback here: a refresh token naming its user was issued in this layout, and
-        // one of the earlier shape found its session through legacyOwner, which moved it.
-        const tenant = results[0]?.[1];
-        return { tenant: typeof tenant === "string" ? tenant : null, userDisabled: results[1]?.[1] === 1 };
-      }),
-
+    create: (session) => redisCall(redis, () => createSession(store, session)),
+    lookup: (userId, sessionId) => redisCall(redis, () => lookupSession(store, userId, sessionId)),
     legacyOwner: (sessionId) => redisCall(redis, () => legacy.ownerOf(sessionId)),
-
-    rotate: (request: RotateRequest) =>
-      redisCall(redis, async (): Promise<RotateOutcome> => {
-        const { userId, sessionId } = request;
-        const reply = await scripted.authRotate(
-          keys.session(userId, sessionId),
-          keys.successor(userId, sessionId),
-          keys.index(userId),
-          keys.state(userId),
-          request.presentedHash,
-          request.nextHash,
-          request.sealedNext,
-          String(request.now),
-          String(request.graceMs),
-          String(request.idleTtlMs),
-          String(HISTORY_MAX),
-          String(request.now + request.graceMs),
-          request.mode,
-          String(request.epoch),
-          sessionId,
-        );
-        const [kind, a, b] = reply.map(String);
-        switch (kind) {
-          case "rotated":
-          case "kept":
-            return { kind, ttlMs: Number(a) };
-          case "grace":
-            return { kind, sealedNext: a ?? "", ttlMs: Number(b) };
-          case "reused":
-            return { kind, userId: a ?? "", tenant: b ?? "" };
-          case "mismatch":
-          case "missing":
-          case "stale":
-            return { kind };
-          default:
-            throw new Error(`unexpected reply from the rotation script: ${kind}`);
-        }
-      }),
-
-    list: (userId, now) =>
-      redisCall(redis, async (): Promise<SessionInfo[]> => {
-        if (legacy.active) await legacy.adoptUser(userId);
-        const ids = await redis.smembers(keys.index(userId));
-        if (ids.length === 0) return [];
-        const pipeline = redis.pipeline();
-        for (const id of ids) pipeline.hgetall(keys.session(userId, id)).pttl(keys.session(userId, id));
-        const results = (await pipeline.exec()) ?? [];
-        const sessions: SessionInfo[] = [];
-        ids.forEach((id, i) => {
-          const [hashError, fields] = results[2 * i] ?? [];
-          const [ttlError, ttl] = results[2 * i + 1] ?? [];
-          if (hashError || ttlError) throw hashError ?? ttlError;
-          const hash = fields as Record<string, string> | null;
-          // An id whose key expired since the index was written: not a session any more.
-          if (hash?.u !== userId || typeof ttl !== "number" || ttl < 0) return;
-          sessions.push({
-            id,
-            createdAt: Number(hash.ca),
-            lastUsedAt: Number(hash.lu ?? hash.ca),
-            expiresAt: now + ttl,
-            ip: hash.ip,
-            userAgent: hash.ua,
-          });
-        });
-        return sessions;
-      }),
-
+    rotate: (request) => redisCall(redis, () => rotateSession(store, request)),
+    list: (userId, now) => redisCall(redis, () => listSessions(store, userId, now)),
     touch: (userId, sessionId, now, idleTtlMs, epoch) =>
-      redisCall(redis, async () => {
-        const reply = await scripted.authTouch(
-          keys.session(userId, sessionId),
-          keys.state(userId),
-          String(now),
-          String(idleTtlMs),
-          String(epoch),
-        );
-        const ttl = reply === null || reply === undefined ? -1 : Number(reply);
-        if (ttl === -2) return "stale";
-        return ttl < 0 ? null : ttl;
-      }),
-
+      redisCall(redis, () => touchSession(store, userId, sessionId, now, idleTtlMs, epoch)),
     isActive: (userId, sessionId) =>
       redisCall(redis, async () => {
         if ((await redis.exists(keys.session(userId, sessionId))) === 1) return true;
         // Only on the inactive path, and only while sessions of the old layout may remain.
         return legacy.active && (await legacy.adopt(sessionId, userId)) !== null;
       }),
-
     isUserDisabled: (userId) => redisCall(redis, async () => (await redis.hexists(keys.state(userId), "d")) === 1),
-
-    revoke: (userId, sessionId) =>
-      redisCall(redis, async () => {
-        const revoke = async () =>
-          Number(
-            await scripted.authRevoke(keys.session(userId, sessionId), keys.successor(userId, sessionId), keys.index(userId), sessionId),
-          ) === 1;
-        if (await revoke()) return true;
-        // Not in this layout: while old sessions may remain, it may be one of them.
-        return legacy.active && (await legacy.adopt(sessionId, userId)) !== null && (await revoke());
-      }),
-
-    endAccess: (userId, change) =>
-      redisCall(redis, async () => {
-        if (legacy.active) await legacy.adoptUser(userId);
-        // Round one records the epoch, so no session resting on an older one can be created
-        // after it; sessions created between SMEMBERS and round one come back unlisted and are
-        // judged in round two. Anything newer rests on the new epoch and stays.
-        const [endedFirst, unlisted] = await endAccessRound(userId, change, await redis.smembers(keys.index(userId)));
-        if (unlisted.length === 0) return endedFirst;
-        const [endedSecond] = await endAccessRound(userId, change, unlisted);
-        return endedFirst + endedSecond;
-      }),
-
+    revoke: (userId, sessionId) => redisCall(redis, () => revokeSession(store, userId, sessionId)),
+    endAccess: (userId, change) => redisCall(redis, () => endAccess(store, userId, change)),
     restoreAccess: (userId, epoch) =>
       redisCall(redis, async () => {
         await scripted.authRestoreAccess(keys.state(userId), String(epoch), stateTtl);
       }),
   };
+}
+
+async function createSession({ redis, scripted, keys, sessionMaxLifetimeMs }: Store, session: NewSession): Promise<CreateOutcome> {
+  const fields: string[] = [
+    "u",
+    session.userId,
+    "t",
+    session.tenant,
+    "c",
+    session.secretHash,
+    "ca",
+    String(session.createdAt),
+    "lu",
+    String(session.createdAt),
+    "ae",
+    String(session.absoluteExpiresAt),
+    "ep",
+    String(session.epoch),
+  ];
+  if (session.ip !== undefined) fields.push("ip", session.ip);
+  if (session.userAgent !== undefined) fields.push("ua", session.userAgent.slice(0, 512));
+  await pruneUserIndex(redis, keys, session.userId);
+  const outcome = await scripted.authCreate(
+    keys.session(session.userId, session.id),
+    keys.index(session.userId),
+    keys.state(session.userId),
+    session.id,
+    String(session.epoch),
+    String(session.idleTtlMs),
+    String(sessionMaxLifetimeMs),
+    ...fields,
+  );
+  if (outcome !== "created" && outcome !== "stale" && outcome !== "disabled") {
+    throw new Error(`unexpected reply from the create script: ${outcome}`);
+  }
+  return outcome;
+}
+
+async function rotateSession({ scripted, keys }: Store, request: RotateRequest): Promise<RotateOutcome> {
+  const { userId, sessionId } = request;
+  const reply = await scripted.authRotate(
+    keys.session(userId, sessionId),
+    keys.successor(userId, sessionId),
+    keys.index(userId),
+    keys.state(userId),
+    request.presentedHash,
+    request.nextHash,
+    request.sealedNext,
+    String(request.now),
+    String(request.graceMs),
+    String(request.idleTtlMs),
+    String(HISTORY_MAX),
+    String(request.now + request.graceMs),
+    request.mode,
+    String(request.epoch),
+    sessionId,
+  );
+  const [kind, a, b] = reply.map(String);
+  switch (kind) {
+    case "rotated":
+    case "kept":
+      return { kind, ttlMs: Number(a) };
+    case "grace":
+      return { kind, sealedNext: a ?? "", ttlMs: Number(b) };
+    case "reused":
+      return { kind, userId: a ?? "", tenant: b ?? "" };
+    case "mismatch":
+    case "missing":
+    case "stale":
+      return { kind };
+    default:
+      throw new Error(`unexpected reply from the rotation script: ${kind}`);
+  }
+}
+
+async function listSessions({ redis, keys, legacy }: Store, userId: string, now: number): Promise<SessionInfo[]> {
+  if (legacy.active) await legacy.adoptUser(userId);
+  const ids = await redis.smembers(keys.index(userId));
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hgetall(keys.session(userId, id)).pttl(keys.session(userId, id));
+  const results = (await pipeline.exec()) ?? [];
+  const sessions: SessionInfo[] = [];
+  ids.forEach((id, i) => {
+    const [hashError, fields] = results[2 * i] ?? [];
+    const [ttlError, ttl] = results[2 * i + 1] ?? [];
+    if (hashError || ttlError) throw hashError ?? ttlError;
+    const hash = fields as Record<string, string> | null;
+    // An id whose key expired since the index was written: not a session any more.
+    if (hash?.u !== userId || typeof ttl !== "number" || ttl < 0) return;
+    sessions.push({
+      id,
+      createdAt: Number(hash.ca),
+      lastUsedAt: Number(hash.lu ?? hash.ca),
+      expiresAt: now + ttl,
+      ip: hash.ip,
+      userAgent: hash.ua,
+    });
+  });
+  return sessions;
+}
+
+async function pruneUserIndex(redis: Redis, keys: Store["keys"], userId: string): Promise<void> {
+  // The stand-in answers null for a missing set where Redis answers [].
+  const ids = ((await redis.srandmember(keys.index(userId), PRUNE_SAMPLE)) as string[] | null) ?? [];
+  if (ids.length === 0) return;
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.exists(keys.session(userId, id));
+  const results = (await pipeline.exec()) ?? [];
+  const dead = ids.filter((_, i) => {
+    const [error, exists] = results[i] ?? [];
+    if (error) throw error;
+    return exists === 0;
+  });
+  if (dead.length > 0) await redis.srem(keys.index(userId), ...dead);
+}
+
+/** One round of the end-access script over `ids`; returns how many ended and the unlisted ids. */
+async function endAccessRound(
+  { redis, keys, stateTtl }: Store,
+  userId: string,
+  change: AccessEnd,
+  ids: readonly string[],
+): Promise<[number, string[]]> {
+  const sessionKeysOfIds = ids.flatMap((id) => [keys.session(userId, id), keys.successor(userId, id)]);
+  // EVAL rather than a defined command: its number of keys varies, which ioredis-mock's defined
+  // commands do not support. It runs only when a user's access ends, so resending the script is cheap.
+  const reply = (await redis.eval(
+    endAccessScript,
+    2 + sessionKeysOfIds.length,
+    keys.state(userId),
+    keys.index(userId),
+    ...sessionKeysOfIds,
+    String(change.epoch),
+    change.keepSessionId ?? "",
+    change.disablesUser ? "1" : "",
+    stateTtl,
+    ...ids,
+  )) as [number, string];
+  const [ended, unlisted] = reply;
+  return [Number(ended), String(unlisted ?? "") === "" ? [] : String(unlisted).split(",")];
+}
+
+async function lookupSession({ redis, keys }: Store, userId: string, sessionId: string) {
+  const results = (await redis.multi().hget(keys.session(userId, sessionId), "t").hexists(keys.state(userId), "d").exec()) ?? [];
+  for (const [error] of results) if (error) throw error;
+  // No legacy fallback here: a refresh token naming its user was issued in this layout, and
+  // one of the earlier shape found its session through legacyOwner, which moved it.
+  const tenant = results[0]?.[1];
+  return { tenant: typeof tenant === "string" ? tenant : null, userDisabled: results[1]?.[1] === 1 };
+}
+
+async function touchSession({ scripted, keys }: Store, userId: string, sessionId: string, now: number, idleTtlMs: number, epoch: number) {
+  const reply = await scripted.authTouch(
+    keys.session(userId, sessionId),
+    keys.state(userId),
+    String(now),
+    String(idleTtlMs),
+    String(epoch),
+  );
+  const ttl = reply === null || reply === undefined ? -1 : Number(reply);
+  if (ttl === -2) return "stale";
+  return ttl < 0 ? null : ttl;
+}
+
+async function revokeSession({ scripted, keys, legacy }: Store, userId: string, sessionId: string): Promise<boolean> {
+  const revoke = async () =>
+    Number(await scripted.authRevoke(keys.session(userId, sessionId), keys.successor(userId, sessionId), keys.index(userId), sessionId)) ===
+    1;
+  if (await revoke()) return true;
+  // Not in this layout: while old sessions may remain, it may be one of them.
+  return legacy.active && (await legacy.adopt(sessionId, userId)) !== null && (await revoke());
+}
+
+/** Ends the user's sessions resting on an epoch older than the change's, in up to two rounds. */
+async function endAccess(store: Store, userId: string, change: AccessEnd): Promise<number> {
+  const { redis, keys, legacy } = store;
+  if (legacy.active) await legacy.adoptUser(userId);
+  // Round one records the epoch, so no session resting on an older one can be created
+  // after it; sessions created between SMEMBERS and round one come back unlisted and are
+  // judged in round two. Anything newer rests on the new epoch and stays.
+  const [endedFirst, unlisted] = await endAccessRound(store, userId, change, await redis.smembers(keys.index(userId)));
+  if (unlisted.length === 0) return endedFirst;
+  const [endedSecond] = await endAccessRound(store, userId, change, unlisted);
+  return endedFirst + endedSecond;
 }

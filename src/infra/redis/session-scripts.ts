@@ -1,0 +1,211 @@
+/**
+ * The Lua scripts of the session store (sessions.ts), each one atomic step in one Redis Cluster
+ * slot. Timestamps, TTLs and epochs arrive as strings and are written as they are: Lua number
+ * formatting differs between Redis (doubles) and ioredis-mock's VM (32-bit integers), so the
+ * scripts compare numbers but never format one.
+ */
+import type { Redis } from "ioredis";
+
+// A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
+const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
+
+// Starts a session unless the user is disabled or a change that ended the user's access was
+// recorded after the epoch the caller read (see domain/session-epoch.ts).
+// KEYS: session, index, state. ARGV: session id, epoch, idle TTL, index TTL, then field/value pairs.
+export const createScript = `
+${STR}
+local state = redis.call('HMGET', KEYS[3], 'e', 'd')
+if str(state[2]) then return 'disabled' end
+local recorded = str(state[1])
+if recorded and tonumber(recorded) > tonumber(ARGV[2]) then return 'stale' end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 'created'
+`;
+
+// Compare, rotate and detect reuse in one atomic step. Digests are compared without an early
+// exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.
+// KEYS: session, successor, index, state.
+export const rotateScript = `
+${STR}
+local s, n, index, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local presented, nextHash, sealed = ARGV[1], ARGV[2], ARGV[3]
+local nowText, graceText, prevUntilText = ARGV[4], ARGV[5], ARGV[8]
+local now, grace, idle, historyMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local keep = ARGV[9] == 'keep'
+local epoch, id = tonumber(ARGV[10]), ARGV[11]
+local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't')
+local cur, prev, prevUntil, ae, older, user, tenant = str(f[1]), str(f[2]), str(f[3]), str(f[4]), str(f[5]), str(f[6]), str(f[7])
+if not cur then return {'missing'} end
+ae = tonumber(ae)
+if ae <= now then
+  redis.call('DEL', s, n)
+  redis.call('SREM', index, id)
+  return {'missing'}
+end
+-- The caller read the user before a change that ended their access: it may not extend anything.
+local recorded = str(redis.call('HGET', state, 'e'))
+if recorded and tonumber(recorded) > epoch then return {'stale'} end
+local function same(a, b)
+  if not a or not b or #a ~= #b then return false end
+  local diff = 0
+  for i = 1, #a do diff = diff + math.abs(string.byte(a, i) - string.byte(b, i)) end
+  return diff == 0
+end
+if same(cur, presented) and keep then
+  local ttl = math.min(idle, ae - now)
+  redis.call('HSET', s, 'lu', nowText)
+  redis.call('PEXPIRE', s, ttl)
+  return {'kept', ttl}
+end
+if same(cur, presented) then
+  local history = {}
+  if prev and prev ~= '' then history[1] = prev end
+  for h in string.gmatch(older or '', '[^,]+') do
+    if #history >= historyMax then break end
+    history[#history + 1] = h
+  end
+  local ttl = math.min(idle, ae - now)
+  redis.call('HSET', s, 'c', nextHash, 'p', cur, 'pu', prevUntilText, 'o', table.concat(history, ','), 'lu', nowText)
+  redis.call('PEXPIRE', s, ttl)
+  if grace > 0 then
+    redis.call('SET', n, sealed, 'PX', graceText)
+  else
+    redis.call('DEL', n)
+  end
+  return {'rotated', ttl}
+end
+if prev and prev ~= '' and same(prev, presented) then
+  if now <= tonumber(prevUntil or '0') then
+    local successor = str(redis.call('GET', n))
+    if successor then
+      redis.call('HSET', s, 'lu', nowText)
+      return {'grace', successor, redis.call('PTTL', s)}
+    end
+  end
+  redis.call('DEL', s, n)
+  redis.call('SREM', index, id)
+  return {'reused', user, tenant}
+end
+for h in string.gmatch(older or '', '[^,]+') do
+  if same(h, presented) then
+    redis.call('DEL', s, n)
+    redis.call('SREM', index, id)
+    return {'reused', user, tenant}
+  end
+end
+return {'mismatch'}
+`;
+
+// Marks a session used and restarts its idle lifetime (never past its absolute cap); -1 when
+// gone, -2 (and nothing changed) when a change was recorded after the caller's epoch.
+// KEYS: session, state. ARGV: now, idle TTL, epoch.
+export const touchScript = `
+${STR}
+local ae = str(redis.call('HGET', KEYS[1], 'ae'))
+if not ae then return -1 end
+local recorded = str(redis.call('HGET', KEYS[2], 'e'))
+if recorded and tonumber(recorded) > tonumber(ARGV[3]) then return -2 end
+local now, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl = math.min(idle, tonumber(ae) - now)
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return -1
+end
+redis.call('HSET', KEYS[1], 'lu', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return ttl
+`;
+
+// Ends one session: 1 when it existed. KEYS: session, successor, index. ARGV: session id.
+export const revokeScript = `
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return existed
+`;
+
+// Records a change that ended the user's access at ARGV[1] (the epoch PostgreSQL gave it) and
+// ends every listed session resting on an older epoch, but the kept one, whose epoch is raised.
+// Replies {sessions ended, the ids in the index that were not listed, comma-separated}: sessions
+// created between the caller's SMEMBERS and this script, which the caller passes in a second round.
+// KEYS: state, index, then the session and successor key of each id in ARGV[5..].
+// ARGV: epoch, kept session id or '', '1' to mark the user disabled, state TTL, session ids.
+export const endAccessScript = `
+${STR}
+local state, index = KEYS[1], KEYS[2]
+local epochText, keep = ARGV[1], ARGV[2]
+local epoch = tonumber(epochText)
+local f = redis.call('HMGET', state, 'e', 'd')
+local recorded = str(f[1])
+if not recorded or tonumber(recorded) < epoch then redis.call('HSET', state, 'e', epochText) end
+-- An enable recorded with a later epoch already ran: this older disable must not undo it.
+if ARGV[3] == '1' and (not recorded or tonumber(recorded) <= epoch) then redis.call('HSET', state, 'd', epochText) end
+if str(redis.call('HGET', state, 'd')) then
+  redis.call('PERSIST', state)
+else
+  redis.call('PEXPIRE', state, ARGV[4])
+end
+local ended, listed = 0, {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local s, n = KEYS[2 * (i - 4) + 1], KEYS[2 * (i - 4) + 2]
+  listed[id] = true
+  local exists = redis.call('EXISTS', s) == 1
+  local rests = tonumber(str(redis.call('HGET', s, 'ep')) or '0')
+  if id == keep then
+    if exists and rests < epoch then redis.call('HSET', s, 'ep', epochText) end
+  elseif not exists then
+    redis.call('DEL', n)
+    redis.call('SREM', index, id)
+  elseif rests < epoch then
+    redis.call('DEL', s, n)
+    redis.call('SREM', index, id)
+    ended = ended + 1
+  end
+end
+local unlisted = {}
+for _, id in ipairs(redis.call('SMEMBERS', index)) do
+  if not listed[id] and id ~= keep then unlisted[#unlisted + 1] = id end
+end
+-- A table literal: ioredis-mock's VM loses tables built by assignment on the way out.
+return {ended, table.concat(unlisted, ',')}
+`;
+
+// Records an enable at ARGV[1]: clears the disabled mark of any older disable. KEYS: state.
+// ARGV: epoch, state TTL.
+export const restoreAccessScript = `
+${STR}
+local f = redis.call('HMGET', KEYS[1], 'e', 'd')
+local epoch = tonumber(ARGV[1])
+local recorded, disabled = str(f[1]), str(f[2])
+if not recorded or tonumber(recorded) < epoch then redis.call('HSET', KEYS[1], 'e', ARGV[1]) end
+if disabled and tonumber(disabled) < epoch then
+  redis.call('HDEL', KEYS[1], 'd')
+  disabled = nil
+end
+if not disabled then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+
+export type RotateReply = [string, ...string[]];
+
+export interface RedisWithScripts extends Redis {
+  authCreate(session: string, index: string, state: string, ...args: string[]): Promise<string>;
+  authRotate(session: string, successor: string, index: string, state: string, ...args: string[]): Promise<RotateReply>;
+  authTouch(session: string, state: string, now: string, idleTtlMs: string, epoch: string): Promise<number | null>;
+  authRevoke(session: string, successor: string, index: string, sessionId: string): Promise<number>;
+  authRestoreAccess(state: string, epoch: string, stateTtlMs: string): Promise<number>;
+}
+
+/** Defines the fixed-arity scripts as commands of `redis` (the end-access script is sent with EVAL). */
+export function withSessionScripts(redis: Redis): RedisWithScripts {
+  redis.defineCommand("authCreate", { numberOfKeys: 3, lua: createScript });
+  redis.defineCommand("authRotate", { numberOfKeys: 4, lua: rotateScript });
+  redis.defineCommand("authTouch", { numberOfKeys: 2, lua: touchScript });
+  redis.defineCommand("authRevoke", { numberOfKeys: 3, lua: revokeScript });
+  redis.defineCommand("authRestoreAccess", { numberOfKeys: 1, lua: restoreAccessScript });
+  return redis as RedisWithScripts;
+}
