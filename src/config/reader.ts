@@ -52,90 +52,112 @@ export interface ConfigReaderOptions {
 /** The largest value a NAME_FILE may hold: secrets and keys are small, and a wrong path (a device, a log) must not hang start-up. */
 const MAX_FILE_BYTES = 1024 * 1024;
 
+const isSet = (value: string | undefined): value is string => value !== undefined && value.trim() !== "";
+
 export function createConfigReader(env: Readonly<Record<string, string | undefined>>, options: ConfigReaderOptions = {}): ConfigReader {
-  const problems: string[] = [];
-  const readFile = options.readFile ?? readSmallFile;
-  const isSet = (value: string | undefined): value is string => value !== undefined && value.trim() !== "";
+  return new EnvReader(env, options.readFile ?? readSmallFile);
+}
+
+class EnvReader implements ConfigReader {
+  readonly #problems: string[] = [];
   // Each variable is looked up once, so that an unreadable file is one problem however often it is read.
-  const given = new Map<string, string | undefined>();
+  readonly #given = new Map<string, string | undefined>();
+  readonly #env: Readonly<Record<string, string | undefined>>;
+  readonly #readFile: (path: string) => string;
+
+  constructor(env: Readonly<Record<string, string | undefined>>, readFile: (path: string) => string) {
+    this.#env = env;
+    this.#readFile = readFile;
+  }
+
   /** NAME as given, or the contents of the file NAME_FILE names (one trailing newline dropped). */
-  const lookup = (name: string): string | undefined => {
-    if (given.has(name)) return given.get(name);
-    const inline = env[name];
-    const path = env[`${name}_FILE`];
+  #lookup(name: string): string | undefined {
+    if (this.#given.has(name)) return this.#given.get(name);
+    const inline = this.#env[name];
+    const path = this.#env[`${name}_FILE`];
     let value = inline;
     if (isSet(inline) && isSet(path)) {
-      problems.push(`${name} and ${name}_FILE: set only one of them`);
+      this.#problems.push(`${name} and ${name}_FILE: set only one of them`);
     } else if (isSet(path)) {
       try {
-        value = readFile(path.trim()).replace(/\r?\n$/, "");
+        value = this.#readFile(path.trim()).replace(/\r?\n$/, "");
       } catch (error) {
         // The path is not a secret; the file's contents never appear in a problem.
-        problems.push(`${name}_FILE=${path.trim()}: cannot be read (${(error as Error).message})`);
+        this.#problems.push(`${name}_FILE=${path.trim()}: cannot be read (${(error as Error).message})`);
         value = undefined;
       }
     }
-    given.set(name, value);
+    this.#given.set(name, value);
     return value;
-  };
-  const raw = (name: string): string | undefined => {
-    const value = lookup(name);
+  }
+
+  raw(name: string): string | undefined {
+    const value = this.#lookup(name);
     return isSet(value) ? value.trim() : undefined;
-  };
-  return {
-    raw,
-    verbatim(name) {
-      const value = lookup(name);
-      return value === undefined || value === "" ? undefined : value;
-    },
-    problem: (message) => void problems.push(message),
-    str: (name, fallback) => raw(name) ?? fallback,
-    int(name, fallback, min, max) {
-      const value = raw(name);
-      if (value === undefined) return fallback;
-      const n = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
-      if (!Number.isSafeInteger(n) || n < min || n > max) {
-        problems.push(`${name}=${value}: expected a whole number from ${min} to ${max}`);
-        return fallback;
-      }
-      return n;
-    },
-    duration(name, fallback, minMs) {
-      const value = raw(name) ?? fallback;
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        problems.push(`${name}=${value}: expected a duration such as 500ms, 10s, 15m, 24h or 7d`);
-        return parseDuration(fallback) ?? 0;
-      }
-      if (ms < minMs) problems.push(`${name}=${value}: must be at least ${minMs} ms`);
-      return ms;
-    },
-    bool(name, fallback) {
-      const value = raw(name)?.toLowerCase();
-      if (value === undefined) return fallback;
-      if (["true", "1", "yes", "on"].includes(value)) return true;
-      if (["false", "0", "no", "off"].includes(value)) return false;
-      problems.push(`${name}=${value}: expected true or false`);
+  }
+
+  verbatim(name: string): string | undefined {
+    const value = this.#lookup(name);
+    return value === undefined || value === "" ? undefined : value;
+  }
+
+  problem(message: string): void {
+    this.#problems.push(message);
+  }
+
+  str(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      this.#problems.push(`${name}=${value}: expected a whole number from ${min} to ${max}`);
       return fallback;
-    },
-    url(name, protocols) {
-      const value = raw(name);
-      if (value === undefined) return undefined;
-      try {
-        const parsed = new URL(value);
-        if (!protocols.includes(parsed.protocol)) {
-          problems.push(`${name}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
-        }
-      } catch {
-        // The value may hold a password: name the variable, never echo it.
-        problems.push(`${name}: not a valid URL`);
+    }
+    return n;
+  }
+
+  duration(name: string, fallback: string, minMs: number): number {
+    const value = this.raw(name) ?? fallback;
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      this.#problems.push(`${name}=${value}: expected a duration such as 500ms, 10s, 15m, 24h or 7d`);
+      return parseDuration(fallback) ?? 0;
+    }
+    if (ms < minMs) this.#problems.push(`${name}=${value}: must be at least ${minMs} ms`);
+    return ms;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (["true", "1", "yes", "on"].includes(value)) return true;
+    if (["false", "0", "no", "off"].includes(value)) return false;
+    this.#problems.push(`${name}=${value}: expected true or false`);
+    return fallback;
+  }
+
+  url(name: string, protocols: readonly string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        this.#problems.push(`${name}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
       }
-      return value;
-    },
-    throwIfProblems() {
-      if (problems.length > 0) throw new ConfigError(problems);
-    },
-  };
+    } catch {
+      // The value may hold a password: name the variable, never echo it.
+      this.#problems.push(`${name}: not a valid URL`);
+    }
+    return value;
+  }
+
+  throwIfProblems(): void {
+    if (this.#problems.length > 0) throw new ConfigError(this.#problems);
+  }
 }
 
 /** Reads a NAME_FILE's file as UTF-8, refusing one larger than MAX_FILE_BYTES. */
