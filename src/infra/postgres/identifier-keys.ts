@@ -94,15 +94,42 @@ function computeUsername(stored: string): Computed {
 
 const BATCH = 1000;
 
+type IdentifierValues = Omit<UserIdentifiers, "id" | "tenant_id" | "created_at" | "unverified">;
+
 /** Recomputes keys and skeletons of every user; run inside a transaction (the migrator's, or the caller's). */
 export async function renormalizeIdentifiers(db: Kysely<any>, now: Date): Promise<RenormalizeReport> {
   const conflicts: IdentifierConflict[] = [];
-  const changes: { row: UserIdentifiers; next: Omit<UserIdentifiers, "id" | "tenant_id" | "created_at" | "unverified"> }[] = [];
+  const changes: { row: UserIdentifiers; next: IdentifierValues }[] = [];
   let users = 0;
   let tenant: string | undefined;
+  // Who holds each key and skeleton in the tenant so far: the first in the order below keeps it.
   let held = new Map<string, string>();
-  let after: UserIdentifiers | undefined;
+  for await (const row of usersInClaimOrder(db)) {
+    users++;
+    if (row.tenant_id !== tenant) {
+      tenant = row.tenant_id;
+      held = new Map();
+    }
+    const next = claimIdentifiers(row, held, conflicts);
+    const changed = (["email", "email_normalized", "email_skeleton", "username", "username_normalized", "username_skeleton"] as const).some(
+      (column) => next[column] !== row[column],
+    );
+    if (changed) {
+      const { id: _id, tenant_id: _tenant, created_at: _created, unverified: _unverified, ...values } = next;
+      changes.push({ row, next: values });
+    }
+  }
+  await applyIdentifierChanges(db, changes);
+  await replaceConflictReport(db, conflicts, now);
+  return { users, updated: changes.length, conflicts };
+}
 
+/**
+ * Every user, a batch at a time, in the order that decides who keeps a contested key: by tenant,
+ * verified addresses first, then the oldest.
+ */
+async function* usersInClaimOrder(db: Kysely<any>): AsyncGenerator<UserIdentifiers> {
+  let after: UserIdentifiers | undefined;
   for (;;) {
     let query = db
       .selectFrom("users")
@@ -129,51 +156,45 @@ export async function renormalizeIdentifiers(db: Kysely<any>, now: Date): Promis
       );
     }
     const rows = (await query.execute()) as UserIdentifiers[];
-    for (const row of rows) {
-      users++;
-      if (row.tenant_id !== tenant) {
-        tenant = row.tenant_id;
-        held = new Map();
-      }
-      const next = { ...row } as UserIdentifiers;
-      for (const field of ["email", "username"] as const) {
-        const stored = row[field];
-        if (stored === null) continue;
-        const computed = field === "email" ? computeEmail(stored) : computeUsername(stored);
-        let key = computed.key;
-        let skeleton = computed.skeleton;
-        const flag = (kind: IdentifierConflict["kind"], otherUserId: string | null) =>
-          conflicts.push({ tenant: row.tenant_id, field, kind, userId: row.id, otherUserId });
-        const keyHolder = key === null ? undefined : held.get(`${field}:key:${key}`);
-        const skeletonHolder = skeleton === null ? undefined : held.get(`${field}:skeleton:${skeleton}`);
-        if (computed.refused) {
-          flag("refused", null);
-        } else if (keyHolder !== undefined) {
-          flag("same_key", keyHolder);
-          key = null;
-          skeleton = null;
-        } else if (skeletonHolder !== undefined) {
-          flag("confusable", skeletonHolder);
-          skeleton = null;
-        }
-        if (key !== null) held.set(`${field}:key:${key}`, row.id);
-        if (skeleton !== null) held.set(`${field}:skeleton:${skeleton}`, row.id);
-        next[field] = computed.display;
-        next[`${field}_normalized`] = key;
-        next[`${field}_skeleton`] = skeleton;
-      }
-      const changed = (
-        ["email", "email_normalized", "email_skeleton", "username", "username_normalized", "username_skeleton"] as const
-      ).some((column) => next[column] !== row[column]);
-      if (changed) {
-        const { id: _id, tenant_id: _tenant, created_at: _created, unverified: _unverified, ...values } = next;
-        changes.push({ row, next: values });
-      }
-    }
-    if (rows.length < BATCH) break;
+    yield* rows;
+    if (rows.length < BATCH) return;
     after = rows.at(-1);
   }
+}
 
+/** The row's identifiers as the profile computes them now, minus any key or skeleton an earlier user holds (each such loss flagged). */
+function claimIdentifiers(row: UserIdentifiers, held: Map<string, string>, conflicts: IdentifierConflict[]): UserIdentifiers {
+  const next = { ...row } as UserIdentifiers;
+  for (const field of ["email", "username"] as const) {
+    const stored = row[field];
+    if (stored === null) continue;
+    const computed = field === "email" ? computeEmail(stored) : computeUsername(stored);
+    let key = computed.key;
+    let skeleton = computed.skeleton;
+    const flag = (kind: IdentifierConflict["kind"], otherUserId: string | null) =>
+      conflicts.push({ tenant: row.tenant_id, field, kind, userId: row.id, otherUserId });
+    const keyHolder = key === null ? undefined : held.get(`${field}:key:${key}`);
+    const skeletonHolder = skeleton === null ? undefined : held.get(`${field}:skeleton:${skeleton}`);
+    if (computed.refused) {
+      flag("refused", null);
+    } else if (keyHolder !== undefined) {
+      flag("same_key", keyHolder);
+      key = null;
+      skeleton = null;
+    } else if (skeletonHolder !== undefined) {
+      flag("confusable", skeletonHolder);
+      skeleton = null;
+    }
+    if (key !== null) held.set(`${field}:key:${key}`, row.id);
+    if (skeleton !== null) held.set(`${field}:skeleton:${skeleton}`, row.id);
+    next[field] = computed.display;
+    next[`${field}_normalized`] = key;
+    next[`${field}_skeleton`] = skeleton;
+  }
+  return next;
+}
+
+async function applyIdentifierChanges(db: Kysely<any>, changes: readonly { row: UserIdentifiers; next: IdentifierValues }[]) {
   // Keys move between rows (a row loses its key to an older one, another gains it), so every
   // changed row lets go of its keys first: no unique index sees two holders in between.
   for (let i = 0; i < changes.length; i += BATCH) {
@@ -187,8 +208,10 @@ export async function renormalizeIdentifiers(db: Kysely<any>, now: Date): Promis
   for (const { row, next } of changes) {
     await db.updateTable("users").set(next).where("id", "=", row.id).execute();
   }
+}
 
-  // The report: one row per flagged user and field; a conflict that no longer holds is removed.
+/** The report: one row per flagged user and field; a conflict that no longer holds is removed. */
+async function replaceConflictReport(db: Kysely<any>, conflicts: readonly IdentifierConflict[], now: Date) {
   await db.deleteFrom("identifier_conflicts").execute();
   for (let i = 0; i < conflicts.length; i += BATCH) {
     await db
@@ -205,7 +228,6 @@ export async function renormalizeIdentifiers(db: Kysely<any>, now: Date): Promis
       )
       .execute();
   }
-  return { users, updated: changes.length, conflicts };
 }
 
 export interface ReportedConflict extends IdentifierConflict {

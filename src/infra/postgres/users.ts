@@ -132,42 +132,7 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
     },
 
     async create(user: NewUser) {
-      const id = randomUUID();
-      const now = new Date();
-      // The flows pass display forms; the keys and skeletons are computed here, from the one
-      // profile, so that no caller can store a key that Login would not compute.
-      const email = normalizeEmail(user.email);
-      const username = normalizeUsername(user.username ?? undefined);
-      try {
-        await db.transaction().execute(async (tx) => {
-          await checkRolesExist(tx, user.tenant, user.roles);
-          if (user.number !== undefined) await reserveNumber(tx, user.number);
-          await tx
-            .insertInto("users")
-            .values({
-              id,
-              ...(user.number === undefined ? {} : { number: user.number }),
-              attributes: JSON.stringify(user.attributes ?? {}),
-              tenant_id: user.tenant,
-              email: email.display,
-              email_normalized: email.key,
-              email_skeleton: email.skeleton,
-              username: username?.display ?? null,
-              username_normalized: username?.key ?? null,
-              username_skeleton: username?.skeleton ?? null,
-              full_name: user.fullName,
-              password_hash: user.passwordHash,
-              email_verified_at: user.emailVerifiedAt ?? null,
-              password_changed_at: now,
-              created_at: now,
-              updated_at: now,
-            })
-            .execute();
-          await insertRoles(tx, id, user.tenant, user.roles, now);
-        });
-      } catch (error) {
-        throw userConflict(error);
-      }
+      const id = await insertUser(db, user);
       const row = await findById(id);
       if (row === undefined) throw new Error(`user ${id} vanished right after its creation`);
       return userRowToUser(row);
@@ -255,18 +220,62 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
       return row?.session_epoch ?? null;
     },
 
-    async setActive(userId, active, at) {
-      // The previous value comes from the row the update locked, so two concurrent calls cannot
-      // both report a change.
-      const result = await sql<{ tenant_id: string; session_epoch: number; was_active: boolean }>`
-        update users set is_active = ${active}, session_epoch = users.session_epoch + 1, updated_at = ${at}
-        from (select id, is_active from users where id = ${userId} for update) as previous
-        where users.id = previous.id
-        returning users.tenant_id, users.session_epoch, previous.is_active as was_active`.execute(db);
-      const row = result.rows[0];
-      return row === undefined ? null : { tenant: row.tenant_id, sessionEpoch: row.session_epoch, wasActive: row.was_active };
-    },
+    setActive: (userId, active, at) => setActive(db, userId, active, at),
   };
+}
+
+/** Inserts the user and their roles in one transaction; their id. A taken email or username is the AuthError that says so. */
+async function insertUser(db: Kysely<Database>, user: NewUser): Promise<string> {
+  const id = randomUUID();
+  const now = new Date();
+  // The flows pass display forms; the keys and skeletons are computed here, from the one
+  // profile, so that no caller can store a key that Login would not compute.
+  const email = normalizeEmail(user.email);
+  const username = normalizeUsername(user.username ?? undefined);
+  try {
+    await db.transaction().execute(async (tx) => {
+      await checkRolesExist(tx, user.tenant, user.roles);
+      if (user.number !== undefined) await reserveNumber(tx, user.number);
+      await tx
+        .insertInto("users")
+        .values({
+          id,
+          ...(user.number === undefined ? {} : { number: user.number }),
+          attributes: JSON.stringify(user.attributes ?? {}),
+          tenant_id: user.tenant,
+          email: email.display,
+          email_normalized: email.key,
+          email_skeleton: email.skeleton,
+          username: username?.display ?? null,
+          username_normalized: username?.key ?? null,
+          username_skeleton: username?.skeleton ?? null,
+          full_name: user.fullName,
+          password_hash: user.passwordHash,
+          email_verified_at: user.emailVerifiedAt ?? null,
+          password_changed_at: now,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      await insertRoles(tx, id, user.tenant, user.roles, now);
+    });
+  } catch (error) {
+    throw userConflict(error);
+  }
+  return id;
+}
+
+/** Sets the active flag and raises the session epoch; the user's tenant, new epoch and previous flag, or null when unknown. */
+async function setActive(db: Kysely<Database>, userId: string, active: boolean, at: Date) {
+  // The previous value comes from the row the update locked, so two concurrent calls cannot
+  // both report a change.
+  const result = await sql<{ tenant_id: string; session_epoch: number; was_active: boolean }>`
+    update users set is_active = ${active}, session_epoch = users.session_epoch + 1, updated_at = ${at}
+    from (select id, is_active from users where id = ${userId} for update) as previous
+    where users.id = previous.id
+    returning users.tenant_id, users.session_epoch, previous.is_active as was_active`.execute(db);
+  const row = result.rows[0];
+  return row === undefined ? null : { tenant: row.tenant_id, sessionEpoch: row.session_epoch, wasActive: row.was_active };
 }
 
 /** Operator actions the CLI needs and the flows do not. */
