@@ -75,115 +75,45 @@ export function superviseWorkers(
   logger: Logger,
   onDone: (exitCode: number) => void,
 ): Supervisor {
-  const slots: Slot[] = Array.from({ length: policy.workers }, (_, index) => ({
-    index,
-    worker: undefined,
-    forkedAt: 0,
-    readyAt: undefined,
-    deathsInARow: 0,
-    startTimer: undefined,
-    restartTimer: undefined,
-  }));
-  let stopping = false;
-  let done = false;
-  let exitCode = 0;
-  let forceTimer: NodeJS.Timeout | undefined;
+  const supervisor = new ClusterSupervisor(policy, fork, logger, onDone);
+  supervisor.startAll();
+  return { stop: (code) => supervisor.stop(code) };
+}
 
-  const finish = (code: number) => {
-    if (done) return;
-    done = true;
-    clearTimeout(forceTimer);
-    onDone(code);
-  };
+class ClusterSupervisor {
+  readonly #slots: Slot[];
+  #stopping = false;
+  #done = false;
+  #exitCode = 0;
+  #forceTimer: NodeJS.Timeout | undefined;
 
-  const giveUp = (reason: string, details: Record<string, unknown>) => {
-    if (stopping) return;
-    logger.fatal({ ...details, reason }, "workers cannot be kept up; stopping the cluster and exiting 1");
-    stop(1);
-  };
+  constructor(
+    private readonly policy: SupervisionPolicy,
+    private readonly fork: ForkWorker,
+    private readonly logger: Logger,
+    private readonly onDone: (exitCode: number) => void,
+  ) {
+    this.#slots = Array.from({ length: policy.workers }, (_, index) => ({
+      index,
+      worker: undefined,
+      forkedAt: 0,
+      readyAt: undefined,
+      deathsInARow: 0,
+      startTimer: undefined,
+      restartTimer: undefined,
+    }));
+  }
 
-  const start = (slot: Slot) => {
-    slot.restartTimer = undefined;
-    let worker: SupervisedWorker;
-    const events: WorkerEvents = {
-      ready: () => onReady(slot, worker),
-      exit: (code, signal) => onExit(slot, worker, code, signal),
-    };
-    try {
-      worker = fork(events);
-    } catch (error) {
-      logger.fatal({ err: error, slot: slot.index }, "cannot fork a worker");
-      stop(1);
-      return;
-    }
-    slot.worker = worker;
-    slot.forkedAt = Date.now();
-    slot.readyAt = undefined;
-    logger.info({ slot: slot.index, workerPid: worker.pid }, "worker starting");
-    // A worker that hangs on start (a database that never answers, a deadlock) would otherwise
-    // leave its share of the cluster missing for good, with nothing in the logs.
-    slot.startTimer = setTimeout(() => {
-      slot.startTimer = undefined;
-      if (slot.worker !== worker || slot.readyAt !== undefined) return;
-      worker.kill("SIGKILL");
-      giveUp("a worker did not start listening in time", {
-        slot: slot.index,
-        workerPid: worker.pid,
-        startTimeoutMs: policy.startTimeoutMs,
-      });
-    }, policy.startTimeoutMs);
-  };
+  startAll(): void {
+    for (const slot of this.#slots) this.#start(slot);
+  }
 
-  const onReady = (slot: Slot, worker: SupervisedWorker) => {
-    if (slot.worker !== worker || slot.readyAt !== undefined || stopping) return;
-    clearTimeout(slot.startTimer);
-    slot.startTimer = undefined;
-    slot.readyAt = Date.now();
-    logger.info({ slot: slot.index, workerPid: worker.pid, startMs: slot.readyAt - slot.forkedAt }, "worker ready");
-  };
-
-  const onExit = (slot: Slot, worker: SupervisedWorker, code: number | null, signal: NodeJS.Signals | null) => {
-    if (slot.worker !== worker) return;
-    slot.worker = undefined;
-    clearTimeout(slot.startTimer);
-    slot.startTimer = undefined;
-    const details = { slot: slot.index, workerPid: worker.pid, code, signal };
-    if (stopping) {
-      // During a stop, a worker that did not exit 0 (it crashed, or was killed) fails the stop.
-      if (code !== 0) exitCode = 1;
-      logger.info(details, "worker stopped");
-      if (slots.every((s) => s.worker === undefined)) finish(exitCode);
-      return;
-    }
-    if (slot.readyAt === undefined) {
-      // It died before it ever listened: bad configuration that only workers see, a port in use,
-      // an unreachable store. Restarting would only spin; the outer supervisor has its own backoff.
-      giveUp("a worker exited before it was listening", details);
-      return;
-    }
-    const now = Date.now();
-    const uptimeMs = now - slot.readyAt;
-    if (uptimeMs >= STABLE_AFTER_MS) slot.deathsInARow = 0;
-    slot.deathsInARow += 1;
-    if (slot.deathsInARow >= MAX_DEATHS_IN_A_ROW) {
-      giveUp(`a worker died ${slot.deathsInARow} times in a row, each within ${STABLE_AFTER_MS / 1000} s of starting to serve`, {
-        ...details,
-        uptimeMs,
-      });
-      return;
-    }
-    const delayMs = restartDelayMs(slot.deathsInARow);
-    logger.error({ ...details, uptimeMs, deathsInARow: slot.deathsInARow, restartInMs: delayMs }, "worker died; restarting it");
-    // Not unref'd: a pending restart is what keeps the primary alive while every worker is dead.
-    slot.restartTimer = setTimeout(() => start(slot), delayMs);
-  };
-
-  const stop = (code: number) => {
-    exitCode = Math.max(exitCode, code);
-    if (stopping) return;
-    stopping = true;
+  stop(code: number): void {
+    this.#exitCode = Math.max(this.#exitCode, code);
+    if (this.#stopping) return;
+    this.#stopping = true;
     const live: SupervisedWorker[] = [];
-    for (const slot of slots) {
+    for (const slot of this.#slots) {
       clearTimeout(slot.restartTimer);
       clearTimeout(slot.startTimer);
       slot.restartTimer = undefined;
@@ -191,19 +121,109 @@ export function superviseWorkers(
       if (slot.worker !== undefined) live.push(slot.worker);
     }
     if (live.length === 0) {
-      finish(exitCode);
+      this.#finish(this.#exitCode);
       return;
     }
     for (const worker of live) worker.kill("SIGTERM");
     // Each worker bounds its own shutdown; this only guards against one that hangs.
-    forceTimer = setTimeout(() => {
-      const stuck = slots.flatMap((s) => (s.worker === undefined ? [] : [s.worker]));
-      logger.error({ workerPids: stuck.map((w) => w.pid) }, "workers did not stop in time; killing them");
+    this.#forceTimer = setTimeout(() => {
+      const stuck = this.#slots.flatMap((s) => (s.worker === undefined ? [] : [s.worker]));
+      this.logger.error({ workerPids: stuck.map((w) => w.pid) }, "workers did not stop in time; killing them");
       for (const worker of stuck) worker.kill("SIGKILL");
-      finish(1);
-    }, policy.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS);
-  };
+      this.#finish(1);
+    }, this.policy.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS);
+  }
 
-  for (const slot of slots) start(slot);
-  return { stop };
+  #finish(code: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#forceTimer);
+    this.onDone(code);
+  }
+
+  #giveUp(reason: string, details: Record<string, unknown>): void {
+    if (this.#stopping) return;
+    this.logger.fatal({ ...details, reason }, "workers cannot be kept up; stopping the cluster and exiting 1");
+    this.stop(1);
+  }
+
+  #start(slot: Slot): void {
+    slot.restartTimer = undefined;
+    let worker: SupervisedWorker;
+    const events: WorkerEvents = {
+      ready: () => this.#onReady(slot, worker),
+      exit: (code, signal) => this.#onExit(slot, worker, code, signal),
+    };
+    try {
+      worker = this.fork(events);
+    } catch (error) {
+      this.logger.fatal({ err: error, slot: slot.index }, "cannot fork a worker");
+      this.stop(1);
+      return;
+    }
+    slot.worker = worker;
+    slot.forkedAt = Date.now();
+    slot.readyAt = undefined;
+    this.logger.info({ slot: slot.index, workerPid: worker.pid }, "worker starting");
+    // A worker that hangs on start (a database that never answers, a deadlock) would otherwise
+    // leave its share of the cluster missing for good, with nothing in the logs.
+    slot.startTimer = setTimeout(() => {
+      slot.startTimer = undefined;
+      if (slot.worker !== worker || slot.readyAt !== undefined) return;
+      worker.kill("SIGKILL");
+      this.#giveUp("a worker did not start listening in time", {
+        slot: slot.index,
+        workerPid: worker.pid,
+        startTimeoutMs: this.policy.startTimeoutMs,
+      });
+    }, this.policy.startTimeoutMs);
+  }
+
+  #onReady(slot: Slot, worker: SupervisedWorker): void {
+    if (slot.worker !== worker || slot.readyAt !== undefined || this.#stopping) return;
+    clearTimeout(slot.startTimer);
+    slot.startTimer = undefined;
+    slot.readyAt = Date.now();
+    this.logger.info({ slot: slot.index, workerPid: worker.pid, startMs: slot.readyAt - slot.forkedAt }, "worker ready");
+  }
+
+  #onExit(slot: Slot, worker: SupervisedWorker, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.worker !== worker) return;
+    slot.worker = undefined;
+    clearTimeout(slot.startTimer);
+    slot.startTimer = undefined;
+    const details = { slot: slot.index, workerPid: worker.pid, code, signal };
+    if (this.#stopping) {
+      // During a stop, a worker that did not exit 0 (it crashed, or was killed) fails the stop.
+      if (code !== 0) this.#exitCode = 1;
+      this.logger.info(details, "worker stopped");
+      if (this.#slots.every((s) => s.worker === undefined)) this.#finish(this.#exitCode);
+      return;
+    }
+    if (slot.readyAt === undefined) {
+      // It died before it ever listened: bad configuration that only workers see, a port in use,
+      // an unreachable store. Restarting would only spin; the outer supervisor has its own backoff.
+      this.#giveUp("a worker exited before it was listening", details);
+      return;
+    }
+    this.#restartAfterDeath(slot, slot.readyAt, details);
+  }
+
+  /** Restarts a worker that died after serving, after its slot's delay; gives up at too many deaths in a row. */
+  #restartAfterDeath(slot: Slot, readyAt: number, details: Record<string, unknown>): void {
+    const uptimeMs = Date.now() - readyAt;
+    if (uptimeMs >= STABLE_AFTER_MS) slot.deathsInARow = 0;
+    slot.deathsInARow += 1;
+    if (slot.deathsInARow >= MAX_DEATHS_IN_A_ROW) {
+      this.#giveUp(`a worker died ${slot.deathsInARow} times in a row, each within ${STABLE_AFTER_MS / 1000} s of starting to serve`, {
+        ...details,
+        uptimeMs,
+      });
+      return;
+    }
+    const delayMs = restartDelayMs(slot.deathsInARow);
+    this.logger.error({ ...details, uptimeMs, deathsInARow: slot.deathsInARow, restartInMs: delayMs }, "worker died; restarting it");
+    // Not unref'd: a pending restart is what keeps the primary alive while every worker is dead.
+    slot.restartTimer = setTimeout(() => this.#start(slot), delayMs);
+  }
 }

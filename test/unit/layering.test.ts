@@ -1,7 +1,7 @@
 /**
  * The layering rule in biome.json (run by `npm run lint`, hence `npm run check`): the domain
  * imports no adapter, transport, generated code or configuration, and transports import no
- * adapter. Each probe is a one-line module linted under the repository's own configuration in a
+ * adapter; and the size rules (no function over 60 lines, no file over 300, outside generated code). Each probe is a one-line module linted under the repository's own configuration in a
  * scratch copy of the tree's layout, so the rule is seen to fail on a violation and to pass on the
  * imports the layers do use.
  */
@@ -46,6 +46,8 @@ const files = new Map<string, string>();
 const fileOf = (dir: string, statement: string) => files.get(`${dir}\n${statement}`) ?? "";
 /** The files the rule reported, from one lint of every probe. */
 let reported: Set<string>;
+/** What the size rules reported on their probes: "file rule". */
+let sizeReports: string[];
 let scratch: string;
 
 beforeAll(async () => {
@@ -67,6 +69,20 @@ beforeAll(async () => {
     (error: { stdout: string; stderr: string }) => error.stdout + error.stderr,
   );
   reported = new Set([...output.matchAll(/^(src\/\S+\.ts):\d+:\d+ lint\/style\/noRestrictedImports/gm)].map((m) => m[1] ?? ""));
+  // The size rules, on function bodies of 61 and 60 lines and a file of 301.
+  mkdirSync(join(scratch, "src/size"), { recursive: true });
+  const lines = (n: number) => Array.from({ length: n }, (_, i) => `  console.log(${i});`).join("\n");
+  writeFileSync(join(scratch, "src/size/long-function.ts"), `export function long(): void {\n${lines(61)}\n}\n`);
+  writeFileSync(join(scratch, "src/size/short-function.ts"), `export function short(): void {\n${lines(60)}\n}\n`);
+  writeFileSync(
+    join(scratch, "src/size/long-file.ts"),
+    `${Array.from({ length: 301 }, (_, i) => `export const v${i} = ${i};`).join("\n")}\n`,
+  );
+  const sizes = await run(biome, ["lint", "--max-diagnostics=none", "src/size"], { cwd: scratch }).then(
+    ({ stdout, stderr }) => stdout + stderr,
+    (error: { stdout: string; stderr: string }) => error.stdout + error.stderr,
+  );
+  sizeReports = [...sizes.matchAll(/^(src\/size\/\S+\.ts):\d+:\d+ lint\/\w+\/(\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -81,5 +97,14 @@ describe("the layering rule", () => {
 
   it.each(allowed)("lets src/%s use %s", (dir, statement) => {
     expect(reported.has(fileOf(dir, statement))).toBe(false);
+  });
+});
+
+describe("the size rules", () => {
+  it("refuses a function over 60 lines and a file over 300 lines, and lets the rest be", () => {
+    expect(sizeReports.sort()).toEqual([
+      "src/size/long-file.ts noExcessiveLinesPerFile",
+      "src/size/long-function.ts noExcessiveLinesPerFunction",
+    ]);
   });
 });

@@ -193,22 +193,7 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
         .execute();
     },
 
-    async updatePasswordHash(userId, passwordHash, changedAt) {
-      // The epoch rises in the same statement as the hash: no reader sees one without the other.
-      const row = await db
-        .updateTable("users")
-        .set((eb) => ({
-          password_hash: passwordHash,
-          password_changed_at: changedAt,
-          updated_at: changedAt,
-          session_epoch: eb("session_epoch", "+", 1),
-        }))
-        .where("id", "=", userId)
-        .returning("session_epoch")
-        .executeTakeFirst();
-      if (row === undefined) throw new AuthError("USER_NOT_FOUND");
-      return row.session_epoch;
-    },
+    updatePasswordHash: (userId, passwordHash, changedAt) => updatePasswordHash(db, userId, passwordHash, changedAt),
 
     async raiseSessionEpoch(userId) {
       const row = await db
@@ -222,6 +207,24 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
 
     setActive: (userId, active, at) => setActive(db, userId, active, at),
   };
+}
+
+/** Sets a new password hash and raises the session epoch; the new epoch. */
+async function updatePasswordHash(db: Kysely<Database>, userId: string, passwordHash: string, changedAt: Date): Promise<number> {
+  // The epoch rises in the same statement as the hash: no reader sees one without the other.
+  const row = await db
+    .updateTable("users")
+    .set((eb) => ({
+      password_hash: passwordHash,
+      password_changed_at: changedAt,
+      updated_at: changedAt,
+      session_epoch: eb("session_epoch", "+", 1),
+    }))
+    .where("id", "=", userId)
+    .returning("session_epoch")
+    .executeTakeFirst();
+  if (row === undefined) throw new AuthError("USER_NOT_FOUND");
+  return row.session_epoch;
 }
 
 /** Inserts the user and their roles in one transaction; their id. A taken email or username is the AuthError that says so. */
