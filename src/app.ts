@@ -18,7 +18,7 @@ import {
   passwordHasherFor,
 } from "./app/adapters.js";
 import { createLifecycle } from "./app/lifecycle.js";
-import { closeStores, openStores, storesReadiness } from "./app/stores.js";
+import { closeStores, openStores, type Stores, storesReadiness } from "./app/stores.js";
 import type { Config } from "./config.js";
 import { type AdminFlows, bindAdminFlows } from "./domain/admin/flows.js";
 import type { AdminDeps } from "./domain/admin/ports.js";
@@ -78,6 +78,38 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
   const stores = await openStores(config, logger, metrics);
+  const domain = await wireDomain(config, stores, { logger, clock, metrics });
+  const readiness = () => storesReadiness(stores);
+  const transports = wireTransports(config, domain, { logger, clock, metrics, readiness });
+  const drainBackground = (timeoutMs = config.shutdownTimeoutMs) => domain.background.drain(timeoutMs);
+  const lifecycle = createLifecycle({
+    config,
+    logger,
+    grpcPort: transports.grpcPort,
+    httpServer: transports.httpServer,
+    metricsServer: options.serveMetrics === false ? undefined : createMetricsServer(() => metrics.text()),
+    health: transports.health,
+    readiness,
+    drainBackground,
+    async close() {
+      transports.close();
+      await domain.close();
+      await closeStores(stores);
+    },
+  });
+  const { deps, flows, adminFlows } = domain;
+  const { db, redis } = stores;
+  return { deps, flows, adminFlows, db, redis, metrics, readiness, drainBackground, start: lifecycle.start, stop: lifecycle.stop };
+}
+
+interface Wiring {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+}
+
+/** The ports over the stores and the flows bound to them; `close` closes what this opened (not the stores). */
+async function wireDomain(config: Config, stores: Stores, { logger, clock, metrics }: Wiring) {
   const { db, redis } = stores;
   const keyRing = await openKeyRing(config, db, clock, logger);
   const rotationListener = listenForKeyRotations(config, redis, keyRing, logger);
@@ -87,25 +119,32 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const events = countedEvents(createAuditLog(db, logger), metrics);
   const grants = grantsFor(config, db, redis, logger);
   const grantsListener = listenForGrantChanges(config, redis, grants);
-  const deps = createAdminDeps(
-    createAuthDeps(config, {
-      db,
-      redis,
-      keyRing,
-      passwords,
-      mailer: mail.mailer,
-      background,
-      events,
-      clock,
-      legacySessions: stores.legacySessions,
-      grants,
-    }),
-    db,
-  );
-  const flows = bindFlows(deps);
-  const adminFlows = bindAdminFlows(deps);
+  const legacySessions = stores.legacySessions;
+  const parts = { db, redis, keyRing, passwords, mailer: mail.mailer, background, events, clock, legacySessions, grants };
+  const deps = createAdminDeps(createAuthDeps(config, parts), db);
+  return {
+    deps,
+    flows: bindFlows(deps),
+    adminFlows: bindAdminFlows(deps),
+    keyRing,
+    background,
+    async close() {
+      mail.close();
+      keyRing.close();
+      await passwords.close();
+      rotationListener?.disconnect();
+      grantsListener?.disconnect();
+    },
+  };
+}
 
-  const served = services(config, flows, adminFlows);
+/** Both ports, serving every service through one call envelope; `close` lets go of the TLS material. */
+function wireTransports(
+  config: Config,
+  domain: Awaited<ReturnType<typeof wireDomain>>,
+  { logger, clock, metrics, readiness }: Wiring & { readiness: () => Promise<Readiness> },
+) {
+  const served = services(config, domain.flows, domain.adminFlows);
   const descriptors = served.map((s) => s.service);
   // Concerns of every call on every transport go here, in order (ARCHITECTURE.md lists the planned ones).
   const interceptors: Interceptor[] = [];
@@ -119,11 +158,10 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     onConnectionRefused: () => metrics.connectionRefused("grpc"),
     benchFloor: config.benchFloor,
   });
-  const grpcServer = grpcPort.server;
-  addReflection(grpcServer, descriptors);
-  const health = addHealth(grpcServer, descriptors);
-  const readiness = () => storesReadiness(stores);
-  const httpServer = createHttpServer(served, flows, {
+  addReflection(grpcPort.server, descriptors);
+  const health = addHealth(grpcPort.server, descriptors);
+  const { keyRing } = domain;
+  const httpServer = createHttpServer(served, domain.flows, {
     maxRequestBytes: config.maxRequestBytes,
     envelope,
     logger,
@@ -140,27 +178,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       openidConfiguration: () => ({ issuer: config.jwt.issuer, jwks_uri: `${config.publicUrl}/.well-known/jwks.json` }),
     },
   });
-  const drainBackground = (timeoutMs = config.shutdownTimeoutMs) => background.drain(timeoutMs);
-  const lifecycle = createLifecycle({
-    config,
-    logger,
-    grpcPort,
-    httpServer,
-    metricsServer: options.serveMetrics === false ? undefined : createMetricsServer(() => metrics.text()),
-    health,
-    readiness,
-    drainBackground,
-    async close() {
-      tls?.close();
-      mail.close();
-      keyRing.close();
-      await passwords.close();
-      rotationListener?.disconnect();
-      grantsListener?.disconnect();
-      await closeStores(stores);
-    },
-  });
-  return { deps, flows, adminFlows, db, redis, metrics, readiness, drainBackground, start: lifecycle.start, stop: lifecycle.stop };
+  return { grpcPort, httpServer, health, close: () => tls?.close() };
 }
 
 /** Counts each security event in the metrics, then records it. */

@@ -31,21 +31,18 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { Redis } from "ioredis";
-import { openDatabaseFor } from "./app/adapters.js";
 import { describeError, openAdminSession, UsageError } from "./cli/admin-client.js";
 import { adminCommands } from "./cli/admin-commands.js";
 import { bootstrapPlatformAdmin, createAdmin } from "./cli/create-admin.js";
+import { commandConfig, withDatabase, withMigratedDatabase } from "./cli/database.js";
 import { identifierConflicts } from "./cli/identifier-conflicts.js";
 import { importUsers, parseCsv, parseJsonl } from "./cli/import-users.js";
 import { readStdin } from "./cli/input.js";
+import { generateKey, list, rotate } from "./cli/keys.js";
 import { runUserStatusCommand } from "./cli/user-status.js";
-import { type Config, JWT_ALGORITHMS, type JwtAlgorithm, loadAdminClientConfig, loadConfig, readEnvironment } from "./config.js";
-import { keyEncryptionKey, keyRotationChannel } from "./infra/crypto/key-setup.js";
-import { generatePrivateKeyPem } from "./infra/crypto/keys.js";
-import { DataDirBusyError, lockDataDir } from "./infra/postgres/data-dir-lock.js";
+import { loadAdminClientConfig, loadConfig, readEnvironment } from "./config.js";
+import { DataDirBusyError } from "./infra/postgres/data-dir-lock.js";
 import { ensureTenant, migrateToLatest } from "./infra/postgres/database.js";
-import { listKeys, rotateKeys } from "./infra/postgres/signing-keys.js";
 import { openRedis, waitForRedis } from "./infra/redis/client.js";
 import { createLogger } from "./logger.js";
 
@@ -66,82 +63,6 @@ const usage = [
   "       authward disable|enable (--email <address> [--tenant <slug>] | --user-id <uuid>) [--reason <text>]   (on the stores directly)",
   "       authward keys rotate | keys list | keys generate [ES256|EdDSA|RS256]",
 ].join("\n");
-
-type Db = ReturnType<typeof openDatabaseFor>;
-
-/**
- * Runs `work` on the database (one connection: a command does one thing at a time), and closes
- * it. With the embedded database, only while no running service holds the data folder.
- */
-async function withDatabase<T>(config: Config, command: string, work: (db: Db) => Promise<T>): Promise<T> {
-  const lock = config.embedded.database ? lockDataDir(config.dataDir, `authward ${command}`) : undefined;
-  const db = openDatabaseFor(config, {
-    poolMax: 1,
-    onPoolError: (error) => process.stderr.write(`PostgreSQL connection error: ${error.message}\n`),
-  });
-  try {
-    return await work(db);
-  } finally {
-    await db.destroy();
-    lock?.release();
-  }
-}
-
-/** Runs `work` on the migrated database, and closes it. */
-function withMigratedDatabase<T>(config: Config, command: string, work: (db: Db) => Promise<T>): Promise<T> {
-  return withDatabase(config, command, async (db) => {
-    await migrateToLatest(db);
-    return work(db);
-  });
-}
-
-/** The configuration of a command that signs nothing and serves nothing. */
-const commandConfig = () => loadConfig(readEnvironment(process.env), { signingKeyRequired: false, serving: false });
-
-async function rotate(config: Config): Promise<number> {
-  if (config.jwt.keySource !== "ring") {
-    process.stderr.write("keys rotate: this deployment signs with a configured key (JWT_PRIVATE_KEY or JWT_SECRET), not the key ring\n");
-    return 1;
-  }
-  await withMigratedDatabase(config, "keys rotate", async (db) => {
-    const { kid, retired } = await rotateKeys(db, keyEncryptionKey(config), config.jwt.algorithm, new Date());
-    process.stdout.write(`new signing key ${kid} (${config.jwt.algorithm}) is active; retired: ${retired.join(", ") || "none"}\n`);
-    process.stdout.write(
-      `retired keys verify for ${(config.policy.accessTokenTtlMs + config.jwt.clockSkewMs) / 1000} s more, then leave the JWKS\n`,
-    );
-  });
-  if (config.redisUrl !== undefined) {
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-    try {
-      const listeners = await redis.publish(keyRotationChannel(config.redisKeyPrefix), "rotated");
-      process.stdout.write(`told ${listeners} running instance(s)\n`);
-    } catch (error) {
-      process.stdout.write(
-        `could not tell running instances (${(error as Error).message}); they pick the key up within KEY_RELOAD_INTERVAL\n`,
-      );
-    } finally {
-      redis.disconnect();
-    }
-  }
-  return 0;
-}
-
-async function list(config: Config): Promise<number> {
-  await withMigratedDatabase(config, "keys list", async (db) => {
-    const verifyForMs = config.policy.accessTokenTtlMs + config.jwt.clockSkewMs;
-    const now = Date.now();
-    for (const key of await listKeys(db)) {
-      const state =
-        key.retired_at === null
-          ? "active (signs)"
-          : key.retired_at.getTime() + verifyForMs > now
-            ? "retired (still verifies)"
-            : "retired (expired)";
-      process.stdout.write(`${key.kid}  ${key.algorithm}  ${state}  activated ${key.activated_at.toISOString()}\n`);
-    }
-  });
-  return 0;
-}
 
 /**
  * `disable`/`enable` with `--email` or `--user-id`: the user-status flows on the stores directly
@@ -179,16 +100,6 @@ async function userStatus(action: "disable" | "enable", args: readonly string[])
     }
   });
   process.stdout.write(`${line}\n`);
-  return 0;
-}
-
-function generateKey(name: string | undefined): number {
-  const algorithm = (name ?? "ES256") as JwtAlgorithm;
-  if (!JWT_ALGORITHMS.includes(algorithm) || algorithm === "HS256") {
-    process.stderr.write(`${usage}\n`);
-    return 64;
-  }
-  process.stdout.write(generatePrivateKeyPem(algorithm));
   return 0;
 }
 
@@ -322,7 +233,11 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === "import-users") return importUsersCommand(args);
   if (command === "identifier-conflicts") return identifierConflictsCommand(args);
   if (command === "migrate") return migrate();
-  if (command === "keys" && sub === "generate") return generateKey(arg);
+  if (command === "keys" && sub === "generate") {
+    if (generateKey(arg)) return 0;
+    process.stderr.write(`${usage}\n`);
+    return 64;
+  }
   if (command === "keys" && sub === "rotate") return rotate(loadConfig(readEnvironment(process.env), { serving: false }));
   if (command === "keys" && sub === "list") return list(commandConfig());
   process.stderr.write(`${usage}\n`);

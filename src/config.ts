@@ -13,12 +13,14 @@
  */
 
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { type MailConfig, readMail } from "./config/mail.js";
 import { type ConfigReader, createConfigReader } from "./config/reader.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
 import type { AuthPolicy } from "./domain/ports.js";
 
+export { type AdminClientConfig, loadAdminClientConfig } from "./config/admin-client.js";
 export { type EnvironmentOptions, readEnvironment } from "./config/environment.js";
+export type { MailConfig } from "./config/mail.js";
 export { ConfigError, parseDuration } from "./config/reader.js";
 export { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from "./config/signing.js";
 
@@ -114,14 +116,6 @@ export interface PasswordHashingConfig {
   readonly bcryptCost: number;
   /** Threads running bcrypt in each process (at a lower priority than the event loop). */
   readonly bcryptThreads: number;
-}
-
-export interface MailConfig {
-  /** Where mail goes; undefined means the outbox folder. */
-  readonly smtpUrl: string | undefined;
-  /** Without SMTP_URL, each mail is a file here (MAIL_OUTBOX_DIR; DATA_DIR/outbox in embedded mode). */
-  readonly mailOutboxDir: string;
-  readonly mailFrom: string;
 }
 
 export interface OperationsConfig {
@@ -372,30 +366,6 @@ function readPasswordHashing(r: ConfigReader, workers: number): PasswordHashingC
   };
 }
 
-/**
- * Mail: SMTP, or a folder of files. Embedded, the folder is the default (DATA_DIR/outbox). With
- * DATABASE_URL set, mail written to a local folder nobody reads would silently break verification
- * and password reset, so one of SMTP_URL or MAIL_OUTBOX_DIR must be chosen on purpose.
- */
-function readMail(r: ConfigReader, stores: StoreConfig, serving: boolean): MailConfig {
-  const smtpUrl = r.url("SMTP_URL", ["smtp:", "smtps:"]);
-  const outboxDir = r.raw("MAIL_OUTBOX_DIR");
-  if (smtpUrl !== undefined && outboxDir !== undefined) {
-    r.problem("SMTP_URL and MAIL_OUTBOX_DIR: set only one of them (mail goes to SMTP or to the folder, not both)");
-  } else if (smtpUrl === undefined && outboxDir === undefined && !stores.embedded.database && serving) {
-    r.problem(
-      "SMTP_URL (or MAIL_OUTBOX_DIR): one is required when DATABASE_URL is set; without them verification and " +
-        "reset mail would be written to DATA_DIR/outbox, where nobody reads it. Set MAIL_OUTBOX_DIR to a folder " +
-        "only if something there delivers or reads the files",
-    );
-  }
-  return {
-    smtpUrl,
-    mailOutboxDir: outboxDir ?? join(stores.dataDir, "outbox"),
-    mailFrom: r.str("MAIL_FROM", "Auth Service <no-reply@localhost>"),
-  };
-}
-
 function readOperations(r: ConfigReader): OperationsConfig {
   const logLevel = r.str("LOG_LEVEL", "info").toLowerCase() as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) r.problem(`LOG_LEVEL=${logLevel}: expected one of ${LOG_LEVELS.join(", ")}`);
@@ -405,33 +375,6 @@ function readOperations(r: ConfigReader): OperationsConfig {
     adminPassword: r.verbatim("ADMIN_PASSWORD"),
     adminToken: r.raw("AUTH_ADMIN_TOKEN"),
   };
-}
-
-/** What the CLI's administration commands need: where the service is, and a credential. */
-export interface AdminClientConfig {
-  /** PUBLIC_URL, else http://localhost:$HTTP_PORT. */
-  readonly url: string;
-  readonly defaultTenant: string;
-  readonly platformTenant: string;
-  /** AUTH_ADMIN_TOKEN. */
-  readonly adminToken: string | undefined;
-}
-
-/**
- * Reads only what the CLI's administration commands need: they talk to a running service and must
- * not fail on settings that only the service itself uses.
- */
-export function loadAdminClientConfig(env: Env): AdminClientConfig {
-  const r = createConfigReader(env);
-  const httpPort = r.int("HTTP_PORT", 8080, 0, 65535);
-  const config: AdminClientConfig = {
-    url: (r.url("PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${httpPort}`).replace(/\/+$/, ""),
-    defaultTenant: r.str("DEFAULT_TENANT", "default"),
-    platformTenant: r.str("PLATFORM_TENANT", "system"),
-    adminToken: r.raw("AUTH_ADMIN_TOKEN"),
-  };
-  r.throwIfProblems();
-  return Object.freeze(config);
 }
 
 function deepFreeze<T extends object>(value: T): T {

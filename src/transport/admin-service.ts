@@ -16,7 +16,19 @@ import {
 import { userToProto } from "./convert.js";
 import { type ServedService, type ServiceHandlers, serveService } from "./services.js";
 
+type AdminHandlers = ServiceHandlers<typeof AdminService>;
+
+/** Every AdminService RPC: the four groups below together, checked complete. */
 export function adminServiceHandlers(flows: AdminFlows, servicePolicy: AuthPolicy) {
+  return {
+    ...tenantHandlers(flows, servicePolicy),
+    ...userHandlers(flows),
+    ...roleHandlers(flows),
+    ...auditHandlers(flows),
+  } satisfies AdminHandlers;
+}
+
+function tenantHandlers(flows: AdminFlows, servicePolicy: AuthPolicy) {
   // A tenant's policy in force needs the service's settings where the tenant has none of its own.
   const tenant = (t: Parameters<typeof tenantToProto>[0]) => tenantToProto(t, servicePolicy);
   return {
@@ -50,6 +62,11 @@ export function adminServiceHandlers(flows: AdminFlows, servicePolicy: AuthPolic
     async enableTenant(req, ctx) {
       return { tenant: tenant(await flows.enableTenant(ctx, { tenant: req.tenant })) };
     },
+  } satisfies Partial<AdminHandlers>;
+}
+
+function userHandlers(flows: AdminFlows) {
+  return {
     async createUser(req, ctx) {
       const user = await flows.createUser(ctx, {
         tenant: req.tenant,
@@ -113,6 +130,11 @@ export function adminServiceHandlers(flows: AdminFlows, servicePolicy: AuthPolic
     async resetUserMfa(req, ctx) {
       return { factorsRemoved: await flows.resetUserMfa(ctx, { tenant: req.tenant, userId: req.userId }) };
     },
+  } satisfies Partial<AdminHandlers>;
+}
+
+function roleHandlers(flows: AdminFlows) {
+  return {
     async createRole(req, ctx) {
       const role = await flows.createRole(ctx, {
         tenant: req.tenant,
@@ -138,6 +160,11 @@ export function adminServiceHandlers(flows: AdminFlows, servicePolicy: AuthPolic
     async deleteRole(req, ctx) {
       return { usersAffected: await flows.deleteRole(ctx, { tenant: req.tenant, name: req.name }) };
     },
+  } satisfies Partial<AdminHandlers>;
+}
+
+function auditHandlers(flows: AdminFlows) {
+  return {
     async listAuditEvents(req, ctx) {
       const { events, nextPageToken } = await flows.listAuditEvents(ctx, {
         tenant: req.tenant,
@@ -150,7 +177,7 @@ export function adminServiceHandlers(flows: AdminFlows, servicePolicy: AuthPolic
       });
       return { events: events.map(auditEventToProto), nextPageToken };
     },
-  } satisfies ServiceHandlers<typeof AdminService>;
+  } satisfies Partial<AdminHandlers>;
 }
 
 /** AdminService, served by the administration flows. */

@@ -6,18 +6,8 @@ import { listAuditEvents } from "./audit.js";
 import type { AdminDeps } from "./ports.js";
 import { createRole, deleteRole, listRoles, updateRole } from "./roles.js";
 import { createTenant, disableTenant, enableTenant, getTenant, listTenants, updateTenant } from "./tenants.js";
-import {
-  createUser,
-  deleteUser,
-  disableUser,
-  enableUser,
-  endUserSessions,
-  getUser,
-  listUsers,
-  resetUserMfa,
-  setUserRoles,
-  updateUser,
-} from "./users.js";
+import { deleteUser, disableUser, enableUser, endUserSessions, resetUserMfa, setUserRoles } from "./user-access.js";
+import { createUser, getUser, listUsers, updateUser } from "./users.js";
 
 /** A flow without its first argument, the ports. */
 type Bound<F> = F extends (deps: AdminDeps, ...args: infer A) => infer R ? (...args: A) => R : never;

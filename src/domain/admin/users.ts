@@ -1,6 +1,6 @@
 /**
- * User administration within a tenant: create (with a password, or invited by mail), read, list,
- * change, disable and enable, delete, set roles, end sessions, reset second factors.
+ * User administration within a tenant: create (with a password, or invited by mail), read, list
+ * and change; what ends or restores a user's access is in user-access.ts.
  */
 import { randomBytes } from "node:crypto";
 import { ATTRIBUTES_LIMITS, checkDocument } from "../documents.js";
@@ -10,7 +10,6 @@ import type { RequestContext, User } from "../model.js";
 import { issueOneTimeToken, linkWithToken } from "../one-time-tokens.js";
 import { DEFAULT_ROLE } from "../register.js";
 import { policyInForce } from "../tenants.js";
-import { disableUser as disableAccount, enableUser as enableAccount, endUserAccess, type Actor as StatusActor } from "../user-status.js";
 import {
   checkNewPassword,
   loginKey,
@@ -20,8 +19,7 @@ import {
   validateUserId,
   validateUsername,
 } from "../validation.js";
-import { endSessionsOf } from "./access.js";
-import { type Actor, byActor, refuseSelf, tenantActor } from "./authority.js";
+import { byActor, tenantActor } from "./authority.js";
 import { decodePageToken, page, pageSize } from "./paging.js";
 import type { AdminDeps, UserChanges, UserFilter, UserRef } from "./ports.js";
 
@@ -31,7 +29,7 @@ const MAX_ROLES = 64;
 const MAX_PREFIX = 254;
 
 /** Checks role names and drops repeats, keeping the first occurrence's place. */
-function checkRoles(roles: readonly string[]): string[] {
+export function checkRoles(roles: readonly string[]): string[] {
   if (roles.length > MAX_ROLES) throw invalidField("roles", `at most ${MAX_ROLES} roles`);
   return [...new Set(roles.map((role) => validateRoleName("roles", role)))];
 }
@@ -50,7 +48,7 @@ async function targetUser(deps: AdminDeps, tenant: string, ref: UserRef): Promis
 }
 
 /** The user named by the request's `user_id`, within the tenant the actor may administer. */
-async function administeredUser(deps: AdminDeps, ctx: RequestContext, input: { readonly tenant: string; readonly userId: string }) {
+export async function administeredUser(deps: AdminDeps, ctx: RequestContext, input: { readonly tenant: string; readonly userId: string }) {
   const { actor, tenant } = await tenantActor(deps, ctx, input.tenant);
   const user = await targetUser(deps, tenant.id, { id: validateUserId("user_id", input.userId) });
   return { actor, tenant, user };
@@ -211,109 +209,4 @@ export async function updateUser(deps: AdminDeps, ctx: RequestContext, input: Up
     detail: { fields: Object.keys(changes) },
   });
   return updated;
-}
-
-async function recordUserEvent(
-  deps: AdminDeps,
-  actor: Actor,
-  user: User,
-  type: "user_deleted" | "user_roles_set" | "user_sessions_ended" | "user_mfa_reset",
-  detail?: Readonly<Record<string, number | readonly string[]>>,
-): Promise<void> {
-  await deps.events.record({ type, tenant: user.tenant, userId: user.id, ...byActor(actor), ...(detail ? { detail } : {}) });
-}
-
-/** The administrator as the user-status flows record them. */
-function statusActor(actor: Actor): StatusActor {
-  return { kind: "admin", id: actor.user.id, ip: actor.ctx.ip, userAgent: actor.ctx.userAgent };
-}
-
-/** The user as they are now, after a change; USER_NOT_FOUND if they were deleted meanwhile. */
-async function reread(deps: AdminDeps, user: User): Promise<User> {
-  const now = await deps.directory.find(user.tenant, { id: user.id });
-  if (now === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
-  return now;
-}
-
-/**
- * Disables the user through the user-status flow: the flag and the session epoch in PostgreSQL,
- * then every session ends and the user is marked disabled in Redis, on every instance at once
- * (ValidateToken answers USER_DISABLED); it writes the audit event naming the administrator.
- */
-export async function disableUser(
-  deps: AdminDeps,
-  ctx: RequestContext,
-  input: { readonly tenant: string; readonly userId: string },
-): Promise<{ user: User; sessionsEnded: number }> {
-  const { actor, user } = await administeredUser(deps, ctx, input);
-  refuseSelf(actor, user.id);
-  const { sessionsEnded } = await disableAccount(deps, { userId: user.id, tenant: user.tenant, actor: statusActor(actor) });
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
-  return { user: await reread(deps, user), sessionsEnded };
-}
-
-export async function enableUser(
-  deps: AdminDeps,
-  ctx: RequestContext,
-  input: { readonly tenant: string; readonly userId: string },
-): Promise<User> {
-  const { actor, user } = await administeredUser(deps, ctx, input);
-  await enableAccount(deps, { userId: user.id, tenant: user.tenant, actor: statusActor(actor) });
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
-  return reread(deps, user);
-}
-
-export async function deleteUser(
-  deps: AdminDeps,
-  ctx: RequestContext,
-  input: { readonly tenant: string; readonly userId: string },
-): Promise<number> {
-  const { actor, user } = await administeredUser(deps, ctx, input);
-  refuseSelf(actor, user.id);
-  // PostgreSQL first (the row, and an epoch past the user's last), then Redis: every session ends,
-  // and a request that read the user before the delete cannot start one after it.
-  const epoch = await deps.directory.delete(user.id);
-  if (epoch === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
-  const sessionsEnded = await endUserAccess(deps, user.id, epoch, false);
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
-  await recordUserEvent(deps, actor, user, "user_deleted", { sessionsEnded });
-  return sessionsEnded;
-}
-
-export async function setUserRoles(
-  deps: AdminDeps,
-  ctx: RequestContext,
-  input: { readonly tenant: string; readonly userId: string; readonly roles: readonly string[] },
-): Promise<User> {
-  const { actor, user } = await administeredUser(deps, ctx, input);
-  refuseSelf(actor, user.id);
-  const roles = checkRoles(input.roles);
-  const updated = await deps.directory.setRoles(user.id, user.tenant, roles, new Date(deps.clock.now()));
-  if (updated === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
-  await recordUserEvent(deps, actor, user, "user_roles_set", { roles });
-  return updated;
-}
-
-export async function endUserSessions(
-  deps: AdminDeps,
-  ctx: RequestContext,
-  input: { readonly tenant: string; readonly userId: string },
-): Promise<number> {
-  const { actor, user } = await administeredUser(deps, ctx, input);
-  const sessionsEnded = await endSessionsOf(deps, user.id);
-  await recordUserEvent(deps, actor, user, "user_sessions_ended", { sessionsEnded });
-  return sessionsEnded;
-}
-
-export async function resetUserMfa(
-  deps: AdminDeps,
-  ctx: RequestContext,
-  input: { readonly tenant: string; readonly userId: string },
-): Promise<number> {
-  const { actor, user } = await administeredUser(deps, ctx, input);
-  const factorsRemoved = await deps.secondFactors.reset(user.id);
-  if (factorsRemoved === 0) throw new AuthError("MFA_NOT_ENROLLED");
-  await recordUserEvent(deps, actor, user, "user_mfa_reset", { factorsRemoved });
-  return factorsRemoved;
 }

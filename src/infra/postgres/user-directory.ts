@@ -24,56 +24,9 @@ export function createUserDirectory(db: Kysely<Database>): UserDirectory {
       return row === undefined ? null : userRowToUser(row);
     },
 
-    async list(tenant, filter, afterNumber, limit) {
-      let query = selectUsers(db).where("users.tenant_id", "=", tenant);
-      if (afterNumber !== null) query = query.where("users.number", ">", afterNumber);
-      if (filter.emailPrefix !== undefined)
-        query = query.where(sql<boolean>`users.email_normalized like ${likePrefix(filter.emailPrefix)}`);
-      if (filter.usernamePrefix !== undefined) {
-        query = query.where(sql<boolean>`users.username_normalized like ${likePrefix(filter.usernamePrefix)}`);
-      }
-      if (filter.active !== undefined) query = query.where("users.is_active", "=", filter.active);
-      if (filter.role !== undefined) {
-        const role = filter.role;
-        query = query.where(({ exists, selectFrom }) =>
-          exists(
-            selectFrom("user_roles")
-              .select("user_roles.user_id")
-              .whereRef("user_roles.user_id", "=", "users.id")
-              .where("user_roles.role_name", "=", role),
-          ),
-        );
-      }
-      const rows = await query.orderBy("users.number").limit(limit).execute();
-      return rows.map(userRowToUser);
-    },
+    list: (tenant, filter, afterNumber, limit) => listUsers(db, tenant, filter, afterNumber, limit),
 
-    async update(userId, changes: UserChanges, at) {
-      const set: Record<string, unknown> = { updated_at: at };
-      // Keys and skeletons from the one identifier profile, as UserRepository.create computes them.
-      if (changes.email !== undefined) {
-        const email = normalizeEmail(changes.email);
-        set.email = email.display;
-        set.email_normalized = email.key;
-        set.email_skeleton = email.skeleton;
-      }
-      if (changes.username !== undefined) {
-        const username = normalizeUsername(changes.username ?? undefined);
-        set.username = username?.display ?? null;
-        set.username_normalized = username?.key ?? null;
-        set.username_skeleton = username?.skeleton ?? null;
-      }
-      if (changes.fullName !== undefined) set.full_name = changes.fullName;
-      if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);
-      if (changes.emailVerifiedAt !== undefined) set.email_verified_at = changes.emailVerifiedAt;
-      try {
-        const result = await db.updateTable("users").set(set).where("id", "=", userId).executeTakeFirst();
-        if (Number(result.numUpdatedRows) === 0) return null;
-      } catch (error) {
-        throw userConflict(error);
-      }
-      return byId(userId);
-    },
+    update: (userId, changes, at) => updateUser(db, userId, changes, at).then((found) => (found ? byId(userId) : null)),
 
     async setRoles(userId, tenant, roles, at) {
       const found = await db.transaction().execute(async (tx) => {
@@ -110,4 +63,62 @@ export function createUserDirectory(db: Kysely<Database>): UserDirectory {
       return (await query.orderBy("id").limit(limit).execute()).map((row) => row.id);
     },
   };
+}
+
+/** One page of the tenant's users by number, after `afterNumber`, filtered. */
+async function listUsers(
+  db: Kysely<Database>,
+  tenant: string,
+  filter: Parameters<UserDirectory["list"]>[1],
+  afterNumber: number | null,
+  limit: number,
+) {
+  let query = selectUsers(db).where("users.tenant_id", "=", tenant);
+  if (afterNumber !== null) query = query.where("users.number", ">", afterNumber);
+  if (filter.emailPrefix !== undefined) query = query.where(sql<boolean>`users.email_normalized like ${likePrefix(filter.emailPrefix)}`);
+  if (filter.usernamePrefix !== undefined) {
+    query = query.where(sql<boolean>`users.username_normalized like ${likePrefix(filter.usernamePrefix)}`);
+  }
+  if (filter.active !== undefined) query = query.where("users.is_active", "=", filter.active);
+  if (filter.role !== undefined) {
+    const role = filter.role;
+    query = query.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom("user_roles")
+          .select("user_roles.user_id")
+          .whereRef("user_roles.user_id", "=", "users.id")
+          .where("user_roles.role_name", "=", role),
+      ),
+    );
+  }
+  const rows = await query.orderBy("users.number").limit(limit).execute();
+  return rows.map(userRowToUser);
+}
+
+/** Applies `changes` (keys and skeletons from the one identifier profile); false when the user is gone. */
+async function updateUser(db: Kysely<Database>, userId: string, changes: UserChanges, at: Date): Promise<boolean> {
+  const set: Record<string, unknown> = { updated_at: at };
+  // Keys and skeletons from the one identifier profile, as UserRepository.create computes them.
+  if (changes.email !== undefined) {
+    const email = normalizeEmail(changes.email);
+    set.email = email.display;
+    set.email_normalized = email.key;
+    set.email_skeleton = email.skeleton;
+  }
+  if (changes.username !== undefined) {
+    const username = normalizeUsername(changes.username ?? undefined);
+    set.username = username?.display ?? null;
+    set.username_normalized = username?.key ?? null;
+    set.username_skeleton = username?.skeleton ?? null;
+  }
+  if (changes.fullName !== undefined) set.full_name = changes.fullName;
+  if (changes.attributes !== undefined) set.attributes = JSON.stringify(changes.attributes);
+  if (changes.emailVerifiedAt !== undefined) set.email_verified_at = changes.emailVerifiedAt;
+  try {
+    const result = await db.updateTable("users").set(set).where("id", "=", userId).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+  } catch (error) {
+    throw userConflict(error);
+  }
+  return true;
 }

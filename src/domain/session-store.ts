@@ -1,0 +1,114 @@
+/**
+ * The SessionStore port: sessions and refresh-token rotation in one atomic store (Redis in
+ * src/infra/redis/sessions.ts), with the per-user epoch that ends access everywhere at once.
+ * Re-exported by ports.ts with the other ports.
+ */
+import type { SessionInfo } from "./model.js";
+
+export interface NewSession {
+  readonly id: string;
+  readonly userId: string;
+  readonly tenant: string;
+  readonly secretHash: string;
+  readonly ip: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly createdAt: number;
+  /** The absolute cap: the session ends then, however often it is refreshed. */
+  readonly absoluteExpiresAt: number;
+  /** Idle lifetime: the session ends if not refreshed within this. */
+  readonly idleTtlMs: number;
+  /** The user's session epoch, read from PostgreSQL together with what this session rests on. */
+  readonly epoch: number;
+}
+
+export type CreateOutcome =
+  | "created"
+  /** A change that ended the user's access was recorded after the epoch this request read. */
+  | "stale"
+  /** The user is marked disabled. */
+  | "disabled";
+
+export interface RotateRequest {
+  /**
+   * `rotate`: the presented secret is replaced. `keep`: it stays current and the session is only
+   * marked used (the compatibility routes of APIs whose clients never store a new refresh token).
+   */
+  readonly mode: "rotate" | "keep";
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly presentedHash: string;
+  readonly nextHash: string;
+  /** The next secret, encrypted under a key only the holder of the presented secret can derive. */
+  readonly sealedNext: string;
+  readonly now: number;
+  readonly graceMs: number;
+  readonly idleTtlMs: number;
+  /** The user's session epoch, read from PostgreSQL with the user the new tokens describe. */
+  readonly epoch: number;
+}
+
+export type RotateOutcome =
+  /** The presented secret was current: it is now the previous one and `nextHash` is current. */
+  | { readonly kind: "rotated"; readonly ttlMs: number }
+  /** Keep mode: the presented secret was current and stays so. */
+  | { readonly kind: "kept"; readonly ttlMs: number }
+  /** The presented secret was rotated less than the grace window ago: here is its successor. */
+  | { readonly kind: "grace"; readonly sealedNext: string; readonly ttlMs: number }
+  /** The presented secret was rotated before the grace window: the session was deleted. */
+  | { readonly kind: "reused"; readonly userId: string; readonly tenant: string }
+  /** The session exists but the secret was never one of its tokens. */
+  | { readonly kind: "mismatch" }
+  /** No such session (expired, ended, or never existed). */
+  | { readonly kind: "missing" }
+  /** Nothing changed: a change that ended the user's access was recorded after the epoch this request read. */
+  | { readonly kind: "stale" };
+
+/** What the store knows of a session and its user, in one round trip. */
+export interface SessionLookup {
+  /** The session's tenant; null when the session is gone. */
+  readonly tenant: string | null;
+  readonly userDisabled: boolean;
+}
+
+/** A change that ends a user's access, as the session store records it. */
+export interface AccessEnd {
+  /** The user's session epoch after the change, as PostgreSQL returned it. */
+  readonly epoch: number;
+  /** The one session that survives (ChangePassword keeps the caller's). */
+  readonly keepSessionId?: string;
+  /** Marks the user disabled, so that ValidateToken can say why their tokens stopped working. */
+  readonly disablesUser?: boolean;
+}
+
+/**
+ * Sessions, keyed by user: every operation names the user, so that all the keys one operation
+ * touches live together (one Redis Cluster slot per user).
+ */
+export interface SessionStore {
+  /** Starts a session, unless a later change ended the user's access or the user is disabled. */
+  create(session: NewSession): Promise<CreateOutcome>;
+  lookup(userId: string, sessionId: string): Promise<SessionLookup>;
+  /** The user of a session named by a refresh token of the earlier two-part shape; null when unknown. */
+  legacyOwner(sessionId: string): Promise<string | null>;
+  /** The user's live sessions. */
+  list(userId: string, now: number): Promise<SessionInfo[]>;
+  /** One atomic step: compare, rotate, detect reuse. */
+  rotate(request: RotateRequest): Promise<RotateOutcome>;
+  /**
+   * Marks the session used now (its idle lifetime restarts); its remaining lifetime in ms, null if
+   * it is gone, "stale" (and nothing changed) when a change was recorded after `epoch`.
+   */
+  touch(userId: string, sessionId: string, now: number, idleTtlMs: number, epoch: number): Promise<number | null | "stale">;
+  /** The hot path: one round trip. */
+  isActive(userId: string, sessionId: string): Promise<boolean>;
+  isUserDisabled(userId: string): Promise<boolean>;
+  /** Ends one session; true when it existed. */
+  revoke(userId: string, sessionId: string): Promise<boolean>;
+  /**
+   * Records a change that ended the user's access and, in the same atomic step, ends every session
+   * that rests on an older epoch (but `keepSessionId`); returns how many ended.
+   */
+  endAccess(userId: string, change: AccessEnd): Promise<number>;
+  /** Clears the disabled mark set by an `endAccess` with an epoch below this one. */
+  restoreAccess(userId: string, epoch: number): Promise<void>;
+}
