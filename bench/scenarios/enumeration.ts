@@ -35,18 +35,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { hash as argon2Hash } from "@node-rs/argon2";
-import { hash as bcryptHash } from "@node-rs/bcrypt";
 import pg from "pg";
 import { AuthService } from "../../src/gen/auth/v1/auth_pb.js";
-import { createPasswordHasher } from "../../src/infra/crypto/passwords.js";
-import { openDatabase } from "../../src/infra/postgres/database.js";
-import { createUserRepository } from "../../src/infra/postgres/users.js";
 import { freePort, startPostgres, startRedis } from "../../test/support/servers.js";
 import { comparePaired, type PairedComparison, seededRandom } from "../lib/paired.js";
 import { type RunningService, startService, stealSeconds } from "../lib/service.js";
+import { type Accounts, ADDRESSES_PER_SIDE, address, IMPORTED_BCRYPT_COST_BELOW, seedAccounts } from "./enumeration-accounts.js";
 
 export interface EnumerationOptions {
   /** The repository's root (where dist/ and the Dockerfile are). */
@@ -76,12 +72,6 @@ export interface EnumerationResult {
 }
 
 const WARMUP_PAIRS = 20;
-const ADDRESSES_PER_SIDE = 8;
-/** OWASP's minimum for argon2id (RFC 9106's second recommendation is far costlier). */
-const IMPORTED_ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1, algorithm: 2 } as const;
-/** Lower than the current cost by two: four times cheaper. */
-const IMPORTED_BCRYPT_COST_BELOW = 2;
-
 export async function enumerationScenario(options: EnumerationOptions): Promise<EnumerationResult> {
   const { root } = options;
   const samples = options.samples ?? 1000;
@@ -97,127 +87,18 @@ export async function enumerationScenario(options: EnumerationOptions): Promise<
   const redis = await startRedis();
   let service: RunningService | undefined;
   try {
-    const admin = new pg.Client({ connectionString: postgres.url });
-    await admin.connect();
-    await admin.query("create database enumeration");
-    await admin.end();
-    const databaseUrl = postgres.url.replace(/\/postgres$/, "/enumeration");
-    const httpPort = await freePort();
-    service = await startService(
-      root,
-      {
-        DATABASE_URL: databaseUrl,
-        REDIS_URL: redis.url,
-        REDIS_KEY_PREFIX: "enum:",
-        KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-        HOST: "127.0.0.1",
-        GRPC_PORT: String(await freePort()),
-        HTTP_PORT: String(httpPort),
-        PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
-        JWT_ISSUER: "https://auth.bench.example",
-        LOG_LEVEL: "info",
-        BCRYPT_COST: String(cost),
-        WORKERS: "1",
-        BCRYPT_THREADS: "1",
-        MAIL_PER_ADDRESS_PER_HOUR: "1000",
-        DATA_DIR: join(work, "data"),
-        MAIL_OUTBOX_DIR: join(work, "outbox"),
-      },
-      join(work, "service.log"),
-    );
-
+    const databaseUrl = await createDatabase(postgres.url, "enumeration");
+    service = await startEnumerationService(root, work, databaseUrl, redis.url, cost);
     const accounts = await seedAccounts(databaseUrl, cost);
-    const auth = createClient(AuthService, createGrpcTransport({ baseUrl: `http://${service.grpcAddress}` }));
-    const random = seededRandom(20261124);
-    const unknownLogin = () => address("l");
-
-    /** Times one call; counts it unexpected unless it ends as `expected` says. */
-    async function timed(call: () => Promise<unknown>, expected: Code | "ok", tally: { unexpected: number }): Promise<number> {
-      const t0 = performance.now();
-      let outcome: Code | "ok";
-      try {
-        await call();
-        outcome = "ok";
-      } catch (error) {
-        outcome = ConnectError.from(error).code;
-      }
-      const elapsedUs = (performance.now() - t0) * 1000;
-      if (outcome !== expected) tally.unexpected += 1;
-      return elapsedUs;
-    }
-
-    const rows: EnumerationRow[] = [];
-    const row = (rpc: string, existing: string, a: number[], b: number[], unexpected: number): EnumerationRow => ({
-      rpc,
-      existing,
-      unexpected,
-      ...comparePaired(a, b),
-    });
-
-    // Login: each cycle sends, in a random order, an unknown user, a current-format user and an
-    // imported one (argon2id and low-cost bcrypt in turn), each with a wrong password.
-    {
-      const login = (identifier: string) => () => auth.login({ identifier, password: "not-the-password-1" });
-      const tally = { unexpected: 0 };
-      const unknown: number[] = [];
-      const current: number[] = [];
-      const imported: number[] = [];
-      const byKind = {
-        argon2id: { existing: [] as number[], unknown: [] as number[] },
-        bcrypt: { existing: [] as number[], unknown: [] as number[] },
-      };
-      for (let cycle = -WARMUP_PAIRS; cycle < samples; cycle++) {
-        const kind = cycle % 2 === 0 ? "argon2id" : "bcrypt";
-        const importedUser = kind === "argon2id" ? accounts.argon2id : accounts.bcrypt;
-        const calls = [
-          { side: "unknown", call: login(unknownLogin()) },
-          { side: "current", call: login(accounts.current) },
-          { side: "imported", call: login(importedUser) },
-        ];
-        shuffle(calls, random);
-        const times: Record<string, number> = {};
-        for (const { side, call } of calls) times[side] = await timed(call, Code.Unauthenticated, tally);
-        if (cycle < 0) continue;
-        unknown.push(times.unknown as number);
-        current.push(times.current as number);
-        imported.push(times.imported as number);
-        byKind[kind].existing.push(times.imported as number);
-        byKind[kind].unknown.push(times.unknown as number);
-      }
-      rows.push(row("Login", `ours, BCRYPT_COST ${cost}`, current, unknown, tally.unexpected));
-      rows.push(row("Login", "imported (argon2id or $2b$)", imported, unknown, 0));
-      rows.push(row("Login", "  of which argon2id", byKind.argon2id.existing, byKind.argon2id.unknown, 0));
-      rows.push(
-        row("Login", `  of which $2b$ cost ${cost - IMPORTED_BCRYPT_COST_BELOW}`, byKind.bcrypt.existing, byKind.bcrypt.unknown, 0),
-      );
-      log(`enumeration: Login done (${tally.unexpected} unexpected answers)`);
-    }
-
-    // The mail RPCs: pairs in a random order, addresses rotating on each side.
-    const unknownMail = Array.from({ length: ADDRESSES_PER_SIDE }, () => address("m"));
-    for (const rpc of ["RequestPasswordReset", "ResendVerification"] as const) {
-      const send = (email: string) => () =>
-        rpc === "RequestPasswordReset" ? auth.requestPasswordReset({ email }) : auth.resendVerification({ email });
-      const tally = { unexpected: 0 };
-      const existing: number[] = [];
-      const unknown: number[] = [];
-      for (let i = -WARMUP_PAIRS; i < samples; i++) {
-        const slot = (i + WARMUP_PAIRS) % ADDRESSES_PER_SIDE;
-        const calls = [
-          { side: "existing", call: send(accounts.mail[slot] as string) },
-          { side: "unknown", call: send(unknownMail[slot] as string) },
-        ];
-        shuffle(calls, random);
-        const times: Record<string, number> = {};
-        for (const { side, call } of calls) times[side] = await timed(call, "ok", tally);
-        if (i < 0) continue;
-        existing.push(times.existing as number);
-        unknown.push(times.unknown as number);
-      }
-      rows.push(row(rpc, "active, unverified", existing, unknown, tally.unexpected));
-      log(`enumeration: ${rpc} done (${tally.unexpected} unexpected answers)`);
-    }
-
+    const run: Comparisons = {
+      auth: createClient(AuthService, createGrpcTransport({ baseUrl: `http://${service.grpcAddress}` })),
+      accounts,
+      samples,
+      cost,
+      random: seededRandom(20261124),
+      log,
+    };
+    const rows = [...(await loginComparisons(run)), ...(await mailComparisons(run))];
     const seconds = (Date.now() - startedAt) / 1000;
     const result: EnumerationResult = {
       date: new Date().toISOString().slice(0, 10),
@@ -228,20 +109,7 @@ export async function enumerationScenario(options: EnumerationOptions): Promise<
       stealPercent: Math.round(((stealSeconds() - stealAtStart) / (seconds * cpus().length)) * 1000) / 10,
       rows,
     };
-    mkdirSync(join(root, "bench", "results"), { recursive: true });
-    writeFileSync(join(root, "bench", "results", `${result.date}-enumeration.json`), `${JSON.stringify(result, null, 2)}\n`);
-    log("");
-    log(table(result));
-    log("");
-    log(
-      `${result.minutes} minutes, steal ${result.stealPercent}%; written to bench/results/${result.date}-enumeration.json. ` +
-        "A p-value under 0.01 means the two sides are told apart at this sample size.",
-    );
-    const unexpected = rows.reduce((sum, r) => sum + r.unexpected, 0);
-    if (unexpected > 0) {
-      log(`FAILED: ${unexpected} unexpected answers in the enumeration scenario`);
-      process.exitCode = 1;
-    }
+    report(root, result, log);
     return result;
   } finally {
     await service?.stop().catch(() => {});
@@ -251,41 +119,157 @@ export async function enumerationScenario(options: EnumerationOptions): Promise<
   }
 }
 
-interface Accounts {
-  /** Login identifiers. */
-  readonly current: string;
-  readonly argon2id: string;
-  readonly bcrypt: string;
-  /** Active, unverified accounts for the mail RPCs. */
-  readonly mail: readonly string[];
+async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  return adminUrl.replace(/\/postgres$/, `/${name}`);
 }
 
-/** Users straight into the migrated database, with the hashes an import would have stored. */
-async function seedAccounts(databaseUrl: string, cost: number): Promise<Accounts> {
-  const db = openDatabase({ url: databaseUrl, dataDir: "unused", poolMax: 2, onPoolError: () => {} });
-  const hasher = await createPasswordHasher(cost);
+/** The compiled service, one process with one bcrypt thread, on `databaseUrl`. */
+async function startEnumerationService(root: string, work: string, databaseUrl: string, redisUrl: string, cost: number) {
+  const httpPort = await freePort();
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: "enum:",
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    HOST: "127.0.0.1",
+    GRPC_PORT: String(await freePort()),
+    HTTP_PORT: String(httpPort),
+    PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+    JWT_ISSUER: "https://auth.bench.example",
+    LOG_LEVEL: "info",
+    BCRYPT_COST: String(cost),
+    WORKERS: "1",
+    BCRYPT_THREADS: "1",
+    MAIL_PER_ADDRESS_PER_HOUR: "1000",
+    DATA_DIR: join(work, "data"),
+    MAIL_OUTBOX_DIR: join(work, "outbox"),
+  };
+  return startService(root, env, join(work, "service.log"));
+}
+
+/** What the comparisons share. */
+interface Comparisons {
+  readonly auth: Client<typeof AuthService>;
+  readonly accounts: Accounts;
+  readonly samples: number;
+  readonly cost: number;
+  readonly random: () => number;
+  readonly log: (line: string) => void;
+}
+
+/** Times one call; counts it unexpected unless it ends as `expected` says. */
+async function timed(call: () => Promise<unknown>, expected: Code | "ok", tally: { unexpected: number }): Promise<number> {
+  const t0 = performance.now();
+  let outcome: Code | "ok";
   try {
-    const users = createUserRepository(db);
-    const password = `the-password-${randomBytes(6).toString("hex")}`;
-    const create = async (email: string, passwordHash: string) => {
-      await users.create({ tenant: "default", email, username: null, fullName: null, passwordHash, roles: ["user"] });
-      return email;
-    };
-    const current = await create(address("l"), await hasher.hash(password));
-    const argon2id = await create(address("l"), await argon2Hash(password, IMPORTED_ARGON2));
-    const bcrypt = await create(address("l"), await bcryptHash(password, { cost: cost - IMPORTED_BCRYPT_COST_BELOW, version: "2b" }));
-    const mail: string[] = [];
-    for (let i = 0; i < ADDRESSES_PER_SIDE; i++) mail.push(await create(address("m"), await hasher.hash(password)));
-    return { current, argon2id, bcrypt, mail };
-  } finally {
-    await hasher.close();
-    await db.destroy();
+    await call();
+    outcome = "ok";
+  } catch (error) {
+    outcome = ConnectError.from(error).code;
   }
+  const elapsedUs = (performance.now() - t0) * 1000;
+  if (outcome !== expected) tally.unexpected += 1;
+  return elapsedUs;
 }
 
-/** A fresh address; every one has the same length, so validation and normalization cost the same. */
-function address(prefix: string): string {
-  return `${prefix}${randomBytes(8).toString("hex")}@example.com`;
+const row = (rpc: string, existing: string, a: number[], b: number[], unexpected: number): EnumerationRow => ({
+  rpc,
+  existing,
+  unexpected,
+  ...comparePaired(a, b),
+});
+
+/**
+ * Login: each cycle sends, in a random order, an unknown user, a current-format user and an
+ * imported one (argon2id and low-cost bcrypt in turn), each with a wrong password.
+ */
+async function loginComparisons({ auth, accounts, samples, cost, random, log }: Comparisons): Promise<EnumerationRow[]> {
+  const login = (identifier: string) => () => auth.login({ identifier, password: "not-the-password-1" });
+  const tally = { unexpected: 0 };
+  const unknown: number[] = [];
+  const current: number[] = [];
+  const imported: number[] = [];
+  const byKind = {
+    argon2id: { existing: [] as number[], unknown: [] as number[] },
+    bcrypt: { existing: [] as number[], unknown: [] as number[] },
+  };
+  for (let cycle = -WARMUP_PAIRS; cycle < samples; cycle++) {
+    const kind = cycle % 2 === 0 ? "argon2id" : "bcrypt";
+    const importedUser = kind === "argon2id" ? accounts.argon2id : accounts.bcrypt;
+    const calls = [
+      { side: "unknown", call: login(address("l")) },
+      { side: "current", call: login(accounts.current) },
+      { side: "imported", call: login(importedUser) },
+    ];
+    shuffle(calls, random);
+    const times: Record<string, number> = {};
+    for (const { side, call } of calls) times[side] = await timed(call, Code.Unauthenticated, tally);
+    if (cycle < 0) continue;
+    unknown.push(times.unknown as number);
+    current.push(times.current as number);
+    imported.push(times.imported as number);
+    byKind[kind].existing.push(times.imported as number);
+    byKind[kind].unknown.push(times.unknown as number);
+  }
+  log(`enumeration: Login done (${tally.unexpected} unexpected answers)`);
+  const belowCost = `  of which $2b$ cost ${cost - IMPORTED_BCRYPT_COST_BELOW}`;
+  return [
+    row("Login", `ours, BCRYPT_COST ${cost}`, current, unknown, tally.unexpected),
+    row("Login", "imported (argon2id or $2b$)", imported, unknown, 0),
+    row("Login", "  of which argon2id", byKind.argon2id.existing, byKind.argon2id.unknown, 0),
+    row("Login", belowCost, byKind.bcrypt.existing, byKind.bcrypt.unknown, 0),
+  ];
+}
+
+/** The mail RPCs: pairs in a random order, addresses rotating on each side. */
+async function mailComparisons({ auth, accounts, samples, random, log }: Comparisons): Promise<EnumerationRow[]> {
+  const unknownMail = Array.from({ length: ADDRESSES_PER_SIDE }, () => address("m"));
+  const rows: EnumerationRow[] = [];
+  for (const rpc of ["RequestPasswordReset", "ResendVerification"] as const) {
+    const send = (email: string) => () =>
+      rpc === "RequestPasswordReset" ? auth.requestPasswordReset({ email }) : auth.resendVerification({ email });
+    const tally = { unexpected: 0 };
+    const existing: number[] = [];
+    const unknown: number[] = [];
+    for (let i = -WARMUP_PAIRS; i < samples; i++) {
+      const slot = (i + WARMUP_PAIRS) % ADDRESSES_PER_SIDE;
+      const calls = [
+        { side: "existing", call: send(accounts.mail[slot] as string) },
+        { side: "unknown", call: send(unknownMail[slot] as string) },
+      ];
+      shuffle(calls, random);
+      const times: Record<string, number> = {};
+      for (const { side, call } of calls) times[side] = await timed(call, "ok", tally);
+      if (i < 0) continue;
+      existing.push(times.existing as number);
+      unknown.push(times.unknown as number);
+    }
+    rows.push(row(rpc, "active, unverified", existing, unknown, tally.unexpected));
+    log(`enumeration: ${rpc} done (${tally.unexpected} unexpected answers)`);
+  }
+  return rows;
+}
+
+/** Prints the table and writes bench/results/<date>-enumeration.json; exit code 1 on unexpected answers. */
+function report(root: string, result: EnumerationResult, log: (line: string) => void): void {
+  mkdirSync(join(root, "bench", "results"), { recursive: true });
+  writeFileSync(join(root, "bench", "results", `${result.date}-enumeration.json`), `${JSON.stringify(result, null, 2)}\n`);
+  log("");
+  log(table(result));
+  log("");
+  log(
+    `${result.minutes} minutes, steal ${result.stealPercent}%; written to bench/results/${result.date}-enumeration.json. ` +
+      "A p-value under 0.01 means the two sides are told apart at this sample size.",
+  );
+  const unexpected = result.rows.reduce((sum, r) => sum + r.unexpected, 0);
+  if (unexpected > 0) {
+    log(`FAILED: ${unexpected} unexpected answers in the enumeration scenario`);
+    process.exitCode = 1;
+  }
 }
 
 function shuffle<T>(items: T[], random: () => number): void {

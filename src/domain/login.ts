@@ -17,25 +17,27 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
   const identifier = required("identifier", input.identifier.trim());
   const password = checkPasswordInput("password", input.password);
+  const failed = (cause: string, userId?: string) =>
+    deps.events.record({
+      type: "login_failed",
+      tenant,
+      ...(userId ? { userId } : {}),
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      detail: { cause },
+    });
 
   const credentials = await deps.users.findAccountByLogin(tenant, loginKey(identifier));
   if (credentials === null) {
     // Same answer and same cost for an unknown user: verify against a dummy hash of the same cost,
     // so neither the error nor the response time tells whether the account exists.
     await deps.passwords.verifyAgainstDummy(password);
-    await deps.events.record({ type: "login_failed", tenant, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause: "unknown_user" } });
+    await failed("unknown_user");
     throw new AuthError("INVALID_CREDENTIALS");
   }
   const { user, passwordHash } = credentials;
   if (!(await deps.passwords.verify(password, passwordHash))) {
-    await deps.events.record({
-      type: "login_failed",
-      tenant,
-      userId: user.id,
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-      detail: { cause: "wrong_password" },
-    });
+    await failed("wrong_password", user.id);
     throw new AuthError("INVALID_CREDENTIALS");
   }
   // Past the password, the whole user (roles: see Account). The session carries the epoch read
@@ -43,26 +45,9 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   const whole = await deps.users.findById(user.id);
   if (whole === null) throw new AuthError("INVALID_CREDENTIALS"); // deleted meanwhile
   const fullUser: User = { ...whole, sessionEpoch: user.sessionEpoch };
-  // Account state and the tenant's policy are told only to someone who proved the password.
-  const { tenant: found, policy } = await loadTenant(deps, user.tenant);
-  const refusal = !user.isActive
-    ? "ACCOUNT_DISABLED"
-    : !found.isActive
-      ? "TENANT_DISABLED"
-      : policy.verifiedEmailRequired && !user.emailVerified
-        ? "EMAIL_NOT_VERIFIED"
-        : policy.rolesRequired && fullUser.roles.length === 0
-          ? "NO_ROLES"
-          : null;
+  const refusal = await refusalOf(deps, fullUser, user.isActive, user.emailVerified);
   if (refusal !== null) {
-    await deps.events.record({
-      type: "login_failed",
-      tenant,
-      userId: user.id,
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-      detail: { cause: loginRefusalCause[refusal] },
-    });
+    await failed(loginRefusalCause[refusal], user.id);
     throw new AuthError(refusal);
   }
   ctx.onIdentified?.({ userId: user.id, tenant });
@@ -80,8 +65,7 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   } catch (error) {
     // A change to the account (or disabling it) finished after this login read the user.
     if (error instanceof AuthError && (error.reason === "SESSION_REVOKED" || error.reason === "ACCOUNT_DISABLED")) {
-      const cause = error.reason === "ACCOUNT_DISABLED" ? "disabled" : "superseded";
-      await deps.events.record({ type: "login_failed", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent, detail: { cause } });
+      await failed(error.reason === "ACCOUNT_DISABLED" ? "disabled" : "superseded", user.id);
     }
     throw error;
   }
@@ -89,7 +73,24 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   return tokens;
 }
 
-/** The `cause` of a login_failed event (and the login metric's outcome) for each refusal. */
+/**
+ * Why a user who proved the password may not sign in, or null. Account state and the tenant's
+ * policy are told only to someone who proved the password.
+ */
+async function refusalOf(
+  deps: AuthDeps,
+  user: User,
+  isActive: boolean,
+  emailVerified: boolean,
+): Promise<keyof typeof loginRefusalCause | null> {
+  const { tenant, policy } = await loadTenant(deps, user.tenant);
+  if (!isActive) return "ACCOUNT_DISABLED";
+  if (!tenant.isActive) return "TENANT_DISABLED";
+  if (policy.verifiedEmailRequired && !emailVerified) return "EMAIL_NOT_VERIFIED";
+  if (policy.rolesRequired && user.roles.length === 0) return "NO_ROLES";
+  return null;
+}
+
 const loginRefusalCause = {
   ACCOUNT_DISABLED: "disabled",
   TENANT_DISABLED: "tenant_disabled",

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { AuthError } from "../../domain/errors.js";
 import { lookupKey, normalizeEmail, normalizeUsername } from "../../domain/identifiers.js";
-import { mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
+import { type AccountCredentials, mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
 import type { NewUser, UserRepository } from "../../domain/ports.js";
 import type { Database, UsersTable } from "./schema.js";
 
@@ -148,31 +148,7 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
       return row === undefined ? null : rowToCredentials(row);
     },
 
-    async findAccountByLogin(tenant, login) {
-      const key = lookupKey(login); // as findCredentialsByLogin
-      const column = key.includes("@") ? "email_normalized" : "username_normalized";
-      // Text and booleans only: a found row costs what an empty answer does, to PostgreSQL and to
-      // the driver (a timestamp alone costs microseconds to parse).
-      const row = await db
-        .selectFrom("users")
-        .select(["id", "tenant_id", "email", "is_active", "password_hash", "session_epoch"])
-        .select(sql<boolean>`email_verified_at is not null`.as("email_verified"))
-        .where("tenant_id", "=", tenant)
-        .where(column, "=", key)
-        .executeTakeFirst();
-      if (row === undefined) return null;
-      return {
-        user: {
-          id: row.id,
-          tenant: row.tenant_id,
-          email: row.email,
-          isActive: row.is_active,
-          emailVerified: row.email_verified,
-          sessionEpoch: row.session_epoch,
-        },
-        passwordHash: row.password_hash,
-      };
-    },
+    findAccountByLogin: (tenant, login) => findAccountByLogin(db, tenant, login),
 
     async findCredentialsById(userId) {
       const row = await findById(userId);
@@ -206,6 +182,33 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
     },
 
     setActive: (userId, active, at) => setActive(db, userId, active, at),
+  };
+}
+
+/** The Account of a login (UserRepository.findAccountByLogin): one query of text and booleans. */
+async function findAccountByLogin(db: Kysely<Database>, tenant: string, login: string): Promise<AccountCredentials | null> {
+  const key = lookupKey(login); // as findCredentialsByLogin in the repository
+  const column = key.includes("@") ? "email_normalized" : "username_normalized";
+  // Text and booleans only: a found row costs what an empty answer does, to PostgreSQL and to
+  // the driver (a timestamp alone costs microseconds to parse).
+  const row = await db
+    .selectFrom("users")
+    .select(["id", "tenant_id", "email", "is_active", "password_hash", "session_epoch"])
+    .select(sql<boolean>`email_verified_at is not null`.as("email_verified"))
+    .where("tenant_id", "=", tenant)
+    .where(column, "=", key)
+    .executeTakeFirst();
+  if (row === undefined) return null;
+  return {
+    user: {
+      id: row.id,
+      tenant: row.tenant_id,
+      email: row.email,
+      isActive: row.is_active,
+      emailVerified: row.email_verified,
+      sessionEpoch: row.session_epoch,
+    },
+    passwordHash: row.password_hash,
   };
 }
 
