@@ -18,6 +18,34 @@ import { type ForkWorker, type Supervisor, superviseWorkers } from "./supervisor
 /** The message a worker sends its primary once both ports are listening. */
 const WORKER_READY = "auth:worker-ready";
 
+/** Builds the app and binds its ports; a failure says which of the two it was (StartupError). */
+async function startListening(config: Config, logger: Logger): Promise<App> {
+  let app: App;
+  try {
+    // In a cluster, the primary serves the metrics of every worker.
+    app = await buildApp(config, { logger, serveMetrics: !cluster.isWorker });
+  } catch (error) {
+    throw new StartupError("build", error);
+  }
+  let ports: Awaited<ReturnType<App["start"]>>;
+  try {
+    ports = await app.start();
+  } catch (error) {
+    throw new StartupError("listen", error);
+  }
+  logger.info(
+    {
+      grpcPort: ports.grpcPort,
+      httpPort: ports.httpPort,
+      host: config.host,
+      metricsPort: ports.metricsPort,
+      metricsHost: config.metrics.host,
+    },
+    "auth service listening",
+  );
+  return app;
+}
+
 /** Runs the service in this process: a worker of the cluster, or the only process. */
 async function runService(config: Config, logger: Logger): Promise<void> {
   let app: App | undefined;
@@ -71,29 +99,8 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   process.on("uncaughtException", (error, origin) => crash(error, origin));
   process.on("unhandledRejection", (reason) => crash(reason, "unhandledRejection"));
 
-  try {
-    // In a cluster, the primary serves the metrics of every worker.
-    app = await buildApp(config, { logger, serveMetrics: !cluster.isWorker });
-  } catch (error) {
-    throw new StartupError("build", error);
-  }
-  let ports: Awaited<ReturnType<App["start"]>>;
-  try {
-    ports = await app.start();
-  } catch (error) {
-    throw new StartupError("listen", error);
-  }
+  app = await startListening(config, logger);
   listening = true;
-  logger.info(
-    {
-      grpcPort: ports.grpcPort,
-      httpPort: ports.httpPort,
-      host: config.host,
-      metricsPort: ports.metricsPort,
-      metricsHost: config.metrics.host,
-    },
-    "auth service listening",
-  );
   process.send?.({ type: WORKER_READY });
 }
 

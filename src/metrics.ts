@@ -30,51 +30,58 @@ export interface Metrics {
   connectionRefused(port: "grpc" | "http"): void;
 }
 
-export function createMetrics(): Metrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "auth_" });
+/** The instruments of one registry: a table of names, help texts and labels. */
+function instruments(registry: Registry) {
+  const registers = [registry];
   const requests = new Counter({
     name: "auth_requests_total",
     help: "Calls answered, by transport, RPC (or route) and status code.",
     labelNames: ["transport", "rpc", "code"] as const,
-    registers: [registry],
+    registers,
   });
   const latency = new Histogram({
     name: "auth_request_duration_seconds",
     help: "Time to answer a call, by transport and RPC (or route).",
     labelNames: ["transport", "rpc"] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
+    registers,
   });
   const logins = new Counter({
     name: "auth_logins_total",
     help: "Login attempts by outcome.",
     labelNames: ["outcome"] as const,
-    registers: [registry],
+    registers,
   });
   const reuse = new Counter({
     name: "auth_refresh_reuse_total",
     help: "Rotated refresh tokens replayed after the grace window (each ended a session).",
-    registers: [registry],
+    registers,
   });
   const events = new Counter({
     name: "auth_security_events_total",
     help: "Audit events by type.",
     labelNames: ["type"] as const,
-    registers: [registry],
+    registers,
   });
   const storeErrors = new Counter({
     name: "auth_store_errors_total",
     help: "Operations that found PostgreSQL or Redis unreachable, and connection errors.",
     labelNames: ["store"] as const,
-    registers: [registry],
+    registers,
   });
   const refused = new Counter({
     name: "auth_connections_refused_total",
     help: "Connections closed on arrival because MAX_CONNECTIONS were open, by port.",
     labelNames: ["port"] as const,
-    registers: [registry],
+    registers,
   });
+  return { requests, latency, logins, reuse, events, storeErrors, refused };
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "auth_" });
+  const { requests, latency, logins, reuse, events, storeErrors, refused } = instruments(registry);
   const callChildren = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<"transport" | "rpc"> }>();
   if (cluster.isWorker) {
     // prom-client answers the primary's collection requests only once an AggregatorRegistry was

@@ -100,13 +100,26 @@ export function createHttpServer(services: readonly ServedService[], flows: Flow
   );
   const docs = createDocs(options.publicUrl);
   const cors = createCors(options.allowedOrigins);
-  let openApi: object | undefined;
+  const documents = fixedDocuments(services, options);
 
   /** The methods a browser may use at `path` (none: not a route). */
   const methodsAt = (path: string): readonly string[] => {
     if (connect.has(path)) return CONNECT_METHODS;
     if (FIXED_PATHS.has(path) || docs.has(path)) return ["GET"];
     return route.methodsAt(path);
+  };
+
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, path: string, url: URL) => {
+    if (await documents(path, res)) return;
+    if (docs.serve(path, res)) return;
+    if (connect.has(path)) return connect.handle(path, req, res);
+    const result = await route(req, res, path, url);
+    if (result.kind === "wrong-method") {
+      return writeProtocolError(res, 405, Code.Unimplemented, `Method ${req.method} is not allowed on ${path}.`, {
+        allow: result.allow.join(", "),
+      });
+    }
+    if (result.kind === "no-route") return writeProtocolError(res, 404, Code.NotFound, `No route for ${req.method} ${path}.`);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -125,38 +138,37 @@ export function createHttpServer(services: readonly ServedService[], flows: Flow
     // Only the query is read from here; routes match `path` as it was sent.
     const target = req.url ?? "";
     const url = new URL(`http://localhost${path}${target.includes("?") ? target.slice(target.indexOf("?")) : ""}`);
-    const work = (async () => {
-      if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
-      if (path === "/readyz") {
-        const readiness = await options.readiness();
-        return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? "ok" : "unavailable", checks: readiness.checks });
-      }
-      if (path === "/.well-known/jwks.json") return sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
-      if (path === "/.well-known/openid-configuration")
-        return sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
-      if (path === "/openapi.json") {
-        openApi ??= openApiDocument(
-          services.map((served) => served.service),
-          { serverUrl: options.publicUrl, version: options.version },
-        );
-        return sendJson(res, 200, openApi, { "cache-control": "no-cache" });
-      }
-      if (docs.serve(path, res)) return;
-      if (connect.has(path)) return connect.handle(path, req, res);
-      const result = await route(req, res, path, url);
-      if (result.kind === "wrong-method") {
-        return writeProtocolError(res, 405, Code.Unimplemented, `Method ${req.method} is not allowed on ${path}.`, {
-          allow: result.allow.join(", "),
-        });
-      }
-      if (result.kind === "no-route") return writeProtocolError(res, 404, Code.NotFound, `No route for ${req.method} ${path}.`);
-    })();
-    work.catch((error: unknown) => {
+    dispatch(req, res, path, url).catch((error: unknown) => {
       logger.error({ err: error, path }, "unhandled error while serving an HTTP request");
       writeProtocolError(res, 500, Code.Internal, "Internal error.");
     });
   };
+  return nodeServer(handle, options);
+}
 
+/** Answers the port's fixed documents (health, readiness, well-known, OpenAPI); false for any other path. */
+function fixedDocuments(services: readonly ServedService[], options: HttpServerOptions) {
+  let openApi: object | undefined;
+  return async (path: string, res: ServerResponse): Promise<boolean> => {
+    if (path === "/healthz") sendJson(res, 200, { status: "ok" });
+    else if (path === "/readyz") {
+      const readiness = await options.readiness();
+      sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? "ok" : "unavailable", checks: readiness.checks });
+    } else if (path === "/.well-known/jwks.json") sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
+    else if (path === "/.well-known/openid-configuration") sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
+    else if (path === "/openapi.json") {
+      openApi ??= openApiDocument(
+        services.map((served) => served.service),
+        { serverUrl: options.publicUrl, version: options.version },
+      );
+      sendJson(res, 200, openApi, { "cache-control": "no-cache" });
+    } else return false;
+    return true;
+  };
+}
+
+/** The Node server for `handle`: cleartext or TLS (certificates reloaded as they change), with the port's limits. */
+function nodeServer(handle: (req: IncomingMessage, res: ServerResponse) => void, options: HttpServerOptions): Server {
   const limits = serverOptions(options.limits);
   const tls = options.tls;
   let server: Server;
