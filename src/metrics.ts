@@ -17,6 +17,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { SecurityEvent } from "./domain/model.js";
+import { writePlainError } from "./transport/http/errors.js";
 
 export type Store = "postgres" | "redis";
 
@@ -127,8 +128,7 @@ export function createMetricsServer(text: () => Promise<string>): Server {
     res.setHeader("x-content-type-options", "nosniff");
     res.setHeader("cache-control", "no-store");
     if (req.url !== "/metrics" || (req.method !== "GET" && req.method !== "HEAD")) {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
-      res.end("Not found: metrics are at GET /metrics.\n");
+      writePlainError(res, 404, "Not found: metrics are at GET /metrics.\n");
       return;
     }
     text().then(
@@ -137,8 +137,7 @@ export function createMetricsServer(text: () => Promise<string>): Server {
         res.end(body);
       },
       () => {
-        res.writeHead(503, { "content-type": "text/plain; charset=utf-8" });
-        res.end("Metrics are unavailable.\n");
+        writePlainError(res, 503, "Metrics are unavailable.\n");
       },
     );
   });

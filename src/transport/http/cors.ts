@@ -6,8 +6,10 @@
  * `authorization` header, which a page must set itself; no cookie is involved). The header lists
  * are connect-es's published ones (`cors` from @connectrpc/connect) plus our own headers.
  */
+
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { cors as connectCors } from "@connectrpc/connect";
+import { writeBareRefusal } from "./errors.js";
 
 /** Headers a page may send: Connect's and gRPC-Web's, plus ours. */
 export const CORS_ALLOWED_HEADERS: readonly string[] = [...connectCors.allowedHeaders, "authorization", "x-tenant", "x-request-id"];
@@ -49,8 +51,7 @@ export function createCors(allowedOrigins: readonly string[]): Cors {
     answerPreflight(_req, res, outcome, methods) {
       if (outcome !== "allowed") {
         // No CORS headers: the browser refuses the call and the page sees a network error.
-        res.writeHead(403, { "content-length": "0", "cache-control": "no-store" });
-        res.end();
+        writeBareRefusal(res, 403);
         return;
       }
       res.writeHead(204, {

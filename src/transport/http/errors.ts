@@ -140,3 +140,15 @@ export function writeProtocolError(
   }
   sendJson(res, status, statusJson(code, message), headers);
 }
+
+/** A refusal without a body: a CORS preflight from an origin that is not allowed (the browser reads only the status). */
+export function writeBareRefusal(res: ServerResponse, status: number): void {
+  res.writeHead(status, { "content-length": "0", "cache-control": "no-store" });
+  res.end();
+}
+
+/** A plain-text error, for the operators' metrics listener (no API client reads it). */
+export function writePlainError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(message);
+}
