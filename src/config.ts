@@ -15,6 +15,7 @@
 import { availableParallelism } from "node:os";
 import { type ConnectionLimits, readAllowedOrigins, readLimits, readTls, type TlsConfig } from "./config/edge.js";
 import { type MailConfig, readMail } from "./config/mail.js";
+import { readMfa } from "./config/mfa.js";
 import { type ConfigReader, createConfigReader } from "./config/reader.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
 import type { AuthPolicy } from "./domain/ports.js";
@@ -249,6 +250,7 @@ function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
     mailsPerAddressPerHour: r.int("MAIL_PER_ADDRESS_PER_HOUR", 5, 1, 1000),
     inviteTokenTtlMs: r.duration("INVITE_TOKEN_TTL", "7d", 1000),
     platformTenant: r.str("PLATFORM_TENANT", "system"),
+    ...readMfa(r),
   };
   if (policy.refreshTokenTtlMs > policy.sessionMaxLifetimeMs) {
     r.problem("REFRESH_TOKEN_TTL: must not exceed SESSION_MAX_LIFETIME");

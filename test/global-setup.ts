@@ -60,17 +60,23 @@ function checkLogs(): void {
   for (const file of files.filter((f) => f.endsWith(".secrets"))) {
     for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) if (line.length >= 8) secrets.add(line);
   }
+  const codes = new Set<string>();
+  for (const file of files.filter((f) => f.endsWith(".codes"))) {
+    for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) if (/^[0-9]{6}$/.test(line)) codes.add(line);
+  }
   const problems: string[] = [];
   let lines = 0;
   for (const file of files.filter((f) => f.endsWith(".log"))) {
     for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) {
       if (line === "") continue;
       lines += 1;
+      let parsed: unknown;
       try {
-        JSON.parse(line);
+        parsed = JSON.parse(line);
       } catch {
         problems.push(`${file}: not JSON: ${line.slice(0, 120)}`);
       }
+      if (codes.size > 0 && codeIn(parsed, codes)) problems.push(`${file}: a TOTP code used by the tests appears in a log line`);
       for (const secret of secrets) {
         if (line.includes(secret)) problems.push(`${file}: a secret used by the tests appears in a log line`);
       }
@@ -79,5 +85,19 @@ function checkLogs(): void {
   // Tests that used secrets always make the service log something; none means the capture broke.
   if (secrets.size > 0 && lines === 0) problems.push(`the log check saw ${secrets.size} secrets but no log lines: the capture is broken`);
   if (problems.length > 0) throw new Error(`log check failed:\n${problems.slice(0, 20).join("\n")}`);
-  process.stdout.write(`log check: ${lines} log lines, ${secrets.size} secrets, none leaked\n`);
+  process.stdout.write(`log check: ${lines} log lines, ${secrets.size} secrets, ${codes.size} TOTP codes, none leaked\n`);
+}
+
+/**
+ * Whether a string anywhere in a parsed log line holds one of `codes` as a number of its own: six
+ * digits not part of a longer run of letters, digits, `_` or `-` (so a code inside a random id,
+ * a timestamp or a port number is no match, and "code 123456" or "123456" is).
+ */
+function codeIn(value: unknown, codes: ReadonlySet<string>): boolean {
+  if (typeof value === "string") {
+    for (const match of value.matchAll(/(?<![A-Za-z0-9_-])[0-9]{6}(?![A-Za-z0-9_-])/g)) if (codes.has(match[0])) return true;
+    return false;
+  }
+  if (typeof value === "object" && value !== null) return Object.values(value).some((child) => codeIn(child, codes));
+  return false;
 }

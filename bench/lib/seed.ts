@@ -67,6 +67,7 @@ export async function seedSessions(config: Config, redis: Redis, passwordHash: s
             absoluteExpiresAt: now + 30 * DAY,
             idleTtlMs: 7 * DAY,
             epoch: user.sessionEpoch,
+            amr: ["pwd"],
           });
           const { token } = await tokens.issue(
             {
@@ -77,6 +78,7 @@ export async function seedSessions(config: Config, redis: Redis, passwordHash: s
               email: user.email,
               emailVerified: false,
               username: null,
+              amr: ["pwd"],
             },
             now,
           );

@@ -26,6 +26,7 @@ export async function redisBytesPerSession(url: string): Promise<number> {
           absoluteExpiresAt: now + 30 * 86_400_000,
           idleTtlMs: 7 * 86_400_000,
           epoch: 0,
+          amr: ["pwd"],
         });
       }
     }),

@@ -13,8 +13,9 @@ import { TENANT_PASSWORD_MIN_FLOOR } from "../domain/tenants.js";
 import { type AccessTokensWithCache, createAccessTokens } from "../infra/crypto/access-tokens.js";
 import { loadCommonPasswords } from "../infra/crypto/common-passwords.js";
 import type { KeyRing } from "../infra/crypto/key-ring.js";
-import { keyRotationChannel } from "../infra/crypto/key-setup.js";
+import { keyRotationChannel, secondFactorKey } from "../infra/crypto/key-setup.js";
 import { type ClosablePasswordHasher, createPasswordHasher } from "../infra/crypto/passwords.js";
+import { createSecretBox } from "../infra/crypto/secret-box.js";
 import { createGrantsCache, type GrantsCache, grantsChannel } from "../infra/grants.js";
 import { createOutboxMailer } from "../infra/mail/outbox.js";
 import { createSmtpMailer } from "../infra/mail/smtp.js";
@@ -23,12 +24,13 @@ import { openDatabase } from "../infra/postgres/database.js";
 import { createOneTimeTokens } from "../infra/postgres/one-time-tokens.js";
 import { createRoleStore } from "../infra/postgres/roles.js";
 import type { Database } from "../infra/postgres/schema.js";
-import { createSecondFactors } from "../infra/postgres/second-factors.js";
+import { createSecondFactorStore } from "../infra/postgres/second-factors.js";
 import { createTenantStore } from "../infra/postgres/tenants.js";
 import { createUserDirectory } from "../infra/postgres/user-directory.js";
 import { createUserRepository } from "../infra/postgres/users.js";
 import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
-import { createRateLimiter } from "../infra/redis/rate-limit.js";
+import { createMfaTickets } from "../infra/redis/mfa-tickets.js";
+import { createRateLimiter, createSecondFactorThrottle } from "../infra/redis/rate-limit.js";
 import { createSessionStore } from "../infra/redis/sessions.js";
 
 /**
@@ -137,6 +139,7 @@ export interface AuthDepsParts {
 
 /** Every port the flows use, over the stores; the policy is the configuration's own section. */
 export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
+  const rateLimiter = createRateLimiter(parts.redis, config.redisKeyPrefix);
   return {
     users: createUserRepository(parts.db),
     tenants: createTenantStore(parts.db),
@@ -147,9 +150,13 @@ export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
     tokens: accessTokensFor(config, parts.keyRing),
     oneTimeTokens: createOneTimeTokens(parts.db),
     mailer: parts.mailer,
-    rateLimiter: createRateLimiter(parts.redis, config.redisKeyPrefix),
+    rateLimiter,
     background: parts.background,
     events: parts.events,
+    secondFactors: createSecondFactorStore(parts.db),
+    secretBox: createSecretBox(secondFactorKey(config)),
+    mfaTickets: createMfaTickets(parts.redis, config.redisKeyPrefix),
+    secondFactorThrottle: createSecondFactorThrottle(rateLimiter),
     clock: parts.clock,
     policy: config.policy,
   };
@@ -162,7 +169,6 @@ export function createAdminDeps(auth: AuthDeps, db: Kysely<Database>): AdminDeps
     directory: createUserDirectory(db),
     roles: createRoleStore(db),
     audit: createAuditTrail(db),
-    secondFactors: createSecondFactors(),
   };
 }
 

@@ -20,7 +20,11 @@ export interface JwtConfig {
   readonly secret: string | undefined;
   /** PEM or JWK JSON of the private key, from JWT_PRIVATE_KEY or the file. */
   readonly privateKey: string | undefined;
-  /** Base64 of the 32-byte key that encrypts the ring's private keys (embedded mode makes one). */
+  /**
+   * Base64 of the 32-byte key that encrypts the ring's private keys and second-factor (TOTP)
+   * secrets (embedded mode makes one). Optional with a configured key: without it users cannot
+   * enrol a second factor.
+   */
   readonly keyEncryptionKey: string | undefined;
   readonly keyReloadIntervalMs: number;
   readonly clockSkewMs: number;
@@ -63,10 +67,8 @@ export function readJwt(r: ConfigReader, context: JwtContext): JwtConfig {
   ) {
     r.problem("KEY_ENCRYPTION_KEY: expected 32 bytes in base64 (create one with `openssl rand -base64 32`)");
   }
+  // With a configured signing key, KEY_ENCRYPTION_KEY encrypts second-factor secrets only.
   const keySource = algorithm === "HS256" || privateKey !== undefined ? "configured" : "ring";
-  if (keySource === "configured" && keyEncryptionKey !== undefined) {
-    r.problem("KEY_ENCRYPTION_KEY: set, but a key is configured (JWT_PRIVATE_KEY or JWT_SECRET); choose one key source");
-  }
   if (keySource === "ring" && !context.databaseEmbedded && keyEncryptionKey === undefined && context.signingKeyRequired !== false) {
     // Every instance on a shared database must sign with keys every other one knows: either the
     // shared ring (its private keys need the key-encryption key) or one configured key.

@@ -5,8 +5,10 @@
  */
 import { changePassword, me } from "./account.js";
 import { resendVerification, verifyEmail } from "./email-verification.js";
-import { login } from "./login.js";
+import { login, signIn } from "./login.js";
 import { logout } from "./logout.js";
+import { beginMfaEnrollment, confirmMfaEnrollment, disableMfa, mfaStatus, regenerateRecoveryCodes } from "./mfa/enrollment.js";
+import { verifyMfa } from "./mfa/verify.js";
 import { requestPasswordReset, resetPassword } from "./password-reset.js";
 import type { AuthDeps } from "./ports.js";
 import { refresh } from "./refresh.js";
@@ -23,6 +25,7 @@ export interface Flows {
   readonly verifyEmail: Bound<typeof verifyEmail>;
   readonly resendVerification: Bound<typeof resendVerification>;
   readonly login: Bound<typeof login>;
+  readonly signIn: Bound<typeof signIn>;
   readonly refresh: Bound<typeof refresh>;
   readonly reissueAccessToken: Bound<typeof reissueAccessToken>;
   readonly logout: Bound<typeof logout>;
@@ -33,6 +36,12 @@ export interface Flows {
   readonly listSessions: Bound<typeof listSessions>;
   readonly revokeSession: Bound<typeof revokeSession>;
   readonly validateToken: Bound<typeof validateToken>;
+  readonly verifyMfa: Bound<typeof verifyMfa>;
+  readonly beginMfaEnrollment: Bound<typeof beginMfaEnrollment>;
+  readonly confirmMfaEnrollment: Bound<typeof confirmMfaEnrollment>;
+  readonly regenerateRecoveryCodes: Bound<typeof regenerateRecoveryCodes>;
+  readonly disableMfa: Bound<typeof disableMfa>;
+  readonly mfaStatus: Bound<typeof mfaStatus>;
 }
 
 export function bindFlows(deps: AuthDeps): Flows {
@@ -41,6 +50,7 @@ export function bindFlows(deps: AuthDeps): Flows {
     verifyEmail: (...args) => verifyEmail(deps, ...args),
     resendVerification: (...args) => resendVerification(deps, ...args),
     login: (...args) => login(deps, ...args),
+    signIn: (...args) => signIn(deps, ...args),
     refresh: (...args) => refresh(deps, ...args),
     reissueAccessToken: (...args) => reissueAccessToken(deps, ...args),
     logout: (...args) => logout(deps, ...args),
@@ -51,5 +61,11 @@ export function bindFlows(deps: AuthDeps): Flows {
     listSessions: (...args) => listSessions(deps, ...args),
     revokeSession: (...args) => revokeSession(deps, ...args),
     validateToken: (...args) => validateToken(deps, ...args),
+    verifyMfa: (...args) => verifyMfa(deps, ...args),
+    beginMfaEnrollment: (...args) => beginMfaEnrollment(deps, ...args),
+    confirmMfaEnrollment: (...args) => confirmMfaEnrollment(deps, ...args),
+    regenerateRecoveryCodes: (...args) => regenerateRecoveryCodes(deps, ...args),
+    disableMfa: (...args) => disableMfa(deps, ...args),
+    mfaStatus: (...args) => mfaStatus(deps, ...args),
   };
 }

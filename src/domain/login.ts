@@ -1,6 +1,16 @@
-/** Login: checks a password and starts a session. */
+/** Login: checks a password and starts a session, or asks for the second factor first. */
 import { AuthError } from "./errors.js";
-import type { AccessClaims, IssuedTokens, RequestContext, User } from "./model.js";
+import { issueChallenge, secondStepFor } from "./mfa/verify.js";
+import {
+  type AccessClaims,
+  type AuthMethod,
+  type IssuedTokens,
+  type LoginOutcome,
+  type MfaChallenge,
+  PASSWORD_ONLY,
+  type RequestContext,
+  type User,
+} from "./model.js";
 import type { AuthDeps } from "./ports.js";
 import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "./refresh-token.js";
 import { supersededByAccountChange } from "./session-epoch.js";
@@ -13,7 +23,28 @@ export interface LoginInput {
   readonly password: string;
 }
 
+/**
+ * Login for the routes that cannot take a second step (the seed APIs other than Solicitud
+ * Transporte): the tokens, or MFA_REQUIRED / MFA_ENROLLMENT_REQUIRED (PERMISSION_DENIED) for a
+ * user who needs a second factor, after the same checks as `signIn` and without issuing a ticket.
+ */
 export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInput): Promise<IssuedTokens> {
+  const outcome = await signIn(deps, ctx, input, "refuse");
+  if (outcome.kind !== "signed_in") throw new Error("signIn answered a challenge it was told to refuse");
+  return outcome.tokens;
+}
+
+/**
+ * Login: the password, then the tokens, or (`secondStep` "ticket", the default) a ticket for the
+ * second step when the user has MFA on (VerifyMfa) or their tenant requires it and they have none
+ * (enrolment). The password alone never opens a session of a user with MFA on.
+ */
+export async function signIn(
+  deps: AuthDeps,
+  ctx: RequestContext,
+  input: LoginInput,
+  secondStep: "ticket" | "refuse" = "ticket",
+): Promise<LoginOutcome> {
   const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
   const identifier = required("identifier", input.identifier.trim());
   const password = checkPasswordInput("password", input.password);
@@ -45,7 +76,7 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
   const whole = await deps.users.findById(user.id);
   if (whole === null) throw new AuthError("INVALID_CREDENTIALS"); // deleted meanwhile
   const fullUser: User = { ...whole, sessionEpoch: user.sessionEpoch };
-  const refusal = await refusalOf(deps, fullUser, user.isActive, user.emailVerified);
+  const { refusal, mfaRequired } = await admissionOf(deps, fullUser, user.isActive, user.emailVerified);
   if (refusal !== null) {
     await failed(loginRefusalCause[refusal], user.id);
     throw new AuthError(refusal);
@@ -59,6 +90,9 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     });
   }
 
+  const challenge = await secondStepOf(deps, fullUser, mfaRequired, secondStep, failed);
+  if (challenge !== null) return challenge;
+
   let tokens: IssuedTokens;
   try {
     tokens = await startSession(deps, ctx, fullUser);
@@ -70,25 +104,52 @@ export async function login(deps: AuthDeps, ctx: RequestContext, input: LoginInp
     throw error;
   }
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
-  return tokens;
+  return { kind: "signed_in", tokens };
 }
 
 /**
- * Why a user who proved the password may not sign in, or null. Account state and the tenant's
- * policy are told only to someone who proved the password.
+ * Why a user who proved the password may not sign in (or null), and whether their tenant requires
+ * a second factor. Account state and the tenant's policy are told only to someone who proved the
+ * password.
  */
-async function refusalOf(
+async function admissionOf(
   deps: AuthDeps,
   user: User,
   isActive: boolean,
   emailVerified: boolean,
-): Promise<keyof typeof loginRefusalCause | null> {
+): Promise<{ refusal: keyof typeof loginRefusalCause | null; mfaRequired: boolean }> {
   const { tenant, policy } = await loadTenant(deps, user.tenant);
-  if (!isActive) return "ACCOUNT_DISABLED";
-  if (!tenant.isActive) return "TENANT_DISABLED";
-  if (policy.verifiedEmailRequired && !emailVerified) return "EMAIL_NOT_VERIFIED";
-  if (policy.rolesRequired && user.roles.length === 0) return "NO_ROLES";
-  return null;
+  const refusal = !isActive
+    ? "ACCOUNT_DISABLED"
+    : !tenant.isActive
+      ? "TENANT_DISABLED"
+      : policy.verifiedEmailRequired && !emailVerified
+        ? "EMAIL_NOT_VERIFIED"
+        : policy.rolesRequired && user.roles.length === 0
+          ? "NO_ROLES"
+          : null;
+  return { refusal, mfaRequired: policy.mfaRequired };
+}
+
+/**
+ * The second step a user owes before a session: a user with MFA on proves it (VerifyMfa); one
+ * without, in a tenant that requires MFA, enrols first. A ticket for it (`mode` "ticket"), or on
+ * the routes that cannot take a second step, MFA_REQUIRED / MFA_ENROLLMENT_REQUIRED; null when
+ * none is owed. The ticket carries the session epoch read with the password hash, so a password
+ * change or a sign-out everywhere before the second step voids it.
+ */
+async function secondStepOf(
+  deps: AuthDeps,
+  user: User,
+  tenantRequiresMfa: boolean,
+  mode: "ticket" | "refuse",
+  failed: (cause: string, userId?: string) => Promise<void>,
+): Promise<MfaChallenge | null> {
+  const needed = await secondStepFor(deps, user, tenantRequiresMfa);
+  if (needed === null) return null;
+  if (mode === "ticket") return issueChallenge(deps, user, needed);
+  await failed("mfa_required", user.id);
+  throw new AuthError(needed === "verify" ? "MFA_REQUIRED" : "MFA_ENROLLMENT_REQUIRED");
 }
 
 const loginRefusalCause = {
@@ -102,9 +163,15 @@ const loginRefusalCause = {
  * Creates a session for a user who just proved who they are, and issues its first tokens. `user`
  * must come from a PostgreSQL read made for this request: its session epoch is what the store
  * checks (see session-epoch.ts). SESSION_REVOKED when a change to the account finished after that
- * read, ACCOUNT_DISABLED when the user has been disabled since.
+ * read, ACCOUNT_DISABLED when the user has been disabled since. `amr` says how the user proved who
+ * they are; the session keeps it for the tokens of every refresh.
  */
-export async function startSession(deps: AuthDeps, ctx: RequestContext, user: User): Promise<IssuedTokens> {
+export async function startSession(
+  deps: AuthDeps,
+  ctx: RequestContext,
+  user: User,
+  amr: readonly AuthMethod[] = PASSWORD_ONLY,
+): Promise<IssuedTokens> {
   const now = deps.clock.now();
   const sessionId = newSessionId();
   const secret = newSecret();
@@ -121,14 +188,15 @@ export async function startSession(deps: AuthDeps, ctx: RequestContext, user: Us
     absoluteExpiresAt: now + sessionMaxLifetimeMs,
     idleTtlMs,
     epoch: user.sessionEpoch,
+    amr,
   });
   if (outcome === "disabled") throw new AuthError("ACCOUNT_DISABLED");
   if (outcome === "stale") throw supersededByAccountChange();
-  return issueTokens(deps, user, sessionId, secret, idleTtlMs, now);
+  return issueTokens(deps, user, sessionId, secret, idleTtlMs, now, amr);
 }
 
-/** The claims of an access token for the user's session, from a fresh read of the user. */
-export function accessClaimsFor(user: User, sessionId: string): Omit<AccessClaims, "issuedAt" | "expiresAt"> {
+/** The claims of an access token for the user's session, from a fresh read of the user and how the session began (`amr`). */
+export function accessClaimsFor(user: User, sessionId: string, amr: readonly string[]): Omit<AccessClaims, "issuedAt" | "expiresAt"> {
   return {
     userId: user.id,
     tenant: user.tenant,
@@ -137,6 +205,7 @@ export function accessClaimsFor(user: User, sessionId: string): Omit<AccessClaim
     email: user.email,
     emailVerified: user.emailVerifiedAt !== null,
     username: user.username,
+    amr,
   };
 }
 
@@ -148,8 +217,9 @@ export async function issueTokens(
   secret: string,
   refreshTtlMs: number,
   now: number,
+  amr: readonly string[],
 ): Promise<IssuedTokens> {
-  const { token, expiresAt } = await deps.tokens.issue(accessClaimsFor(user, sessionId), now);
+  const { token, expiresAt } = await deps.tokens.issue(accessClaimsFor(user, sessionId, amr), now);
   return {
     accessToken: token,
     refreshToken: formatRefreshToken(user.id, sessionId, secret),

@@ -122,11 +122,24 @@ export interface AccessClaims {
   /** Whether the address was verified when the token was issued (the OIDC `email_verified` claim). */
   readonly emailVerified: boolean;
   readonly username: string | null;
+  /** How the user signed in: RFC 8176 values, those of AuthMethod when we issued the token. */
+  readonly amr: readonly string[];
   /** Seconds since the epoch. */
   readonly issuedAt: number;
   /** Seconds since the epoch. */
   readonly expiresAt: number;
 }
+
+/**
+ * Authentication methods, as RFC 8176 registers them for the `amr` claim: `pwd` a password; `otp`
+ * a one-time password of RFC 4226 or 6238 (a TOTP code); `mfa` more than one factor. A recovery
+ * code gives `pwd` and `mfa` but not `otp`: it is a second factor (something the user keeps), not
+ * a code from the authenticator, so a service that insists on `otp` can tell the two apart.
+ */
+export type AuthMethod = "pwd" | "otp" | "mfa";
+
+/** The `amr` of a sign-in by password alone. */
+export const PASSWORD_ONLY: readonly AuthMethod[] = Object.freeze(["pwd"]);
 
 /** Why an access token is not active; the transport maps these to the proto enum. */
 export type InactiveReason =
@@ -209,7 +222,12 @@ export interface SecurityEvent {
     | "session_revoked"
     | "user_disabled"
     | "user_enabled"
-    | AdminEventType;
+    | AdminEventType
+    | "mfa_enabled"
+    | "mfa_disabled"
+    | "mfa_failed"
+    | "mfa_recovery_code_used"
+    | "mfa_recovery_codes_regenerated";
   readonly tenant: string;
   /** The user the event is about. */
   readonly userId?: string;
@@ -220,3 +238,15 @@ export interface SecurityEvent {
   readonly userAgent?: string;
   readonly detail?: Readonly<Record<string, string | number | boolean | readonly string[]>>;
 }
+
+/** A sign-in that needs a second step: a ticket for VerifyMfa, or for enrolling a second factor. */
+export interface MfaChallenge {
+  readonly kind: "mfa_required" | "mfa_enrollment_required";
+  /** Opaque, single use; only its hash is stored. */
+  readonly ticket: string;
+  /** Seconds. */
+  readonly expiresIn: number;
+}
+
+/** What Login answers: a session's tokens, or the second step it needs first. */
+export type LoginOutcome = { readonly kind: "signed_in"; readonly tokens: IssuedTokens } | MfaChallenge;

@@ -3,10 +3,21 @@
  * implement them; src/app.ts wires them. Store adapters translate an unreachable store into
  * `AuthError("UNAVAILABLE")`.
  */
+
+import type { MfaTickets, SecondFactorStore, SecondFactorThrottle, SecretBox } from "./mfa/ports.js";
 import type { AccessClaims, AccountCredentials, RequestContext, SecurityEvent, TokenCheck, User, UserCredentials } from "./model.js";
 import type { SessionStore } from "./session-store.js";
 import type { Tenant, TenantSettings } from "./tenants.js";
 
+export type {
+  MfaTicketPurpose,
+  MfaTicketRecord,
+  MfaTickets,
+  SecondFactorStore,
+  SecondFactorThrottle,
+  SecretBox,
+  TotpFactor,
+} from "./mfa/ports.js";
 export type { AccessEnd, CreateOutcome, NewSession, RotateOutcome, RotateRequest, SessionLookup, SessionStore } from "./session-store.js";
 
 /** Milliseconds since the epoch; tests pass a controllable clock. */
@@ -232,6 +243,14 @@ export interface AuthPolicy {
   readonly inviteTokenTtlMs: number;
   /** The tenant whose `platform-admin` role administers every tenant (PLATFORM_TENANT). */
   readonly platformTenant: string;
+  /** The issuer shown in authenticator apps (MFA_ISSUER_NAME). */
+  readonly mfaIssuer: string;
+  /** Time steps either side of now whose TOTP code is accepted (MFA_VALID_WINDOW). */
+  readonly mfaValidWindow: number;
+  /** Lifetime of an MFA ticket (MFA_TICKET_TTL). */
+  readonly mfaTicketTtlMs: number;
+  /** How long an enrolment may wait for its first code (MFA_ENROLLMENT_TTL). */
+  readonly mfaEnrollmentTtlMs: number;
 }
 
 /** Everything a flow may use. */
@@ -248,6 +267,10 @@ export interface AuthDeps {
   readonly rateLimiter: RateLimiter;
   readonly background: Background;
   readonly events: SecurityEvents;
+  readonly secondFactors: SecondFactorStore;
+  readonly secretBox: SecretBox;
+  readonly mfaTickets: MfaTickets;
+  readonly secondFactorThrottle: SecondFactorThrottle;
   readonly clock: Clock;
   readonly policy: AuthPolicy;
 }

@@ -24,7 +24,7 @@ export async function refresh(
   const parsed = parseRefreshToken(required("refresh_token", input.refreshToken.trim()));
   if (parsed === null) throw new AuthError("TOKEN_INVALID");
   const { sessionId, secret } = parsed;
-  const userId = await sessionOwner(deps, ctx, parsed.userId, sessionId);
+  const { userId, amr } = await sessionOwner(deps, ctx, parsed.userId, sessionId);
   for (let attempt = 1; ; attempt++) {
     const user = await deps.users.findById(userId);
     if (user === null || !user.isActive) {
@@ -55,16 +55,22 @@ export async function refresh(
       if (attempt < 2) continue;
       throw supersededByAccountChange();
     }
-    return answer(deps, ctx, { user, sessionId, secret, next, now }, outcome);
+    return answer(deps, ctx, { user, sessionId, secret, next, now, amr }, outcome);
   }
 }
 
 /**
- * The user of a live session the caller may refresh in its tenant. Read before rotating: if
+ * The user of a live session the caller may refresh in its tenant, and how the session began
+ * (`amr`, which its new tokens carry again). Read before rotating: if
  * PostgreSQL is down, nothing has changed yet and the client can retry with the same token after
  * the grace window too.
  */
-async function sessionOwner(deps: AuthDeps, ctx: RequestContext, named: string | undefined, sessionId: string): Promise<string> {
+async function sessionOwner(
+  deps: AuthDeps,
+  ctx: RequestContext,
+  named: string | undefined,
+  sessionId: string,
+): Promise<{ userId: string; amr: readonly string[] }> {
   // A token of the earlier two-part shape names no user: the session layout's migration left a
   // pointer from its session to its user. Its successor has the current shape.
   const userId = named ?? (await deps.sessions.legacyOwner(sessionId));
@@ -75,7 +81,7 @@ async function sessionOwner(deps: AuthDeps, ctx: RequestContext, named: string |
   if (session.tenant === null) throw new AuthError(session.userDisabled ? "ACCOUNT_DISABLED" : "SESSION_REVOKED");
   if (!tenantHeaderAllows(ctx.tenantHeader, session.tenant)) throw new AuthError("TENANT_MISMATCH");
   ctx.onIdentified?.({ userId, tenant: session.tenant });
-  return userId;
+  return { userId, amr: session.amr };
 }
 
 interface Rotation {
@@ -85,25 +91,27 @@ interface Rotation {
   readonly secret: string;
   readonly next: string;
   readonly now: number;
+  /** How the session began. */
+  readonly amr: readonly string[];
 }
 
 /** The tokens of a rotation that went through, or why it did not. */
 async function answer(
   deps: AuthDeps,
   ctx: RequestContext,
-  { user, sessionId, secret, next, now }: Rotation,
+  { user, sessionId, secret, next, now, amr }: Rotation,
   outcome: Exclude<RotateOutcome, { kind: "stale" }>,
 ): Promise<IssuedTokens> {
   switch (outcome.kind) {
     case "rotated":
     case "kept":
-      return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now);
+      return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now, amr);
     case "grace": {
       // A retry of a token rotated moments ago (a lost response, a concurrent tab): answer with
       // the successor it already received, so every retry converges on one usable token.
       const successor = openSuccessor(outcome.sealedNext, secret);
       if (successor === null) throw new AuthError("TOKEN_INVALID");
-      return issueTokens(deps, user, sessionId, successor, outcome.ttlMs, now);
+      return issueTokens(deps, user, sessionId, successor, outcome.ttlMs, now, amr);
     }
     case "reused":
       // RFC 9700 §4.14.2: a rotated token came back after the grace window, so it may be in an

@@ -19,6 +19,8 @@ export interface NewSession {
   readonly idleTtlMs: number;
   /** The user's session epoch, read from PostgreSQL together with what this session rests on. */
   readonly epoch: number;
+  /** How the user proved who they are (RFC 8176 `amr`); every token of the session carries it. */
+  readonly amr: readonly string[];
 }
 
 export type CreateOutcome =
@@ -68,6 +70,8 @@ export interface SessionLookup {
   /** The session's tenant; null when the session is gone. */
   readonly tenant: string | null;
   readonly userDisabled: boolean;
+  /** How the session began (`amr`); ["pwd"] for a session older than the field, none for a missing one. */
+  readonly amr: readonly string[];
 }
 
 /** A change that ends a user's access, as the session store records it. */

@@ -19,7 +19,7 @@ export interface TenantSettings {
   readonly verifiedEmailRequired: boolean | null;
   /** Users without any role are refused at sign-in and refresh (the Vigia API's 403). */
   readonly rolesRequired: boolean;
-  /** Stored for the MFA work; not enforced before second factors exist. */
+  /** Users without a second factor must enrol one at sign-in (Login answers mfa_enrollment_required). */
   readonly mfaRequired: boolean;
 }
 

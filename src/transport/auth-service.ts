@@ -4,7 +4,16 @@
  */
 import type { Flows } from "../domain/flows.js";
 import { AuthService } from "../gen/auth/v1/auth_pb.js";
-import { sessionToProto, tokenCheckToProto, tokensToProto, userToProto } from "./convert.js";
+import {
+  loginOutcomeToProto,
+  mfaEnrollmentToProto,
+  mfaStatusToProto,
+  sessionToProto,
+  tokenCheckToProto,
+  tokensToProto,
+  userToProto,
+} from "./convert.js";
+import { qrCodePng } from "./qr.js";
 import { type ServedService, type ServiceHandlers, serveService } from "./services.js";
 
 export function authServiceHandlers(flows: Flows) {
@@ -21,7 +30,28 @@ export function authServiceHandlers(flows: Flows) {
       return {};
     },
     async login(req, ctx) {
-      return tokensToProto(await flows.login(ctx, { identifier: req.identifier, password: req.password }));
+      return loginOutcomeToProto(await flows.signIn(ctx, { identifier: req.identifier, password: req.password }));
+    },
+    async verifyMfa(req, ctx) {
+      return tokensToProto(await flows.verifyMfa(ctx, { mfaTicket: req.mfaTicket, code: req.code, recoveryCode: req.recoveryCode }));
+    },
+    async beginMfaEnrollment(req, ctx) {
+      const enrollment = await flows.beginMfaEnrollment(ctx, { mfaTicket: req.mfaTicket });
+      return mfaEnrollmentToProto(enrollment, await qrCodePng(enrollment.otpauthUri));
+    },
+    async confirmMfaEnrollment(req, ctx) {
+      const { recoveryCodes, tokens } = await flows.confirmMfaEnrollment(ctx, { code: req.code, mfaTicket: req.mfaTicket });
+      return { recoveryCodes: [...recoveryCodes], ...(tokens === undefined ? {} : { tokens: tokensToProto(tokens) }) };
+    },
+    async regenerateRecoveryCodes(req, ctx) {
+      return { recoveryCodes: [...(await flows.regenerateRecoveryCodes(ctx, { code: req.code, password: req.password }))] };
+    },
+    async disableMfa(req, ctx) {
+      await flows.disableMfa(ctx, { code: req.code, password: req.password });
+      return {};
+    },
+    async getMfaStatus(_req, ctx) {
+      return mfaStatusToProto(await flows.mfaStatus(ctx));
     },
     async refresh(req, ctx) {
       return tokensToProto(await flows.refresh(ctx, { refreshToken: req.refreshToken }));

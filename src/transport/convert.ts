@@ -1,9 +1,21 @@
 /** Converters between domain values and protobuf messages, named by direction. */
 import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type AccessClaims, type InactiveReason, type IssuedTokens, primaryRole, type TokenCheck, type User } from "../domain/model.js";
+import type { MfaEnrollment, MfaStatus } from "../domain/mfa/enrollment.js";
+import {
+  type AccessClaims,
+  type InactiveReason,
+  type IssuedTokens,
+  type LoginOutcome,
+  primaryRole,
+  type TokenCheck,
+  type User,
+} from "../domain/model.js";
 import type { ListedSession } from "../domain/sessions.js";
 import {
+  type BeginMfaEnrollmentResponseSchema,
+  type GetMfaStatusResponseSchema,
+  type LoginResponseSchema,
   InactiveReason as ProtoInactiveReason,
   type SessionSchema,
   type UserSchema,
@@ -47,6 +59,43 @@ export function tokensToProto(tokens: IssuedTokens): TokenResponseInit {
     expiresIn: tokens.expiresIn,
     refreshExpiresIn: tokens.refreshExpiresIn,
     user: userToProto(tokens.user),
+  };
+}
+
+/** Login's answer: the tokens, or the ticket of the second step with every token field empty. */
+export function loginOutcomeToProto(outcome: LoginOutcome): MessageInitShape<typeof LoginResponseSchema> {
+  if (outcome.kind === "signed_in") return tokensToProto(outcome.tokens);
+  return {
+    mfaRequired: outcome.kind === "mfa_required",
+    mfaEnrollmentRequired: outcome.kind === "mfa_enrollment_required",
+    mfaTicket: outcome.ticket,
+    mfaTicketExpiresIn: outcome.expiresIn,
+  };
+}
+
+export function mfaEnrollmentToProto(
+  enrollment: MfaEnrollment,
+  qrCodePng: string,
+): MessageInitShape<typeof BeginMfaEnrollmentResponseSchema> {
+  return {
+    secret: enrollment.secret,
+    otpauthUri: enrollment.otpauthUri,
+    qrCodePng,
+    issuer: enrollment.issuer,
+    account: enrollment.account,
+    algorithm: enrollment.algorithm,
+    digits: enrollment.digits,
+    period: enrollment.periodSeconds,
+    expiresAt: timestampFromMs(enrollment.expiresAt),
+  };
+}
+
+export function mfaStatusToProto(status: MfaStatus): MessageInitShape<typeof GetMfaStatusResponseSchema> {
+  return {
+    enabled: status.enabled,
+    ...(status.enabledAt === undefined ? {} : { enabledAt: timestampFromMs(status.enabledAt) }),
+    recoveryCodesRemaining: status.recoveryCodesLeft,
+    enrollmentPending: status.enrollmentPending,
   };
 }
 
@@ -112,5 +161,6 @@ function activeAnswer(claims: AccessClaims): MessageInitShape<typeof ValidateTok
     username: claims.username ?? "",
     issuedAt: timestampFromMs(claims.issuedAt * 1000),
     expiresAt: timestampFromMs(claims.expiresAt * 1000),
+    amr: [...claims.amr],
   };
 }

@@ -116,7 +116,7 @@ describe("the AdminService's authorization matrix", () => {
     DeleteUser: { request: async (tenant) => ({ tenant, userId: await freshUser(tenant) }) },
     SetUserRoles: { request: async (tenant) => ({ tenant, userId: await freshUser(tenant), roles: ["user", "admin"] }) },
     EndUserSessions: { request: async (tenant) => ({ tenant, userId: await freshUser(tenant) }) },
-    // Documented: until second factors exist, every user answers MFA_NOT_ENROLLED.
+    // A fresh user has no second factor to remove (a reset that removes one: test/e2e/mfa.test.ts).
     ResetUserMfa: {
       allowed: "FAILED_PRECONDITION MFA_NOT_ENROLLED",
       request: async (tenant) => ({ tenant, userId: await freshUser(tenant) }),

@@ -7,11 +7,12 @@ import { randomBytes } from "node:crypto";
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport as createNodeTransport } from "@connectrpc/connect-node";
 import { createConnectTransport as createWebTransport } from "@connectrpc/connect-web";
+import { generateSync } from "otplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuthTokens, createAuthClient } from "../../packages/client/src/index.js";
+import { type AuthTokens, createAuthClient, MfaRequiredError } from "../../packages/client/src/index.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createGrpcClient } from "../support/clients.js";
-import { newPassword, recordSecret } from "../support/secrets.js";
+import { newPassword, recordCode, recordSecret } from "../support/secrets.js";
 
 describe.each([
   ["connect-node", (baseUrl: string, interceptors: Interceptor[]) => createNodeTransport({ baseUrl, httpVersion: "1.1", interceptors })],
@@ -24,7 +25,7 @@ describe.each([
   let transport: Transport;
 
   beforeAll(async () => {
-    app = await startTestApp({ name: "auth-client" });
+    app = await startTestApp({ name: "auth-client", env: { KEY_ENCRYPTION_KEY: recordSecret(randomBytes(32).toString("base64")) } });
     const grpc = createGrpcClient(app.grpcAddress);
     await grpc.call("Register", { email, password });
     grpc.close();
@@ -93,6 +94,29 @@ describe.each([
     expect(ConnectError.from(error).code).toBe(Code.Unauthenticated);
     expect(auth.tokens()).toBeUndefined();
     expect(saved).toBeUndefined();
+  });
+
+  it("keeps no tokens from a Login that needs a second factor, and signs in with verifyMfa", async () => {
+    const mfaEmail = `client.mfa.${randomBytes(4).toString("hex")}@example.com`;
+    const auth = createAuthClient({ transport, onTokens: remember });
+    await createAuthClient({ transport }).service.register({ email: mfaEmail, password });
+    await auth.login(mfaEmail, password);
+    const begun = await auth.service.beginMfaEnrollment({});
+    recordSecret(begun.secret);
+    const code = (steps: number) =>
+      recordCode(generateSync({ secret: begun.secret, epoch: Math.floor(app.clock.now() / 1000) + steps * 30 }));
+    await auth.service.confirmMfaEnrollment({ code: code(0) });
+    await auth.logout();
+
+    const error = await auth.login(mfaEmail, password).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MfaRequiredError);
+    expect(auth.tokens()).toBeUndefined();
+    const { ticket, enrollment } = error as MfaRequiredError;
+    expect(enrollment).toBe(false);
+    recordSecret(ticket);
+    app.clock.advance(30_000);
+    expect((await auth.verifyMfa(ticket, { code: code(0) }))?.email).toBe(mfaEmail);
+    expect((await auth.service.me({})).user?.email).toBe(mfaEmail);
   });
 
   it("carries the same fresh token to other services through authorize()", async () => {

@@ -52,7 +52,7 @@ describe("the offline verifier for other services", () => {
 
   it("verifies our tokens against the JWKS and returns their claims", async () => {
     const verified = await createAccessTokenVerifier(options()).verify(await accessToken());
-    expect(verified).toMatchObject({ tenant: "default", email, username: "offline_user", roles: ["user"] });
+    expect(verified).toMatchObject({ tenant: "default", email, username: "offline_user", roles: ["user"], amr: ["pwd"] });
     expect(verified.userId).toMatch(/^[0-9a-f-]{36}$/);
   });
 

@@ -52,7 +52,19 @@ describe("the REST gateway", () => {
     expect(user).toMatchObject({ email, fullName: "Snake Case", username: "", emailVerified: false, isActive: true, roles: ["user"] });
     const login = await post("/v1/auth/login", { identifier: email, password });
     const tokens = (await login.json()) as Record<string, any>;
-    expect(Object.keys(tokens).sort()).toEqual(["accessToken", "expiresIn", "refreshExpiresIn", "refreshToken", "tokenType", "user"]);
+    expect(Object.keys(tokens).sort()).toEqual([
+      "accessToken",
+      "expiresIn",
+      "mfaEnrollmentRequired",
+      "mfaRequired",
+      "mfaTicket",
+      "mfaTicketExpiresIn",
+      "refreshExpiresIn",
+      "refreshToken",
+      "tokenType",
+      "user",
+    ]);
+    expect(tokens).toMatchObject({ mfaRequired: false, mfaEnrollmentRequired: false, mfaTicket: "", mfaTicketExpiresIn: 0 });
     recordSecret(tokens.accessToken);
     const check = (await (await post("/v1/auth/validate-token", { token: "garbage" })).json()) as Record<string, unknown>;
     expect(check).toMatchObject({ active: false, reason: "INACTIVE_REASON_MALFORMED", userId: "", roles: [] });

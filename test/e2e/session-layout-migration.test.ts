@@ -49,7 +49,16 @@ describe("moving sessions from the previous Redis layout", () => {
     await redis.pexpire(`${prefix}s:{${sessionId}}`, 7 * DAY);
     await redis.sadd(`${prefix}u:{${userId}}`, sessionId);
     const { token } = await (app ?? first).app.deps.tokens.issue(
-      { userId, tenant: "default", sessionId, roles: ["user"], email: "old@example.com", emailVerified: false, username: null },
+      {
+        userId,
+        tenant: "default",
+        sessionId,
+        roles: ["user"],
+        email: "old@example.com",
+        emailVerified: false,
+        username: null,
+        amr: ["pwd"],
+      },
       now,
     );
     recordSecret(secret);

@@ -66,6 +66,7 @@ describe("the database key ring", () => {
       email: "a@example.com",
       emailVerified: false,
       username: null,
+      amr: ["pwd"],
     };
     const before = ring.signer().kid;
     const old = await tokens.issue(claims, clock.now());
@@ -114,7 +115,7 @@ describe("the database key ring", () => {
       expect(ring.signer().algorithm).toBe(algorithm);
       const tokens = createAccessTokens(ring, { issuer: "iss", audience: "api", ttlMs: MINUTE, clockSkewMs: 0 });
       const { token } = await tokens.issue(
-        { userId: "u", tenant: "t", sessionId: "s", roles: [], email: "e@example.com", emailVerified: false, username: null },
+        { userId: "u", tenant: "t", sessionId: "s", roles: [], email: "e@example.com", emailVerified: false, username: null, amr: ["pwd"] },
         clock.now(),
       );
       expect(JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString())).toMatchObject({

@@ -48,6 +48,7 @@ describe.each([
       absoluteExpiresAt: now + 30 * DAY,
       idleTtlMs: 7 * DAY,
       epoch: 0,
+      amr: ["pwd"],
       ...overrides,
     };
     expect(await store.create(session)).toBe("created");
@@ -75,7 +76,12 @@ describe.each([
   it("creates a session under its user, active, listed, and stores no raw secret", async () => {
     const { session, secret } = await newSession({ epoch: 4 });
     expect(await store.isActive(session.userId, session.id)).toBe(true);
-    expect(await store.lookup(session.userId, session.id)).toEqual({ tenant: "default", userDisabled: false });
+    expect(await store.lookup(session.userId, session.id)).toEqual({ tenant: "default", userDisabled: false, amr: ["pwd"] });
+    // How a session began is kept for its refreshes; a session of the layout before the field says pwd.
+    const { session: withMfa } = await newSession({ amr: ["pwd", "otp", "mfa"] });
+    expect((await store.lookup(withMfa.userId, withMfa.id)).amr).toEqual(["pwd", "otp", "mfa"]);
+    await redis.hdel(key.session(withMfa.userId, withMfa.id), "am");
+    expect((await store.lookup(withMfa.userId, withMfa.id)).amr).toEqual(["pwd"]);
     const stored = await redis.hgetall(key.session(session.userId, session.id));
     expect(stored).toMatchObject({ u: session.userId, t: "default", c: hashSecret(secret), ep: "4", ip: "203.0.113.7", ua: "test-agent" });
     expect(JSON.stringify(stored)).not.toContain(secret);
@@ -89,7 +95,7 @@ describe.each([
     const { session } = await newSession();
     const stranger = randomUUID();
     expect(await store.isActive(stranger, session.id)).toBe(false);
-    expect(await store.lookup(stranger, session.id)).toEqual({ tenant: null, userDisabled: false });
+    expect(await store.lookup(stranger, session.id)).toEqual({ tenant: null, userDisabled: false, amr: [] });
     expect(await store.revoke(stranger, session.id)).toBe(false);
     expect(await store.isActive(session.userId, session.id)).toBe(true);
   });
@@ -265,7 +271,7 @@ describe.each([
       expect(await store.isUserDisabled(userId)).toBe(false);
       expect(await store.endAccess(userId, { epoch: 1, disablesUser: true })).toBe(1);
       expect(await store.isUserDisabled(userId)).toBe(true);
-      expect(await store.lookup(userId, newSessionId())).toEqual({ tenant: null, userDisabled: true });
+      expect(await store.lookup(userId, newSessionId())).toEqual({ tenant: null, userDisabled: true, amr: [] });
       // While disabled, the state outlives any TTL, and no session starts whatever its epoch.
       expect(await redis.pttl(key.state(userId))).toBe(-1);
       expect(await store.create({ ...(await sessionFor(userId)), epoch: 9 })).toBe("disabled");
@@ -292,6 +298,7 @@ describe.each([
       absoluteExpiresAt: now + DAY,
       idleTtlMs: DAY,
       epoch: 0,
+      amr: ["pwd"],
     };
   }
 

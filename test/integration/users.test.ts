@@ -40,6 +40,7 @@ describe.each([
       "2026_11_24_0004_identifier_keys",
       "2026_11_25_0005_session_epoch",
       "2026_11_25_0006_administration",
+      "2026_11_26_0007_second_factors",
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     await ensureTenant(db, "default", "default");

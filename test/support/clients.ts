@@ -13,7 +13,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { AuthService } from "../../src/gen/auth/v1/auth_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
-import { recordSecret } from "./secrets.js";
+import { recordCode, recordRecoveryCode, recordSecret } from "./secrets.js";
 
 export type CallResult =
   | { readonly ok: true; readonly response: Record<string, any> }
@@ -45,14 +45,30 @@ export interface TestClient {
   close(): void;
 }
 
-const SECRET_FIELDS = ["password", "currentPassword", "newPassword", "token", "refreshToken", "accessToken"];
+const SECRET_FIELDS = [
+  "password",
+  "currentPassword",
+  "newPassword",
+  "token",
+  "refreshToken",
+  "accessToken",
+  "mfaTicket",
+  "secret",
+  "otpauthUri",
+];
 
 function recordSecrets(value: object | undefined): void {
   if (value === undefined) return;
+  const fields = value as Record<string, unknown>;
   for (const field of SECRET_FIELDS) {
-    const secret = (value as Record<string, unknown>)[field];
+    const secret = fields[field];
     if (typeof secret === "string") recordSecret(secret);
   }
+  if (typeof fields.code === "string") recordCode(fields.code);
+  if (typeof fields.recoveryCode === "string") recordRecoveryCode(fields.recoveryCode);
+  if (Array.isArray(fields.recoveryCodes)) for (const code of fields.recoveryCodes) if (typeof code === "string") recordRecoveryCode(code);
+  // ConfirmMfaEnrollment's tokens are a message of their own.
+  if (typeof fields.tokens === "object" && fields.tokens !== null) recordSecrets(fields.tokens);
 }
 
 function recordHeaders(headers: Record<string, string>): void {
@@ -172,6 +188,12 @@ const restRoutes: Record<string, [verb: string, path: string]> = {
   ListSessions: ["GET", "/v1/auth/sessions"],
   RevokeSession: ["DELETE", "/v1/auth/sessions/{sessionId}"],
   ValidateToken: ["POST", "/v1/auth/validate-token"],
+  VerifyMfa: ["POST", "/v1/auth/mfa/verify"],
+  BeginMfaEnrollment: ["POST", "/v1/auth/mfa/totp/begin"],
+  ConfirmMfaEnrollment: ["POST", "/v1/auth/mfa/totp/confirm"],
+  RegenerateRecoveryCodes: ["POST", "/v1/auth/mfa/recovery-codes"],
+  DisableMfa: ["POST", "/v1/auth/mfa/disable"],
+  GetMfaStatus: ["GET", "/v1/auth/mfa"],
 };
 
 /** The ErrorInfo reason in a REST error body (a google.rpc.Status in proto3 JSON). */

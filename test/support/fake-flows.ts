@@ -11,6 +11,7 @@ const names: readonly (keyof Flows)[] = [
   "verifyEmail",
   "resendVerification",
   "login",
+  "signIn",
   "refresh",
   "reissueAccessToken",
   "logout",
@@ -21,6 +22,12 @@ const names: readonly (keyof Flows)[] = [
   "listSessions",
   "revokeSession",
   "validateToken",
+  "verifyMfa",
+  "beginMfaEnrollment",
+  "confirmMfaEnrollment",
+  "regenerateRecoveryCodes",
+  "disableMfa",
+  "mfaStatus",
 ];
 
 export function fakeFlows(overrides: Partial<Flows>): Flows {

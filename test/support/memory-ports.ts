@@ -5,7 +5,7 @@
  * the contract test in test/integration/session-store.test.ts runs against a real Redis). The
  * real-store suites stay as they are; these add a depth that needs no server.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import RedisMock from "ioredis-mock";
 import { AuthError } from "../../src/domain/errors.js";
 import type { AccessClaims, AccountCredentials, SecurityEvent, User, UserCredentials } from "../../src/domain/model.js";
@@ -19,11 +19,17 @@ import type {
   OneTimePurpose,
   OneTimeTokenRecord,
   OneTimeTokens,
+  RateLimiter,
+  SecondFactorStore,
   TenantStore,
   TokenEffect,
+  TotpFactor,
   UserRepository,
 } from "../../src/domain/ports.js";
 import { DEFAULT_TENANT_SETTINGS, type Tenant } from "../../src/domain/tenants.js";
+import { createSecretBox } from "../../src/infra/crypto/secret-box.js";
+import { createMfaTickets } from "../../src/infra/redis/mfa-tickets.js";
+import { createSecondFactorThrottle } from "../../src/infra/redis/rate-limit.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 
 export const testPolicy: AuthPolicy = {
@@ -42,6 +48,10 @@ export const testPolicy: AuthPolicy = {
   mailsPerAddressPerHour: 5,
   inviteTokenTtlMs: 7 * 86_400_000,
   platformTenant: "system",
+  mfaIssuer: "Authward Test",
+  mfaValidWindow: 1,
+  mfaTicketTtlMs: 5 * 60_000,
+  mfaEnrollmentTtlMs: 15 * 60_000,
 };
 
 /** A clock tests move by hand. */
@@ -227,6 +237,70 @@ export class MemoryTenants implements TenantStore {
   }
 }
 
+interface StoredFactor {
+  factor: Omit<TotpFactor, "recoveryCodesLeft">;
+  lastStep: number | null;
+  codes: Map<string, Date | null>;
+}
+
+/** Second factors in memory, with the conditional semantics of the SQL (a step only forward, a code once). */
+export class MemorySecondFactors implements SecondFactorStore {
+  readonly rows = new Map<string, StoredFactor>();
+
+  async find(userId: string): Promise<TotpFactor | null> {
+    const row = this.rows.get(userId);
+    if (row === undefined) return null;
+    return { ...row.factor, recoveryCodesLeft: [...row.codes.values()].filter((used) => used === null).length };
+  }
+  async beginEnrollment(e: Parameters<SecondFactorStore["beginEnrollment"]>[0]): Promise<boolean> {
+    if (this.rows.get(e.userId)?.factor.confirmedAt != null) return false;
+    this.rows.set(e.userId, {
+      factor: {
+        userId: e.userId,
+        tenant: e.tenant,
+        sealedSecret: e.sealedSecret,
+        createdAt: e.at,
+        confirmedAt: null,
+        enrollmentExpiresAt: e.expiresAt,
+      },
+      lastStep: null,
+      codes: new Map(),
+    });
+    return true;
+  }
+  async confirmEnrollment(c: Parameters<SecondFactorStore["confirmEnrollment"]>[0]): Promise<boolean> {
+    const row = this.rows.get(c.userId);
+    const f = row?.factor;
+    if (row === undefined || f === undefined || f.confirmedAt !== null || f.sealedSecret !== c.sealedSecret) return false;
+    if ((f.enrollmentExpiresAt?.getTime() ?? 0) <= c.at.getTime()) return false;
+    row.factor = { ...f, confirmedAt: c.at, enrollmentExpiresAt: null };
+    row.lastStep = c.step;
+    row.codes = new Map(c.recoveryCodeHashes.map((h) => [h, null]));
+    return true;
+  }
+  async acceptStep(userId: string, step: number): Promise<boolean> {
+    const row = this.rows.get(userId);
+    if (row === undefined || row.factor.confirmedAt === null || (row.lastStep !== null && row.lastStep >= step)) return false;
+    row.lastStep = step;
+    return true;
+  }
+  async useRecoveryCode(userId: string, codeHash: string, at: Date): Promise<boolean> {
+    const codes = this.rows.get(userId)?.codes;
+    if (codes === undefined || codes.get(codeHash) !== null) return false;
+    codes.set(codeHash, at);
+    return true;
+  }
+  async replaceRecoveryCodes(userId: string, codeHashes: readonly string[]): Promise<boolean> {
+    const row = this.rows.get(userId);
+    if (row === undefined || row.factor.confirmedAt === null) return false;
+    row.codes = new Map(codeHashes.map((h) => [h, null]));
+    return true;
+  }
+  async remove(userId: string): Promise<number> {
+    return this.rows.delete(userId) ? 1 : 0;
+  }
+}
+
 /** Access tokens that are readable JSON, expiring at the policy's lifetime; `verify` checks expiry only. */
 function fakeAccessTokens(ttlMs: number): AccessTokens {
   return {
@@ -261,6 +335,13 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
   const counts = new Map<string, number>();
   const redis = new RedisMock();
   const fullPolicy = { ...testPolicy, ...policy };
+  const rateLimiter: RateLimiter = {
+    async hit(key, limit) {
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      return (counts.get(key) ?? 0) <= limit;
+    },
+  };
+  const secondFactors = new MemorySecondFactors();
   const deps: AuthDeps = {
     users,
     tenants,
@@ -286,16 +367,16 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
       sendPasswordReset: async (to, link) => void mail.push({ kind: "reset", to, link }),
       sendInvitation: async (to, link) => void mail.push({ kind: "invitation", to, link }),
     },
-    rateLimiter: {
-      async hit(key, limit) {
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-        return (counts.get(key) ?? 0) <= limit;
-      },
-    },
+    rateLimiter,
     background: { defer: (_ctx, _label, task) => void pending.push(task()) },
     events: { record: async (event) => void events.push(event) },
     clock,
     policy: fullPolicy,
+    secondFactors,
+    secretBox: createSecretBox(randomBytes(32)),
+    // The real adapters over the same stand-in Redis and the counting limiter above.
+    mfaTickets: createMfaTickets(redis, `m${randomUUID().slice(0, 8)}:`),
+    secondFactorThrottle: createSecondFactorThrottle(rateLimiter),
   };
   return {
     deps,
@@ -306,6 +387,8 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
     mail,
     events,
     redis,
+    secondFactors,
+    counts,
     /** Waits for the mail the flows deferred. */
     settle: () => Promise.all(pending.splice(0)).then(() => undefined),
   };

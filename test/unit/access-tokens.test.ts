@@ -18,6 +18,7 @@ const claims = {
   email: "a@example.com",
   emailVerified: true,
   username: null,
+  amr: ["pwd"],
 };
 
 /** A ring of one key that a test can take away, as rotation does once a retired key's window ends. */

@@ -104,12 +104,32 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...env, KEY_ENCRYPTION_KEY: kek }).jwt.keyEncryptionKey).toBe(kek);
   });
 
-  it("checks the key-encryption key, and refuses two key sources at once", () => {
+  it("checks the key-encryption key, and keeps it beside a pinned key for second-factor secrets", () => {
     expect(problemsOf({ KEY_ENCRYPTION_KEY: "too-short" })[0]).toMatch(/^KEY_ENCRYPTION_KEY: expected 32 bytes in base64/);
     expect(problemsOf({ KEY_ENCRYPTION_KEY: Buffer.alloc(31).toString("base64") })[0]).toMatch(/^KEY_ENCRYPTION_KEY/);
-    expect(problemsOf({ KEY_ENCRYPTION_KEY: Buffer.alloc(32).toString("base64"), JWT_PRIVATE_KEY: "PEM" })[0]).toMatch(
-      /choose one key source/,
-    );
+    const kek = Buffer.alloc(32, 9).toString("base64");
+    const pinned = loadConfig({ KEY_ENCRYPTION_KEY: kek, JWT_PRIVATE_KEY: "PEM" });
+    expect(pinned.jwt).toMatchObject({ keySource: "configured", keyEncryptionKey: kek });
+  });
+
+  it("reads the MFA settings, with the seed's defaults for the window", () => {
+    expect(loadConfig({}).policy).toMatchObject({
+      mfaIssuer: "Authward",
+      mfaValidWindow: 1,
+      mfaTicketTtlMs: 300_000,
+      mfaEnrollmentTtlMs: 900_000,
+    });
+    const config = loadConfig({ MFA_ISSUER_NAME: "ONI_Justicia", MFA_VALID_WINDOW: "2", MFA_TICKET_TTL: "2m", MFA_ENROLLMENT_TTL: "1h" });
+    expect(config.policy).toMatchObject({
+      mfaIssuer: "ONI_Justicia",
+      mfaValidWindow: 2,
+      mfaTicketTtlMs: 120_000,
+      mfaEnrollmentTtlMs: 3_600_000,
+    });
+    expect(problemsOf({ MFA_VALID_WINDOW: "11" })[0]).toMatch(/^MFA_VALID_WINDOW/);
+    expect(problemsOf({ MFA_ISSUER_NAME: "Acme: Staging" })[0]).toMatch(/^MFA_ISSUER_NAME: .*colon/);
+    expect(problemsOf({ MFA_ISSUER_NAME: "Acme\u0000" })[0]).toMatch(/^MFA_ISSUER_NAME/);
+    expect(problemsOf({ MFA_TICKET_TTL: "1s" })[0]).toMatch(/^MFA_TICKET_TTL/);
   });
 
   it("reads the key from JWT_PRIVATE_KEY_FILE and names the file it cannot read", () => {

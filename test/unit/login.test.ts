@@ -80,6 +80,8 @@ function fakeDeps(
       }),
     },
     passwords,
+    // Nobody here has a second factor.
+    secondFactors: { find: async () => null },
     tokens: { issue: async () => ({ token: "access", expiresAt: 2_000_000_000 }) },
     events: {
       record: async (event: SecurityEvent) => {

@@ -80,7 +80,7 @@ const services: ServedService[] = [
   authService(
     fakeFlows({
       me: async () => first,
-      login: async () => {
+      signIn: async () => {
         throw new AuthError("INVALID_CREDENTIALS");
       },
     }),

@@ -15,6 +15,7 @@ const claims: AccessClaims = {
   email: "a@example.com",
   emailVerified: true,
   username: null,
+  amr: ["pwd"],
   issuedAt: 1,
   expiresAt: 2,
 };

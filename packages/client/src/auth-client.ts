@@ -7,7 +7,7 @@
  * in a browser, connect-node's in Node. It depends on nothing Node-specific.
  *
  *   const auth = createAuthClient({ transport: createConnectTransport({ baseUrl }), onTokens: save });
- *   await auth.login("ada@example.com", password);
+ *   await auth.login("ada@example.com", password); // MfaRequiredError when a second factor is needed: auth.verifyMfa(e.ticket, { code })
  *   const { user } = await auth.service.me({});
  *   // Your own services, with the same tokens:
  *   const orders = createClient(OrderService, auth.authorize(createConnectTransport({ baseUrl: ordersUrl })));
@@ -23,6 +23,25 @@ export interface AuthTokens {
   readonly refreshToken: string;
   /** When the access token expires (ms since the epoch, the client's clock). */
   readonly accessExpiresAt: number;
+}
+
+/**
+ * Login's answer for a user who needs a second factor: no tokens, a ticket for `verifyMfa` (or, with
+ * `enrollment`, for BeginMfaEnrollment and ConfirmMfaEnrollment: the user's tenant requires MFA
+ * and the user has none).
+ */
+export class MfaRequiredError extends Error {
+  override readonly name = "MfaRequiredError";
+  constructor(
+    /** Opaque, single use: pass it to `verifyMfa`. */
+    readonly ticket: string,
+    /** True when the user must enrol a second factor first. */
+    readonly enrollment: boolean,
+    /** Seconds the ticket remains valid. */
+    readonly expiresIn: number,
+  ) {
+    super(enrollment ? "a second factor must be enrolled before signing in" : "a second factor is required: call verifyMfa");
+  }
 }
 
 export interface AuthClientOptions {
@@ -45,7 +64,10 @@ export interface AuthClient {
   readonly service: Client<typeof AuthService>;
   /** Wraps a transport to your own services so that its calls carry the same, fresh, access token. */
   authorize(transport: Transport): Transport;
+  /** Signs in; throws MfaRequiredError (keeping no tokens) when a second factor is needed. */
   login(identifier: string, password: string): Promise<User | undefined>;
+  /** Completes a sign-in that threw MfaRequiredError, with a code from the authenticator app or a recovery code. */
+  verifyMfa(ticket: string, proof: { readonly code: string } | { readonly recoveryCode: string }): Promise<User | undefined>;
   /** Ends this session (or all of them) and forgets the tokens. */
   logout(allSessions?: boolean): Promise<void>;
   tokens(): AuthTokens | undefined;
@@ -160,6 +182,14 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     authorize,
     async login(identifier, password) {
       const answer = await plain.login({ identifier, password }, { headers: tenantHeader });
+      if (answer.mfaRequired || answer.mfaEnrollmentRequired) {
+        throw new MfaRequiredError(answer.mfaTicket, answer.mfaEnrollmentRequired, answer.mfaTicketExpiresIn);
+      }
+      keeper.received(answer);
+      return answer.user;
+    },
+    async verifyMfa(ticket, proof) {
+      const answer = await plain.verifyMfa({ mfaTicket: ticket, ...proof }, { headers: tenantHeader });
       keeper.received(answer);
       return answer.user;
     },

@@ -18,6 +18,11 @@ export interface VerifiedAccessToken {
   /** Whether the address was verified when the token was issued (the `email_verified` claim; false when absent). */
   readonly emailVerified: boolean;
   readonly username: string | undefined;
+  /**
+   * How the user signed in (RFC 8176 `amr`): ["pwd"], or with a second factor ["pwd", "otp",
+   * "mfa"] (a TOTP code) or ["pwd", "mfa"] (a recovery code). Require "mfa" for sensitive operations.
+   */
+  readonly amr: readonly string[];
   /** Seconds since the epoch. */
   readonly issuedAt: number;
   /** Seconds since the epoch. */
@@ -101,7 +106,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
           );
         }
       }
-      const { sub, sid, tid, roles, email, email_verified, username, iat, exp } = payload as Record<string, unknown>;
+      const { sub, sid, tid, roles, email, email_verified, username, amr, iat, exp } = payload as Record<string, unknown>;
       return {
         userId: String(sub),
         tenant: String(tid),
@@ -110,6 +115,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         email: typeof email === "string" ? email : "",
         emailVerified: email_verified === true,
         username: typeof username === "string" ? username : undefined,
+        amr: Array.isArray(amr) ? amr.map(String) : [],
         issuedAt: Number(iat),
         expiresAt: Number(exp),
         claims: payload,

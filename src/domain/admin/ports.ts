@@ -108,19 +108,9 @@ export interface AuditTrail {
   list(query: AuditQuery): Promise<AuditRecord[]>;
 }
 
-/**
- * A user's second factors, as the administration sees them. The service has none yet: the
- * adapter removes nothing until the MFA work stores factors, and it implements this port then.
- */
-export interface SecondFactors {
-  /** Removes every second factor of the user; how many there were. */
-  reset(userId: string): Promise<number>;
-}
-
 /** Everything an administration flow may use. */
 export interface AdminDeps extends AuthDeps {
   readonly directory: UserDirectory;
   readonly roles: RoleStore;
   readonly audit: AuditTrail;
-  readonly secondFactors: SecondFactors;
 }

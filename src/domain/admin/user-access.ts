@@ -110,7 +110,10 @@ export async function resetUserMfa(
   input: { readonly tenant: string; readonly userId: string },
 ): Promise<number> {
   const { actor, user } = await administeredUser(deps, ctx, input);
-  const factorsRemoved = await deps.secondFactors.reset(user.id);
+  // The factor and its recovery codes go; an MFA ticket issued before is refused from now on
+  // (VerifyMfa finds no factor). The user enrols again when they choose, or at their next
+  // sign-in if the tenant requires MFA.
+  const factorsRemoved = await deps.secondFactors.remove(user.id);
   if (factorsRemoved === 0) throw new AuthError("MFA_NOT_ENROLLED");
   await recordUserEvent(deps, actor, user, "user_mfa_reset", { factorsRemoved });
   return factorsRemoved;

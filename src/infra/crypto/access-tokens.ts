@@ -47,15 +47,23 @@ class AlgorithmMismatchError extends Error {}
 
 const isString = (value: unknown): value is string => typeof value === "string" && value !== "";
 
+/** The `amr` claim (RFC 8176): a list of strings, passed on as signed; a token without it claims no method. */
+function methodsOf(amr: unknown): string[] | undefined {
+  if (amr === undefined) return [];
+  return Array.isArray(amr) && amr.every((m) => typeof m === "string") ? amr : undefined;
+}
+
 /** The domain claims of a verified payload; undefined when a claim is missing or mistyped. */
 function claimsOf(payload: JWTPayload): AccessClaims | undefined {
-  const { sub, sid, tid, roles, email, email_verified, username, iat, exp } = payload as Record<string, unknown>;
+  const { sub, sid, tid, roles, email, email_verified, username, iat, exp, amr } = payload as Record<string, unknown>;
   if (!isString(sub) || !isString(sid) || !isString(tid) || typeof email !== "string") return undefined;
   if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string")) return undefined;
   if (username !== undefined && typeof username !== "string") return undefined;
   // Tokens signed before the claim existed lack it: not known to be verified.
   if (email_verified !== undefined && typeof email_verified !== "boolean") return undefined;
   if (typeof iat !== "number" || typeof exp !== "number") return undefined;
+  const methods = methodsOf(amr);
+  if (methods === undefined) return undefined;
   return {
     userId: sub,
     tenant: tid,
@@ -64,6 +72,7 @@ function claimsOf(payload: JWTPayload): AccessClaims | undefined {
     email,
     emailVerified: email_verified === true,
     username: username ?? null,
+    amr: methods,
     issuedAt: iat,
     expiresAt: exp,
   };
@@ -168,7 +177,7 @@ async function sign(
     email: claims.email,
     email_verified: claims.emailVerified,
     ...(claims.username === null ? {} : { username: claims.username }),
-    amr: ["pwd"],
+    amr: [...claims.amr],
   })
     .setProtectedHeader({ alg: key.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(options.issuer)
@@ -216,6 +225,7 @@ async function verifyFully(
     if (claims === undefined) return { check: { active: false, reason: "malformed" } };
     if (claims.issuedAt > Math.floor(now / 1000) + skewSeconds) return { check: { active: false, reason: "not_yet_valid" } };
     Object.freeze(claims.roles);
+    Object.freeze(claims.amr);
     Object.freeze(claims);
     const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
     const verified = { claims, kid: protectedHeader.kid as string, algorithm: protectedHeader.alg, audiences, notBefore: payload.nbf };

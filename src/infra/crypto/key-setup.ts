@@ -29,6 +29,17 @@ export function keyEncryptionKey(config: Config): Buffer {
   return Buffer.from(readFileSync(file, "utf8").trim(), "base64");
 }
 
+/**
+ * The key that seals second-factor secrets: the key-encryption key when there is one (always in
+ * embedded mode, which generates it). A deployment that pins its signing key (JWT_PRIVATE_KEY,
+ * JWT_SECRET) without KEY_ENCRYPTION_KEY has none: enrolment then answers MFA_UNAVAILABLE
+ * (FAILED_PRECONDITION) rather than keep TOTP secrets unencrypted.
+ */
+export function secondFactorKey(config: Config): Buffer | undefined {
+  if (config.jwt.keyEncryptionKey === undefined && !config.embedded.database) return undefined;
+  return keyEncryptionKey(config);
+}
+
 export async function openKeyRing(config: Config, db: Kysely<Database>, clock: Clock, logger: Logger): Promise<KeyRing> {
   const { algorithm } = config.jwt;
   if (config.jwt.keySource === "configured") {

@@ -114,6 +114,26 @@ export interface IdentifierConflictsTable {
   detected_at: Timestamp;
 }
 
+/** A user's TOTP factor; see the 0007 migration. */
+export interface MfaFactorsTable {
+  user_id: string;
+  tenant_id: string;
+  type: Generated<"totp">;
+  secret_sealed: string;
+  created_at: Timestamp;
+  confirmed_at: Date | null;
+  enrollment_expires_at: Date | null;
+  /** bigint: pg returns it as a string. */
+  last_used_step: ColumnType<string | null, number | null, number | null>;
+}
+
+export interface MfaRecoveryCodesTable {
+  user_id: string;
+  code_hash: string;
+  created_at: Date;
+  used_at: Date | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -123,4 +143,6 @@ export interface Database {
   audit_events: AuditEventsTable;
   signing_keys: SigningKeysTable;
   identifier_conflicts: IdentifierConflictsTable;
+  mfa_factors: MfaFactorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
 }

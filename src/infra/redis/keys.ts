@@ -8,8 +8,9 @@
  *
  * - `<prefix>{<user>}:s:<session>`: the session, a hash: u user, t tenant, c current secret hash,
  *   p previous secret hash, pu previous-valid-until (ms), o older hashes (comma-separated),
- *   ca created, lu last used, ae absolute expiry (ms), ep the session epoch it rests on, ip, ua.
- *   Its TTL is the idle lifetime, capped by `ae`.
+ *   ca created, lu last used, ae absolute expiry (ms), ep the session epoch it rests on, am how
+ *   the user signed in (the `amr` values, space-separated; absent on sessions from before second
+ *   factors, which mean `pwd`), ip, ua. Its TTL is the idle lifetime, capped by `ae`.
  * - `<prefix>{<user>}:n:<session>`: the sealed successor of the previous secret, living only for
  *   the grace window.
  * - `<prefix>{<user>}:idx`: a set of the user's session ids (may hold ids of expired sessions;
@@ -17,6 +18,8 @@
  * - `<prefix>{<user>}:st`: the user's state, a hash: e the highest session epoch recorded (see
  *   domain/session-epoch.ts), d the epoch of the change that disabled the user (absent when
  *   enabled). It lives as long as the longest session could, and for ever while `d` is set.
+ * - `<prefix>{<user>}:mfa:<hash>`: an MFA ticket (see infra/redis/mfa-tickets.ts), JSON, living
+ *   as long as the ticket.
  *
  * The layout before 2026-11-25 (`s:{<session>}`, `n:{<session>}`, `u:{<user>}`: a session and its
  * user's index in two slots) is moved to this one by legacy-sessions.ts.
@@ -27,6 +30,7 @@ export interface SessionKeys {
   successor(userId: string, sessionId: string): string;
   index(userId: string): string;
   state(userId: string): string;
+  mfaTicket(userId: string, ticketHash: string): string;
 }
 
 /** A hash tag ends at the first `}`: a brace in the prefix or an id would move keys to other slots. */
@@ -45,5 +49,6 @@ export function sessionKeys(prefix: string): SessionKeys {
     successor: (userId, sessionId) => `${user(userId)}:n:${sessionId}`,
     index: (userId) => `${user(userId)}:idx`,
     state: (userId) => `${user(userId)}:st`,
+    mfaTicket: (userId, ticketHash) => `${user(userId)}:mfa:${ticketHash}`,
   };
 }

@@ -1,6 +1,7 @@
-/** The RateLimiter port on Redis: a fixed-window counter per key, one atomic script. */
+/** The RateLimiter port on Redis (a fixed-window counter per key, one atomic script), and the second-factor throttle on it. */
 import type { Redis } from "ioredis";
-import type { RateLimiter } from "../../domain/ports.js";
+import { AuthError } from "../../domain/errors.js";
+import type { RateLimiter, SecondFactorThrottle } from "../../domain/ports.js";
 import { redisCall } from "./client.js";
 
 // The window starts with the first hit; later hits in it only count.
@@ -20,5 +21,28 @@ export function createRateLimiter(redis: Redis, prefix: string): RateLimiter {
   return {
     hit: (key, limit, windowMs) =>
       redisCall(redis, async () => (await scripted.authRateHit(`${prefix}rl:${key}`, String(windowMs))) <= limit),
+  };
+}
+
+/**
+ * Attempts at one user's second factor (codes, recovery codes, the password where it stands in for
+ * a code), counted before each check and atomically, so that a burst of parallel guesses cannot
+ * slip past the limit; successes count too. Ten in 15 minutes is far more than anyone typing
+ * codes needs; it holds someone who has the password and guesses 6-digit codes (three valid at a
+ * time with MFA_VALID_WINDOW=1) to about 3 chances in 1,000 a day, and every 5 wrong codes cost
+ * them a new Login (the password, and its own limits). Per user only, not per user and address:
+ * a guesser has many addresses. The abuse-limit work (issue 13) may replace this adapter with its
+ * own policy behind the same port.
+ */
+export const SECOND_FACTOR_ATTEMPTS = 10;
+export const SECOND_FACTOR_WINDOW_MS = 15 * 60_000;
+
+export function createSecondFactorThrottle(limiter: RateLimiter): SecondFactorThrottle {
+  return {
+    async attempt(userId) {
+      if (!(await limiter.hit(`mfa:u:${userId}`, SECOND_FACTOR_ATTEMPTS, SECOND_FACTOR_WINDOW_MS))) {
+        throw new AuthError("RATE_LIMITED", { message: "Too many attempts at the second factor; retry later." });
+      }
+    },
   };
 }

@@ -95,6 +95,8 @@ async function createSession({ redis, scripted, keys, sessionMaxLifetimeMs }: St
     String(session.absoluteExpiresAt),
     "ep",
     String(session.epoch),
+    "am",
+    session.amr.join(" "),
   ];
   if (session.ip !== undefined) fields.push("ip", session.ip);
   if (session.userAgent !== undefined) fields.push("ua", session.userAgent.slice(0, 512));
@@ -221,12 +223,17 @@ async function endAccessRound(
 }
 
 async function lookupSession({ redis, keys }: Store, userId: string, sessionId: string) {
-  const results = (await redis.multi().hget(keys.session(userId, sessionId), "t").hexists(keys.state(userId), "d").exec()) ?? [];
+  const results = (await redis.multi().hmget(keys.session(userId, sessionId), "t", "am").hexists(keys.state(userId), "d").exec()) ?? [];
   for (const [error] of results) if (error) throw error;
   // No legacy fallback here: a refresh token naming its user was issued in this layout, and
   // one of the earlier shape found its session through legacyOwner, which moved it.
-  const tenant = results[0]?.[1];
-  return { tenant: typeof tenant === "string" ? tenant : null, userDisabled: results[1]?.[1] === 1 };
+  const [tenant, amr] = (results[0]?.[1] as (string | null)[] | undefined) ?? [];
+  return {
+    tenant: typeof tenant === "string" ? tenant : null,
+    userDisabled: results[1]?.[1] === 1,
+    // Sessions from before second factors were all signed in by password.
+    amr: typeof tenant !== "string" ? [] : typeof amr === "string" && amr !== "" ? amr.split(" ") : ["pwd"],
+  };
 }
 
 async function touchSession({ scripted, keys }: Store, userId: string, sessionId: string, now: number, idleTtlMs: number, epoch: number) {

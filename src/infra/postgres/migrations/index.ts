@@ -9,6 +9,7 @@ import * as signingKeys from "./2026_11_22_0003_signing_keys.js";
 import * as identifierKeys from "./2026_11_24_0004_identifier_keys.js";
 import * as sessionEpoch from "./2026_11_25_0005_session_epoch.js";
 import * as administration from "./2026_11_25_0006_administration.js";
+import * as secondFactors from "./2026_11_26_0007_second_factors.js";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_initial": initial,
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   "2026_11_24_0004_identifier_keys": identifierKeys,
   "2026_11_25_0005_session_epoch": sessionEpoch,
   "2026_11_25_0006_administration": administration,
+  "2026_11_26_0007_second_factors": secondFactors,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file auth/v1/auth.proto.
  */
 export const file_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEiuQIKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSEQoJZnVsbF9uYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDQoFcm9sZXMYBiADKAkSEQoJaXNfYWN0aXZlGAcgASgIEhYKDmVtYWlsX3ZlcmlmaWVkGAggASgIEg4KBnRlbmFudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgtwZXJtaXNzaW9ucxgLIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGbnVtYmVyGAwgASgDEisKCmF0dHJpYnV0ZXMYDSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0InwKD1JlZ2lzdGVyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIVCgh1c2VybmFtZRgDIAEoCUgAiAEBEhYKCWZ1bGxfbmFtZRgEIAEoCUgBiAEBQgsKCV91c2VybmFtZUIMCgpfZnVsbF9uYW1lIi8KEFJlZ2lzdGVyUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmF1dGgudjEuVXNlciIjChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkiMgoTVmVyaWZ5RW1haWxSZXNwb25zZRIbCgR1c2VyGAEgASgLMg0uYXV0aC52MS5Vc2VyIioKGVJlc2VuZFZlcmlmaWNhdGlvblJlcXVlc3QSDQoFZW1haWwYASABKAkiHAoaUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2UiNAoMTG9naW5SZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkinQEKDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoBRIbCgR1c2VyGAYgASgLMg0uYXV0aC52MS5Vc2VyIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkinwEKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgp0b2tlbl90eXBlGAMgASgJEhIKCmV4cGlyZXNfaW4YBCABKAUSGgoScmVmcmVzaF9leHBpcmVzX2luGAUgASgFEhsKBHVzZXIYBiABKAsyDS5hdXRoLnYxLlVzZXIiJQoNTG9nb3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiKAoOTG9nb3V0UmVzcG9uc2USFgoOc2Vzc2lvbnNfZW5kZWQYASABKAUiCwoJTWVSZXF1ZXN0IikKCk1lUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmF1dGgudjEuVXNlciJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIWCg5zZXNzaW9uc19lbmRlZBgBIAEoBSIsChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSDQoFZW1haWwYASABKAkiHgocUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZSJKChRSZXNldFBhc3N3b3JkUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkSDQoFZW1haWwYAyABKAkiTgoVUmVzZXRQYXNzd29yZFJlc3BvbnNlEg0KBWVtYWlsGAEgASgJEg4KBnRlbmFudBgCIAEoCRIWCg5zZXNzaW9uc19lbmRlZBgDIAEoBSLYAQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgoKAmlwGAUgASgJEhIKCnVzZXJfYWdlbnQYBiABKAkSDwoHY3VycmVudBgHIAEoCCIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0IjoKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiIKCHNlc3Npb25zGAEgAygLMhAuYXV0aC52MS5TZXNzaW9uIioKFFJldm9rZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFwoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlIn8KFFZhbGlkYXRlVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhUKCGF1ZGllbmNlGAIgASgJSACIAQESFgoOcmVxdWlyZWRfcm9sZXMYAyADKAkSHAoUcmVxdWlyZWRfcGVybWlzc2lvbnMYBCADKAlCCwoJX2F1ZGllbmNlIqwCChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEicKBnJlYXNvbhgCIAEoDjIXLmF1dGgudjEuSW5hY3RpdmVSZWFzb24SDwoHdXNlcl9pZBgDIAEoCRIOCgZ0ZW5hbnQYBCABKAkSEgoKc2Vzc2lvbl9pZBgFIAEoCRINCgVyb2xlcxgGIAMoCRINCgVlbWFpbBgHIAEoCRIQCgh1c2VybmFtZRgIIAEoCRItCglpc3N1ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmVtYWlsX3ZlcmlmaWVkGAsgASgIKpQECg5JbmFjdGl2ZVJlYXNvbhIfChtJTkFDVElWRV9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlJTkFDVElWRV9SRUFTT05fTUFMRk9STUVEEAESIQodSU5BQ1RJVkVfUkVBU09OX0JBRF9TSUdOQVRVUkUQAhIpCiVJTkFDVElWRV9SRUFTT05fQUxHT1JJVEhNX05PVF9BTExPV0VEEAMSHwobSU5BQ1RJVkVfUkVBU09OX1VOS05PV05fS0VZEAQSGwoXSU5BQ1RJVkVfUkVBU09OX0VYUElSRUQQBRIhCh1JTkFDVElWRV9SRUFTT05fTk9UX1lFVF9WQUxJRBAGEiAKHElOQUNUSVZFX1JFQVNPTl9XUk9OR19JU1NVRVIQBxIiCh5JTkFDVElWRV9SRUFTT05fV1JPTkdfQVVESUVOQ0UQCBIeChpJTkFDVElWRV9SRUFTT05fV1JPTkdfVFlQRRAJEhsKF0lOQUNUSVZFX1JFQVNPTl9SRVZPS0VEEAoSIAocSU5BQ1RJVkVfUkVBU09OX1dST05HX1RFTkFOVBALEh0KGUlOQUNUSVZFX1JFQVNPTl9UT09fTEFSR0UQDBIhCh1JTkFDVElWRV9SRUFTT05fVVNFUl9ESVNBQkxFRBANEiwKKElOQUNUSVZFX1JFQVNPTl9JTlNVRkZJQ0lFTlRfUEVSTUlTU0lPTlMQDjKwCwoLQXV0aFNlcnZpY2USYQoIUmVnaXN0ZXISGC5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBoZLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZSIgyPMYAYLT5JMCFjoBKiIRL3YxL2F1dGgvcmVnaXN0ZXISbgoLVmVyaWZ5RW1haWwSGy5hdXRoLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBocLmF1dGgudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIkyPMYAYLT5JMCGjoBKiIVL3YxL2F1dGgvdmVyaWZ5LWVtYWlsEooBChJSZXNlbmRWZXJpZmljYXRpb24SIi5hdXRoLnYxLlJlc2VuZFZlcmlmaWNhdGlvblJlcXVlc3QaIy5hdXRoLnYxLlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIivI8xgBgtPkkwIhOgEqIhwvdjEvYXV0aC9yZXNlbmQtdmVyaWZpY2F0aW9uElUKBUxvZ2luEhUuYXV0aC52MS5Mb2dpblJlcXVlc3QaFi5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiHcjzGAGC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luEl0KB1JlZnJlc2gSFy5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GhguYXV0aC52MS5SZWZyZXNoUmVzcG9uc2UiH8jzGAGC0+STAhU6ASoiEC92MS9hdXRoL3JlZnJlc2gSWQoGTG9nb3V0EhYuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GhcuYXV0aC52MS5Mb2dvdXRSZXNwb25zZSIeyPMYAoLT5JMCFDoBKiIPL3YxL2F1dGgvbG9nb3V0EkYKAk1lEhIuYXV0aC52MS5NZVJlcXVlc3QaEy5hdXRoLnYxLk1lUmVzcG9uc2UiF8jzGAKC0+STAg0SCy92MS9hdXRoL21lEnoKDkNoYW5nZVBhc3N3b3JkEh4uYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaHy5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiJ8jzGAKC0+STAh06ASoiGC92MS9hdXRoL2NoYW5nZS1wYXNzd29yZBKTAQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSJC5hdXRoLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBolLmF1dGgudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZSIuyPMYAYLT5JMCJDoBKiIfL3YxL2F1dGgvcmVxdWVzdC1wYXNzd29yZC1yZXNldBJ2Cg1SZXNldFBhc3N3b3JkEh0uYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBoeLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIibI8xgDgtPkkwIcOgEqIhcvdjEvYXV0aC9yZXNldC1wYXNzd29yZBJqCgxMaXN0U2Vzc2lvbnMSHC5hdXRoLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHS5hdXRoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIh3I8xgCgtPkkwITEhEvdjEvYXV0aC9zZXNzaW9ucxJ6Cg1SZXZva2VTZXNzaW9uEh0uYXV0aC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBoeLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIirI8xgCgtPkkwIgKh4vdjEvYXV0aC9zZXNzaW9ucy97c2Vzc2lvbl9pZH0SdgoNVmFsaWRhdGVUb2tlbhIdLmF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaHi5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSImyPMYAYLT5JMCHDoBKiIXL3YxL2F1dGgvdmFsaWRhdGUtdG9rZW5iBnByb3RvMw", [file_auth_v1_options, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChJhdXRoL3YxL2F1dGgucHJvdG8SB2F1dGgudjEiuQIKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEAoIdXNlcm5hbWUYAyABKAkSEQoJZnVsbF9uYW1lGAQgASgJEgwKBHJvbGUYBSABKAkSDQoFcm9sZXMYBiADKAkSEQoJaXNfYWN0aXZlGAcgASgIEhYKDmVtYWlsX3ZlcmlmaWVkGAggASgIEg4KBnRlbmFudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgtwZXJtaXNzaW9ucxgLIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGbnVtYmVyGAwgASgDEisKCmF0dHJpYnV0ZXMYDSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0InwKD1JlZ2lzdGVyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIVCgh1c2VybmFtZRgDIAEoCUgAiAEBEhYKCWZ1bGxfbmFtZRgEIAEoCUgBiAEBQgsKCV91c2VybmFtZUIMCgpfZnVsbF9uYW1lIi8KEFJlZ2lzdGVyUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmF1dGgudjEuVXNlciIjChJWZXJpZnlFbWFpbFJlcXVlc3QSDQoFdG9rZW4YASABKAkiMgoTVmVyaWZ5RW1haWxSZXNwb25zZRIbCgR1c2VyGAEgASgLMg0uYXV0aC52MS5Vc2VyIioKGVJlc2VuZFZlcmlmaWNhdGlvblJlcXVlc3QSDQoFZW1haWwYASABKAkiHAoaUmVzZW5kVmVyaWZpY2F0aW9uUmVzcG9uc2UiNAoMTG9naW5SZXF1ZXN0EhIKCmlkZW50aWZpZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAkihwIKDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoBRIbCgR1c2VyGAYgASgLMg0uYXV0aC52MS5Vc2VyEhQKDG1mYV9yZXF1aXJlZBgHIAEoCBIfChdtZmFfZW5yb2xsbWVudF9yZXF1aXJlZBgIIAEoCBISCgptZmFfdGlja2V0GAkgASgJEh0KFW1mYV90aWNrZXRfZXhwaXJlc19pbhgKIAEoBSJLChBWZXJpZnlNZmFSZXF1ZXN0EhIKCm1mYV90aWNrZXQYASABKAkSDAoEY29kZRgCIAEoCRIVCg1yZWNvdmVyeV9jb2RlGAMgASgJIqEBChFWZXJpZnlNZmFSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgp0b2tlbl90eXBlGAMgASgJEhIKCmV4cGlyZXNfaW4YBCABKAUSGgoScmVmcmVzaF9leHBpcmVzX2luGAUgASgFEhsKBHVzZXIYBiABKAsyDS5hdXRoLnYxLlVzZXIinQEKDVNlc3Npb25Ub2tlbnMSFAoMYWNjZXNzX3Rva2VuGAEgASgJEhUKDXJlZnJlc2hfdG9rZW4YAiABKAkSEgoKdG9rZW5fdHlwZRgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFEhoKEnJlZnJlc2hfZXhwaXJlc19pbhgFIAEoBRIbCgR1c2VyGAYgASgLMg0uYXV0aC52MS5Vc2VyIi8KGUJlZ2luTWZhRW5yb2xsbWVudFJlcXVlc3QSEgoKbWZhX3RpY2tldBgBIAEoCSLaAQoaQmVnaW5NZmFFbnJvbGxtZW50UmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEhMKC290cGF1dGhfdXJpGAIgASgJEhMKC3FyX2NvZGVfcG5nGAMgASgJEg4KBmlzc3VlchgEIAEoCRIPCgdhY2NvdW50GAUgASgJEhEKCWFsZ29yaXRobRgGIAEoCRIOCgZkaWdpdHMYByABKAUSDgoGcGVyaW9kGAggASgFEi4KCmV4cGlyZXNfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj8KG0NvbmZpcm1NZmFFbnJvbGxtZW50UmVxdWVzdBIMCgRjb2RlGAEgASgJEhIKCm1mYV90aWNrZXQYAiABKAkiXgocQ29uZmlybU1mYUVucm9sbG1lbnRSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCRImCgZ0b2tlbnMYAiABKAsyFi5hdXRoLnYxLlNlc3Npb25Ub2tlbnMiQAoeUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXNSZXF1ZXN0EgwKBGNvZGUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiOQofUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXNSZXNwb25zZRIWCg5yZWNvdmVyeV9jb2RlcxgBIAMoCSIzChFEaXNhYmxlTWZhUmVxdWVzdBIMCgRjb2RlGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIhQKEkRpc2FibGVNZmFSZXNwb25zZSIVChNHZXRNZmFTdGF0dXNSZXF1ZXN0IpUBChRHZXRNZmFTdGF0dXNSZXNwb25zZRIPCgdlbmFibGVkGAEgASgIEi4KCmVuYWJsZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKGHJlY292ZXJ5X2NvZGVzX3JlbWFpbmluZxgDIAEoBRIaChJlbnJvbGxtZW50X3BlbmRpbmcYBCABKAgiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSKfAQoPUmVmcmVzaFJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUSGwoEdXNlchgGIAEoCzINLmF1dGgudjEuVXNlciIlCg1Mb2dvdXRSZXF1ZXN0EhQKDGFsbF9zZXNzaW9ucxgBIAEoCCIoCg5Mb2dvdXRSZXNwb25zZRIWCg5zZXNzaW9uc19lbmRlZBgBIAEoBSILCglNZVJlcXVlc3QiKQoKTWVSZXNwb25zZRIbCgR1c2VyGAEgASgLMg0uYXV0aC52MS5Vc2VyIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIwChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEhYKDnNlc3Npb25zX2VuZGVkGAEgASgFIiwKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBINCgVlbWFpbBgBIAEoCSIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIkoKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCRINCgVlbWFpbBgDIAEoCSJOChVSZXNldFBhc3N3b3JkUmVzcG9uc2USDQoFZW1haWwYASABKAkSDgoGdGVuYW50GAIgASgJEhYKDnNlc3Npb25zX2VuZGVkGAMgASgFItgBCgdTZXNzaW9uEgoKAmlkGAEgASgJEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCgoCaXAYBSABKAkSEgoKdXNlcl9hZ2VudBgGIAEoCRIPCgdjdXJyZW50GAcgASgIIhUKE0xpc3RTZXNzaW9uc1JlcXVlc3QiOgoUTGlzdFNlc3Npb25zUmVzcG9uc2USIgoIc2Vzc2lvbnMYASADKAsyEC5hdXRoLnYxLlNlc3Npb24iKgoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIXChVSZXZva2VTZXNzaW9uUmVzcG9uc2UifwoUVmFsaWRhdGVUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFQoIYXVkaWVuY2UYAiABKAlIAIgBARIWCg5yZXF1aXJlZF9yb2xlcxgDIAMoCRIcChRyZXF1aXJlZF9wZXJtaXNzaW9ucxgEIAMoCUILCglfYXVkaWVuY2UiuQIKFVZhbGlkYXRlVG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSJwoGcmVhc29uGAIgASgOMhcuYXV0aC52MS5JbmFjdGl2ZVJlYXNvbhIPCgd1c2VyX2lkGAMgASgJEg4KBnRlbmFudBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEg0KBXJvbGVzGAYgAygJEg0KBWVtYWlsGAcgASgJEhAKCHVzZXJuYW1lGAggASgJEi0KCWlzc3VlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZW1haWxfdmVyaWZpZWQYCyABKAgSCwoDYW1yGAwgAygJKpQECg5JbmFjdGl2ZVJlYXNvbhIfChtJTkFDVElWRV9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlJTkFDVElWRV9SRUFTT05fTUFMRk9STUVEEAESIQodSU5BQ1RJVkVfUkVBU09OX0JBRF9TSUdOQVRVUkUQAhIpCiVJTkFDVElWRV9SRUFTT05fQUxHT1JJVEhNX05PVF9BTExPV0VEEAMSHwobSU5BQ1RJVkVfUkVBU09OX1VOS05PV05fS0VZEAQSGwoXSU5BQ1RJVkVfUkVBU09OX0VYUElSRUQQBRIhCh1JTkFDVElWRV9SRUFTT05fTk9UX1lFVF9WQUxJRBAGEiAKHElOQUNUSVZFX1JFQVNPTl9XUk9OR19JU1NVRVIQBxIiCh5JTkFDVElWRV9SRUFTT05fV1JPTkdfQVVESUVOQ0UQCBIeChpJTkFDVElWRV9SRUFTT05fV1JPTkdfVFlQRRAJEhsKF0lOQUNUSVZFX1JFQVNPTl9SRVZPS0VEEAoSIAocSU5BQ1RJVkVfUkVBU09OX1dST05HX1RFTkFOVBALEh0KGUlOQUNUSVZFX1JFQVNPTl9UT09fTEFSR0UQDBIhCh1JTkFDVElWRV9SRUFTT05fVVNFUl9ESVNBQkxFRBANEiwKKElOQUNUSVZFX1JFQVNPTl9JTlNVRkZJQ0lFTlRfUEVSTUlTU0lPTlMQDjKeEQoLQXV0aFNlcnZpY2USYQoIUmVnaXN0ZXISGC5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBoZLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZSIgyPMYAYLT5JMCFjoBKiIRL3YxL2F1dGgvcmVnaXN0ZXISbgoLVmVyaWZ5RW1haWwSGy5hdXRoLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBocLmF1dGgudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIkyPMYAYLT5JMCGjoBKiIVL3YxL2F1dGgvdmVyaWZ5LWVtYWlsEooBChJSZXNlbmRWZXJpZmljYXRpb24SIi5hdXRoLnYxLlJlc2VuZFZlcmlmaWNhdGlvblJlcXVlc3QaIy5hdXRoLnYxLlJlc2VuZFZlcmlmaWNhdGlvblJlc3BvbnNlIivI8xgBgtPkkwIhOgEqIhwvdjEvYXV0aC9yZXNlbmQtdmVyaWZpY2F0aW9uElUKBUxvZ2luEhUuYXV0aC52MS5Mb2dpblJlcXVlc3QaFi5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiHcjzGAGC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luEmYKCVZlcmlmeU1mYRIZLmF1dGgudjEuVmVyaWZ5TWZhUmVxdWVzdBoaLmF1dGgudjEuVmVyaWZ5TWZhUmVzcG9uc2UiIsjzGAGC0+STAhg6ASoiEy92MS9hdXRoL21mYS92ZXJpZnkShQEKEkJlZ2luTWZhRW5yb2xsbWVudBIiLmF1dGgudjEuQmVnaW5NZmFFbnJvbGxtZW50UmVxdWVzdBojLmF1dGgudjEuQmVnaW5NZmFFbnJvbGxtZW50UmVzcG9uc2UiJsjzGAOC0+STAhw6ASoiFy92MS9hdXRoL21mYS90b3RwL2JlZ2luEo0BChRDb25maXJtTWZhRW5yb2xsbWVudBIkLmF1dGgudjEuQ29uZmlybU1mYUVucm9sbG1lbnRSZXF1ZXN0GiUuYXV0aC52MS5Db25maXJtTWZhRW5yb2xsbWVudFJlc3BvbnNlIijI8xgDgtPkkwIeOgEqIhkvdjEvYXV0aC9tZmEvdG90cC9jb25maXJtEpgBChdSZWdlbmVyYXRlUmVjb3ZlcnlDb2RlcxInLmF1dGgudjEuUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXNSZXF1ZXN0GiguYXV0aC52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1Jlc3BvbnNlIirI8xgCgtPkkwIgOgEqIhsvdjEvYXV0aC9tZmEvcmVjb3ZlcnktY29kZXMSagoKRGlzYWJsZU1mYRIaLmF1dGgudjEuRGlzYWJsZU1mYVJlcXVlc3QaGy5hdXRoLnYxLkRpc2FibGVNZmFSZXNwb25zZSIjyPMYAoLT5JMCGToBKiIUL3YxL2F1dGgvbWZhL2Rpc2FibGUSZQoMR2V0TWZhU3RhdHVzEhwuYXV0aC52MS5HZXRNZmFTdGF0dXNSZXF1ZXN0Gh0uYXV0aC52MS5HZXRNZmFTdGF0dXNSZXNwb25zZSIYyPMYAoLT5JMCDhIML3YxL2F1dGgvbWZhEl0KB1JlZnJlc2gSFy5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GhguYXV0aC52MS5SZWZyZXNoUmVzcG9uc2UiH8jzGAGC0+STAhU6ASoiEC92MS9hdXRoL3JlZnJlc2gSWQoGTG9nb3V0EhYuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GhcuYXV0aC52MS5Mb2dvdXRSZXNwb25zZSIeyPMYAoLT5JMCFDoBKiIPL3YxL2F1dGgvbG9nb3V0EkYKAk1lEhIuYXV0aC52MS5NZVJlcXVlc3QaEy5hdXRoLnYxLk1lUmVzcG9uc2UiF8jzGAKC0+STAg0SCy92MS9hdXRoL21lEnoKDkNoYW5nZVBhc3N3b3JkEh4uYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaHy5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiJ8jzGAKC0+STAh06ASoiGC92MS9hdXRoL2NoYW5nZS1wYXNzd29yZBKTAQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSJC5hdXRoLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBolLmF1dGgudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZSIuyPMYAYLT5JMCJDoBKiIfL3YxL2F1dGgvcmVxdWVzdC1wYXNzd29yZC1yZXNldBJ2Cg1SZXNldFBhc3N3b3JkEh0uYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBoeLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIibI8xgDgtPkkwIcOgEqIhcvdjEvYXV0aC9yZXNldC1wYXNzd29yZBJqCgxMaXN0U2Vzc2lvbnMSHC5hdXRoLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHS5hdXRoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIh3I8xgCgtPkkwITEhEvdjEvYXV0aC9zZXNzaW9ucxJ6Cg1SZXZva2VTZXNzaW9uEh0uYXV0aC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBoeLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIirI8xgCgtPkkwIgKh4vdjEvYXV0aC9zZXNzaW9ucy97c2Vzc2lvbl9pZH0SdgoNVmFsaWRhdGVUb2tlbhIdLmF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaHi5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSImyPMYAYLT5JMCHDoBKiIXL3YxL2F1dGgvdmFsaWRhdGUtdG9rZW5iBnByb3RvMw", [file_auth_v1_options, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A user as clients see it. Never carries a password or a hash.
@@ -310,7 +310,9 @@ export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
   messageDesc(file_auth_v1_auth, 7);
 
 /**
- * Login output: a new session's tokens and the user.
+ * Login output: a new session's tokens and the user; or, when a second factor is needed first,
+ * only `mfa_required` (or `mfa_enrollment_required`), `mfa_ticket` and `mfa_ticket_expires_in`,
+ * and every other field empty. A client that ignores those fields sees no tokens.
  *
  * @generated from message auth.v1.LoginResponse
  */
@@ -357,6 +359,36 @@ export type LoginResponse = Message<"auth.v1.LoginResponse"> & {
    * @generated from field: auth.v1.User user = 6;
    */
   user?: User | undefined;
+
+  /**
+   * The user has MFA on: send `mfa_ticket` and a code to VerifyMfa for the tokens.
+   *
+   * @generated from field: bool mfa_required = 7;
+   */
+  mfaRequired: boolean;
+
+  /**
+   * The user's tenant requires MFA and the user has none: enrol one with BeginMfaEnrollment and
+   * ConfirmMfaEnrollment, passing `mfa_ticket`; confirming signs the user in.
+   *
+   * @generated from field: bool mfa_enrollment_required = 8;
+   */
+  mfaEnrollmentRequired: boolean;
+
+  /**
+   * Opaque and single use; set only with `mfa_required` or `mfa_enrollment_required`. Keep it
+   * secret: with a code it is a session.
+   *
+   * @generated from field: string mfa_ticket = 9;
+   */
+  mfaTicket: string;
+
+  /**
+   * Seconds the ticket remains valid.
+   *
+   * @generated from field: int32 mfa_ticket_expires_in = 10;
+   */
+  mfaTicketExpiresIn: number;
 };
 
 /**
@@ -365,6 +397,459 @@ export type LoginResponse = Message<"auth.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_auth_v1_auth, 8);
+
+/**
+ * VerifyMfa input. Exactly one of `code` and `recovery_code`.
+ *
+ * @generated from message auth.v1.VerifyMfaRequest
+ */
+export type VerifyMfaRequest = Message<"auth.v1.VerifyMfaRequest"> & {
+  /**
+   * Required. The ticket Login answered with `mfa_required`.
+   *
+   * @generated from field: string mfa_ticket = 1;
+   */
+  mfaTicket: string;
+
+  /**
+   * The 6 digits the authenticator app shows now (spaces between them are ignored).
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * One of the recovery codes, e.g. `7KQ2-M9XD-4TPA-HW3C`: any case, dashes and spaces anywhere,
+   * and I, L, O read as 1, 1, 0. Each works once.
+   *
+   * @generated from field: string recovery_code = 3;
+   */
+  recoveryCode: string;
+};
+
+/**
+ * Describes the message auth.v1.VerifyMfaRequest.
+ * Use `create(VerifyMfaRequestSchema)` to create a new message.
+ */
+export const VerifyMfaRequestSchema: GenMessage<VerifyMfaRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 9);
+
+/**
+ * VerifyMfa output: the fields of LoginResponse that a sign-in without MFA answers.
+ *
+ * @generated from message auth.v1.VerifyMfaResponse
+ */
+export type VerifyMfaResponse = Message<"auth.v1.VerifyMfaResponse"> & {
+  /**
+   * A JWT to send as `authorization: Bearer <access_token>`; valid for `expires_in` seconds.
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * An opaque token for Refresh.
+   *
+   * @generated from field: string refresh_token = 2;
+   */
+  refreshToken: string;
+
+  /**
+   * Always "Bearer".
+   *
+   * @generated from field: string token_type = 3;
+   */
+  tokenType: string;
+
+  /**
+   * Lifetime of the access token in seconds.
+   *
+   * @generated from field: int32 expires_in = 4;
+   */
+  expiresIn: number;
+
+  /**
+   * Lifetime of the refresh token in seconds.
+   *
+   * @generated from field: int32 refresh_expires_in = 5;
+   */
+  refreshExpiresIn: number;
+
+  /**
+   * The signed-in user.
+   *
+   * @generated from field: auth.v1.User user = 6;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message auth.v1.VerifyMfaResponse.
+ * Use `create(VerifyMfaResponseSchema)` to create a new message.
+ */
+export const VerifyMfaResponseSchema: GenMessage<VerifyMfaResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 10);
+
+/**
+ * A new session's tokens, as LoginResponse carries them.
+ *
+ * @generated from message auth.v1.SessionTokens
+ */
+export type SessionTokens = Message<"auth.v1.SessionTokens"> & {
+  /**
+   * A JWT to send as `authorization: Bearer <access_token>`; valid for `expires_in` seconds.
+   *
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * An opaque token for Refresh.
+   *
+   * @generated from field: string refresh_token = 2;
+   */
+  refreshToken: string;
+
+  /**
+   * Always "Bearer".
+   *
+   * @generated from field: string token_type = 3;
+   */
+  tokenType: string;
+
+  /**
+   * Lifetime of the access token in seconds.
+   *
+   * @generated from field: int32 expires_in = 4;
+   */
+  expiresIn: number;
+
+  /**
+   * Lifetime of the refresh token in seconds.
+   *
+   * @generated from field: int32 refresh_expires_in = 5;
+   */
+  refreshExpiresIn: number;
+
+  /**
+   * The signed-in user.
+   *
+   * @generated from field: auth.v1.User user = 6;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message auth.v1.SessionTokens.
+ * Use `create(SessionTokensSchema)` to create a new message.
+ */
+export const SessionTokensSchema: GenMessage<SessionTokens> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 11);
+
+/**
+ * BeginMfaEnrollment input: a bearer token, or the ticket of a Login that answered
+ * `mfa_enrollment_required`.
+ *
+ * @generated from message auth.v1.BeginMfaEnrollmentRequest
+ */
+export type BeginMfaEnrollmentRequest = Message<"auth.v1.BeginMfaEnrollmentRequest"> & {
+  /**
+   * The enrolment ticket; empty when the caller sends a bearer token.
+   *
+   * @generated from field: string mfa_ticket = 1;
+   */
+  mfaTicket: string;
+};
+
+/**
+ * Describes the message auth.v1.BeginMfaEnrollmentRequest.
+ * Use `create(BeginMfaEnrollmentRequestSchema)` to create a new message.
+ */
+export const BeginMfaEnrollmentRequestSchema: GenMessage<BeginMfaEnrollmentRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 12);
+
+/**
+ * BeginMfaEnrollment output: what the authenticator app needs, three ways.
+ *
+ * @generated from message auth.v1.BeginMfaEnrollmentResponse
+ */
+export type BeginMfaEnrollmentResponse = Message<"auth.v1.BeginMfaEnrollmentResponse"> & {
+  /**
+   * The secret in base32 (RFC 4648, no padding), for typing into the app by hand.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+
+  /**
+   * `otpauth://totp/<issuer>:<account>?secret=…&issuer=…&algorithm=SHA1&digits=6&period=30`.
+   *
+   * @generated from field: string otpauth_uri = 2;
+   */
+  otpauthUri: string;
+
+  /**
+   * A QR code of `otpauth_uri`, as a PNG data URL (`data:image/png;base64,…`), ready for an
+   * `<img src>`.
+   *
+   * @generated from field: string qr_code_png = 3;
+   */
+  qrCodePng: string;
+
+  /**
+   * The issuer the app shows (MFA_ISSUER_NAME).
+   *
+   * @generated from field: string issuer = 4;
+   */
+  issuer: string;
+
+  /**
+   * The account the app shows: the user's email address.
+   *
+   * @generated from field: string account = 5;
+   */
+  account: string;
+
+  /**
+   * Always "SHA1".
+   *
+   * @generated from field: string algorithm = 6;
+   */
+  algorithm: string;
+
+  /**
+   * Always 6.
+   *
+   * @generated from field: int32 digits = 7;
+   */
+  digits: number;
+
+  /**
+   * Always 30 (seconds).
+   *
+   * @generated from field: int32 period = 8;
+   */
+  period: number;
+
+  /**
+   * ConfirmMfaEnrollment must come before this.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 9;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message auth.v1.BeginMfaEnrollmentResponse.
+ * Use `create(BeginMfaEnrollmentResponseSchema)` to create a new message.
+ */
+export const BeginMfaEnrollmentResponseSchema: GenMessage<BeginMfaEnrollmentResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 13);
+
+/**
+ * ConfirmMfaEnrollment input.
+ *
+ * @generated from message auth.v1.ConfirmMfaEnrollmentRequest
+ */
+export type ConfirmMfaEnrollmentRequest = Message<"auth.v1.ConfirmMfaEnrollmentRequest"> & {
+  /**
+   * Required. The 6 digits the app shows now for the new secret.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The enrolment ticket; empty when the caller sends a bearer token.
+   *
+   * @generated from field: string mfa_ticket = 2;
+   */
+  mfaTicket: string;
+};
+
+/**
+ * Describes the message auth.v1.ConfirmMfaEnrollmentRequest.
+ * Use `create(ConfirmMfaEnrollmentRequestSchema)` to create a new message.
+ */
+export const ConfirmMfaEnrollmentRequestSchema: GenMessage<ConfirmMfaEnrollmentRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 14);
+
+/**
+ * ConfirmMfaEnrollment output.
+ *
+ * @generated from message auth.v1.ConfirmMfaEnrollmentResponse
+ */
+export type ConfirmMfaEnrollmentResponse = Message<"auth.v1.ConfirmMfaEnrollmentResponse"> & {
+  /**
+   * Ten single-use recovery codes, shown this once: the user should store them safely.
+   *
+   * @generated from field: repeated string recovery_codes = 1;
+   */
+  recoveryCodes: string[];
+
+  /**
+   * Set when confirmed with an enrolment ticket: the session of the sign-in it completes.
+   *
+   * @generated from field: auth.v1.SessionTokens tokens = 2;
+   */
+  tokens?: SessionTokens | undefined;
+};
+
+/**
+ * Describes the message auth.v1.ConfirmMfaEnrollmentResponse.
+ * Use `create(ConfirmMfaEnrollmentResponseSchema)` to create a new message.
+ */
+export const ConfirmMfaEnrollmentResponseSchema: GenMessage<ConfirmMfaEnrollmentResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 15);
+
+/**
+ * RegenerateRecoveryCodes input: exactly one of `code` and `password`.
+ *
+ * @generated from message auth.v1.RegenerateRecoveryCodesRequest
+ */
+export type RegenerateRecoveryCodesRequest = Message<"auth.v1.RegenerateRecoveryCodesRequest"> & {
+  /**
+   * A current code from the authenticator app.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The account's password.
+   *
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message auth.v1.RegenerateRecoveryCodesRequest.
+ * Use `create(RegenerateRecoveryCodesRequestSchema)` to create a new message.
+ */
+export const RegenerateRecoveryCodesRequestSchema: GenMessage<RegenerateRecoveryCodesRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 16);
+
+/**
+ * RegenerateRecoveryCodes output.
+ *
+ * @generated from message auth.v1.RegenerateRecoveryCodesResponse
+ */
+export type RegenerateRecoveryCodesResponse = Message<"auth.v1.RegenerateRecoveryCodesResponse"> & {
+  /**
+   * Ten new single-use recovery codes, shown this once.
+   *
+   * @generated from field: repeated string recovery_codes = 1;
+   */
+  recoveryCodes: string[];
+};
+
+/**
+ * Describes the message auth.v1.RegenerateRecoveryCodesResponse.
+ * Use `create(RegenerateRecoveryCodesResponseSchema)` to create a new message.
+ */
+export const RegenerateRecoveryCodesResponseSchema: GenMessage<RegenerateRecoveryCodesResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 17);
+
+/**
+ * DisableMfa input: exactly one of `code` and `password`.
+ *
+ * @generated from message auth.v1.DisableMfaRequest
+ */
+export type DisableMfaRequest = Message<"auth.v1.DisableMfaRequest"> & {
+  /**
+   * A current code from the authenticator app.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The account's password.
+   *
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message auth.v1.DisableMfaRequest.
+ * Use `create(DisableMfaRequestSchema)` to create a new message.
+ */
+export const DisableMfaRequestSchema: GenMessage<DisableMfaRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 18);
+
+/**
+ * DisableMfa output.
+ *
+ * @generated from message auth.v1.DisableMfaResponse
+ */
+export type DisableMfaResponse = Message<"auth.v1.DisableMfaResponse"> & {
+};
+
+/**
+ * Describes the message auth.v1.DisableMfaResponse.
+ * Use `create(DisableMfaResponseSchema)` to create a new message.
+ */
+export const DisableMfaResponseSchema: GenMessage<DisableMfaResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 19);
+
+/**
+ * GetMfaStatus input: the user comes from the bearer token.
+ *
+ * @generated from message auth.v1.GetMfaStatusRequest
+ */
+export type GetMfaStatusRequest = Message<"auth.v1.GetMfaStatusRequest"> & {
+};
+
+/**
+ * Describes the message auth.v1.GetMfaStatusRequest.
+ * Use `create(GetMfaStatusRequestSchema)` to create a new message.
+ */
+export const GetMfaStatusRequestSchema: GenMessage<GetMfaStatusRequest> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 20);
+
+/**
+ * GetMfaStatus output.
+ *
+ * @generated from message auth.v1.GetMfaStatusResponse
+ */
+export type GetMfaStatusResponse = Message<"auth.v1.GetMfaStatusResponse"> & {
+  /**
+   * Whether sign-ins need a second factor.
+   *
+   * @generated from field: bool enabled = 1;
+   */
+  enabled: boolean;
+
+  /**
+   * When MFA was turned on; unset while off.
+   *
+   * @generated from field: google.protobuf.Timestamp enabled_at = 2;
+   */
+  enabledAt?: Timestamp | undefined;
+
+  /**
+   * Unused recovery codes (0 while off).
+   *
+   * @generated from field: int32 recovery_codes_remaining = 3;
+   */
+  recoveryCodesRemaining: number;
+
+  /**
+   * An enrolment was begun and awaits its code.
+   *
+   * @generated from field: bool enrollment_pending = 4;
+   */
+  enrollmentPending: boolean;
+};
+
+/**
+ * Describes the message auth.v1.GetMfaStatusResponse.
+ * Use `create(GetMfaStatusResponseSchema)` to create a new message.
+ */
+export const GetMfaStatusResponseSchema: GenMessage<GetMfaStatusResponse> = /*@__PURE__*/
+  messageDesc(file_auth_v1_auth, 21);
 
 /**
  * Refresh input.
@@ -385,7 +870,7 @@ export type RefreshRequest = Message<"auth.v1.RefreshRequest"> & {
  * Use `create(RefreshRequestSchema)` to create a new message.
  */
 export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 9);
+  messageDesc(file_auth_v1_auth, 22);
 
 /**
  * Refresh output: the same fields as LoginResponse.
@@ -441,7 +926,7 @@ export type RefreshResponse = Message<"auth.v1.RefreshResponse"> & {
  * Use `create(RefreshResponseSchema)` to create a new message.
  */
 export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 10);
+  messageDesc(file_auth_v1_auth, 23);
 
 /**
  * Logout input.
@@ -462,7 +947,7 @@ export type LogoutRequest = Message<"auth.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 11);
+  messageDesc(file_auth_v1_auth, 24);
 
 /**
  * Logout output.
@@ -483,7 +968,7 @@ export type LogoutResponse = Message<"auth.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 12);
+  messageDesc(file_auth_v1_auth, 25);
 
 /**
  * Me input: the user comes from the bearer token.
@@ -498,7 +983,7 @@ export type MeRequest = Message<"auth.v1.MeRequest"> & {
  * Use `create(MeRequestSchema)` to create a new message.
  */
 export const MeRequestSchema: GenMessage<MeRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 13);
+  messageDesc(file_auth_v1_auth, 26);
 
 /**
  * Me output.
@@ -519,7 +1004,7 @@ export type MeResponse = Message<"auth.v1.MeResponse"> & {
  * Use `create(MeResponseSchema)` to create a new message.
  */
 export const MeResponseSchema: GenMessage<MeResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 14);
+  messageDesc(file_auth_v1_auth, 27);
 
 /**
  * ChangePassword input.
@@ -547,7 +1032,7 @@ export type ChangePasswordRequest = Message<"auth.v1.ChangePasswordRequest"> & {
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 15);
+  messageDesc(file_auth_v1_auth, 28);
 
 /**
  * ChangePassword output.
@@ -568,7 +1053,7 @@ export type ChangePasswordResponse = Message<"auth.v1.ChangePasswordResponse"> &
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 16);
+  messageDesc(file_auth_v1_auth, 29);
 
 /**
  * RequestPasswordReset input. The tenant comes from the `x-tenant` header.
@@ -589,7 +1074,7 @@ export type RequestPasswordResetRequest = Message<"auth.v1.RequestPasswordResetR
  * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
  */
 export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 17);
+  messageDesc(file_auth_v1_auth, 30);
 
 /**
  * RequestPasswordReset output: deliberately empty, the same for every email address.
@@ -604,7 +1089,7 @@ export type RequestPasswordResetResponse = Message<"auth.v1.RequestPasswordReset
  * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
  */
 export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 18);
+  messageDesc(file_auth_v1_auth, 31);
 
 /**
  * ResetPassword input: either `token` (self-service) or `email` with an admin's bearer token.
@@ -640,7 +1125,7 @@ export type ResetPasswordRequest = Message<"auth.v1.ResetPasswordRequest"> & {
  * Use `create(ResetPasswordRequestSchema)` to create a new message.
  */
 export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 19);
+  messageDesc(file_auth_v1_auth, 32);
 
 /**
  * ResetPassword output.
@@ -675,7 +1160,7 @@ export type ResetPasswordResponse = Message<"auth.v1.ResetPasswordResponse"> & {
  * Use `create(ResetPasswordResponseSchema)` to create a new message.
  */
 export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 20);
+  messageDesc(file_auth_v1_auth, 33);
 
 /**
  * One session: one login, kept alive by its refresh token.
@@ -738,7 +1223,7 @@ export type Session = Message<"auth.v1.Session"> & {
  * Use `create(SessionSchema)` to create a new message.
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 21);
+  messageDesc(file_auth_v1_auth, 34);
 
 /**
  * ListSessions input: the user comes from the bearer token.
@@ -753,7 +1238,7 @@ export type ListSessionsRequest = Message<"auth.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 22);
+  messageDesc(file_auth_v1_auth, 35);
 
 /**
  * ListSessions output.
@@ -774,7 +1259,7 @@ export type ListSessionsResponse = Message<"auth.v1.ListSessionsResponse"> & {
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 23);
+  messageDesc(file_auth_v1_auth, 36);
 
 /**
  * RevokeSession input.
@@ -795,7 +1280,7 @@ export type RevokeSessionRequest = Message<"auth.v1.RevokeSessionRequest"> & {
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 24);
+  messageDesc(file_auth_v1_auth, 37);
 
 /**
  * RevokeSession output.
@@ -810,7 +1295,7 @@ export type RevokeSessionResponse = Message<"auth.v1.RevokeSessionResponse"> & {
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 25);
+  messageDesc(file_auth_v1_auth, 38);
 
 /**
  * ValidateToken input.
@@ -861,7 +1346,7 @@ export type ValidateTokenRequest = Message<"auth.v1.ValidateTokenRequest"> & {
  * Use `create(ValidateTokenRequestSchema)` to create a new message.
  */
 export const ValidateTokenRequestSchema: GenMessage<ValidateTokenRequest> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 26);
+  messageDesc(file_auth_v1_auth, 39);
 
 /**
  * ValidateToken output. When `active` is false, only `reason` is set.
@@ -948,6 +1433,15 @@ export type ValidateTokenResponse = Message<"auth.v1.ValidateTokenResponse"> & {
    * @generated from field: bool email_verified = 11;
    */
   emailVerified: boolean;
+
+  /**
+   * How the user signed in (`amr`, RFC 8176): ["pwd"] for a password alone, ["pwd", "otp",
+   * "mfa"] with a TOTP code, ["pwd", "mfa"] with a recovery code; kept by every refresh of the
+   * session. A service that needs a second factor for a sensitive operation checks for "mfa".
+   *
+   * @generated from field: repeated string amr = 12;
+   */
+  amr: string[];
 };
 
 /**
@@ -955,7 +1449,7 @@ export type ValidateTokenResponse = Message<"auth.v1.ValidateTokenResponse"> & {
  * Use `create(ValidateTokenResponseSchema)` to create a new message.
  */
 export const ValidateTokenResponseSchema: GenMessage<ValidateTokenResponse> = /*@__PURE__*/
-  messageDesc(file_auth_v1_auth, 27);
+  messageDesc(file_auth_v1_auth, 40);
 
 /**
  * Why a token is not active.
@@ -1141,6 +1635,9 @@ export const AuthService: GenService<{
   /**
    * Signs a user in and starts a session: returns an access token and a refresh token.
    * An unknown user and a wrong password get the same error, after the same work.
+   * A user with MFA on gets no tokens: `mfa_required` and an `mfa_ticket` for VerifyMfa instead.
+   * A user whose tenant requires MFA and who has none gets `mfa_enrollment_required` and a ticket
+   * for BeginMfaEnrollment and ConfirmMfaEnrollment, which then signs them in.
    * Errors: UNAUTHENTICATED (INVALID_CREDENTIALS; SESSION_REVOKED when a password change or
    * reset, or a sign-out everywhere, finished while this login was checking the password: no
    * session is started, sign in again), PERMISSION_DENIED (ACCOUNT_DISABLED, EMAIL_NOT_VERIFIED,
@@ -1152,6 +1649,96 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * The second step of a sign-in with MFA: the `mfa_ticket` Login answered and a current code
+   * from the authenticator app (`code`), or one of the recovery codes (`recovery_code`), for the
+   * tokens Login answers without MFA. The ticket is single use and lives MFA_TICKET_TTL (default
+   * 5 minutes); five wrong codes spend it. A code is accepted once: a code of a time step already
+   * used (or an earlier one) is refused. A recovery code works once. The access token's `amr` is
+   * ["pwd", "otp", "mfa"] after a code, ["pwd", "mfa"] after a recovery code.
+   * Errors: UNAUTHENTICATED (MFA_TICKET_INVALID: unknown, used, expired, or MFA was turned off
+   * since; MFA_CODE_INVALID: wrong, replayed or out of the window), INVALID_ARGUMENT
+   * (INVALID_REQUEST: neither or both of code and recovery_code, or not their shape),
+   * RESOURCE_EXHAUSTED (RATE_LIMITED: too many attempts at this user's second factor),
+   * PERMISSION_DENIED (ACCOUNT_DISABLED), FAILED_PRECONDITION (MFA_UNAVAILABLE: the service
+   * cannot read TOTP secrets without its key-encryption key; recovery codes still work).
+   *
+   * @generated from rpc auth.v1.AuthService.VerifyMfa
+   */
+  verifyMfa: {
+    methodKind: "unary";
+    input: typeof VerifyMfaRequestSchema;
+    output: typeof VerifyMfaResponseSchema;
+  },
+  /**
+   * Begins enrolling a TOTP authenticator: a new 160-bit secret, its `otpauth://totp/` URI
+   * (issuer MFA_ISSUER_NAME, the account's email address; SHA1, 6 digits, 30 seconds) and a QR
+   * code of it. Nothing changes until ConfirmMfaEnrollment proves the app holds the secret; the
+   * enrolment lapses after MFA_ENROLLMENT_TTL (default 15 minutes), and beginning again replaces
+   * it. Bearer, or the `mfa_ticket` of a Login that answered `mfa_enrollment_required`.
+   * Errors: UNAUTHENTICATED (as Logout, or MFA_TICKET_INVALID), FAILED_PRECONDITION
+   * (MFA_ALREADY_ENABLED: disable the current factor first; MFA_UNAVAILABLE: the service has no
+   * KEY_ENCRYPTION_KEY to protect the secret with).
+   *
+   * @generated from rpc auth.v1.AuthService.BeginMfaEnrollment
+   */
+  beginMfaEnrollment: {
+    methodKind: "unary";
+    input: typeof BeginMfaEnrollmentRequestSchema;
+    output: typeof BeginMfaEnrollmentResponseSchema;
+  },
+  /**
+   * Turns MFA on with a current code of the enrolment begun, and answers ten recovery codes,
+   * shown this once (only their hashes are kept). With an enrolment `mfa_ticket` it also signs
+   * the user in (`tokens`). Bearer, or that ticket.
+   * Errors: UNAUTHENTICATED (as Logout, MFA_TICKET_INVALID, MFA_CODE_INVALID), FAILED_PRECONDITION
+   * (MFA_ENROLLMENT_NOT_FOUND: none begun, or it lapsed; MFA_ALREADY_ENABLED),
+   * RESOURCE_EXHAUSTED (RATE_LIMITED), INVALID_ARGUMENT (INVALID_REQUEST: `code` is not 6 digits).
+   *
+   * @generated from rpc auth.v1.AuthService.ConfirmMfaEnrollment
+   */
+  confirmMfaEnrollment: {
+    methodKind: "unary";
+    input: typeof ConfirmMfaEnrollmentRequestSchema;
+    output: typeof ConfirmMfaEnrollmentResponseSchema;
+  },
+  /**
+   * Replaces the caller's recovery codes with ten new ones (shown once); the old ones stop
+   * working. Needs a current code or the password. Bearer.
+   * Errors: UNAUTHENTICATED (as Logout, MFA_CODE_INVALID, INVALID_CREDENTIALS for a wrong
+   * password), FAILED_PRECONDITION (MFA_NOT_ENROLLED), RESOURCE_EXHAUSTED (RATE_LIMITED).
+   *
+   * @generated from rpc auth.v1.AuthService.RegenerateRecoveryCodes
+   */
+  regenerateRecoveryCodes: {
+    methodKind: "unary";
+    input: typeof RegenerateRecoveryCodesRequestSchema;
+    output: typeof RegenerateRecoveryCodesResponseSchema;
+  },
+  /**
+   * Turns the caller's MFA off: the secret and the recovery codes are deleted. Needs a current
+   * code or the password. Sessions go on. Bearer.
+   * Errors: as RegenerateRecoveryCodes.
+   *
+   * @generated from rpc auth.v1.AuthService.DisableMfa
+   */
+  disableMfa: {
+    methodKind: "unary";
+    input: typeof DisableMfaRequestSchema;
+    output: typeof DisableMfaResponseSchema;
+  },
+  /**
+   * Whether the caller has MFA on, since when, how many recovery codes are left, and whether an
+   * enrolment is waiting for its code. Bearer.
+   * Errors: UNAUTHENTICATED (as Logout).
+   *
+   * @generated from rpc auth.v1.AuthService.GetMfaStatus
+   */
+  getMfaStatus: {
+    methodKind: "unary";
+    input: typeof GetMfaStatusRequestSchema;
+    output: typeof GetMfaStatusResponseSchema;
   },
   /**
    * Exchanges a refresh token for a new pair. The presented refresh token stops working; a

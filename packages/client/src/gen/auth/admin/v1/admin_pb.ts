@@ -56,8 +56,9 @@ export type TenantPolicy = Message<"auth.admin.v1.TenantPolicy"> & {
   rolesRequired?: boolean | undefined;
 
   /**
-   * Whether users must use a second factor. Stored now; enforced once the service has second
-   * factors (they will enrol at their next sign-in). Default false.
+   * Whether users must use a second factor: a user without one gets, at sign-in, no tokens but
+   * `mfa_enrollment_required` and a ticket to enrol one (BeginMfaEnrollment,
+   * ConfirmMfaEnrollment), which then signs them in. Sessions begun before go on. Default false.
    *
    * @generated from field: optional bool mfa_required = 4;
    */
@@ -1065,7 +1066,7 @@ export const ResetUserMfaRequestSchema: GenMessage<ResetUserMfaRequest> = /*@__P
  */
 export type ResetUserMfaResponse = Message<"auth.admin.v1.ResetUserMfaResponse"> & {
   /**
-   * How many second factors were removed.
+   * How many second factors were removed (1: a user has at most one, confirmed or pending).
    *
    * @generated from field: int32 factors_removed = 1;
    */
@@ -1774,10 +1775,12 @@ export const AdminService: GenService<{
     output: typeof EndUserSessionsResponseSchema;
   },
   /**
-   * Removes a user's second factors (so that they enrol again at their next sign-in), with an
-   * audit event. The service has no second factors yet: until it does, every user answers
-   * FAILED_PRECONDITION (MFA_NOT_ENROLLED), which is also the answer for a user without one.
-   * Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (MFA_NOT_ENROLLED).
+   * Removes a user's second factor (the TOTP secret and the recovery codes, and a pending
+   * enrolment), with an audit event (`user_mfa_reset`): the user signs in with the password alone
+   * again, or, in a tenant that requires MFA, enrols again at the next sign-in. An MFA ticket
+   * issued before the reset no longer completes a sign-in. Sessions go on (EndUserSessions ends
+   * them). For the user who lost both the authenticator and the recovery codes: check who asks.
+   * Errors: NOT_FOUND (USER_NOT_FOUND), FAILED_PRECONDITION (MFA_NOT_ENROLLED: none to remove).
    *
    * @generated from rpc auth.admin.v1.AdminService.ResetUserMfa
    */
