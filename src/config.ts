@@ -14,7 +14,8 @@
 
 import { availableParallelism } from "node:os";
 import { type ConnectionLimits, readAllowedOrigins, readLimits, readTls, type TlsConfig } from "./config/edge.js";
-import { type MailConfig, readMail } from "./config/mail.js";
+import { type LegacyTokensConfig, readLegacyTokens } from "./config/legacy-tokens.js";
+import { type MailConfig, readMail, readVerifyEmailUrlByApi } from "./config/mail.js";
 import { readMfa } from "./config/mfa.js";
 import { type ConfigReader, createConfigReader } from "./config/reader.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
@@ -23,6 +24,7 @@ import type { AuthPolicy } from "./domain/ports.js";
 export { type AdminClientConfig, loadAdminClientConfig } from "./config/admin-client.js";
 export type { ConnectionLimits, TlsConfig } from "./config/edge.js";
 export { type EnvironmentOptions, readEnvironment } from "./config/environment.js";
+export { LEGACY_TOKEN_PROFILES, type LegacyTokensConfig } from "./config/legacy-tokens.js";
 export type { MailConfig } from "./config/mail.js";
 export { ConfigError, parseDuration } from "./config/reader.js";
 export { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from "./config/signing.js";
@@ -104,6 +106,8 @@ export interface GrantsCacheConfig {
 
 export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConfig, MailConfig, OperationsConfig {
   readonly jwt: JwtConfig;
+  /** The old APIs' legacy token profiles (LEGACY_TOKEN_<API>_SECRET, _TTL); none by default. */
+  readonly legacyTokens: LegacyTokensConfig;
   /** The domain's policy: lifetimes, password rules, mailed links; handed to the flows as it is. */
   readonly policy: AuthPolicy;
   readonly grantsCache: GrantsCacheConfig;
@@ -129,10 +133,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const serving = options.serving !== false;
   const stores = readStores(r);
   const listeners = readListeners(r, stores, serving);
+  const jwt = readJwt(r, { databaseEmbedded: stores.embedded.database, publicUrl: listeners.publicUrl, ...options });
   const config: Config = {
     ...listeners,
     ...stores,
-    jwt: readJwt(r, { databaseEmbedded: stores.embedded.database, publicUrl: listeners.publicUrl, ...options }),
+    jwt,
+    legacyTokens: readLegacyTokens(r, { compatRoutes: listeners.compatRoutes, jwtSecret: jwt.secret }),
     policy: readPolicy(r, listeners.publicUrl),
     grantsCache: { ttlMs: r.duration("GRANTS_CACHE_TTL", "30s", 0), maxUsers: r.int("GRANTS_CACHE_SIZE", 10_000, 1, 10_000_000) },
     ...readPasswordHashing(r, listeners.workers),
@@ -246,6 +252,7 @@ function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
     emailTokenTtlMs: r.duration("EMAIL_TOKEN_TTL", "24h", 1000),
     resetTokenTtlMs: r.duration("RESET_TOKEN_TTL", "15m", 1000),
     verifyEmailUrl: r.url("EMAIL_VERIFY_URL", ["http:", "https:"]) ?? `${publicUrl}/v1/auth/verify-email`,
+    verifyEmailUrlByApi: readVerifyEmailUrlByApi(r, publicUrl),
     resetPasswordUrl: r.url("PASSWORD_RESET_URL", ["http:", "https:"]) ?? `${publicUrl}/reset-password`,
     mailsPerAddressPerHour: r.int("MAIL_PER_ADDRESS_PER_HOUR", 5, 1, 1000),
     inviteTokenTtlMs: r.duration("INVITE_TOKEN_TTL", "7d", 1000),

@@ -63,6 +63,7 @@ export function accessTokensFor(config: Config, keyRing: KeyRing): AccessTokensW
     ttlMs: config.policy.accessTokenTtlMs,
     clockSkewMs: config.jwt.clockSkewMs,
     verifiedCacheSize: config.jwt.verifiedCacheSize,
+    legacy: config.legacyTokens,
   });
 }
 

@@ -38,3 +38,22 @@ export function readMail(
     mailFrom: r.str("MAIL_FROM", "Auth Service <no-reply@localhost>"),
   };
 }
+
+/**
+ * Where the verification links of a user who registered through an old API's route point: UContact's
+ * own confirmation route, which its clients open (UCONTACT_EMAIL_VERIFY_URL).
+ */
+export function readVerifyEmailUrlByApi(r: ConfigReader, publicUrl: string): { readonly ucontact: string } {
+  return { ucontact: readTokenLinkTemplate(r, "UCONTACT_EMAIL_VERIFY_URL", `${publicUrl}/api/auth/confirmed_email/{token}`) };
+}
+
+/** A mailed link's template holding `{token}` once (the token goes there, as a path segment or a query value). */
+function readTokenLinkTemplate(r: ConfigReader, name: string, fallback: string): string {
+  const value = r.raw(name);
+  if (value === undefined) return fallback;
+  if (value.split("{token}").length !== 2 || !/^https?:\/\/[^/]/i.test(value) || !URL.canParse(value.replace("{token}", "t"))) {
+    r.problem(`${name}=${value}: expected an http(s) URL holding {token} once`);
+    return fallback;
+  }
+  return value;
+}

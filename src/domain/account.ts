@@ -6,11 +6,17 @@ import type { AuthDeps } from "./ports.js";
 import { loadTenant } from "./tenants.js";
 import { checkNewPassword, checkPasswordInput } from "./validation.js";
 
+/**
+ * The signed-in user, read fresh. PERMISSION_DENIED with NO_ROLES for a user whose roles were all
+ * taken away in a tenant that requires one (Vigia's 403 on `/me`), as Login and Refresh refuse them.
+ */
 export async function me(deps: AuthDeps, ctx: RequestContext): Promise<User> {
   const claims = await authenticate(deps, ctx);
   const user = await deps.users.findById(claims.userId);
   if (user === null) throw new AuthError("SESSION_REVOKED");
   if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
+  // The tenant is read only then: the usual Me costs no extra query.
+  if (user.roles.length === 0 && (await loadTenant(deps, user.tenant)).policy.rolesRequired) throw new AuthError("NO_ROLES");
   return user;
 }
 

@@ -1,21 +1,25 @@
 /** Email verification: the mail Register sends, VerifyEmail, and ResendVerification. */
 import { AuthError } from "./errors.js";
-import type { RequestContext, User } from "./model.js";
+import type { OldApi, RequestContext, User } from "./model.js";
 import { consumeOneTimeToken, issueOneTimeToken, linkWithToken, presentedTokenHash } from "./one-time-tokens.js";
 import type { AuthDeps } from "./ports.js";
 import { loginKey, resolveTenant, validateEmail } from "./validation.js";
 
 const HOUR = 3_600_000;
 
-/** Issues a verification token and mails its link. */
-export async function sendVerificationMail(deps: AuthDeps, user: Pick<User, "id" | "tenant" | "email">): Promise<void> {
+/**
+ * Issues a verification token and mails its link: to the confirmation route of the old API the
+ * mail was asked for through (`api`, such as UContact's, whose clients open that route), else ours.
+ */
+export async function sendVerificationMail(deps: AuthDeps, user: Pick<User, "id" | "tenant" | "email">, api?: OldApi): Promise<void> {
   const { token, expiresAt } = await issueOneTimeToken(deps, user, "verify_email", deps.policy.emailTokenTtlMs);
-  await deps.mailer.sendVerification(user.email, linkWithToken(deps.policy.verifyEmailUrl, token), expiresAt);
+  const base = (api === undefined ? undefined : deps.policy.verifyEmailUrlByApi[api]) ?? deps.policy.verifyEmailUrl;
+  await deps.mailer.sendVerification(user.email, linkWithToken(base, token), expiresAt);
 }
 
 /** Queues the verification mail: a slow or failing mail server never fails or delays the caller. */
 export function deferVerificationMail(deps: AuthDeps, ctx: RequestContext, user: Pick<User, "id" | "tenant" | "email">): void {
-  deps.background.defer(ctx, "verification mail", () => sendVerificationMail(deps, user));
+  deps.background.defer(ctx, "verification mail", () => sendVerificationMail(deps, user, ctx.api));
 }
 
 export async function verifyEmail(deps: AuthDeps, ctx: RequestContext, input: { readonly token: string }): Promise<User> {

@@ -2,13 +2,15 @@
 import { AuthError } from "./errors.js";
 import { issueChallenge, secondStepFor } from "./mfa/verify.js";
 import {
-  type AccessClaims,
+  type AccountCredentials,
   type AuthMethod,
   type IssuedTokens,
   type LoginOutcome,
   type MfaChallenge,
+  type OldApi,
   PASSWORD_ONLY,
   type RequestContext,
+  type TokenSubject,
   type User,
 } from "./model.js";
 import type { AuthDeps } from "./ports.js";
@@ -21,7 +23,16 @@ export interface LoginInput {
   /** Email address or username, any letter case. */
   readonly identifier: string;
   readonly password: string;
+  /**
+   * Without `x-tenant`, look the identifier up in every tenant but the platform's instead of the
+   * default tenant: Vigia's "legacy mode". Only an identifier that exactly one account holds signs
+   * in; one that several tenants hold answers as an unknown one does, after the same work.
+   */
+  readonly anyTenant?: boolean;
 }
+
+/** Accounts legacy mode reads at most: two tell unique from ambiguous. */
+const LEGACY_MODE_LIMIT = 2;
 
 /**
  * Login for the routes that cannot take a second step (the seed APIs other than Solicitud
@@ -45,9 +56,9 @@ export async function signIn(
   input: LoginInput,
   secondStep: "ticket" | "refuse" = "ticket",
 ): Promise<LoginOutcome> {
-  const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
   const identifier = required("identifier", input.identifier.trim());
   const password = checkPasswordInput("password", input.password);
+  const { tenant, credentials, anyTenant } = await accountToCheck(deps, ctx, input, identifier);
   const failed = (cause: string, userId?: string) =>
     deps.events.record({
       type: "login_failed",
@@ -55,10 +66,9 @@ export async function signIn(
       ...(userId ? { userId } : {}),
       ip: ctx.ip,
       userAgent: ctx.userAgent,
-      detail: { cause },
+      detail: anyTenant ? { cause, lookup: "any_tenant" } : { cause },
     });
 
-  const credentials = await deps.users.findAccountByLogin(tenant, loginKey(identifier));
   if (credentials === null) {
     // Same answer and same cost for an unknown user: verify against a dummy hash of the same cost,
     // so neither the error nor the response time tells whether the account exists.
@@ -105,6 +115,27 @@ export async function signIn(
   }
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   return { kind: "signed_in", tokens };
+}
+
+/**
+ * The account whose password to check, and its tenant: in the tenant `x-tenant` names (which must
+ * exist: NOT_FOUND at once, tenant ids being no secret and a typo not a wrong password) or the
+ * default one; or, in legacy mode, the one account that holds the identifier in any tenant but the
+ * platform's, or none when none or several do. One bounded query either way, and the caller does
+ * the same work for none as for an unknown identifier: legacy mode tells nobody that an address
+ * exists in several tenants (who holds the password of one of them sends x-tenant).
+ */
+async function accountToCheck(deps: AuthDeps, ctx: RequestContext, input: LoginInput, identifier: string) {
+  const anyTenant = input.anyTenant === true && ctx.tenantHeader === undefined;
+  const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
+  const key = loginKey(identifier);
+  if (!anyTenant) {
+    if (ctx.tenantHeader !== undefined && (await deps.tenants.find(tenant)) === null) throw new AuthError("TENANT_NOT_FOUND");
+    return { tenant, anyTenant, credentials: await deps.users.findAccountByLogin(tenant, key) };
+  }
+  const found = await deps.users.findAccountsByLoginInAnyTenant(key, deps.policy.platformTenant, LEGACY_MODE_LIMIT);
+  const credentials: AccountCredentials | null = found.length === 1 ? (found[0] ?? null) : null;
+  return { tenant: credentials?.user.tenant ?? tenant, anyTenant, credentials };
 }
 
 /**
@@ -192,13 +223,14 @@ export async function startSession(
   });
   if (outcome === "disabled") throw new AuthError("ACCOUNT_DISABLED");
   if (outcome === "stale") throw supersededByAccountChange();
-  return issueTokens(deps, user, sessionId, secret, idleTtlMs, now, amr);
+  return issueTokens(deps, user, sessionId, secret, idleTtlMs, now, amr, ctx.api);
 }
 
 /** The claims of an access token for the user's session, from a fresh read of the user and how the session began (`amr`). */
-export function accessClaimsFor(user: User, sessionId: string, amr: readonly string[]): Omit<AccessClaims, "issuedAt" | "expiresAt"> {
+export function accessClaimsFor(user: User, sessionId: string, amr: readonly string[]): TokenSubject {
   return {
     userId: user.id,
+    userNumber: user.number,
     tenant: user.tenant,
     sessionId,
     roles: user.roles,
@@ -209,7 +241,10 @@ export function accessClaimsFor(user: User, sessionId: string, amr: readonly str
   };
 }
 
-/** Signs an access token for the session and packs the response. */
+/**
+ * Signs an access token for the session (in the legacy profile of `api` when one is configured, on
+ * that API's routes) and packs the response.
+ */
 export async function issueTokens(
   deps: AuthDeps,
   user: User,
@@ -218,8 +253,9 @@ export async function issueTokens(
   refreshTtlMs: number,
   now: number,
   amr: readonly string[],
+  api?: OldApi,
 ): Promise<IssuedTokens> {
-  const { token, expiresAt } = await deps.tokens.issue(accessClaimsFor(user, sessionId, amr), now);
+  const { token, expiresAt } = await deps.tokens.issue(accessClaimsFor(user, sessionId, amr), now, undefined, api);
   return {
     accessToken: token,
     refreshToken: formatRefreshToken(user.id, sessionId, secret),

@@ -65,6 +65,15 @@ export function primaryRole(roles: readonly string[]): string {
 }
 
 /**
+ * The roles with `admin` first, the others in the order they were assigned: the Vigia API's lists
+ * (its example is `["admin", "qf"]`), in which the first role, `/whoami`'s primary one, and the
+ * admin-preferring primary role of `/me` and of its login are then the same.
+ */
+export function rolesAdminFirst(roles: readonly string[]): string[] {
+  return roles.includes("admin") ? ["admin", ...roles.filter((role) => role !== "admin")] : [...roles];
+}
+
+/**
  * Merges the permission objects of several roles: objects merge key by key, and a permission any
  * role grants (`true`) stays granted.
  */
@@ -94,6 +103,12 @@ export type Credential =
   /** A header that is not `Bearer <token>`. */
   | { readonly kind: "malformed" };
 
+/**
+ * The old APIs this service replaces (shared/seeds/), whose routes it also serves. A call that came
+ * through one of them says which (`RequestContext.api`).
+ */
+export type OldApi = "vidaplus" | "vigia" | "solicitud" | "ucontact";
+
 /** Facts about the caller that every flow may use; built by the transport from headers. */
 export interface RequestContext {
   /** The tenant the caller named (`x-tenant`), trimmed; undefined when it named none. */
@@ -110,6 +125,12 @@ export interface RequestContext {
    * Absent outside a transport (the CLI, unit tests): the work starts on the next turn of the loop.
    */
   readonly afterAnswer?: (start: () => void) => void;
+  /**
+   * The old API whose routes carried this call; undefined for the native API. It chooses the
+   * legacy token profile the call's access tokens are issued in and may be presented in (only when
+   * the operator configured one for that API), and the link a verification mail carries.
+   */
+  readonly api?: OldApi;
 }
 
 /** The claims of a verified access token. */
@@ -128,6 +149,11 @@ export interface AccessClaims {
   readonly issuedAt: number;
   /** Seconds since the epoch. */
   readonly expiresAt: number;
+  /**
+   * The old API whose legacy token profile the token was issued in (HS256 with that API's own
+   * secret, its claim names); undefined for our own tokens.
+   */
+  readonly profile?: OldApi;
 }
 
 /**
@@ -140,6 +166,12 @@ export type AuthMethod = "pwd" | "otp" | "mfa";
 
 /** The `amr` of a sign-in by password alone. */
 export const PASSWORD_ONLY: readonly AuthMethod[] = Object.freeze(["pwd"]);
+
+/** What an access token is issued for: the claims, and the user's integer number (Vigia's `uid`). */
+export type TokenSubject = Omit<AccessClaims, "issuedAt" | "expiresAt" | "profile"> & {
+  /** The user's integer number; the Vigia profile's `uid` (and `sub`) need it. */
+  readonly userNumber?: number;
+};
 
 /** Why an access token is not active; the transport maps these to the proto enum. */
 export type InactiveReason =

@@ -36,8 +36,13 @@ export async function issueOneTimeToken(
   return { token, expiresAt };
 }
 
-/** `base` with `?token=` (or `&token=`) added. */
+/**
+ * The link for `token`: `base` with `{token}` replaced by it (a path such as UContact's
+ * `/api/auth/confirmed_email/{token}`), or with `?token=` (or `&token=`) added.
+ */
 export function linkWithToken(base: string, token: string): URL {
+  // Our tokens are base64url, but the link must not depend on it.
+  if (base.includes("{token}")) return new URL(base.replace("{token}", encodeURIComponent(token)));
   const url = new URL(base);
   url.searchParams.set("token", token);
   return url;

@@ -5,7 +5,16 @@
  */
 
 import type { MfaTickets, SecondFactorStore, SecondFactorThrottle, SecretBox } from "./mfa/ports.js";
-import type { AccessClaims, AccountCredentials, RequestContext, SecurityEvent, TokenCheck, User, UserCredentials } from "./model.js";
+import type {
+  AccountCredentials,
+  OldApi,
+  RequestContext,
+  SecurityEvent,
+  TokenCheck,
+  TokenSubject,
+  User,
+  UserCredentials,
+} from "./model.js";
 import type { SessionStore } from "./session-store.js";
 import type { Tenant, TenantSettings } from "./tenants.js";
 
@@ -54,6 +63,11 @@ export interface UserRepository {
    * whether the account exists (for the flows an anonymous caller can time).
    */
   findAccountByLogin(tenant: string, login: string): Promise<AccountCredentials | null>;
+  /**
+   * As findAccountByLogin, in every tenant but `exceptTenant`: at most `limit` accounts, so that
+   * one bounded query tells a unique account from an ambiguous one (Vigia's login without X-Tenant).
+   */
+  findAccountsByLoginInAnyTenant(login: string, exceptTenant: string, limit: number): Promise<AccountCredentials[]>;
   findCredentialsById(userId: string): Promise<UserCredentials | null>;
   findById(userId: string): Promise<User | null>;
   /**
@@ -101,15 +115,18 @@ export interface CommonPasswords {
 }
 
 export interface AccessTokens {
-  /** Signs an access token for the claims, issued at `now` (ms). */
-  /** Signs an access token issued at `now` (ms), expiring after the lifetime or at `notAfter` (ms), whichever is first. */
-  issue(
-    claims: Omit<AccessClaims, "issuedAt" | "expiresAt">,
-    now: number,
-    notAfter?: number,
-  ): Promise<{ token: string; expiresAt: number }>;
-  /** Verifies signature, algorithm, kid, typ, iss, aud, exp/nbf (with the clock skew) and claim shapes. */
-  verify(token: string, options: { audience: string | undefined; now: number }): Promise<TokenCheck>;
+  /**
+   * Signs an access token issued at `now` (ms), expiring after the lifetime or at `notAfter` (ms),
+   * whichever is first. With `api`, in that old API's legacy token profile when the operator
+   * configured one for it (its own secret, claims and lifetime); otherwise one of ours.
+   */
+  issue(claims: TokenSubject, now: number, notAfter?: number, api?: OldApi): Promise<{ token: string; expiresAt: number }>;
+  /**
+   * Verifies signature, algorithm, kid, typ, iss, aud, exp/nbf (with the clock skew) and claim
+   * shapes. Our own tokens always; legacy tokens only of the profile `accept` names (a route of
+   * that API), or of any configured profile (`"any"`: ValidateToken).
+   */
+  verify(token: string, options: { audience: string | undefined; now: number; accept?: OldApi | "any" }): Promise<TokenCheck>;
 }
 
 /** The audit trail. `record` never rejects: a failure to write is logged, not the caller's problem. */
@@ -235,6 +252,11 @@ export interface AuthPolicy {
   readonly resetTokenTtlMs: number;
   /** Where verification links point; the token is added as `?token=`. */
   readonly verifyEmailUrl: string;
+  /**
+   * Where the verification link of a mail sent from an old API's route points instead (UContact's
+   * `/api/auth/confirmed_email/{token}`); `{token}` stands for the token.
+   */
+  readonly verifyEmailUrlByApi: Readonly<Partial<Record<OldApi, string>>>;
   /** Where password reset links point; the token is added as `?token=`. */
   readonly resetPasswordUrl: string;
   /** Verification and reset mails one address may ask for per hour. */

@@ -105,13 +105,13 @@ async function answer(
   switch (outcome.kind) {
     case "rotated":
     case "kept":
-      return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now, amr);
+      return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now, amr, ctx.api);
     case "grace": {
       // A retry of a token rotated moments ago (a lost response, a concurrent tab): answer with
       // the successor it already received, so every retry converges on one usable token.
       const successor = openSuccessor(outcome.sealedNext, secret);
       if (successor === null) throw new AuthError("TOKEN_INVALID");
-      return issueTokens(deps, user, sessionId, successor, outcome.ttlMs, now, amr);
+      return issueTokens(deps, user, sessionId, successor, outcome.ttlMs, now, amr, ctx.api);
     }
     case "reused":
       // RFC 9700 §4.14.2: a rotated token came back after the grace window, so it may be in an

@@ -29,7 +29,12 @@ export async function reissueAccessToken(
       if (attempt < 2) continue;
       throw supersededByAccountChange();
     }
-    const { token, expiresAt } = await deps.tokens.issue(accessClaimsFor(user, claims.sessionId, claims.amr), now, now + remainingMs);
+    const { token, expiresAt } = await deps.tokens.issue(
+      accessClaimsFor(user, claims.sessionId, claims.amr),
+      now,
+      now + remainingMs,
+      ctx.api,
+    );
     return { accessToken: token, expiresIn: Math.max(0, expiresAt - Math.floor(now / 1000)), user };
   }
 }

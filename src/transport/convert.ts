@@ -162,5 +162,6 @@ function activeAnswer(claims: AccessClaims): MessageInitShape<typeof ValidateTok
     issuedAt: timestampFromMs(claims.issuedAt * 1000),
     expiresAt: timestampFromMs(claims.expiresAt * 1000),
     amr: [...claims.amr],
+    tokenProfile: claims.profile ?? "",
   };
 }

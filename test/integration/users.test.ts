@@ -41,6 +41,7 @@ describe.each([
       "2026_11_25_0005_session_epoch",
       "2026_11_25_0006_administration",
       "2026_11_26_0007_second_factors",
+      "2026_11_26_0008_login_keys_across_tenants",
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     await ensureTenant(db, "default", "default");
@@ -216,5 +217,23 @@ describe.each([
     const nobody = "00000000-0000-4000-8000-000000000000";
     expect(await users.raiseSessionEpoch(nobody)).toBeNull();
     expect(await users.setActive(nobody, false, new Date())).toBeNull();
+  });
+
+  it("finds an identifier in any tenant but one, at most as many as asked (Vigia's legacy mode)", async () => {
+    await ensureTenant(db, "system", "system");
+    for (const tenant of ["default", "acme", "system"]) {
+      await users.create(newUser({ tenant, email: "Legacy.Mode@example.com", username: "legacy_mode" }));
+    }
+    await users.create(newUser({ email: "only.once@example.com", username: "only_once" }));
+    const tenantsOf = (found: { user: { tenant: string } }[]) => found.map((account) => account.user.tenant).sort();
+    expect(tenantsOf(await users.findAccountsByLoginInAnyTenant("LEGACY.mode@EXAMPLE.com", "system", 5))).toEqual(["acme", "default"]);
+    expect(tenantsOf(await users.findAccountsByLoginInAnyTenant("legacy_MODE", "system", 5))).toEqual(["acme", "default"]);
+    expect(await users.findAccountsByLoginInAnyTenant("legacy.mode@example.com", "system", 1)).toHaveLength(1);
+    const [unique] = await users.findAccountsByLoginInAnyTenant("only.once@example.com", "system", 2);
+    expect(unique).toMatchObject({
+      user: { tenant: "default", email: "only.once@example.com", isActive: true },
+      passwordHash: newUser().passwordHash,
+    });
+    expect(await users.findAccountsByLoginInAnyTenant("nobody@example.com", "system", 2)).toEqual([]);
   });
 });

@@ -44,6 +44,7 @@ export const testPolicy: AuthPolicy = {
   emailTokenTtlMs: 86_400_000,
   resetTokenTtlMs: 15 * 60_000,
   verifyEmailUrl: "https://app.test/verify",
+  verifyEmailUrlByApi: { ucontact: "https://app.test/api/auth/confirmed_email/{token}" },
   resetPasswordUrl: "https://app.test/reset",
   mailsPerAddressPerHour: 5,
   inviteTokenTtlMs: 7 * 86_400_000,
@@ -116,6 +117,15 @@ export class MemoryUsers implements UserRepository {
       user: { id, tenant: found.user.tenant, email, isActive, emailVerified: emailVerifiedAt !== null, sessionEpoch },
       passwordHash: found.passwordHash,
     };
+  }
+  async findAccountsByLoginInAnyTenant(login: string, exceptTenant: string, limit: number): Promise<AccountCredentials[]> {
+    const tenants = new Set([...this.rows.values()].map((row) => row.user.tenant));
+    const found: AccountCredentials[] = [];
+    for (const tenant of tenants) {
+      const account = tenant === exceptTenant ? null : await this.findAccountByLogin(tenant, login);
+      if (account !== null && found.length < limit) found.push(account);
+    }
+    return found;
   }
   async findCredentialsById(userId: string): Promise<UserCredentials | null> {
     const row = this.rows.get(userId);

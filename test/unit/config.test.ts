@@ -291,3 +291,46 @@ describe("the edge's configuration", () => {
     }
   });
 });
+
+describe("legacy token profiles", () => {
+  const secret = "s".repeat(32);
+
+  it("are off by default, and on with an API's secret, for 15 minutes unless told", () => {
+    expect(loadConfig({}).legacyTokens).toEqual({});
+    expect(
+      loadConfig({ LEGACY_TOKEN_VIDAPLUS_SECRET: secret, LEGACY_TOKEN_VIGIA_SECRET: `${secret}!`, LEGACY_TOKEN_VIGIA_TTL: "8h" })
+        .legacyTokens,
+    ).toEqual({
+      vidaplus: { secret, ttlMs: 15 * 60_000 },
+      vigia: { secret: `${secret}!`, ttlMs: 8 * 3_600_000 },
+    });
+  });
+
+  it("keep a secret's exact bytes (the API's backends verify with them), from a file too", () => {
+    const config = loadConfig({ LEGACY_TOKEN_VIGIA_SECRET_FILE: "/run/secrets/vigia" }, { readFile: () => ` ${secret} \n` });
+    expect(config.legacyTokens.vigia?.secret).toBe(` ${secret} `);
+  });
+
+  it.each([
+    [{ LEGACY_TOKEN_VIDAPLUS_SECRET: "short" }, /LEGACY_TOKEN_VIDAPLUS_SECRET: must be at least 32 bytes/],
+    [{ LEGACY_TOKEN_VIDAPLUS_SECRET: secret, COMPAT_ROUTES: "vigia" }, /COMPAT_ROUTES does not serve vidaplus/],
+    [
+      { LEGACY_TOKEN_VIDAPLUS_SECRET: secret, LEGACY_TOKEN_VIGIA_SECRET: secret },
+      /LEGACY_TOKEN_VIGIA_SECRET: the same as LEGACY_TOKEN_VIDAPLUS_SECRET/,
+    ],
+    [{ JWT_ALGORITHM: "HS256", JWT_SECRET: secret, LEGACY_TOKEN_VIGIA_SECRET: secret }, /the same as JWT_SECRET/],
+    [{ LEGACY_TOKEN_VIGIA_TTL: "25h" }, /LEGACY_TOKEN_VIGIA_TTL: at most 24h/],
+  ])("refuse %o", (env, problem) => {
+    expect(problemsOf(env).some((p) => problem.test(p))).toBe(true);
+  });
+
+  it("point a UContact user's verification link at UContact's route, or where UCONTACT_EMAIL_VERIFY_URL says", () => {
+    expect(loadConfig({ PUBLIC_URL: "https://auth.example.com" }).policy.verifyEmailUrlByApi).toEqual({
+      ucontact: "https://auth.example.com/api/auth/confirmed_email/{token}",
+    });
+    expect(loadConfig({ UCONTACT_EMAIL_VERIFY_URL: "https://app.example.com/confirm/{token}" }).policy.verifyEmailUrlByApi.ucontact).toBe(
+      "https://app.example.com/confirm/{token}",
+    );
+    expect(problemsOf({ UCONTACT_EMAIL_VERIFY_URL: "https://app.example.com/confirm" })[0]).toMatch(/holding \{token\} once/);
+  });
+});

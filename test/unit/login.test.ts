@@ -222,3 +222,63 @@ describe("login", () => {
     expect(events.map((e) => [e.type, e.detail?.cause])).toEqual([["login_failed", cause]]);
   });
 });
+
+describe("login without x-tenant in any tenant (Vigia's legacy mode)", () => {
+  /** The fake's accounts are in `tenants`; the lookup across tenants reads at most `limit`. */
+  function legacyDeps(tenants: readonly string[]) {
+    const fake = fakeDeps();
+    const seen: { login: string; except: string; limit: number }[] = [];
+    Object.assign(fake.deps.users, {
+      findAccountsByLoginInAnyTenant: async (login: string, except: string, limit: number) => {
+        fake.queries.push("findAccountsByLoginInAnyTenant");
+        seen.push({ login, except, limit });
+        if (login !== "ann@example.com") return [];
+        const { id, email, isActive, sessionEpoch } = user;
+        return tenants
+          .filter((tenant) => tenant !== except)
+          .slice(0, limit)
+          .map((tenant) => ({
+            user: { id, tenant, email, isActive, emailVerified: false, sessionEpoch },
+            passwordHash: "hash:right-password",
+          }));
+      },
+    });
+    Object.assign(fake.deps.policy, { platformTenant: "system" });
+    return { ...fake, seen };
+  }
+  const anyTenant = { identifier: "ANN@example.com", password: "right-password", anyTenant: true };
+
+  it("signs in the one account that holds the address, in its tenant", async () => {
+    const { deps, events, seen } = legacyDeps(["acme-pharma"]);
+    const tokens = await login(deps, ctx, anyTenant);
+    expect(tokens.user.id).toBe(user.id);
+    expect(events.map((e) => [e.type, e.tenant])).toEqual([["login_succeeded", "acme-pharma"]]);
+    // One bounded read, never in the platform tenant.
+    expect(seen).toEqual([{ login: "ann@example.com", except: "system", limit: 2 }]);
+  });
+
+  it("answers an address held in several tenants as an unknown one, after the same work, even with the right password", async () => {
+    const ambiguous = legacyDeps(["acme-pharma", "globex"]);
+    const ambiguousError = await failure(login(ambiguous.deps, ctx, anyTenant));
+    const unknown = legacyDeps([]);
+    const unknownError = await failure(login(unknown.deps, ctx, anyTenant));
+    expect([ambiguousError.reason, ambiguousError.message]).toEqual([unknownError.reason, unknownError.message]);
+    expect(ambiguousError.reason).toBe("INVALID_CREDENTIALS");
+    // One dummy verification each, no real one: the time does not tell them apart.
+    expect(ambiguous.calls).toEqual({ verify: 0, dummy: 1, sessions: 0 });
+    expect(ambiguous.calls).toEqual(unknown.calls);
+    expect(ambiguous.queries).toEqual(unknown.queries);
+    expect(ambiguous.events.map((e) => e.detail)).toEqual([{ cause: "unknown_user", lookup: "any_tenant" }]);
+  });
+
+  it("looks only in the named tenant when x-tenant is there, and refuses an unknown one at once", async () => {
+    const named = legacyDeps(["acme-pharma", "globex"]);
+    await login(named.deps, { ...ctx, tenantHeader: "default" }, anyTenant);
+    expect(named.queries).toEqual(["findAccountByLogin", "findById"]);
+
+    const missing = legacyDeps([]);
+    Object.assign(missing.deps.tenants, { find: async () => null });
+    expect((await failure(login(missing.deps, { ...ctx, tenantHeader: "no-such" }, anyTenant))).reason).toBe("TENANT_NOT_FOUND");
+    expect(missing.calls).toEqual({ verify: 0, dummy: 0, sessions: 0 });
+  });
+});

@@ -58,3 +58,40 @@ describe("ValidateToken and the session store", () => {
     expect(calls).toEqual([`isActive ${claims.userId} s1`, `isUserDisabled ${claims.userId}`]);
   });
 });
+
+describe("ValidateToken and a legacy token", () => {
+  const legacy: AccessClaims = { ...claims, tenant: "acme-pharma", profile: "vigia" };
+  function fakeLegacy(session: { tenant: string | null; userDisabled: boolean }) {
+    const asked: unknown[] = [];
+    const deps = {
+      tokens: {
+        verify: async (_token: string, options: unknown): Promise<TokenCheck> => {
+          asked.push(options);
+          return { active: true, claims: legacy };
+        },
+      },
+      sessions: { lookup: async () => session },
+      clock: { now: () => 0 },
+      policy: { maxTokenBytes: 8192 },
+    } as unknown as AuthDeps;
+    return { deps, asked };
+  }
+
+  it("asks for every configured profile, and answers it active while its session is alive and of its tenant", async () => {
+    const { deps, asked } = fakeLegacy({ tenant: "acme-pharma", userDisabled: false });
+    expect(await validateToken(deps, ctx, { token: "t", audience: undefined })).toEqual({ active: true, claims: legacy });
+    expect(asked).toEqual([{ audience: undefined, now: 0, accept: "any" }]);
+  });
+
+  it.each([
+    [{ tenant: "other-tenant", userDisabled: false }, "malformed"],
+    [{ tenant: null, userDisabled: false }, "revoked"],
+    [{ tenant: null, userDisabled: true }, "user_disabled"],
+  ] as const)(
+    "answers a session of another tenant (one a holder of the shared secret signed), or none, inactive: %o → %s",
+    async (session, reason) => {
+      const { deps } = fakeLegacy(session);
+      expect(await validateToken(deps, ctx, { token: "t", audience: undefined })).toEqual({ active: false, reason });
+    },
+  );
+});

@@ -15,6 +15,7 @@ import { errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import type { AccessClaims, InactiveReason, TokenCheck } from "../../domain/model.js";
 import type { AccessTokens } from "../../domain/ports.js";
 import type { KeyRing } from "./key-ring.js";
+import { createLegacyTokens, LEGACY_TOKEN_APIS, type LegacyProfiles, looksLegacy } from "./legacy-tokens.js";
 
 export interface AccessTokenOptions {
   readonly issuer: string;
@@ -23,6 +24,8 @@ export interface AccessTokenOptions {
   readonly clockSkewMs: number;
   /** How many verified tokens to remember (0: none); oldest forgotten first. */
   readonly verifiedCacheSize?: number;
+  /** The old APIs' legacy token profiles the operator configured (none by default). */
+  readonly legacy?: LegacyProfiles;
 }
 
 /** A verified token, remembered: what must hold again before it is answered from memory. */
@@ -237,14 +240,25 @@ async function verifyFully(
 
 export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): AccessTokensWithCache {
   const cache = new VerifiedTokens(ring, options.verifiedCacheSize ?? 0, Math.floor(options.clockSkewMs / 1000));
+  const legacy = createLegacyTokens(options.legacy ?? {});
+  const legacyApis = LEGACY_TOKEN_APIS.filter((api) => legacy.has(api));
   return {
-    issue: (claims, now, notAfter) => sign(ring, options, claims, now, notAfter),
-    async verify(token, { audience, now }): Promise<TokenCheck> {
+    issue: (claims, now, notAfter, api) =>
+      legacy.has(api) ? legacy.issue(api, claims, now, notAfter) : sign(ring, options, claims, now, notAfter),
+    async verify(token, { audience, now, accept }): Promise<TokenCheck> {
       const expectedAudience = audience ?? options.audience;
       const known = cache.recall(token, expectedAudience, now);
       if (known !== undefined) {
         cache.hits++;
         return { active: true, claims: known };
+      }
+      // A legacy token only where its profile is accepted (a route of its API, or ValidateToken),
+      // and only when one is configured: otherwise nothing here looks at the token's header twice.
+      const apis = accept === undefined ? [] : accept === "any" ? legacyApis : legacyApis.filter((api) => api === accept);
+      if (apis.length > 0 && looksLegacy(token)) {
+        const check = await legacy.verify(token, apis, { now, clockSkewMs: options.clockSkewMs });
+        // It has no audience: a caller that asked for one is not answered with it.
+        return check.active && audience !== undefined ? { active: false, reason: "wrong_audience" } : check;
       }
       cache.misses++;
       const { check, verified } = await verifyFully(ring, options, token, expectedAudience, now);

@@ -3,8 +3,9 @@ import { randomUUID } from "node:crypto";
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { AuthError } from "../../domain/errors.js";
 import { lookupKey, normalizeEmail, normalizeUsername } from "../../domain/identifiers.js";
-import { type AccountCredentials, mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
+import { mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
 import type { NewUser, UserRepository } from "../../domain/ports.js";
+import { findAccountByLogin, findAccountsByLoginInAnyTenant } from "./accounts.js";
 import type { Database, UsersTable } from "./schema.js";
 
 export type UserRow = Selectable<UsersTable> & { roles: string[]; role_permissions: Record<string, unknown>[] };
@@ -149,6 +150,7 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
     },
 
     findAccountByLogin: (tenant, login) => findAccountByLogin(db, tenant, login),
+    findAccountsByLoginInAnyTenant: (login, exceptTenant, limit) => findAccountsByLoginInAnyTenant(db, login, exceptTenant, limit),
 
     async findCredentialsById(userId) {
       const row = await findById(userId);
@@ -182,33 +184,6 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
     },
 
     setActive: (userId, active, at) => setActive(db, userId, active, at),
-  };
-}
-
-/** The Account of a login (UserRepository.findAccountByLogin): one query of text and booleans. */
-async function findAccountByLogin(db: Kysely<Database>, tenant: string, login: string): Promise<AccountCredentials | null> {
-  const key = lookupKey(login); // as findCredentialsByLogin in the repository
-  const column = key.includes("@") ? "email_normalized" : "username_normalized";
-  // Text and booleans only: a found row costs what an empty answer does, to PostgreSQL and to
-  // the driver (a timestamp alone costs microseconds to parse).
-  const row = await db
-    .selectFrom("users")
-    .select(["id", "tenant_id", "email", "is_active", "password_hash", "session_epoch"])
-    .select(sql<boolean>`email_verified_at is not null`.as("email_verified"))
-    .where("tenant_id", "=", tenant)
-    .where(column, "=", key)
-    .executeTakeFirst();
-  if (row === undefined) return null;
-  return {
-    user: {
-      id: row.id,
-      tenant: row.tenant_id,
-      email: row.email,
-      isActive: row.is_active,
-      emailVerified: row.email_verified,
-      sessionEpoch: row.session_epoch,
-    },
-    passwordHash: row.password_hash,
   };
 }
 

@@ -10,6 +10,7 @@ import * as identifierKeys from "./2026_11_24_0004_identifier_keys.js";
 import * as sessionEpoch from "./2026_11_25_0005_session_epoch.js";
 import * as administration from "./2026_11_25_0006_administration.js";
 import * as secondFactors from "./2026_11_26_0007_second_factors.js";
+import * as loginKeysAcrossTenants from "./2026_11_26_0008_login_keys_across_tenants.js";
 
 const migrations: Record<string, Migration> = {
   "2026_11_21_0001_initial": initial,
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   "2026_11_25_0005_session_epoch": sessionEpoch,
   "2026_11_25_0006_administration": administration,
   "2026_11_26_0007_second_factors": secondFactors,
+  "2026_11_26_0008_login_keys_across_tenants": loginKeysAcrossTenants,
 };
 
 export const migrationProvider: MigrationProvider = {

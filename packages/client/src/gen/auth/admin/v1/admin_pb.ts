@@ -48,8 +48,8 @@ export type TenantPolicy = Message<"auth.admin.v1.TenantPolicy"> & {
   verifiedEmailRequired?: boolean | undefined;
 
   /**
-   * Whether a user without any role is refused at sign-in and refresh (PERMISSION_DENIED,
-   * NO_ROLES), as the Vigia API refused them. Default false.
+   * Whether a user without any role is refused at sign-in, refresh and Me (PERMISSION_DENIED,
+   * NO_ROLES; Vigia's /me and /whoami too), as the Vigia API refused them. Default false.
    *
    * @generated from field: optional bool roles_required = 3;
    */
