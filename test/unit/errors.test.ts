@@ -6,6 +6,7 @@ import { AuthError, type AuthErrorReason, reasonCatalog } from "../../src/domain
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { codeOf, statusDetailsBin, toConnectError } from "../../src/transport/errors.js";
+import { solicitudErrors } from "../../src/transport/rest/compat/solicitud.js";
 
 const reasons = Object.keys(reasonCatalog) as AuthErrorReason[];
 
@@ -59,5 +60,43 @@ describe("the error mapping", () => {
     expect(status.message).toBe("password: too short");
     const info = anyUnpack(status.details[0]!, ErrorInfoSchema);
     expect(info).toEqual(create(ErrorInfoSchema, { reason: "WEAK_PASSWORD", domain: "auth.v1", metadata: { field: "password" } }));
+  });
+});
+
+describe("Solicitud Transporte's error table", () => {
+  // Every reason: its status, and the table's mensaje for that status where the table has one.
+  const table: Record<number, readonly string[]> = {
+    401: ["Token no proporcionado", "Token inválido", "Token expirado"],
+    403: ["Permisos insuficientes"],
+    422: ["Credenciales inválidas"],
+    429: ["Demasiadas solicitudes"],
+  };
+
+  it.each([
+    ["TOKEN_MISSING", 401, "Token no proporcionado"],
+    ["TOKEN_INVALID", 401, "Token inválido"],
+    ["TOKEN_REUSED", 401, "Token inválido"],
+    ["TOKEN_EXPIRED", 401, "Token expirado"],
+    ["SESSION_REVOKED", 401, "Token expirado"],
+    ["ACCOUNT_DISABLED", 403, "Permisos insuficientes"],
+    ["NO_ROLES", 403, "Permisos insuficientes"],
+    ["INVALID_CREDENTIALS", 422, "Credenciales inválidas"],
+    ["INVALID_REQUEST", 422, "Credenciales inválidas"],
+    ["RATE_LIMITED", 429, "Demasiadas solicitudes"],
+  ] as const)("writes %s as %i {exito: false, mensaje: %s, detalle}", (reason, status, mensaje) => {
+    const error = new AuthError(reason);
+    const written = solicitudErrors.status?.(error);
+    expect(written).toBe(status);
+    expect(solicitudErrors.body(error, status)).toEqual({ exito: false, mensaje, detalle: expect.any(String), reason });
+  });
+
+  it("gives every reason the table's mensaje for its status, whatever reason lands later", () => {
+    for (const reason of reasons) {
+      const error = new AuthError(reason);
+      const status = solicitudErrors.status?.(error) ?? 0;
+      const { mensaje, detalle } = solicitudErrors.body(error, status) as { mensaje: string; detalle: string };
+      if (table[status] !== undefined) expect([reason, table[status]?.includes(mensaje)]).toEqual([reason, true]);
+      expect(detalle).not.toBe("");
+    }
   });
 });

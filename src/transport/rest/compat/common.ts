@@ -5,7 +5,7 @@
  */
 import type { AuthError, AuthErrorReason } from "../../../domain/errors.js";
 import type { Flows } from "../../../domain/flows.js";
-import { primaryRole, type User } from "../../../domain/model.js";
+import type { OldApi } from "../../../domain/model.js";
 import type { ErrorFormat } from "../../http/errors.js";
 import type { Exchange, HttpRoute } from "../../http/router.js";
 
@@ -59,8 +59,13 @@ export function fastApiErrors(messages: Partial<Record<AuthErrorReason, string>>
   };
 }
 
-/** A route of a seed API. */
+/**
+ * A route of a seed API. Its calls carry the API (`RequestContext.api`): the flows issue and
+ * accept that API's legacy tokens where the operator configured a profile for it, and mail links
+ * to its own confirmation route.
+ */
 export function compatRoute(
+  api: OldApi,
   method: string,
   path: string | ((path: string) => Record<string, string> | undefined),
   name: string,
@@ -68,26 +73,11 @@ export function compatRoute(
   errors: ErrorFormat,
 ): HttpRoute {
   const match = typeof path === "string" ? (candidate: string) => (candidate === path ? {} : undefined) : path;
-  return { method, name, errors, match, handle };
+  return { method, name, errors, match, handle: (exchange) => handle({ ...exchange, ctx: { ...exchange.ctx, api } }) };
 }
 
 /** A required string field of a JSON body or form, as the domain would call it missing. */
 export function text(source: Record<string, unknown> | URLSearchParams, name: string): string {
   const value = source instanceof URLSearchParams ? source.get(name) : source[name];
   return typeof value === "string" ? value : "";
-}
-
-/**
- * The user fields the seeds share, as AuthService's User spells absent ones (empty strings). `id`
- * is the user's integer number, as the seeds' clients expect (kept from the old system on import).
- */
-export function userSummary(user: User) {
-  return {
-    id: user.number,
-    username: user.username ?? "",
-    email: user.email,
-    fullName: user.fullName ?? "",
-    role: primaryRole(user.roles),
-    roles: [...user.roles],
-  };
 }

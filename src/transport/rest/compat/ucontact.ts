@@ -1,29 +1,109 @@
 /**
  * The UContact API (seed 003): `/api/auth/register` (JSON), `/api/auth/login` (form, username),
  * `/api/auth/refresh-token` (JSON; answers the same refresh token, as UContact's update_jwt did),
- * and `/api/auth/confirmed_email/{token}`, the link of its verification mail.
+ * and `/api/auth/confirmed_email/{token}`, the link of the verification mail of a user who
+ * registered here.
+ *
+ * The confirmation link is UContact's, answered as UContact answered it, with one guard: a browser
+ * (a GET that asks for HTML) and a HEAD get a page whose button POSTs to the same address, so that
+ * mail scanners and link previews, which open links the way browsers do, verify nobody's address on
+ * their own; the POST, and a GET of a program (UContact's clients, which read the JSON), verify and
+ * answer `{"message": "Email verified successfully"}`. Why a program's GET still verifies: the
+ * document's clients GET this route and read that JSON (README, "Routes of the APIs this service
+ * replaces").
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { AuthError } from "../../../domain/errors.js";
-import { readForm, readJsonObject, sendJson } from "../../http/io.js";
+import type { RequestContext } from "../../../domain/model.js";
+import type { ErrorFormat } from "../../http/errors.js";
+import { readBody, readForm, readJsonObject, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
 import { parsePathTemplate } from "../path-template.js";
 import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
 
-const errors = fastApiErrors({
+const messages = {
   EMAIL_TAKEN: "Account already exists",
   USERNAME_TAKEN: "Account already exists",
   INVALID_CREDENTIALS: "Incorrect username or password",
+  // Its document shows no answer for an unverified login; ours is 401, as its other login refusal.
+  EMAIL_NOT_VERIFIED: "Email not confirmed",
+  ACCOUNT_DISABLED: "Inactive user",
   TOKEN_INVALID: "Verification error",
   TOKEN_EXPIRED: "Verification error",
-});
+  SESSION_REVOKED: "Could not validate credentials",
+  TOKEN_REUSED: "Could not validate credentials",
+} as const;
+const errors = fastApiErrors(messages);
+/** Refresh: a refresh token that is not ours is a credentials problem, not a verification one. */
+const refreshErrors = fastApiErrors({ ...messages, TOKEN_INVALID: "Could not validate credentials" });
+/** Login: an unverified address is refused with 401 (see `messages`), not our 403. */
+const loginErrors: ErrorFormat = {
+  ...errors,
+  status: (error) => (error.reason === "EMAIL_NOT_VERIFIED" ? 401 : (errors.status?.(error) ?? 500)),
+};
 
-/** A time to the whole second, as UContact's API wrote it. */
-const isoSeconds = (date: Date) => new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString();
+/**
+ * `created_at` as UContact's API wrote it: `2025-04-16T12:00:00`, ISO 8601 in UTC without an
+ * offset (a naive datetime, as its database returned it), to the whole second.
+ */
+export const naiveUtcSeconds = (date: Date) => date.toISOString().slice(0, 19);
+
+/** A page that asks a person to press a button; nothing in it repeats the token. */
+const confirmationPage = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Confirm your email address</title>
+</head>
+<body>
+<h1>Confirm your email address</h1>
+<p>Press the button to confirm that this email address is yours.</p>
+<form method="post"><button type="submit">Confirm my email address</button></form>
+</body>
+</html>
+`;
+
+/** Whether a GET comes from a browser (it asks for HTML), or is a HEAD (never a verification). */
+function wantsPage(req: IncomingMessage): boolean {
+  if (req.method === "HEAD") return true;
+  return /(^|,)\s*(text\/html|application\/xhtml\+xml)\s*(;|,|$)/i.test(req.headers.accept ?? "");
+}
+
+function sendPage(res: ServerResponse): void {
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "content-length": String(Buffer.byteLength(confirmationPage)),
+    "cache-control": "no-store",
+    // The token is in the page's address: it goes nowhere else (no Referer, no framing).
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+  });
+  res.end(confirmationPage);
+}
 
 export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   const confirmed = parsePathTemplate("/api/auth/confirmed_email/{token}");
+
+  async function confirm(ctx: RequestContext, res: ServerResponse, token: string): Promise<void> {
+    try {
+      await flows.verifyEmail(ctx, { token });
+    } catch (error) {
+      // A used verification link means the address was verified already: say so, as UContact did.
+      if (error instanceof AuthError && error.reason === "TOKEN_USED") {
+        sendJson(res, 200, { message: "Your email is already confirmed" });
+        return;
+      }
+      throw error;
+    }
+    sendJson(res, 200, { message: "Email verified successfully" });
+  }
+
   return [
     compatRoute(
+      "ucontact",
       "POST",
       "/api/auth/register",
       "compat.ucontact.register",
@@ -40,7 +120,7 @@ export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
           id: user.number,
           username: user.username ?? "",
           email: user.email,
-          created_at: isoSeconds(user.createdAt),
+          created_at: naiveUtcSeconds(user.createdAt),
           avatar: null,
           is_verified: user.emailVerifiedAt !== null,
         });
@@ -48,6 +128,7 @@ export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
       errors,
     ),
     compatRoute(
+      "ucontact",
       "POST",
       "/api/auth/login",
       "compat.ucontact.login",
@@ -56,9 +137,10 @@ export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
         const login = await flows.login(ctx, { identifier: text(form, "username"), password: text(form, "password") });
         sendJson(res, 200, { access_token: login.accessToken, refresh_token: login.refreshToken, token_type: "bearer" });
       },
-      errors,
+      loginErrors,
     ),
     compatRoute(
+      "ucontact",
       "POST",
       "/api/auth/refresh-token",
       "compat.ucontact.refresh_token",
@@ -67,24 +149,28 @@ export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
         const tokens = await flows.refresh(ctx, { refreshToken: text(body, "refresh_token") }, "keep");
         sendJson(res, 200, { access_token: tokens.accessToken, refresh_token: tokens.refreshToken, token_type: "bearer" });
       },
-      errors,
+      refreshErrors,
     ),
     compatRoute(
+      "ucontact",
       "GET",
       (path) => confirmed.match(path),
       "compat.ucontact.confirmed_email",
-      async ({ res, ctx, params }) => {
-        try {
-          await flows.verifyEmail(ctx, { token: params.token ?? "" });
-        } catch (error) {
-          // A used verification link means the address was verified already: say so, as UContact did.
-          if (error instanceof AuthError && error.reason === "TOKEN_USED") {
-            sendJson(res, 200, { message: "Your email is already confirmed" });
-            return;
-          }
-          throw error;
-        }
-        sendJson(res, 200, { message: "Email verified successfully" });
+      async ({ req, res, ctx, params }) => {
+        if (wantsPage(req)) sendPage(res);
+        else await confirm(ctx, res, params.token ?? "");
+      },
+      errors,
+    ),
+    compatRoute(
+      "ucontact",
+      "POST",
+      (path) => confirmed.match(path),
+      "compat.ucontact.confirmed_email.confirm",
+      async ({ req, res, ctx, params }) => {
+        // The page's form posts no field: the token is in the address. Read (and bound) the body.
+        await readBody(req, maxRequestBytes);
+        await confirm(ctx, res, params.token ?? "");
       },
       errors,
     ),

@@ -1,14 +1,20 @@
 /**
  * The VidaPlus API (seed 000): an OAuth2 password form at `/auth/token` (username = the email), and
  * `/auth/refresh_token`, which trades a still-valid access token for a new one of the same session.
+ * With LEGACY_TOKEN_VIDAPLUS_SECRET set, both issue VidaPlus's own tokens (HS256, `sub` = email;
+ * see infra/crypto/legacy-tokens.ts), and `/auth/refresh_token` accepts them.
  */
 import { readForm, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
 import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
 
+/** FastAPI's answers, as VidaPlus's `get_current_user` and OAuth2 form gave them. */
+const invalidToken = "Could not validate credentials";
+
 export function vidaPlusRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   return [
     compatRoute(
+      "vidaplus",
       "POST",
       "/auth/token",
       "compat.vidaplus.token",
@@ -17,9 +23,16 @@ export function vidaPlusRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
         const login = await flows.login(ctx, { identifier: text(form, "username"), password: text(form, "password") });
         sendJson(res, 200, { access_token: login.accessToken, token_type: "bearer" });
       },
-      fastApiErrors({ INVALID_CREDENTIALS: "Incorrect email or password" }),
+      fastApiErrors({
+        INVALID_CREDENTIALS: "Incorrect email or password",
+        ACCOUNT_DISABLED: "Inactive user",
+        EMAIL_NOT_VERIFIED: "Email not verified",
+        NO_ROLES: "Not enough permissions",
+        TENANT_DISABLED: "Not enough permissions",
+      }),
     ),
     compatRoute(
+      "vidaplus",
       "POST",
       "/auth/refresh_token",
       "compat.vidaplus.refresh_token",
@@ -29,9 +42,10 @@ export function vidaPlusRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
       },
       fastApiErrors({
         TOKEN_MISSING: "Not authenticated",
-        TOKEN_INVALID: "Could not validate credentials",
-        TOKEN_EXPIRED: "Could not validate credentials",
-        SESSION_REVOKED: "Could not validate credentials",
+        TOKEN_INVALID: invalidToken,
+        TOKEN_EXPIRED: invalidToken,
+        SESSION_REVOKED: invalidToken,
+        ACCOUNT_DISABLED: "Inactive user",
       }),
     ),
   ];

@@ -1,14 +1,36 @@
 /**
- * The Vigia API (seed 001): `/api/v1/auth/login` (OAuth2 password form, `X-Tenant`), `/me`,
- * `/whoami`, `/change-password` and the admin `/reset-password`.
+ * The Vigia API (seed 001): `/api/v1/auth/login` (OAuth2 password form, `X-Tenant`, or legacy mode
+ * without it), `/me`, `/whoami`, `/change-password` and the admin-only `/reset-password`. With
+ * LEGACY_TOKEN_VIGIA_SECRET set, login issues Vigia's own tokens (HS256, the claims of its
+ * example; see infra/crypto/legacy-tokens.ts), and these routes accept them.
  */
 import { AuthError } from "../../../domain/errors.js";
-import { primaryRole, type User } from "../../../domain/model.js";
+import { primaryRole, rolesAdminFirst, type User } from "../../../domain/model.js";
 import { readForm, readJsonObject, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
 import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
 
-const errors = fastApiErrors({ INVALID_CREDENTIALS: "Incorrect username or password", TOKEN_MISSING: "Not authenticated" });
+const invalidToken = "Could not validate credentials";
+const messages = {
+  INVALID_CREDENTIALS: "Incorrect username or password",
+  TOKEN_MISSING: "Not authenticated",
+  TOKEN_INVALID: invalidToken,
+  TOKEN_EXPIRED: invalidToken,
+  SESSION_REVOKED: invalidToken,
+  // 403, "inactive user or no roles", as its error table says.
+  ACCOUNT_DISABLED: "Inactive user",
+  NO_ROLES: "User has no roles assigned",
+  TENANT_DISABLED: "Tenant is disabled",
+  EMAIL_NOT_VERIFIED: "Email not verified",
+  TENANT_MISMATCH: "The token belongs to another tenant",
+  ADMIN_REQUIRED: "Not enough permissions",
+  // 404, "not found".
+  TENANT_NOT_FOUND: "Tenant not found",
+  USER_NOT_FOUND: "User not found",
+} as const;
+const errors = fastApiErrors(messages);
+/** A wrong current password is not a wrong sign-in. */
+const changePasswordErrors = fastApiErrors({ ...messages, INVALID_CREDENTIALS: "Incorrect password" });
 
 /** Vigia's `empleado_id` (the HR module's employee id): the user's attribute of that name when it is an integer. */
 function empleadoId(user: User): number | null {
@@ -16,34 +38,51 @@ function empleadoId(user: User): number | null {
   return Number.isSafeInteger(value) ? (value as number) : null;
 }
 
-/** `/me`: the primary role prefers admin (as AuthService's User.role does); `id` is the user's integer number. */
-const me = (user: User) => ({
-  id: user.number,
-  email: user.email,
-  username: user.username ?? "",
-  full_name: user.fullName ?? "",
-  role: primaryRole(user.roles),
-  roles: [...user.roles],
-  permissions: user.permissions,
-  is_active: user.isActive,
-  empleado_id: empleadoId(user),
-});
+/**
+ * The role fields of every Vigia answer. The list puts `admin` first (its example's
+ * `["admin", "qf"]`), so that `/whoami`'s primary role (the first in the list, as documented) and
+ * `/me`'s and the login's (admin preferred, as documented) are the same role.
+ */
+function roleFields(user: User) {
+  const roles = rolesAdminFirst(user.roles);
+  return { primary: primaryRole(roles), first: roles[0] ?? "", roles };
+}
+
+/** `/me`: the primary role prefers admin; `id` is the user's integer number. */
+function me(user: User) {
+  const { primary, roles } = roleFields(user);
+  return {
+    id: user.number,
+    email: user.email,
+    username: user.username ?? "",
+    full_name: user.fullName ?? "",
+    role: primary,
+    roles,
+    permissions: user.permissions,
+    is_active: user.isActive,
+    empleado_id: empleadoId(user),
+  };
+}
 
 /** `/whoami` calls the first role the primary one. */
-const whoami = (user: User) => ({
-  id: user.number,
-  username: user.username ?? "",
-  email: user.email,
-  full_name: user.fullName ?? "",
-  role: user.roles[0] ?? "",
-  roles: [...user.roles],
-  empleado_id: empleadoId(user),
-});
+function whoami(user: User) {
+  const { first, roles } = roleFields(user);
+  return {
+    id: user.number,
+    username: user.username ?? "",
+    email: user.email,
+    full_name: user.fullName ?? "",
+    role: first,
+    roles,
+    empleado_id: empleadoId(user),
+  };
+}
 
 export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   const base = "/api/v1/auth";
   return [
     compatRoute(
+      "vigia",
       "POST",
       `${base}/login`,
       "compat.vigia.login",
@@ -53,23 +92,31 @@ export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRout
         if (grant !== null && grant !== "" && grant !== "password") {
           throw new AuthError("INVALID_REQUEST", { message: "grant_type: must be password", metadata: { field: "grant_type" } });
         }
-        const { accessToken, user } = await flows.login(ctx, { identifier: text(form, "username"), password: text(form, "password") });
+        // Without X-Tenant, legacy mode: the one account with this identifier in any tenant.
+        const { accessToken, user } = await flows.login(ctx, {
+          identifier: text(form, "username"),
+          password: text(form, "password"),
+          anyTenant: true,
+        });
+        const { primary, roles } = roleFields(user);
         sendJson(res, 200, {
           access_token: accessToken,
           token_type: "bearer",
-          user: {
-            id: user.number,
-            username: user.username ?? "",
-            email: user.email,
-            role: primaryRole(user.roles),
-            roles: [...user.roles],
-          },
+          user: { id: user.number, username: user.username ?? "", email: user.email, role: primary, roles },
         });
       },
       errors,
     ),
-    compatRoute("GET", `${base}/me`, "compat.vigia.me", async ({ res, ctx }) => sendJson(res, 200, me(await flows.me(ctx))), errors),
     compatRoute(
+      "vigia",
+      "GET",
+      `${base}/me`,
+      "compat.vigia.me",
+      async ({ res, ctx }) => sendJson(res, 200, me(await flows.me(ctx))),
+      errors,
+    ),
+    compatRoute(
+      "vigia",
       "GET",
       `${base}/whoami`,
       "compat.vigia.whoami",
@@ -77,6 +124,7 @@ export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRout
       errors,
     ),
     compatRoute(
+      "vigia",
       "POST",
       `${base}/change-password`,
       "compat.vigia.change_password",
@@ -85,9 +133,10 @@ export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRout
         await flows.changePassword(ctx, { currentPassword: text(body, "current_password"), newPassword: text(body, "new_password") });
         sendJson(res, 200, { success: true });
       },
-      errors,
+      changePasswordErrors,
     ),
     compatRoute(
+      "vigia",
       "POST",
       `${base}/reset-password`,
       "compat.vigia.reset_password",
@@ -96,6 +145,8 @@ export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRout
         if (ctx.tenantHeader === undefined) {
           throw new AuthError("INVALID_REQUEST", { message: "X-Tenant: required", metadata: { field: "X-Tenant" } });
         }
+        // Admins only (the document: "in production, this should be restricted to admin users
+        // only"): the flow wants the bearer token of an admin of the tenant, read fresh.
         const { user } = await flows.resetPassword(ctx, { token: "", email: text(body, "email"), newPassword: text(body, "new_password") });
         sendJson(res, 200, { email: user.email, tenant: user.tenant });
       },
