@@ -5,6 +5,8 @@
 # README's and the seed APIs' curl lines are run as written), python3-requests (the seed APIs'
 # Python clients are run as written, with Debian's /usr/bin/python3), and python3-grpcio with
 # protoc and its gRPC Python plugin (a Python gRPC client generated from proto/ is tested),
+# python3-jwt, python3-fastapi, python3-sqlalchemy and python3-uvicorn (VidaPlus's own server code,
+# its get_current_user, verifies our legacy tokens in a FastAPI app on SQLite),
 # openssl (the TLS tests make their own certificate) and Chromium (the client package's browser
 # bundle, CORS and the pages are tested in a real browser, driven by playwright-core; the
 # registry's own browser downloads are not reachable from our machines).
@@ -18,6 +20,7 @@ command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c "import requests" 2>/dev/null || missing+=(python3-requests)
 /usr/bin/python3 -c "import grpc, google.protobuf" 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
+/usr/bin/python3 -c "import jwt, fastapi, sqlalchemy, uvicorn" 2>/dev/null || missing+=(python3-jwt python3-fastapi python3-sqlalchemy python3-uvicorn)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 [ -x /usr/bin/grpc_python_plugin ] || missing+=(protobuf-compiler-grpc)
 command -v openssl >/dev/null || missing+=(openssl)

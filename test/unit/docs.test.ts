@@ -8,7 +8,7 @@ const read = (file: string) => readFileSync(join(root, file), "utf8");
 // config.ts and its sections in src/config/ (the readers themselves take names, not literals).
 const configSources = ["src/config.ts", ...readdirSync(join(root, "src", "config")).map((file) => `src/config/${file}`)];
 const variablesRead = configSources.flatMap((file) =>
-  [...read(file).matchAll(/\b(?:raw|verbatim|str|int|duration|bool|url)\("([A-Z_]+)"/g)].map((m) => m[1]!),
+  [...read(file).matchAll(/\b(?:raw|verbatim|str|int|duration|bool|url|readTokenLinkTemplate\(r,)\s*\(?"([A-Z_]+)"/g)].map((m) => m[1]!),
 );
 
 describe("configuration documents", () => {
