@@ -38,7 +38,8 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function page(title: string, body: string): string {
+/** A page of ours: the title, then `body` (HTML, escaped by the caller), in the shared style. */
+export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -16,9 +16,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { AuthError } from "../../../domain/errors.js";
 import type { RequestContext } from "../../../domain/model.js";
 import type { ErrorFormat } from "../../http/errors.js";
-import { readBody, readForm, readJsonObject, sendJson } from "../../http/io.js";
+import { readBody, readForm, readJsonObject, sendHtml, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
 import { parsePathTemplate } from "../path-template.js";
+import { PAGE_HEADERS, page } from "../verify-email-page.js";
 import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
 
 const messages = {
@@ -48,22 +49,11 @@ const loginErrors: ErrorFormat = {
  */
 export const naiveUtcSeconds = (date: Date) => date.toISOString().slice(0, 19);
 
-/** A page that asks a person to press a button; nothing in it repeats the token. */
-const confirmationPage = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Confirm your email address</title>
-</head>
-<body>
-<h1>Confirm your email address</h1>
-<p>Press the button to confirm that this email address is yours.</p>
-<form method="post"><button type="submit">Confirm my email address</button></form>
-</body>
-</html>
-`;
+/** The page a browser gets: a button that POSTs to the same address; nothing in it repeats the token. */
+const confirmationPage = page(
+  "Confirm your email address",
+  `<p>Press the button to confirm that this email address is yours.</p>\n<form method="post"><button type="submit">Confirm my email address</button></form>`,
+);
 
 /** Whether a GET comes from a browser (it asks for HTML), or is a HEAD (never a verification). */
 function wantsPage(req: IncomingMessage): boolean {
@@ -71,62 +61,37 @@ function wantsPage(req: IncomingMessage): boolean {
   return /(^|,)\s*(text\/html|application\/xhtml\+xml)\s*(;|,|$)/i.test(req.headers.accept ?? "");
 }
 
-function sendPage(res: ServerResponse): void {
-  res.writeHead(200, {
-    "content-type": "text/html; charset=utf-8",
-    "content-length": String(Buffer.byteLength(confirmationPage)),
-    "cache-control": "no-store",
-    // The token is in the page's address: it goes nowhere else (no Referer, no framing).
-    "referrer-policy": "no-referrer",
-    "content-security-policy": "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    "x-frame-options": "DENY",
-  });
-  res.end(confirmationPage);
+export function ucontactRoutes(options: CompatOptions): HttpRoute[] {
+  return [registerRoute(options), ...sessionRoutes(options), ...confirmationRoutes(options)];
 }
 
-export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
-  const confirmed = parsePathTemplate("/api/auth/confirmed_email/{token}");
+/** `POST /register`: the new user, in UContact's shape; their mail links to UContact's confirmation route. */
+function registerRoute({ flows, maxRequestBytes }: CompatOptions): HttpRoute {
+  return compatRoute(
+    "ucontact",
+    "POST",
+    "/api/auth/register",
+    "compat.ucontact.register",
+    async ({ req, res, ctx }) => {
+      const body = await readJsonObject(req, maxRequestBytes);
+      const input = { email: text(body, "email"), password: text(body, "password"), username: text(body, "username"), fullName: undefined };
+      const user = await flows.register(ctx, input);
+      sendJson(res, 201, {
+        id: user.number,
+        username: user.username ?? "",
+        email: user.email,
+        created_at: naiveUtcSeconds(user.createdAt),
+        avatar: null,
+        is_verified: user.emailVerifiedAt !== null,
+      });
+    },
+    errors,
+  );
+}
 
-  async function confirm(ctx: RequestContext, res: ServerResponse, token: string): Promise<void> {
-    try {
-      await flows.verifyEmail(ctx, { token });
-    } catch (error) {
-      // A used verification link means the address was verified already: say so, as UContact did.
-      if (error instanceof AuthError && error.reason === "TOKEN_USED") {
-        sendJson(res, 200, { message: "Your email is already confirmed" });
-        return;
-      }
-      throw error;
-    }
-    sendJson(res, 200, { message: "Email verified successfully" });
-  }
-
+/** `POST /login` (form, username) and `POST /refresh-token` (the same refresh token back). */
+function sessionRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   return [
-    compatRoute(
-      "ucontact",
-      "POST",
-      "/api/auth/register",
-      "compat.ucontact.register",
-      async ({ req, res, ctx }) => {
-        const body = await readJsonObject(req, maxRequestBytes);
-        const input = {
-          email: text(body, "email"),
-          password: text(body, "password"),
-          username: text(body, "username"),
-          fullName: undefined,
-        };
-        const user = await flows.register(ctx, input);
-        sendJson(res, 201, {
-          id: user.number,
-          username: user.username ?? "",
-          email: user.email,
-          created_at: naiveUtcSeconds(user.createdAt),
-          avatar: null,
-          is_verified: user.emailVerifiedAt !== null,
-        });
-      },
-      errors,
-    ),
     compatRoute(
       "ucontact",
       "POST",
@@ -151,13 +116,33 @@ export function ucontactRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
       },
       refreshErrors,
     ),
+  ];
+}
+
+/** `/confirmed_email/{token}`: a program's GET and the page's POST verify; a browser's GET and a HEAD get the page. */
+function confirmationRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
+  const confirmed = parsePathTemplate("/api/auth/confirmed_email/{token}");
+  async function confirm(ctx: RequestContext, res: ServerResponse, token: string): Promise<void> {
+    try {
+      await flows.verifyEmail(ctx, { token });
+    } catch (error) {
+      // A used verification link means the address was verified already: say so, as UContact did.
+      if (error instanceof AuthError && error.reason === "TOKEN_USED") {
+        sendJson(res, 200, { message: "Your email is already confirmed" });
+        return;
+      }
+      throw error;
+    }
+    sendJson(res, 200, { message: "Email verified successfully" });
+  }
+  return [
     compatRoute(
       "ucontact",
       "GET",
       (path) => confirmed.match(path),
       "compat.ucontact.confirmed_email",
       async ({ req, res, ctx, params }) => {
-        if (wantsPage(req)) sendPage(res);
+        if (wantsPage(req)) sendHtml(res, 200, confirmationPage, PAGE_HEADERS);
         else await confirm(ctx, res, params.token ?? "");
       },
       errors,

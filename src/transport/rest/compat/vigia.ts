@@ -78,35 +78,42 @@ function whoami(user: User) {
   };
 }
 
-export function vigiaRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
-  const base = "/api/v1/auth";
+const base = "/api/v1/auth";
+
+export function vigiaRoutes(options: CompatOptions): HttpRoute[] {
+  return [loginRoute(options), ...accountRoutes(options)];
+}
+
+/** `POST /login`: the OAuth2 password form, in the tenant X-Tenant names or in legacy mode. */
+function loginRoute({ flows, maxRequestBytes }: CompatOptions): HttpRoute {
+  return compatRoute(
+    "vigia",
+    "POST",
+    `${base}/login`,
+    "compat.vigia.login",
+    async ({ req, res, ctx }) => {
+      const form = await readForm(req, maxRequestBytes);
+      const grant = form.get("grant_type");
+      if (grant !== null && grant !== "" && grant !== "password") {
+        throw new AuthError("INVALID_REQUEST", { message: "grant_type: must be password", metadata: { field: "grant_type" } });
+      }
+      // Without X-Tenant, legacy mode: the one account with this identifier in any tenant.
+      const input = { identifier: text(form, "username"), password: text(form, "password"), anyTenant: true };
+      const { accessToken, user } = await flows.login(ctx, input);
+      const { primary, roles } = roleFields(user);
+      sendJson(res, 200, {
+        access_token: accessToken,
+        token_type: "bearer",
+        user: { id: user.number, username: user.username ?? "", email: user.email, role: primary, roles },
+      });
+    },
+    errors,
+  );
+}
+
+/** The signed-in user's routes: `/me`, `/whoami`, `/change-password`, and the admin's `/reset-password`. */
+function accountRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
   return [
-    compatRoute(
-      "vigia",
-      "POST",
-      `${base}/login`,
-      "compat.vigia.login",
-      async ({ req, res, ctx }) => {
-        const form = await readForm(req, maxRequestBytes);
-        const grant = form.get("grant_type");
-        if (grant !== null && grant !== "" && grant !== "password") {
-          throw new AuthError("INVALID_REQUEST", { message: "grant_type: must be password", metadata: { field: "grant_type" } });
-        }
-        // Without X-Tenant, legacy mode: the one account with this identifier in any tenant.
-        const { accessToken, user } = await flows.login(ctx, {
-          identifier: text(form, "username"),
-          password: text(form, "password"),
-          anyTenant: true,
-        });
-        const { primary, roles } = roleFields(user);
-        sendJson(res, 200, {
-          access_token: accessToken,
-          token_type: "bearer",
-          user: { id: user.number, username: user.username ?? "", email: user.email, role: primary, roles },
-        });
-      },
-      errors,
-    ),
     compatRoute(
       "vigia",
       "GET",
