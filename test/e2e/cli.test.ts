@@ -20,7 +20,7 @@ describe("the CLI", () => {
   it("npm run migrate migrates a database once, creates the default tenant, and needs no signing key", async () => {
     const url = await createTestDatabase();
     expect((await npm(["migrate"], { DATABASE_URL: url })).stdout).toBe(
-      "applied: 2026_11_21_0001_initial, 2026_11_22_0002_one_time_tokens_and_audit, 2026_11_22_0003_signing_keys, 2026_11_24_0004_identifier_keys, 2026_11_25_0005_session_epoch, 2026_11_25_0006_administration, 2026_11_26_0007_second_factors\n",
+      "applied: 2026_11_21_0001_initial, 2026_11_22_0002_one_time_tokens_and_audit, 2026_11_22_0003_signing_keys, 2026_11_24_0004_identifier_keys, 2026_11_25_0005_session_epoch, 2026_11_25_0006_administration, 2026_11_26_0007_second_factors, 2026_11_26_0008_login_keys_across_tenants\n",
     );
     expect((await npm(["migrate"], { DATABASE_URL: url })).stdout).toBe("database is up to date\n");
     expect((await npm(["cli", "--", "identifier-conflicts", "--renormalize"], { DATABASE_URL: url })).stdout).toBe(
