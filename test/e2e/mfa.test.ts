@@ -446,7 +446,10 @@ describe("MFA on the seed APIs' routes", () => {
     const wrong = await post("/auth/mfa/verify", { mfaTicket, code: wrongCode(user.secret, app.clock) });
     expect(wrong).toMatchObject({ status: 422, body: { exito: false, mensaje: "Código inválido", reason: "MFA_CODE_INVALID" } });
     const verified = await post("/auth/mfa/verify", { mfaTicket, code: codeFor(user.secret, app.clock) });
-    expect(verified).toMatchObject({ status: 200, body: { exito: true, datos: { tokenType: "bearer", user: { email: user.email } } } });
+    expect(verified).toMatchObject({
+      status: 200,
+      body: { exito: true, mensaje: "Autenticación exitosa", datos: { tokenType: "Bearer", user: { email: user.email } } },
+    });
     recordSecret(verified.body.datos.accessToken);
     recordSecret(verified.body.datos.refreshToken);
     expect(ok(await client.call("ValidateToken", { token: verified.body.datos.accessToken })).amr).toEqual(["pwd", "otp", "mfa"]);
