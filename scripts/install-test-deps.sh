@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the test suite runs against when it is missing:
-# PostgreSQL and Redis (started by the tests themselves, ephemeral, on free ports) and
+# PostgreSQL and Redis (started by the tests themselves, ephemeral, on free ports; Redis also as a
+# Cluster, with redis-cli creating it, and as a Sentinel group, `redis-server --sentinel`) and
 # docker-compose v1 (only to validate docker-compose.yml; no Docker engine is needed), curl (the
 # README's and the seed APIs' curl lines are run as written), python3-requests (the seed APIs'
 # Python clients are run as written, with Debian's /usr/bin/python3), and python3-grpcio with
@@ -16,6 +17,7 @@ set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c "import requests" 2>/dev/null || missing+=(python3-requests)

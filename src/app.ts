@@ -5,20 +5,12 @@
  * port 0.
  */
 import { createRequire } from "node:module";
-import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
-import {
-  createAdminDeps,
-  createAuthDeps,
-  grantsFor,
-  listenForGrantChanges,
-  listenForKeyRotations,
-  mailerFor,
-  passwordHasherFor,
-} from "./app/adapters.js";
+import { createAdminDeps, createAuthDeps, grantsFor, mailerFor, passwordHasherFor } from "./app/adapters.js";
+import { listenForGrantChanges, listenForKeyRotations } from "./app/announcements.js";
 import { createLifecycle } from "./app/lifecycle.js";
-import { closeStores, openStores, type Stores, storesReadiness } from "./app/stores.js";
+import { closeStores, openStores, redisHooksFor, type Stores, storesReadiness } from "./app/stores.js";
 import type { Config } from "./config.js";
 import { type AdminFlows, bindAdminFlows } from "./domain/admin/flows.js";
 import type { AdminDeps } from "./domain/admin/ports.js";
@@ -28,6 +20,7 @@ import { createBackground } from "./infra/background.js";
 import { openKeyRing } from "./infra/crypto/key-setup.js";
 import { createAuditLog } from "./infra/postgres/audit.js";
 import type { Database } from "./infra/postgres/schema.js";
+import type { RedisClient } from "./infra/redis/client.js";
 import { createMetrics, createMetricsServer, type Metrics } from "./metrics.js";
 import { adminService } from "./transport/admin-service.js";
 import { authService } from "./transport/auth-service.js";
@@ -52,7 +45,7 @@ export interface App {
   readonly flows: Flows;
   readonly adminFlows: AdminFlows;
   readonly db: Kysely<Database>;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly metrics: Metrics;
   /** Binds the ports; `metricsPort` is undefined when this process serves no metrics. */
   start(): Promise<{ grpcPort: number; httpPort: number; metricsPort: number | undefined }>;
@@ -112,15 +105,16 @@ interface Wiring {
 async function wireDomain(config: Config, stores: Stores, { logger, clock, metrics }: Wiring) {
   const { db, redis } = stores;
   const keyRing = await openKeyRing(config, db, clock, logger);
-  const rotationListener = listenForKeyRotations(config, redis, keyRing, logger);
+  const hooks = redisHooksFor(logger, metrics);
+  const rotationListener = await listenForKeyRotations(config, keyRing, logger, hooks);
   const mail = mailerFor(config, logger);
   const background = createBackground(logger);
   const passwords = await passwordHasherFor(config, "service");
   const events = countedEvents(createAuditLog(db, logger), metrics);
   const grants = grantsFor(config, db, redis, logger);
-  const grantsListener = listenForGrantChanges(config, redis, grants);
-  const legacySessions = stores.legacySessions;
-  const parts = { db, redis, keyRing, passwords, mailer: mail.mailer, background, events, clock, legacySessions, grants };
+  const grantsListener = await listenForGrantChanges(config, grants, hooks);
+  const { legacySessions, sessionWriter } = stores;
+  const parts = { db, redis, sessionWriter, keyRing, passwords, mailer: mail.mailer, background, events, clock, legacySessions, grants };
   const deps = createAdminDeps(createAuthDeps(config, parts), db);
   return {
     deps,
@@ -132,8 +126,8 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
       mail.close();
       keyRing.close();
       await passwords.close();
-      rotationListener?.disconnect();
-      grantsListener?.disconnect();
+      rotationListener?.close();
+      grantsListener?.close();
     },
   };
 }

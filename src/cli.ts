@@ -75,15 +75,15 @@ async function userStatus(action: "disable" | "enable", args: readonly string[])
     options: { email: { type: "string" }, tenant: { type: "string" }, "user-id": { type: "string" }, reason: { type: "string" } },
   });
   const config = commandConfig();
-  if (config.redisUrl === undefined) {
+  if (config.embedded.redis) {
     // The embedded stand-in lives inside the service's process, and forgets every session when it
     // restarts: only the database changes here.
-    process.stderr.write("no REDIS_URL: the embedded service's sessions end when it restarts\n");
+    process.stderr.write("no Redis configured: the embedded service's sessions end when it restarts\n");
   }
   // Audit events are written to the database; only problems reach standard error.
   const logger = createLogger("warn", process.stderr);
   const line = await withDatabase(config, action, async (db) => {
-    const redis = await openRedis(config.redisUrl, (error) => process.stderr.write(`Redis connection error: ${error.message}\n`));
+    const redis = await openRedis(config.redis, { onError: (error) => process.stderr.write(`Redis connection error: ${error.message}\n`) });
     try {
       if (!(await waitForRedis(redis, 5000))) throw new Error("Redis is not reachable: nothing was changed");
       await migrateToLatest(db);

@@ -18,6 +18,7 @@ import { type LegacyTokensConfig, readLegacyTokens } from "./config/legacy-token
 import { type MailConfig, readMail, readVerifyEmailUrlByApi } from "./config/mail.js";
 import { readMfa } from "./config/mfa.js";
 import { type ConfigReader, createConfigReader } from "./config/reader.js";
+import { type RedisConfig, readRedis } from "./config/redis.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
 import type { AuthPolicy } from "./domain/ports.js";
 
@@ -27,6 +28,7 @@ export { type EnvironmentOptions, readEnvironment } from "./config/environment.j
 export { LEGACY_TOKEN_PROFILES, type LegacyTokensConfig } from "./config/legacy-tokens.js";
 export type { MailConfig } from "./config/mail.js";
 export { ConfigError, parseDuration } from "./config/reader.js";
+export { parseRedisAddresses, type RedisAddress, type RedisConfig, type RedisTopology } from "./config/redis.js";
 export { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from "./config/signing.js";
 
 /** The seed APIs whose routes the service can serve (COMPAT_ROUTES). */
@@ -73,8 +75,9 @@ export interface StoreConfig {
   /** PostgreSQL URL; undefined means embedded PGlite under `dataDir`. */
   readonly databaseUrl: string | undefined;
   readonly databasePoolMax: number;
-  /** Redis URL; undefined means the in-process stand-in. */
-  readonly redisUrl: string | undefined;
+  /** Redis: the topology (standalone, Sentinel, Cluster, or the in-process stand-in), credentials, TLS. */
+  readonly redis: RedisConfig;
+  /** REDIS_KEY_PREFIX: the start of every key (no braces: they would take over the hash tags). */
   readonly redisKeyPrefix: string;
   readonly dataDir: string;
   /** True when PostgreSQL or Redis is the embedded stand-in. */
@@ -151,7 +154,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
 
 function readStores(r: ConfigReader): StoreConfig {
   const databaseUrl = r.url("DATABASE_URL", ["postgres:", "postgresql:"]);
-  const redisUrl = r.url("REDIS_URL", ["redis:", "rediss:"]);
+  const redis = readRedis(r);
   const redisKeyPrefix = r.str("REDIS_KEY_PREFIX", "auth:");
   // Session keys take their Redis Cluster slot from the user's id in braces: a brace in the prefix
   // would take over that hash tag.
@@ -159,10 +162,10 @@ function readStores(r: ConfigReader): StoreConfig {
   return {
     databaseUrl,
     databasePoolMax: r.int("DATABASE_POOL_MAX", 10, 1, 1000),
-    redisUrl,
+    redis,
     redisKeyPrefix,
     dataDir: r.str("DATA_DIR", ".data"),
-    embedded: { database: databaseUrl === undefined, redis: redisUrl === undefined },
+    embedded: { database: databaseUrl === undefined, redis: redis.topology.kind === "embedded" },
   };
 }
 
@@ -171,7 +174,11 @@ function readListeners(r: ConfigReader, stores: StoreConfig, serving: boolean): 
   const embedded = stores.embedded.database || stores.embedded.redis;
   // The embedded stores live inside one process: several workers would each have their own.
   const workers = r.int("WORKERS", embedded ? 1 : availableParallelism(), 1, 256);
-  if (embedded && workers > 1) r.problem(`WORKERS=${workers}: embedded mode (no DATABASE_URL or REDIS_URL) runs in one process`);
+  if (embedded && workers > 1) {
+    r.problem(
+      `WORKERS=${workers}: embedded mode (no DATABASE_URL, or no REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS) runs in one process`,
+    );
+  }
   return {
     host: r.str("HOST", "0.0.0.0"),
     grpcPort: r.int("GRPC_PORT", 50051, 0, 65535),

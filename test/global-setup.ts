@@ -1,7 +1,9 @@
 /**
  * Vitest global setup: installs PostgreSQL and Redis from Debian's packages when missing, starts
- * one ephemeral server of each for the whole run, and stops them at the end. Each test file makes
- * its own database and Redis key prefix on them, so files run in parallel without sharing state.
+ * one ephemeral server of each for the whole run, plus a Redis Cluster (three masters, three
+ * replicas) and a Redis Sentinel group (a master, a replica, three sentinels), all at once, and
+ * stops them at the end. Each test file makes its own database and Redis key prefix on them, so
+ * files run in parallel without sharing state. (A test that fails a Redis over starts its own.)
  *
  * At the end it also checks every log line the suite's servers wrote: each must parse as JSON and
  * none may contain a password or token the tests used (the tests record them as they go).
@@ -10,12 +12,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { startRedisCluster, startRedisSentinel } from "./support/redis-topologies.js";
 import { startPostgres, startRedis } from "./support/servers.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     postgresUrl: string;
     redisUrl: string;
+    /** REDIS_CLUSTER_NODES of the suite's Redis Cluster. */
+    redisClusterNodes: string;
+    /** REDIS_SENTINELS and REDIS_SENTINEL_MASTER of the suite's Sentinel group. */
+    redisSentinels: string;
+    redisSentinelMaster: string;
     logDir: string;
   }
 }
@@ -34,15 +42,35 @@ export default async function setup(project: TestProject) {
   execFileSync("bash", [join(root, "scripts", "install-test-deps.sh")], { stdio: "inherit" });
   rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
-  const postgres = await startPostgres();
-  const redis = await startRedis();
+  const started = await Promise.allSettled([startPostgres(), startRedis(), startRedisCluster(), startRedisSentinel()] as const);
+  const [postgresStart, redisStart, clusterStart, sentinelStart] = started;
+  const stopAll = () =>
+    Promise.all([
+      redisStart.status === "fulfilled" ? redisStart.value.stop() : undefined,
+      clusterStart.status === "fulfilled" ? clusterStart.value.stop() : undefined,
+      sentinelStart.status === "fulfilled" ? sentinelStart.value.stop() : undefined,
+      postgresStart.status === "fulfilled" ? postgresStart.value.destroy() : undefined,
+    ]);
+  if (
+    postgresStart.status === "rejected" ||
+    redisStart.status === "rejected" ||
+    clusterStart.status === "rejected" ||
+    sentinelStart.status === "rejected"
+  ) {
+    await stopAll();
+    const failure = started.find((s) => s.status === "rejected");
+    throw failure?.status === "rejected" ? failure.reason : new Error("a test server did not start");
+  }
+  const [postgres, redis, cluster, sentinel] = [postgresStart.value, redisStart.value, clusterStart.value, sentinelStart.value];
   project.provide("postgresUrl", postgres.url);
   project.provide("redisUrl", redis.url);
+  project.provide("redisClusterNodes", cluster.seeds);
+  project.provide("redisSentinels", sentinel.seeds);
+  project.provide("redisSentinelMaster", sentinel.masterName);
   project.provide("logDir", logDir);
 
   return async () => {
-    await redis.stop();
-    await postgres.destroy();
+    await stopAll();
     try {
       checkLogs();
     } catch (error) {

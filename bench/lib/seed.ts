@@ -8,7 +8,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { accessTokensFor, openDatabaseFor, sessionStoreFor } from "../../src/app/adapters.js";
@@ -17,6 +16,7 @@ import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "../../s
 import { RefreshRequestSchema, ValidateTokenRequestSchema } from "../../src/gen/auth/v1/auth_pb.js";
 import { openKeyRing } from "../../src/infra/crypto/key-setup.js";
 import { createUserRepository } from "../../src/infra/postgres/users.js";
+import { closeRedis, openRedis, type RedisClient, waitForRedis } from "../../src/infra/redis/client.js";
 
 const DAY = 86_400_000;
 
@@ -30,7 +30,7 @@ export interface Seeded {
  * `sessions` sessions spread over users of their own (150 each, as heavy users have), each with
  * one access token and its refresh token.
  */
-export async function seedSessions(config: Config, redis: Redis, passwordHash: string, sessions: number): Promise<Seeded> {
+export async function seedSessions(config: Config, redis: RedisClient, passwordHash: string, sessions: number): Promise<Seeded> {
   const db = openDatabaseFor(config, { poolMax: 4, onPoolError: () => {} });
   const logger = pino({ level: "silent" });
   const clock = { now: () => Date.now() };
@@ -111,8 +111,10 @@ export interface SeededFiles {
  * and writes their ValidateToken and Refresh bodies into `dir`.
  */
 export async function writeSeededBodies(config: Config, email: string, sessions: number, dir: string): Promise<SeededFiles> {
-  const redis = new Redis(config.redisUrl ?? "");
+  // The service's own client factory: the topology the configuration names (standalone or Cluster).
+  const redis = await openRedis(config.redis, { onError: () => {} });
   try {
+    if (!(await waitForRedis(redis, 20_000))) throw new Error("Redis does not answer");
     const seeded = await seedSessions(config, redis, await passwordHashOf(config, email), sessions);
     const files = {
       validate: join(dir, "validate-bodies.txt"),
@@ -124,7 +126,7 @@ export async function writeSeededBodies(config: Config, email: string, sessions:
     writeFileSync(files.empty, Array.from({ length: 1000 }, () => "AA==").join("\n"));
     return files;
   } finally {
-    redis.disconnect();
+    await closeRedis(redis);
   }
 }
 

@@ -3,7 +3,6 @@
  * CLI (src/cli.ts) and the benchmarks' seeding (bench/lib/seed.ts) all call these instead of
  * mapping configuration keys to adapter options themselves.
  */
-import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
@@ -13,7 +12,7 @@ import { TENANT_PASSWORD_MIN_FLOOR } from "../domain/tenants.js";
 import { type AccessTokensWithCache, createAccessTokens } from "../infra/crypto/access-tokens.js";
 import { loadCommonPasswords } from "../infra/crypto/common-passwords.js";
 import type { KeyRing } from "../infra/crypto/key-ring.js";
-import { keyRotationChannel, secondFactorKey } from "../infra/crypto/key-setup.js";
+import { secondFactorKey } from "../infra/crypto/key-setup.js";
 import { type ClosablePasswordHasher, createPasswordHasher } from "../infra/crypto/passwords.js";
 import { createSecretBox } from "../infra/crypto/secret-box.js";
 import { createGrantsCache, type GrantsCache, grantsChannel } from "../infra/grants.js";
@@ -28,6 +27,7 @@ import { createSecondFactorStore } from "../infra/postgres/second-factors.js";
 import { createTenantStore } from "../infra/postgres/tenants.js";
 import { createUserDirectory } from "../infra/postgres/user-directory.js";
 import { createUserRepository } from "../infra/postgres/users.js";
+import type { RedisClient } from "../infra/redis/client.js";
 import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
 import { createMfaTickets } from "../infra/redis/mfa-tickets.js";
 import { createRateLimiter, createSecondFactorThrottle } from "../infra/redis/rate-limit.js";
@@ -51,9 +51,20 @@ export function openDatabaseFor(config: Config, hooks: DatabaseHooks): Kysely<Da
   return openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: hooks.poolMax ?? config.databasePoolMax, ...hooks });
 }
 
-/** `legacy`: sessions of the previous Redis layout still to be moved (see infra/redis/legacy-sessions.ts). */
-export function sessionStoreFor(config: Config, redis: Redis, legacy?: LegacySessions): SessionStore {
-  return createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, { legacy });
+export interface SessionStoreParts {
+  /** Sessions of the previous Redis layout still to be moved (see infra/redis/legacy-sessions.ts). */
+  readonly legacy?: LegacySessions | undefined;
+  /** With REDIS_WAIT_REPLICAS, the connection writes go through (default: `redis` itself). */
+  readonly writer?: RedisClient | undefined;
+}
+
+/** Sessions in Redis; with REDIS_WAIT_REPLICAS, each write waits for that many replicas. */
+export function sessionStoreFor(config: Config, redis: RedisClient, parts: SessionStoreParts = {}): SessionStore {
+  const { waitReplicas, waitTimeoutMs } = config.redis;
+  return createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, {
+    legacy: parts.legacy,
+    durability: waitReplicas > 0 ? { writer: parts.writer ?? redis, replicas: waitReplicas, timeoutMs: waitTimeoutMs } : undefined,
+  });
 }
 
 export function accessTokensFor(config: Config, keyRing: KeyRing): AccessTokensWithCache {
@@ -82,36 +93,15 @@ export function commonPasswordsFor(config: Config) {
 }
 
 /** The per-process cache of users' roles and permissions (GRANTS_CACHE_TTL, GRANTS_CACHE_SIZE); changes announced on Redis. */
-export function grantsFor(config: Config, db: Kysely<Database>, redis: Redis, logger: Logger): GrantsCache {
+export function grantsFor(config: Config, db: Kysely<Database>, redis: RedisClient, logger: Logger): GrantsCache {
   return createGrantsCache(db, {
     ttlMs: config.grantsCache.ttlMs,
     maxUsers: config.grantsCache.maxUsers,
     // The embedded stand-in serves one process, whose own changes apply directly.
-    publisher: config.redisUrl === undefined ? undefined : redis,
+    publisher: config.embedded.redis ? undefined : redis,
     channel: grantsChannel(config.redisKeyPrefix),
     logger,
   });
-}
-
-/**
- * Forgets cached grants when another instance announces a change of roles or permissions, and
- * everything after the subscription was interrupted (a notice may have been missed meanwhile).
- * A real Redis only, as for key rotations.
- */
-export function listenForGrantChanges(config: Config, redis: Redis, grants: GrantsCache): Redis | undefined {
-  if (config.redisUrl === undefined) return undefined;
-  const subscriber = redis.duplicate({ enableOfflineQueue: true });
-  subscriber.on("error", () => {
-    // Reported by the main connection's listener; entries still expire after GRANTS_CACHE_TTL.
-  });
-  let subscribedBefore = false;
-  subscriber.on("ready", () => {
-    if (subscribedBefore) grants.clear();
-    subscribedBefore = true;
-  });
-  subscriber.subscribe(grantsChannel(config.redisKeyPrefix)).catch(() => {});
-  subscriber.on("message", (_channel: string, message: string) => grants.apply(message));
-  return subscriber;
 }
 
 /** SMTP at SMTP_URL, or the outbox folder. */
@@ -127,7 +117,9 @@ export function mailerFor(config: Config, logger: Logger): { readonly mailer: Ma
 /** What `createAuthDeps` needs that has a lifecycle of its own (opened and closed by the caller). */
 export interface AuthDepsParts {
   readonly db: Kysely<Database>;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
+  /** See Stores.sessionWriter. */
+  readonly sessionWriter?: RedisClient | undefined;
   readonly keyRing: KeyRing;
   readonly passwords: ClosablePasswordHasher;
   readonly mailer: Mailer;
@@ -145,7 +137,7 @@ export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
     users: createUserRepository(parts.db),
     tenants: createTenantStore(parts.db),
     grants: parts.grants,
-    sessions: sessionStoreFor(config, parts.redis, parts.legacySessions),
+    sessions: sessionStoreFor(config, parts.redis, { legacy: parts.legacySessions, writer: parts.sessionWriter }),
     passwords: parts.passwords,
     commonPasswords: commonPasswordsFor(config),
     tokens: accessTokensFor(config, parts.keyRing),
@@ -171,26 +163,4 @@ export function createAdminDeps(auth: AuthDeps, db: Kysely<Database>): AdminDeps
     roles: createRoleStore(db),
     audit: createAuditTrail(db),
   };
-}
-
-/**
- * Reloads the key ring when `cli keys rotate` announces a rotation (a real Redis only: the embedded
- * stand-in serves one process, which polls and reloads on unknown kids anyway).
- */
-export function listenForKeyRotations(config: Config, redis: Redis, ring: KeyRing, logger: Logger): Redis | undefined {
-  if (config.jwt.keySource !== "ring" || config.redisUrl === undefined) return undefined;
-  // A subscriber needs its own connection; it queues SUBSCRIBE until connected and resubscribes
-  // after reconnecting.
-  const subscriber = redis.duplicate({ enableOfflineQueue: true });
-  subscriber.on("error", () => {
-    // Reported by the main connection's listener; the ring still polls.
-  });
-  subscriber.subscribe(keyRotationChannel(config.redisKeyPrefix)).catch(() => {});
-  subscriber.on("message", () => {
-    ring.reload().then(
-      () => logger.info({ kid: ring.signer().kid }, "signing key ring reloaded after a rotation"),
-      (error: unknown) => logger.warn({ err: error }, "could not reload the signing key ring"),
-    );
-  });
-  return subscriber;
 }

@@ -2,7 +2,6 @@
  * Opens PostgreSQL and Redis for the service: migrations run (retried while PostgreSQL starts),
  * the default tenant exists, and store errors are counted and logged without crashing anything.
  */
-import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
@@ -10,7 +9,7 @@ import { type DataDirLock, lockDataDir } from "../infra/postgres/data-dir-lock.j
 import { ensureTenant, migrateToLatest, pingDatabase } from "../infra/postgres/database.js";
 import { listIdentifierConflicts } from "../infra/postgres/identifier-keys.js";
 import type { Database } from "../infra/postgres/schema.js";
-import { openRedis, pingRedis, waitForRedis } from "../infra/redis/client.js";
+import { closeRedis, openRedis, pingRedis, type RedisClient, waitForRedis } from "../infra/redis/client.js";
 import { createLegacySessions, type LegacySessions, upgradeSessionLayout } from "../infra/redis/legacy-sessions.js";
 import type { Metrics } from "../metrics.js";
 import type { Readiness } from "../transport/http/server.js";
@@ -18,7 +17,13 @@ import { openDatabaseFor } from "./adapters.js";
 
 export interface Stores {
   readonly db: Kysely<Database>;
-  readonly redis: Redis;
+  /** Redis on the configured topology (standalone, Sentinel, Cluster, or the embedded stand-in). */
+  readonly redis: RedisClient;
+  /**
+   * With REDIS_WAIT_REPLICAS, the connection session writes go through, each followed by a WAIT
+   * (which holds up its connection until the replicas answer, so session checks do not share it).
+   */
+  readonly sessionWriter: RedisClient | undefined;
   /** Sessions of the Redis layout before 2026-11-25 still to be moved as they turn up. */
   readonly legacySessions: LegacySessions;
   /** Held while the embedded database is open (see data-dir-lock.ts). */
@@ -36,27 +41,33 @@ export async function openStores(config: Config, logger: Logger, metrics: Metric
     },
     onUnavailable: () => metrics.storeError("postgres"),
   });
-  let lastRedisError = 0;
-  const redis = await openRedis(
-    config.redisUrl,
-    (error) => {
-      metrics.storeError("redis");
-      // ioredis reports every failed reconnection attempt; one line per 10 s is enough.
-      if (Date.now() - lastRedisError > 10_000) logger.warn({ err: error }, "Redis connection error");
-      lastRedisError = Date.now();
-    },
-    () => metrics.storeError("redis"),
-  );
+  const redisHooks = redisHooksFor(logger, metrics);
+  const redis = await openRedis(config.redis, redisHooks);
+  const sessionWriter = config.redis.waitReplicas > 0 ? await openRedis(config.redis, redisHooks) : undefined;
   try {
     await prepareDatabase(db, config, logger);
     if (!(await waitForRedis(redis, 5000))) logger.warn("Redis is not reachable yet; calls needing it answer UNAVAILABLE until it is");
   } catch (error) {
     redis.disconnect();
+    sessionWriter?.disconnect();
     await db.destroy();
     lock?.release();
     throw error;
   }
-  return { db, redis, lock, legacySessions: await moveLegacySessions(config, redis, logger) };
+  return { db, redis, sessionWriter, lock, legacySessions: await moveLegacySessions(config, redis, logger) };
+}
+
+/** Counts and logs Redis connection errors (one line per 10 s: ioredis reports every failed attempt). */
+export function redisHooksFor(logger: Logger, metrics: Metrics) {
+  let lastRedisError = 0;
+  return {
+    onError(error: Error) {
+      metrics.storeError("redis");
+      if (Date.now() - lastRedisError > 10_000) logger.warn({ err: error }, "Redis connection error");
+      lastRedisError = Date.now();
+    },
+    onUnavailable: () => metrics.storeError("redis"),
+  };
 }
 
 /**
@@ -64,7 +75,7 @@ export async function openStores(config: Config, logger: Logger, metrics: Metric
  * infra/redis/legacy-sessions.ts). When Redis cannot be reached now, the store's fallbacks move
  * old sessions as they turn up, and the next start-up finishes the sweep.
  */
-async function moveLegacySessions(config: Config, redis: Redis, logger: Logger): Promise<LegacySessions> {
+async function moveLegacySessions(config: Config, redis: RedisClient, logger: Logger): Promise<LegacySessions> {
   const maxLifetimeMs = config.policy.sessionMaxLifetimeMs;
   try {
     const upgrade = await upgradeSessionLayout(redis, config.redisKeyPrefix, maxLifetimeMs);
@@ -110,13 +121,13 @@ async function prepareDatabase(db: Kysely<Database>, config: Config, logger: Log
   }
 }
 
-export async function closeStores({ db, redis, lock }: Stores): Promise<void> {
-  await redis.quit().catch(() => redis.disconnect());
+export async function closeStores({ db, redis, sessionWriter, lock }: Stores): Promise<void> {
+  await Promise.all([closeRedis(redis), sessionWriter === undefined ? undefined : closeRedis(sessionWriter)]);
   await db.destroy();
   lock?.release();
 }
 
-/** Whether PostgreSQL and Redis both answer within a second. */
+/** Whether PostgreSQL and Redis (every master of a Cluster) answer within a second. */
 export async function storesReadiness({ db, redis }: Stores): Promise<Readiness> {
   const probe = (check: Promise<void>) =>
     withTimeout(check, 1000).then(

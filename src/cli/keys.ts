@@ -1,9 +1,10 @@
 /** `keys rotate`, `keys list` and `keys generate`: the signing key ring, operated from the command line. */
-import { Redis } from "ioredis";
 import { type Config, JWT_ALGORITHMS, type JwtAlgorithm } from "../config.js";
 import { keyEncryptionKey, keyRotationChannel } from "../infra/crypto/key-setup.js";
 import { generatePrivateKeyPem } from "../infra/crypto/keys.js";
 import { listKeys, rotateKeys } from "../infra/postgres/signing-keys.js";
+import { closeRedis, openRedis, waitForRedis } from "../infra/redis/client.js";
+import { publish } from "../infra/redis/pubsub.js";
 import { withMigratedDatabase } from "./database.js";
 
 /** Makes a new key the signer and tells running instances through Redis. */
@@ -19,17 +20,18 @@ export async function rotate(config: Config): Promise<number> {
       `retired keys verify for ${(config.policy.accessTokenTtlMs + config.jwt.clockSkewMs) / 1000} s more, then leave the JWKS\n`,
     );
   });
-  if (config.redisUrl !== undefined) {
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  if (!config.embedded.redis) {
+    const redis = await openRedis(config.redis, { onError: () => {} });
     try {
-      const listeners = await redis.publish(keyRotationChannel(config.redisKeyPrefix), "rotated");
+      if (!(await waitForRedis(redis, 5000))) throw new Error("Redis is not reachable");
+      const listeners = await publish(redis, keyRotationChannel(config.redisKeyPrefix), "rotated");
       process.stdout.write(`told ${listeners} running instance(s)\n`);
     } catch (error) {
       process.stdout.write(
         `could not tell running instances (${(error as Error).message}); they pick the key up within KEY_RELOAD_INTERVAL\n`,
       );
     } finally {
-      redis.disconnect();
+      await closeRedis(redis);
     }
   }
   return 0;

@@ -4,7 +4,6 @@
  * against the service's PostgreSQL and Redis. Disabling ends every session of the user at once on
  * every instance; ValidateToken then answers USER_DISABLED for their tokens.
  */
-import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { sessionStoreFor } from "../app/adapters.js";
@@ -15,6 +14,7 @@ import { validateEmail } from "../domain/validation.js";
 import { createAuditLog } from "../infra/postgres/audit.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { createUserRepository } from "../infra/postgres/users.js";
+import type { RedisClient } from "../infra/redis/client.js";
 import { openLegacySessions } from "../infra/redis/legacy-sessions.js";
 
 export interface UserStatusCommand {
@@ -30,7 +30,7 @@ export interface UserStatusCommand {
 /** Runs the command; returns the line to print. Throws an AuthError (USER_NOT_FOUND …) for bad input. */
 export async function runUserStatusCommand(
   db: Kysely<Database>,
-  redis: Redis,
+  redis: RedisClient,
   config: Config,
   logger: Logger,
   command: UserStatusCommand,
@@ -41,7 +41,9 @@ export async function runUserStatusCommand(
   const users = createUserRepository(db);
   const deps: UserStatusDeps = {
     users,
-    sessions: sessionStoreFor(config, redis, await openLegacySessions(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs)),
+    sessions: sessionStoreFor(config, redis, {
+      legacy: await openLegacySessions(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs),
+    }),
     events: createAuditLog(db, logger),
     clock: { now: () => Date.now() },
   };

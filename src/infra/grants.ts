@@ -11,20 +11,20 @@
  * A load that started before a change is not stored after it (a version counter), so a slow query
  * cannot put stale grants back into the cache.
  */
-import type { Redis } from "ioredis";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import { mergePermissions } from "../domain/model.js";
 import type { Grants, UserGrants } from "../domain/ports.js";
 import type { Database } from "./postgres/schema.js";
+import type { RedisClient } from "./redis/client.js";
 
 export interface GrantsCacheOptions {
   /** How long an entry is trusted without a notice; 0 disables the cache. */
   readonly ttlMs: number;
   /** Most users remembered per process (the oldest entries go first). */
   readonly maxUsers: number;
-  /** Where changes are announced; undefined when this process is the only one (embedded mode). */
-  readonly publisher: Redis | undefined;
+  /** Where changes are announced (any topology: a Cluster broadcasts a PUBLISH to every node); undefined when this process is the only one (embedded mode). */
+  readonly publisher: RedisClient | undefined;
   readonly channel: string;
   readonly logger: Logger;
   readonly now?: () => number;

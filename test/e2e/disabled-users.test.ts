@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AuthError } from "../../src/domain/errors.js";
 import { disableUser, enableUser } from "../../src/domain/user-status.js";
 import { createTestDatabase, startTestApp, type TestApp } from "../support/app.js";
@@ -135,7 +135,7 @@ describe("disabled users", () => {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           DATABASE_URL: databaseUrl,
-          REDIS_URL: a.config.redisUrl,
+          REDIS_URL: inject("redisUrl"),
           REDIS_KEY_PREFIX: redisKeyPrefix,
         },
         timeout: 60_000,

@@ -5,7 +5,7 @@
  * refresh token is answered with one of the new shape.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { hashSecret, newSecret, newSessionId, sealSuccessor } from "../../src/domain/refresh-token.js";
 import { createTestDatabase, startTestApp, type TestApp } from "../support/app.js";
 import { bearer, createGrpcClient, failed, ok, type TestClient } from "../support/clients.js";
@@ -88,7 +88,7 @@ describe("moving sessions from the previous Redis layout", () => {
     await first.stop();
     // The previous version wrote no layout marker.
     const { Redis } = await import("ioredis");
-    const raw = new Redis(first.config.redisUrl ?? "");
+    const raw = new Redis(inject("redisUrl"));
     await raw.del(`${prefix}layout`);
     raw.disconnect();
 

@@ -1,24 +1,46 @@
 /**
- * The Redis session store, on a real Redis server and on the embedded stand-in (ioredis-mock):
- * the same commands and the same Lua must behave the same on both.
+ * The Redis session store on every topology the service runs on: a standalone Redis server, a
+ * Sentinel group and a Redis Cluster (three masters with a replica each), all real servers opened
+ * through the service's own client factory, and the embedded stand-in (ioredis-mock): the same
+ * commands and the same Lua must behave the same on all of them.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
+import { type Cluster, Redis } from "ioredis";
 import RedisMock from "ioredis-mock";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseRedisAddresses } from "../../src/config.js";
+import { AuthError } from "../../src/domain/errors.js";
 import type { NewSession, SessionStore } from "../../src/domain/ports.js";
 import { hashSecret, newSecret, newSessionId, openSuccessor, sealSuccessor } from "../../src/domain/refresh-token.js";
+import { masterConnections, type RedisClient } from "../../src/infra/redis/client.js";
 import { upgradeSessionLayout } from "../../src/infra/redis/legacy-sessions.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
+import { openTopology } from "../support/app.js";
 import { clusterSlot } from "../support/cluster-slot.js";
 
 const DAY = 86_400_000;
 
+/** Every key matching `pattern`, on every master (a SCAN sees one node's keys). */
+async function scanAll(redis: RedisClient, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  for (const node of masterConnections(redis)) {
+    let cursor = "0";
+    do {
+      const [next, found] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== "0");
+  }
+  return keys;
+}
+
 describe.each([
-  ["a real Redis server", () => new Redis(inject("redisUrl"))],
-  ["the embedded stand-in", () => new RedisMock()],
+  ["a standalone Redis server", () => openTopology("standalone")],
+  ["a Redis Sentinel group", () => openTopology("sentinel")],
+  ["a Redis Cluster", () => openTopology("cluster")],
+  ["the embedded stand-in", async (): Promise<RedisClient> => new RedisMock()],
 ])("the session store on %s", (where, open) => {
-  let redis: Redis;
+  let redis: RedisClient;
   let store: SessionStore;
   let prefix: string;
   const now = 1_800_000_000_000;
@@ -28,8 +50,8 @@ describe.each([
     state: (userId: string) => `${prefix}{${userId}}:st`,
   };
 
-  beforeAll(() => {
-    redis = open();
+  beforeAll(async () => {
+    redis = await open();
     prefix = `it${randomBytes(4).toString("hex")}:`;
     store = createSessionStore(redis, prefix, 30 * DAY);
   });
@@ -105,13 +127,7 @@ describe.each([
     await newSession({ userId: session.userId });
     await rotate(session, secret, now + 1000).outcome;
     await store.endAccess(session.userId, { epoch: 1, keepSessionId: session.id });
-    const keys: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", `${prefix}*${session.userId}*`, "COUNT", 1000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== "0");
+    const keys = await scanAll(redis, `${prefix}*${session.userId}*`);
     // The session, its successor, the index and the user's state.
     expect(keys).toHaveLength(4);
     for (const k of keys) expect(clusterSlot(k)).toBe(clusterSlot(`{${session.userId}}`));
@@ -315,9 +331,14 @@ describe.each([
     const index = key.index(userId);
     // 300 ids of sessions that have ended, as a heavy user's index collects them.
     await redis.sadd(index, ...Array.from({ length: 300 }, () => `gone${randomBytes(8).toString("hex")}`));
-    if (where === "a real Redis server") {
-      // The stand-in keeps no command statistics.
-      const existsCalls = async () => Number(/cmdstat_exists:calls=(\d+)/.exec(await redis.info("commandstats"))?.[1] ?? 0);
+    if (where !== "the embedded stand-in") {
+      // The stand-in keeps no command statistics; a Cluster keeps them per node.
+      const existsCalls = async () => {
+        let calls = 0;
+        for (const node of masterConnections(redis))
+          calls += Number(/cmdstat_exists:calls=(\d+)/.exec(await node.info("commandstats"))?.[1] ?? 0);
+        return calls;
+      };
       const before = await existsCalls();
       await newSession({ userId });
       expect((await existsCalls()) - before).toBeLessThanOrEqual(16);
@@ -356,7 +377,9 @@ describe.each([
     expect(await moved.isActive(userId, sessionId)).toBe(true);
     expect(await redis.hget(`${oldPrefix}{${userId}}:s:${sessionId}`, "c")).toBe(hashSecret(secret));
     expect(await redis.pttl(`${oldPrefix}{${userId}}:s:${sessionId}`)).toBeGreaterThan(50_000);
-    expect(await redis.exists(`${oldPrefix}s:{${sessionId}}`, `${oldPrefix}u:{${userId}}`)).toBe(0);
+    // One key at a time: on a Cluster the two are in different slots.
+    expect(await redis.exists(`${oldPrefix}s:{${sessionId}}`)).toBe(0);
+    expect(await redis.exists(`${oldPrefix}u:{${userId}}`)).toBe(0);
     expect(await upgradeSessionLayout(redis, oldPrefix, 30 * DAY)).toMatchObject({ moved: 0, swept: true });
 
     // A deployment that never had old sessions looks once, then never again, and pays nothing.
@@ -370,5 +393,72 @@ describe.each([
   it("refuses a key prefix or a user id that would move keys out of the user's slot", async () => {
     expect(() => createSessionStore(redis, "auth{x}:", DAY)).toThrow(/REDIS_KEY_PREFIX/);
     await expect(store.isActive("a}b", newSessionId())).rejects.toThrow(/user id/);
+  });
+});
+
+describe.each(["sentinel", "cluster"] as const)("session writes that wait for replicas, on a Redis %s", (topology) => {
+  let redis: RedisClient;
+  let writer: RedisClient;
+  const prefix = `wr${randomBytes(4).toString("hex")}:`;
+  const now = Date.now();
+  const session = (): NewSession => ({
+    id: newSessionId(),
+    userId: randomUUID(),
+    tenant: "default",
+    secretHash: hashSecret(newSecret()),
+    ip: undefined,
+    userAgent: undefined,
+    amr: ["pwd"],
+    createdAt: now,
+    absoluteExpiresAt: now + DAY,
+    idleTtlMs: DAY,
+    epoch: 0,
+  });
+
+  beforeAll(async () => {
+    [redis, writer] = await Promise.all([openTopology(topology), openTopology(topology)]);
+  });
+  afterAll(() => {
+    redis?.disconnect();
+    writer?.disconnect();
+  });
+
+  /** Whether a replica of the key's master holds it, read from the replicas themselves. */
+  async function onAReplica(key: string): Promise<boolean> {
+    if (topology === "sentinel") {
+      const replica = new Redis({
+        sentinels: parseRedisAddresses(inject("redisSentinels"), 26379) ?? [],
+        name: inject("redisSentinelMaster"),
+        role: "slave",
+      });
+      try {
+        return (await replica.exists(key)) === 1;
+      } finally {
+        replica.disconnect();
+      }
+    }
+    // Cluster replicas answer reads after READONLY (ioredis sends it); those of other slots answer MOVED.
+    const answers = await Promise.allSettled((redis as Cluster).nodes("slave").map((node) => node.exists(key)));
+    return answers.some((a) => a.status === "fulfilled" && a.value === 1);
+  }
+
+  it("acknowledges a write only once a replica holds it", async () => {
+    const store = createSessionStore(redis, prefix, DAY, { durability: { writer, replicas: 1, timeoutMs: 2000 } });
+    const created = session();
+    expect(await store.create(created)).toBe("created");
+    expect(await onAReplica(`${prefix}{${created.userId}}:s:${created.id}`)).toBe(true);
+    expect(await store.revoke(created.userId, created.id)).toBe(true);
+    expect(await onAReplica(`${prefix}{${created.userId}}:s:${created.id}`)).toBe(false);
+  });
+
+  it("answers UNAVAILABLE when fewer replicas than asked hold the write in time", async () => {
+    // Each master has one replica: two can never answer.
+    const store = createSessionStore(redis, prefix, DAY, { durability: { writer, replicas: 2, timeoutMs: 50 } });
+    const started = Date.now();
+    const error = await store.create(session()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthError);
+    expect((error as AuthError).reason).toBe("UNAVAILABLE");
+    expect(((error as AuthError).cause as Error).message).toMatch(/^WAITREPLICAS 1 of 2/);
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 });

@@ -13,6 +13,7 @@ import { type App, buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { Clock } from "../../src/domain/ports.js";
 import { generatePrivateKeyPem } from "../../src/infra/crypto/keys.js";
+import { openRedis, type RedisClient, waitForRedis } from "../../src/infra/redis/client.js";
 import { createLogger } from "../../src/logger.js";
 
 /** A clock that follows real time, plus an offset tests can move forward. */
@@ -64,12 +65,37 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
+/** The suite's Redis deployments (test/global-setup.ts). */
+export type RedisTopologyName = "standalone" | "sentinel" | "cluster";
+export const REDIS_TOPOLOGIES: readonly RedisTopologyName[] = ["standalone", "sentinel", "cluster"];
+
+/** The variables that point the service at one of the suite's Redis deployments. */
+export function redisEnv(topology: RedisTopologyName): Record<string, string> {
+  switch (topology) {
+    case "standalone":
+      return { REDIS_URL: inject("redisUrl") };
+    case "cluster":
+      return { REDIS_CLUSTER_NODES: inject("redisClusterNodes") };
+    case "sentinel":
+      return { REDIS_SENTINELS: inject("redisSentinels"), REDIS_SENTINEL_MASTER: inject("redisSentinelMaster") };
+  }
+}
+
+/** A client of one of the suite's deployments, from the service's own factory, once it answers. */
+export async function openTopology(topology: RedisTopologyName, env: Record<string, string> = {}): Promise<RedisClient> {
+  const client = await openRedis(loadConfig({ ...redisEnv(topology), ...env }).redis, { onError: () => {} });
+  if (!(await waitForRedis(client, 20_000))) throw new Error(`the suite's ${topology} Redis does not answer`);
+  return client;
+}
+
 export interface TestAppOptions {
   /** Extra or overriding environment variables. */
   readonly env?: Record<string, string>;
   /** Reuse a database (several instances on one store). */
   readonly databaseUrl?: string;
   readonly redisUrl?: string;
+  /** One of the suite's Redis deployments (default: the standalone server, or `redisUrl`). */
+  readonly redisTopology?: RedisTopologyName;
   readonly redisKeyPrefix?: string;
   readonly clock?: TestClock;
   /** Names the log file. */
@@ -82,7 +108,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const outbox = options.env?.SMTP_URL === undefined ? mkdtempSync(join(tmpdir(), "auth-outbox-")) : undefined;
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl ?? (await createTestDatabase()),
-    REDIS_URL: options.redisUrl ?? inject("redisUrl"),
+    ...(options.redisTopology === undefined ? { REDIS_URL: options.redisUrl ?? inject("redisUrl") } : redisEnv(options.redisTopology)),
     REDIS_KEY_PREFIX: options.redisKeyPrefix ?? `t${randomBytes(4).toString("hex")}:`,
     HOST: "127.0.0.1",
     GRPC_PORT: "0",

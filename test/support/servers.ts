@@ -2,11 +2,12 @@
  * Real PostgreSQL and Redis servers for the tests, from Debian's packages: ephemeral (a temporary
  * folder, a free port, no durability) and stopped by the pid we started, nothing else.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 
 /** A port that was free a moment ago. */
 export function freePort(): Promise<number> {
@@ -32,11 +33,14 @@ function postgresBin(name: string): string {
 
 const isRoot = process.getuid?.() === 0;
 
-/** Runs a PostgreSQL binary; as root, as the `postgres` user (PostgreSQL refuses to run as root). */
-function runPg(bin: string, args: string[]): void {
+/**
+ * Runs a PostgreSQL binary; as root, as the `postgres` user (PostgreSQL refuses to run as root).
+ * Asynchronous, so that the other servers of the suite start meanwhile.
+ */
+async function runPg(bin: string, args: string[]): Promise<void> {
   const command = isRoot ? "runuser" : bin;
   const argv = isRoot ? ["-u", "postgres", "--", bin, ...args] : args;
-  execFileSync(command, argv, { stdio: ["ignore", "ignore", "pipe"] });
+  await promisify(execFile)(command, argv);
 }
 
 export interface PostgresServer {
@@ -58,7 +62,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     chownSync(dir, uid, gid);
   }
   const data = join(dir, "data");
-  runPg(postgresBin("initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
+  await runPg(postgresBin("initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
   const port = await freePort();
   const options = [
     `-p ${port}`,
@@ -71,14 +75,14 @@ export async function startPostgres(): Promise<PostgresServer> {
   ].join(" ");
   let running = false;
   const start = async () => {
-    runPg(postgresBin("pg_ctl"), ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "-t", "60", "start"]);
+    await runPg(postgresBin("pg_ctl"), ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "-t", "60", "start"]);
     running = true;
   };
   // "fast" still cuts every client off, but flushes first: with synchronous_commit=off an
   // "immediate" stop would lose the last commits (the schema, in a fresh cluster).
   const stopWith = async (mode: "fast" | "immediate") => {
     if (!running) return;
-    runPg(postgresBin("pg_ctl"), ["-D", data, "-m", mode, "-w", "stop"]);
+    await runPg(postgresBin("pg_ctl"), ["-D", data, "-m", mode, "-w", "stop"]);
     running = false;
   };
   const stop = () => stopWith("fast");

@@ -82,7 +82,7 @@ describe("NAME_FILE", () => {
       ADMIN_PASSWORD_FILE: file("admin-password", "  spaces are mine  \n"),
     });
     expect(config.databaseUrl).toBe("postgres://auth:pw@db/auth");
-    expect(config.redisUrl).toBe("redis://:pw@redis:6379");
+    expect(config.redis.topology).toEqual({ kind: "standalone", url: "redis://:pw@redis:6379" });
     expect(config.jwt.keyEncryptionKey).toBe(kek);
     expect(config.smtpUrl).toBe("smtp://user:pw@mail:587");
     expect(config.adminPassword).toBe("  spaces are mine  ");

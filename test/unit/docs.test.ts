@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const read = (file: string) => readFileSync(join(root, file), "utf8");
@@ -24,5 +25,23 @@ describe("configuration documents", () => {
   it("the README's configuration table lists every variable", () => {
     const section = read("README.md").split("## Configuration")[1]?.split("\n## ")[0] ?? "";
     expect(variablesRead.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it("the README's Redis topology examples are configurations the service accepts", () => {
+    const block = /### Redis topologies[\s\S]*?```sh\n([\s\S]*?)```/.exec(read("README.md"))?.[1] ?? "";
+    const examples = block.split(/^# /m).filter((part) => part.trim() !== "");
+    const kinds = examples.map((example) => {
+      const env = Object.fromEntries(
+        example
+          .split("\n")
+          .slice(1)
+          .filter((line) => line.includes("="))
+          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+      );
+      const readFile = (path: string) =>
+        path.endsWith(".pem") ? "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" : "pw\n";
+      return loadConfig(env, { readFile }).redis.topology.kind;
+    });
+    expect(kinds).toEqual(["standalone", "sentinel", "cluster"]);
   });
 });

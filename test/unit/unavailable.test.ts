@@ -32,11 +32,29 @@ describe("isRedisUnavailable", () => {
     withCode("connect ECONNREFUSED 127.0.0.1:6379", "ECONNREFUSED"),
     Object.assign(new Error("Reached the max retries per request limit"), { name: "MaxRetriesPerRequestError" }),
     new Error("LOADING Redis is loading the dataset in memory"),
+    // A Cluster during a failover, or without a usable slot map.
+    new Error("CLUSTERDOWN The cluster is down"),
+    new Error("CLUSTERDOWN Hash slot not served"),
+    new Error("TRYAGAIN Multiple keys request during rehashing of slot"),
+    new Error("Too many Cluster redirections. Last error: Error: MOVED 3999 127.0.0.1:6381"),
+    Object.assign(new Error("Failed to refresh slots cache."), { name: "ClusterAllFailedError" }),
+    new Error("None of startup nodes is available"),
+    new Error("Cluster isn't ready and enableOfflineQueue options is false"),
+    // A Sentinel group during a failover: the demoted master, no sentinel, no replica in time.
+    new Error("READONLY You can't write against a read only replica."),
+    new Error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."),
+    new Error("All sentinels are unreachable. Retrying from scratch after 100ms."),
+    new Error("NOREPLICAS Not enough good replicas to write."),
+    new Error("WAITREPLICAS 0 of 1 replica(s) acknowledged the write within 1000 ms"),
   ])("calls %s an outage", (error) => expect(isRedisUnavailable(error)).toBe(true));
 
   it.each([
     Object.assign(new Error("ERR Error running script"), { name: "ReplyError" }),
     new Error("Error trying to loading or executing lua code string in VM: bad argument"),
     new Error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+    // Keys of one operation in several slots: a bug in the key layout, never retried away.
+    new Error("CROSSSLOT Keys in request don't hash to the same slot"),
+    new Error("ERR Script attempted to access a non local key in a cluster node"),
+    new Error("All keys in the pipeline should belong to the same slots allocation group"),
   ])("calls %s a bug", (error) => expect(isRedisUnavailable(error)).toBe(false));
 });

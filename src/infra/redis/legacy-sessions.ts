@@ -19,9 +19,12 @@
  * refreshed by an old instance at the very moment it is moved may lose that refresh (its holder
  * signs in again); stop the old instances first to avoid even that.
  *
- * Old sessions can exist only on a standalone Redis (the old layout could not run on Cluster).
+ * The old layout never ran on Sentinel or Cluster, which the service did not support then (and on a
+ * Cluster its logins failed: a session and its user's index were written in one MULTI across two
+ * slots). Old sessions copied to a Cluster by hand (each of their operations touches one slot)
+ * are still moved: the sweep SCANs every master, since a SCAN sees one node's keys only.
  */
-import type { Redis } from "ioredis";
+import { masterConnections, type RedisClient } from "./client.js";
 import { sessionKeys } from "./keys.js";
 
 export interface LegacySessions {
@@ -63,7 +66,7 @@ if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KE
 return 1
 `;
 
-interface RedisWithAdopt extends Redis {
+interface WithAdopt {
   authAdoptLegacy(session: string, successor: string, index: string, ...args: string[]): Promise<number>;
 }
 
@@ -78,14 +81,14 @@ function idOf(key: string, start: string): string | undefined {
 }
 
 export function createLegacySessions(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   sessionMaxLifetimeMs: number,
   activeUntil: () => number,
   now: () => number = Date.now,
 ): LegacySessions {
   redis.defineCommand("authAdoptLegacy", { numberOfKeys: 3, lua: adoptScript });
-  const scripted = redis as RedisWithAdopt;
+  const scripted = redis as RedisClient & WithAdopt;
   const keys = sessionKeys(prefix);
   const old = {
     session: (sessionId: string) => `${prefix}s:{${sessionId}}`,
@@ -157,7 +160,7 @@ export function createLegacySessions(
  * sessions may remain, or when no sweep has run yet.
  */
 export async function openLegacySessions(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   sessionMaxLifetimeMs: number,
   now: () => number = Date.now,
@@ -172,8 +175,22 @@ export async function openLegacySessions(
  * safe to run from several processes at once. Returns the fallbacks the store keeps running
  * while old sessions may remain.
  */
+/** Every key matching `pattern` on every master (SCAN sees one node's keys). */
+async function* scanEveryMaster(redis: RedisClient, pattern: string): AsyncGenerator<string> {
+  const masters = masterConnections(redis);
+  if (masters.length === 0) throw new Error("Cluster isn't ready: no master known to SCAN");
+  for (const node of masters) {
+    let cursor = "0";
+    do {
+      const [next, found] = await node.scan(cursor, "MATCH", pattern, "COUNT", 500);
+      cursor = next;
+      yield* found;
+    } while (cursor !== "0");
+  }
+}
+
 export async function upgradeSessionLayout(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   sessionMaxLifetimeMs: number,
   now: () => number = Date.now,
@@ -187,27 +204,17 @@ export async function upgradeSessionLayout(
 
   let moved = 0;
   const sessionPrefix = `${prefix}s:{`;
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", `${globLiteral(sessionPrefix)}*`, "COUNT", 500);
-    cursor = next;
-    for (const key of found) {
-      const sessionId = idOf(key, sessionPrefix);
-      if (sessionId !== undefined && (await legacy.adopt(sessionId)) !== null) moved += 1;
-    }
-  } while (cursor !== "0");
+  for await (const key of scanEveryMaster(redis, `${globLiteral(sessionPrefix)}*`)) {
+    const sessionId = idOf(key, sessionPrefix);
+    if (sessionId !== undefined && (await legacy.adopt(sessionId)) !== null) moved += 1;
+  }
   if (moved > 0) activeUntil = Math.max(activeUntil, now() + sessionMaxLifetimeMs);
   // Old indexes whose sessions are all gone or moved.
   const indexPrefix = `${prefix}u:{`;
-  cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", `${globLiteral(indexPrefix)}*`, "COUNT", 500);
-    cursor = next;
-    for (const key of found) {
-      const userId = idOf(key, indexPrefix);
-      if (userId !== undefined) await legacy.adoptUser(userId);
-    }
-  } while (cursor !== "0");
+  for await (const key of scanEveryMaster(redis, `${globLiteral(indexPrefix)}*`)) {
+    const userId = idOf(key, indexPrefix);
+    if (userId !== undefined) await legacy.adoptUser(userId);
+  }
   await redis.hset(marker, "v", "2", "legacy_until", String(activeUntil));
   return { legacy, moved, swept: true };
 }

@@ -2,11 +2,11 @@
  * The MFA tickets port on Redis. A ticket is one string key, `<prefix>{<user>}:mfa:<hash>` (see
  * keys.ts), under the user's Redis Cluster hash tag like the user's sessions, holding its record as JSON
  * and expiring with it. Only a hash of the ticket's secret names the key. Taking a ticket is one
- * GETDEL: of concurrent callers, exactly one receives it.
+ * GETDEL: of concurrent callers, exactly one receives it. Every command touches one key, so one
+ * slot of a Cluster.
  */
-import type { Redis } from "ioredis";
 import type { MfaTicketRecord, MfaTickets } from "../../domain/ports.js";
-import { redisCall } from "./client.js";
+import { type RedisClient, redisCall } from "./client.js";
 import { sessionKeys } from "./keys.js";
 
 function parseRecord(text: string | null): MfaTicketRecord | null {
@@ -18,7 +18,7 @@ function parseRecord(text: string | null): MfaTicketRecord | null {
   return { purpose, userId, tenant, sessionEpoch, expiresAt, failures };
 }
 
-export function createMfaTickets(redis: Redis, prefix: string): MfaTickets {
+export function createMfaTickets(redis: RedisClient, prefix: string): MfaTickets {
   const keys = sessionKeys(prefix);
   const key = (userId: string, hash: string) => keys.mfaTicket(userId, hash);
   const store = (record: MfaTicketRecord, hash: string, now: number) =>

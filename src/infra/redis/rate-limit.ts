@@ -1,8 +1,12 @@
-/** The RateLimiter port on Redis (a fixed-window counter per key, one atomic script), and the second-factor throttle on it. */
-import type { Redis } from "ioredis";
+/**
+ * The RateLimiter port on Redis (a fixed-window counter per key, one atomic script on one key, so
+ * one slot of a Cluster), and the second-factor throttle on it. Counters are not replicated
+ * synchronously: a failover may forget the last hits of a window, which lets a few more through,
+ * never fewer.
+ */
 import { AuthError } from "../../domain/errors.js";
 import type { RateLimiter, SecondFactorThrottle } from "../../domain/ports.js";
-import { redisCall } from "./client.js";
+import { type RedisClient, redisCall } from "./client.js";
 
 // The window starts with the first hit; later hits in it only count.
 const hitScript = `
@@ -11,13 +15,13 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 `;
 
-interface RedisWithHit extends Redis {
+interface WithHit {
   authRateHit(key: string, windowMs: string): Promise<number>;
 }
 
-export function createRateLimiter(redis: Redis, prefix: string): RateLimiter {
+export function createRateLimiter(redis: RedisClient, prefix: string): RateLimiter {
   redis.defineCommand("authRateHit", { numberOfKeys: 1, lua: hitScript });
-  const scripted = redis as RedisWithHit;
+  const scripted = redis as RedisClient & WithHit;
   return {
     hit: (key, limit, windowMs) =>
       redisCall(redis, async () => (await scripted.authRateHit(`${prefix}rl:${key}`, String(windowMs))) <= limit),

@@ -1,10 +1,12 @@
 /**
  * The Lua scripts of the session store (sessions.ts), each one atomic step in one Redis Cluster
- * slot. Timestamps, TTLs and epochs arrive as strings and are written as they are: Lua number
+ * slot: each names every key it touches in KEYS. (They carry no `#!lua` shebang, which would make
+ * Redis 7 refuse undeclared keys: the embedded stand-in cannot parse one. The contract tests run
+ * every script on a real Cluster instead, and check that all of a user's keys land in one slot.) Timestamps, TTLs and epochs arrive as strings and are written as they are: Lua number
  * formatting differs between Redis (doubles) and ioredis-mock's VM (32-bit integers), so the
  * scripts compare numbers but never format one.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./client.js";
 
 // A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
 const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
@@ -192,20 +194,19 @@ return 1
 
 export type RotateReply = [string, ...string[]];
 
-export interface RedisWithScripts extends Redis {
-  authCreate(session: string, index: string, state: string, ...args: string[]): Promise<string>;
-  authRotate(session: string, successor: string, index: string, state: string, ...args: string[]): Promise<RotateReply>;
-  authTouch(session: string, state: string, now: string, idleTtlMs: string, epoch: string): Promise<number | null>;
-  authRevoke(session: string, successor: string, index: string, sessionId: string): Promise<number>;
-  authRestoreAccess(state: string, epoch: string, stateTtlMs: string): Promise<number>;
-}
+/** The fixed-arity scripts, defined as commands (the end-access script is sent with EVAL). */
+const definitions = {
+  authCreate: { numberOfKeys: 3, lua: createScript },
+  authRotate: { numberOfKeys: 4, lua: rotateScript },
+  authTouch: { numberOfKeys: 2, lua: touchScript },
+  authRevoke: { numberOfKeys: 3, lua: revokeScript },
+  authRestoreAccess: { numberOfKeys: 1, lua: restoreAccessScript },
+} as const;
 
-/** Defines the fixed-arity scripts as commands of `redis` (the end-access script is sent with EVAL). */
-export function withSessionScripts(redis: Redis): RedisWithScripts {
-  redis.defineCommand("authCreate", { numberOfKeys: 3, lua: createScript });
-  redis.defineCommand("authRotate", { numberOfKeys: 4, lua: rotateScript });
-  redis.defineCommand("authTouch", { numberOfKeys: 2, lua: touchScript });
-  redis.defineCommand("authRevoke", { numberOfKeys: 3, lua: revokeScript });
-  redis.defineCommand("authRestoreAccess", { numberOfKeys: 1, lua: restoreAccessScript });
-  return redis as RedisWithScripts;
+/** The name of a defined script, as `defineCommand` names it on clients and on their pipelines. */
+export type SessionScript = keyof typeof definitions;
+
+/** Defines the scripts as commands of each client (on a Cluster, of every node it reaches). */
+export function defineSessionScripts(...clients: RedisClient[]): void {
+  for (const client of clients) for (const [name, definition] of Object.entries(definitions)) client.defineCommand(name, definition);
 }

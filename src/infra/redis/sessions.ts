@@ -1,15 +1,17 @@
 /**
  * The SessionStore port on Redis. The keys are described in keys.ts: all of a user's session keys
  * share the user's hash tag, and every script (session-scripts.ts) receives each key it touches in
- * KEYS, so each operation runs in one Redis Cluster slot.
+ * KEYS, so each operation runs in one Redis Cluster slot: the same code runs on a standalone
+ * server, a Sentinel group and a Cluster. With `durability`, every write waits for replicas
+ * (durable-writes.ts).
  */
-import type { Redis } from "ioredis";
 import type { SessionInfo } from "../../domain/model.js";
 import type { AccessEnd, CreateOutcome, NewSession, RotateOutcome, RotateRequest, SessionStore } from "../../domain/ports.js";
-import { redisCall } from "./client.js";
+import { type RedisClient, redisCall } from "./client.js";
+import { type SessionDurability, sessionWrites, type Write } from "./durable-writes.js";
 import { sessionKeys } from "./keys.js";
 import { type LegacySessions, noLegacySessions } from "./legacy-sessions.js";
-import { endAccessScript, type RedisWithScripts, withSessionScripts } from "./session-scripts.js";
+import { defineSessionScripts, endAccessScript, type RotateReply } from "./session-scripts.js";
 
 /**
  * Ids of the user's index checked at each login. Checking them all cost a login one Redis command
@@ -23,13 +25,16 @@ const HISTORY_MAX = 8;
 
 export interface SessionStoreOptions {
   /** Sessions of the layout before 2026-11-25 still to be moved (see legacy-sessions.ts). */
-  readonly legacy?: LegacySessions;
+  readonly legacy?: LegacySessions | undefined;
+  /** Absent: a write is acknowledged once the master has it (REDIS_WAIT_REPLICAS=0). */
+  readonly durability?: SessionDurability | undefined;
 }
 
 /** What every operation of one store uses. */
 interface Store {
-  readonly redis: Redis;
-  readonly scripted: RedisWithScripts;
+  readonly redis: RedisClient;
+  /** Runs a write script (a defined one, or EVAL), waiting for replicas when asked to. */
+  readonly write: Write;
   readonly keys: ReturnType<typeof sessionKeys>;
   readonly legacy: LegacySessions;
   readonly sessionMaxLifetimeMs: number;
@@ -41,20 +46,22 @@ interface Store {
 }
 
 export function createSessionStore(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   sessionMaxLifetimeMs: number,
   options: SessionStoreOptions = {},
 ): SessionStore {
+  const { durability } = options;
+  defineSessionScripts(redis, ...(durability === undefined ? [] : [durability.writer]));
   const store: Store = {
     redis,
-    scripted: withSessionScripts(redis),
+    write: sessionWrites(redis, durability),
     keys: sessionKeys(prefix),
     legacy: options.legacy ?? noLegacySessions,
     sessionMaxLifetimeMs,
     stateTtl: String(sessionMaxLifetimeMs),
   };
-  const { keys, legacy, scripted, stateTtl } = store;
+  const { keys, legacy, write, stateTtl } = store;
   return {
     create: (session) => redisCall(redis, () => createSession(store, session)),
     lookup: (userId, sessionId) => redisCall(redis, () => lookupSession(store, userId, sessionId)),
@@ -74,12 +81,12 @@ export function createSessionStore(
     endAccess: (userId, change) => redisCall(redis, () => endAccess(store, userId, change)),
     restoreAccess: (userId, epoch) =>
       redisCall(redis, async () => {
-        await scripted.authRestoreAccess(keys.state(userId), String(epoch), stateTtl);
+        await write("authRestoreAccess", keys.state(userId), String(epoch), stateTtl);
       }),
   };
 }
 
-async function createSession({ redis, scripted, keys, sessionMaxLifetimeMs }: Store, session: NewSession): Promise<CreateOutcome> {
+async function createSession({ redis, write, keys, sessionMaxLifetimeMs }: Store, session: NewSession): Promise<CreateOutcome> {
   const fields: string[] = [
     "u",
     session.userId,
@@ -101,7 +108,8 @@ async function createSession({ redis, scripted, keys, sessionMaxLifetimeMs }: St
   if (session.ip !== undefined) fields.push("ip", session.ip);
   if (session.userAgent !== undefined) fields.push("ua", session.userAgent.slice(0, 512));
   await pruneUserIndex(redis, keys, session.userId);
-  const outcome = await scripted.authCreate(
+  const outcome = await write(
+    "authCreate",
     keys.session(session.userId, session.id),
     keys.index(session.userId),
     keys.state(session.userId),
@@ -117,9 +125,10 @@ async function createSession({ redis, scripted, keys, sessionMaxLifetimeMs }: St
   return outcome;
 }
 
-async function rotateSession({ scripted, keys }: Store, request: RotateRequest): Promise<RotateOutcome> {
+async function rotateSession({ write, keys }: Store, request: RotateRequest): Promise<RotateOutcome> {
   const { userId, sessionId } = request;
-  const reply = await scripted.authRotate(
+  const reply = (await write(
+    "authRotate",
     keys.session(userId, sessionId),
     keys.successor(userId, sessionId),
     keys.index(userId),
@@ -135,7 +144,7 @@ async function rotateSession({ scripted, keys }: Store, request: RotateRequest):
     request.mode,
     String(request.epoch),
     sessionId,
-  );
+  )) as RotateReply;
   const [kind, a, b] = reply.map(String);
   switch (kind) {
     case "rotated":
@@ -181,7 +190,7 @@ async function listSessions({ redis, keys, legacy }: Store, userId: string, now:
   return sessions;
 }
 
-async function pruneUserIndex(redis: Redis, keys: Store["keys"], userId: string): Promise<void> {
+async function pruneUserIndex(redis: RedisClient, keys: Store["keys"], userId: string): Promise<void> {
   // The stand-in answers null for a missing set where Redis answers [].
   const ids = ((await redis.srandmember(keys.index(userId), PRUNE_SAMPLE)) as string[] | null) ?? [];
   if (ids.length === 0) return;
@@ -198,7 +207,7 @@ async function pruneUserIndex(redis: Redis, keys: Store["keys"], userId: string)
 
 /** One round of the end-access script over `ids`; returns how many ended and the unlisted ids. */
 async function endAccessRound(
-  { redis, keys, stateTtl }: Store,
+  { write, keys, stateTtl }: Store,
   userId: string,
   change: AccessEnd,
   ids: readonly string[],
@@ -206,7 +215,8 @@ async function endAccessRound(
   const sessionKeysOfIds = ids.flatMap((id) => [keys.session(userId, id), keys.successor(userId, id)]);
   // EVAL rather than a defined command: its number of keys varies, which ioredis-mock's defined
   // commands do not support. It runs only when a user's access ends, so resending the script is cheap.
-  const reply = (await redis.eval(
+  const reply = (await write(
+    "eval",
     endAccessScript,
     2 + sessionKeysOfIds.length,
     keys.state(userId),
@@ -236,8 +246,9 @@ async function lookupSession({ redis, keys }: Store, userId: string, sessionId: 
   };
 }
 
-async function touchSession({ scripted, keys }: Store, userId: string, sessionId: string, now: number, idleTtlMs: number, epoch: number) {
-  const reply = await scripted.authTouch(
+async function touchSession({ write, keys }: Store, userId: string, sessionId: string, now: number, idleTtlMs: number, epoch: number) {
+  const reply = await write(
+    "authTouch",
     keys.session(userId, sessionId),
     keys.state(userId),
     String(now),
@@ -249,9 +260,9 @@ async function touchSession({ scripted, keys }: Store, userId: string, sessionId
   return ttl < 0 ? null : ttl;
 }
 
-async function revokeSession({ scripted, keys, legacy }: Store, userId: string, sessionId: string): Promise<boolean> {
+async function revokeSession({ write, keys, legacy }: Store, userId: string, sessionId: string): Promise<boolean> {
   const revoke = async () =>
-    Number(await scripted.authRevoke(keys.session(userId, sessionId), keys.successor(userId, sessionId), keys.index(userId), sessionId)) ===
+    Number(await write("authRevoke", keys.session(userId, sessionId), keys.successor(userId, sessionId), keys.index(userId), sessionId)) ===
     1;
   if (await revoke()) return true;
   // Not in this layout: while old sessions may remain, it may be one of them.

@@ -1,0 +1,301 @@
+/**
+ * Real Redis Cluster and Sentinel deployments for the tests, from Debian's `redis-server`: a
+ * Cluster of three masters with one replica each, and a Sentinel group of one master, one replica
+ * and three sentinels. Ephemeral (a temporary folder, free ports, no persistence) and stopped by
+ * the pids we started, nothing else.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort } from "./servers.js";
+
+const run = promisify(execFile);
+
+export interface RedisNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port,host:port`, as REDIS_CLUSTER_NODES and REDIS_SENTINELS take them. */
+export const nodeList = (nodes: readonly RedisNode[]) => nodes.map((n) => `${n.host}:${n.port}`).join(",");
+
+/** Runs redis-cli against one node and returns its trimmed output. */
+export async function redisCli(node: RedisNode, ...args: string[]): Promise<string> {
+  const { stdout } = await run("redis-cli", ["-h", node.host, "-p", String(node.port), ...args], { timeout: 20_000 });
+  return stdout.trim();
+}
+
+/** `INFO`-style `field:value` lines as a map. */
+function infoFields(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let ok = false;
+    try {
+      ok = await check();
+    } catch {
+      ok = false;
+    }
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  await waitUntil(
+    `a listener on port ${port}`,
+    () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(false));
+      }),
+    timeoutMs,
+  );
+}
+
+/** The processes of one deployment: started by us, stopped by their pids. */
+class Processes {
+  readonly #children = new Map<number, ChildProcess>();
+
+  spawn(args: string[]): ChildProcess {
+    const child = spawn("redis-server", args, { stdio: "ignore" });
+    if (child.pid !== undefined) this.#children.set(child.pid, child);
+    return child;
+  }
+
+  /** SIGTERM to one process we started, waiting for its exit. */
+  async kill(pid: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const child = this.#children.get(pid);
+    this.#children.delete(pid);
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill(signal);
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#children.keys()].map((pid) => this.kill(pid)));
+  }
+}
+
+/** Common options: loopback only, no persistence, quiet, data in the deployment's folder. */
+const common = (dir: string) => [
+  "--bind",
+  "127.0.0.1",
+  "--save",
+  "",
+  "--appendonly",
+  "no",
+  "--loglevel",
+  "warning",
+  "--dir",
+  dir,
+  // A replica syncs at once (the default waits 5 s for more replicas to share one transfer).
+  "--repl-diskless-sync-delay",
+  "0",
+];
+
+export interface RedisCluster {
+  /** Every node, masters first as created (a failover swaps roles: ask `roles()`). */
+  readonly nodes: readonly RedisNode[];
+  /** For REDIS_CLUSTER_NODES: two seed nodes, as a deployment would give. */
+  readonly seeds: string;
+  /** The current master and replica of each shard, read from the cluster. */
+  roles(): Promise<{ masters: RedisNode[]; replicas: { node: RedisNode; masterPort: number }[] }>;
+  /** Waits until every node reports cluster_state:ok and every replica's link is up. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Three masters and three replicas. `nodeTimeoutMs` is cluster-node-timeout (how long before a
+ * silent node counts as failing); manual failovers do not wait for it.
+ */
+export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "auth-rc-"));
+  const processes = new Processes();
+  const nodes: RedisNode[] = [];
+  try {
+    for (let i = 0; i < 6; i++) {
+      // The bus port is chosen too: port + 10000 (its default) may be taken or past 65535.
+      const [port, busPort] = [await freePort(), await freePort()];
+      nodes.push({ host: "127.0.0.1", port });
+      processes.spawn([
+        "--port",
+        String(port),
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        String(busPort),
+        "--cluster-config-file",
+        join(dir, `nodes-${port}.conf`),
+        "--cluster-node-timeout",
+        String(options.nodeTimeoutMs ?? 2000),
+        ...common(dir),
+      ]);
+    }
+    await Promise.all(nodes.map((n) => waitForPort(n.port)));
+    // Masters are the first three given; each later node replicates one of them.
+    await run(
+      "redis-cli",
+      ["--cluster", "create", ...nodes.map((n) => `${n.host}:${n.port}`), "--cluster-replicas", "1", "--cluster-yes"],
+      {
+        timeout: 60_000,
+      },
+    );
+    const cluster: RedisCluster = {
+      nodes,
+      seeds: nodeList(nodes.slice(0, 2)),
+      async roles() {
+        const masters: RedisNode[] = [];
+        const replicas: { node: RedisNode; masterPort: number }[] = [];
+        const lines = (await redisCli(nodes[0]!, "cluster", "nodes")).split("\n");
+        const byId = new Map(lines.map((line) => [line.split(" ")[0], line]));
+        for (const line of lines) {
+          const [, address, flags, masterId] = line.split(" ");
+          const port = Number(/:(\d+)@/.exec(address ?? "")?.[1]);
+          if (flags?.includes("fail")) continue;
+          if (flags?.includes("master")) masters.push({ host: "127.0.0.1", port });
+          else if (flags?.includes("slave")) {
+            const master = byId.get(masterId);
+            replicas.push({ node: { host: "127.0.0.1", port }, masterPort: Number(/:(\d+)@/.exec(master?.split(" ")[1] ?? "")?.[1]) });
+          }
+        }
+        return { masters, replicas };
+      },
+      async waitHealthy(timeoutMs = 30_000) {
+        await waitUntil(
+          "a healthy cluster",
+          async () => {
+            for (const node of nodes) {
+              if (infoFields(await redisCli(node, "cluster", "info")).get("cluster_state") !== "ok") return false;
+              const replication = infoFields(await redisCli(node, "info", "replication"));
+              if (replication.get("role") === "slave" && replication.get("master_link_status") !== "up") return false;
+            }
+            return (await cluster.roles()).replicas.length === 3;
+          },
+          timeoutMs,
+        );
+      },
+      async stop() {
+        await processes.stopAll();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    await cluster.waitHealthy();
+    return cluster;
+  } catch (error) {
+    await processes.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface RedisSentinel {
+  readonly masterName: string;
+  readonly sentinels: readonly RedisNode[];
+  /** For REDIS_SENTINELS. */
+  readonly seeds: string;
+  /** The data nodes (the first starts as master). */
+  readonly data: readonly RedisNode[];
+  /** The master the sentinels name now. */
+  master(): Promise<RedisNode>;
+  /** Waits until the sentinels agree on a master that has a replica whose link is up. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One master, one replica, three sentinels (quorum 2). */
+export async function startRedisSentinel(options: { masterName?: string } = {}): Promise<RedisSentinel> {
+  const masterName = options.masterName ?? "authward";
+  const dir = mkdtempSync(join(tmpdir(), "auth-rs-"));
+  const processes = new Processes();
+  try {
+    const data: RedisNode[] = [
+      { host: "127.0.0.1", port: await freePort() },
+      { host: "127.0.0.1", port: await freePort() },
+    ];
+    const [master, replica] = data as [RedisNode, RedisNode];
+    processes.spawn(["--port", String(master.port), ...common(dir)]);
+    processes.spawn(["--port", String(replica.port), "--replicaof", master.host, String(master.port), ...common(dir)]);
+    await Promise.all(data.map((n) => waitForPort(n.port)));
+    const sentinels: RedisNode[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      sentinels.push({ host: "127.0.0.1", port });
+      // Sentinel rewrites its configuration file as it learns the group: one file each.
+      const file = join(dir, `sentinel-${port}.conf`);
+      writeFileSync(
+        file,
+        [
+          `port ${port}`,
+          "bind 127.0.0.1",
+          `dir ${dir}`,
+          "loglevel warning",
+          `sentinel monitor ${masterName} ${master.host} ${master.port} 2`,
+          `sentinel down-after-milliseconds ${masterName} 2000`,
+          `sentinel failover-timeout ${masterName} 10000`,
+          `sentinel parallel-syncs ${masterName} 1`,
+          "",
+        ].join("\n"),
+      );
+      processes.spawn([file, "--sentinel"]);
+    }
+    await Promise.all(sentinels.map((n) => waitForPort(n.port)));
+    const group: RedisSentinel = {
+      masterName,
+      sentinels,
+      seeds: nodeList(sentinels),
+      data,
+      async master() {
+        const [host, port] = (await redisCli(sentinels[0]!, "sentinel", "get-master-addr-by-name", masterName)).split("\n");
+        return { host: host ?? "127.0.0.1", port: Number(port) };
+      },
+      async waitHealthy(timeoutMs = 30_000) {
+        await waitUntil(
+          "a healthy sentinel group",
+          async () => {
+            const current = await group.master();
+            for (const sentinel of sentinels) {
+              const [, port] = (await redisCli(sentinel, "sentinel", "get-master-addr-by-name", masterName)).split("\n");
+              if (Number(port) !== current.port) return false;
+              // Each sentinel must know the replica (a failover needs one) and not think it down.
+              const replicas = await redisCli(sentinel, "sentinel", "replicas", masterName);
+              if (!/\nflags\nslave\n/.test(`\n${replicas}\n`)) return false;
+            }
+            const replication = infoFields(await redisCli(current, "info", "replication"));
+            return replication.get("role") === "master" && /state=online/.test(replication.get("slave0") ?? "");
+          },
+          timeoutMs,
+        );
+      },
+      async stop() {
+        await processes.stopAll();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    await group.waitHealthy();
+    return group;
+  } catch (error) {
+    await processes.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
