@@ -90,7 +90,7 @@ describe("TLS on both ports", () => {
 
   it("serves native gRPC over TLS (ALPN h2) to grpc-js", async () => {
     expect((await servedName(app.grpcPort, ca, ["h2"])).protocol).toBe("h2");
-    const client = createGrpcClient(`localhost:${app.grpcPort}`, grpc.credentials.createSsl(ca));
+    const client = createGrpcClient(`localhost:${app.grpcPort}`, { credentials: grpc.credentials.createSsl(ca) });
     try {
       const email = `tls.${Date.now()}@example.com`;
       const password = newPassword();

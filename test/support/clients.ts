@@ -79,8 +79,22 @@ function recordHeaders(headers: Record<string, string>): void {
 const protoRoot = join(import.meta.dirname, "..", "..", "proto");
 let packageDefinition: protoLoader.PackageDefinition | undefined;
 
-/** `credentials`: insecure (h2c) by default; `grpc.credentials.createSsl(ca)` for a TLS port. */
-export function createGrpcClient(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): TestClient {
+export interface GrpcClientOptions {
+  /** Insecure (h2c) by default; `grpc.credentials.createSsl(ca)` for a TLS port. */
+  readonly credentials?: grpc.ChannelCredentials;
+  /**
+   * Record one secret in this many for the log check (default 1: all). A load of thousands of
+   * calls samples, so that the check stays fast.
+   */
+  readonly recordOneIn?: number;
+  /** Each call's deadline (default 20 s). */
+  readonly deadlineMs?: number;
+}
+
+export function createGrpcClient(address: string, options: GrpcClientOptions = {}): TestClient {
+  const recordOneIn = options.recordOneIn ?? 1;
+  let calls = 0;
+  const sampled = () => calls++ % recordOneIn === 0;
   packageDefinition ??= protoLoader.loadSync(join(protoRoot, "auth", "v1", "auth.proto"), {
     includeDirs: [protoRoot],
     keepCase: false,
@@ -90,12 +104,18 @@ export function createGrpcClient(address: string, credentials: grpc.ChannelCrede
     oneofs: true,
   });
   const loaded = grpc.loadPackageDefinition(packageDefinition) as any;
-  const client: grpc.Client & Record<string, (...args: any[]) => void> = new loaded.auth.v1.AuthService(address, credentials);
+  const client: grpc.Client & Record<string, (...args: any[]) => void> = new loaded.auth.v1.AuthService(
+    address,
+    options.credentials ?? grpc.credentials.createInsecure(),
+  );
   return {
     transport: "grpc",
     call(method, request = {}, headers = {}) {
-      recordSecrets(request);
-      recordHeaders(headers);
+      const record = sampled();
+      if (record) {
+        recordSecrets(request);
+        recordHeaders(headers);
+      }
       const metadata = new grpc.Metadata();
       for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
       return new Promise((resolve) => {
@@ -103,10 +123,10 @@ export function createGrpcClient(address: string, credentials: grpc.ChannelCrede
           client,
           request,
           metadata,
-          { deadline: Date.now() + 20_000 },
+          { deadline: Date.now() + (options.deadlineMs ?? 20_000) },
           (error: grpc.ServiceError | null, response: any) => {
             if (error === null) {
-              recordSecrets(response);
+              if (record) recordSecrets(response);
               resolve({ ok: true, response });
               return;
             }

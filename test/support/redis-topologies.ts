@@ -119,6 +119,8 @@ export interface RedisCluster {
   readonly seeds: string;
   /** The current master and replica of each shard, read from the cluster. */
   roles(): Promise<{ masters: RedisNode[]; replicas: { node: RedisNode; masterPort: number }[] }>;
+  /** The master serving a hash slot now. */
+  masterOf(slot: number): Promise<RedisNode>;
   /** Waits until every node reports cluster_state:ok and every replica's link is up. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -180,6 +182,19 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
         }
         return { masters, replicas };
       },
+      async masterOf(slot) {
+        for (const line of (await redisCli(nodes[0]!, "cluster", "nodes")).split("\n")) {
+          const fields = line.split(" ");
+          if (!fields[2]?.includes("master") || fields[2].includes("fail")) continue;
+          for (const range of fields.slice(8)) {
+            const [from, to] = range.split("-").map(Number);
+            if (from !== undefined && slot >= from && slot <= (to ?? from)) {
+              return { host: "127.0.0.1", port: Number(/:(\d+)@/.exec(fields[1] ?? "")?.[1]) };
+            }
+          }
+        }
+        throw new Error(`no master serves slot ${slot}`);
+      },
       async waitHealthy(timeoutMs = 30_000) {
         await waitUntil(
           "a healthy cluster",
@@ -222,19 +237,20 @@ export interface RedisSentinel {
   stop(): Promise<void>;
 }
 
-/** One master, one replica, three sentinels (quorum 2). */
-export async function startRedisSentinel(options: { masterName?: string } = {}): Promise<RedisSentinel> {
+/** One master, one replica (or `replicas`), three sentinels (quorum 2). */
+export async function startRedisSentinel(options: { masterName?: string; replicas?: number } = {}): Promise<RedisSentinel> {
   const masterName = options.masterName ?? "authward";
+  const replicaCount = options.replicas ?? 1;
   const dir = mkdtempSync(join(tmpdir(), "auth-rs-"));
   const processes = new Processes();
   try {
-    const data: RedisNode[] = [
-      { host: "127.0.0.1", port: await freePort() },
-      { host: "127.0.0.1", port: await freePort() },
-    ];
-    const [master, replica] = data as [RedisNode, RedisNode];
+    const data: RedisNode[] = [];
+    for (let i = 0; i <= replicaCount; i++) data.push({ host: "127.0.0.1", port: await freePort() });
+    const [master, ...replicas] = data as [RedisNode, ...RedisNode[]];
     processes.spawn(["--port", String(master.port), ...common(dir)]);
-    processes.spawn(["--port", String(replica.port), "--replicaof", master.host, String(master.port), ...common(dir)]);
+    for (const replica of replicas) {
+      processes.spawn(["--port", String(replica.port), "--replicaof", master.host, String(master.port), ...common(dir)]);
+    }
     await Promise.all(data.map((n) => waitForPort(n.port)));
     const sentinels: RedisNode[] = [];
     for (let i = 0; i < 3; i++) {
@@ -276,12 +292,13 @@ export async function startRedisSentinel(options: { masterName?: string } = {}):
             for (const sentinel of sentinels) {
               const [, port] = (await redisCli(sentinel, "sentinel", "get-master-addr-by-name", masterName)).split("\n");
               if (Number(port) !== current.port) return false;
-              // Each sentinel must know the replica (a failover needs one) and not think it down.
-              const replicas = await redisCli(sentinel, "sentinel", "replicas", masterName);
-              if (!/\nflags\nslave\n/.test(`\n${replicas}\n`)) return false;
+              // Each sentinel must know every replica (a failover needs one) and not think one down.
+              const known = (await redisCli(sentinel, "sentinel", "replicas", masterName)).match(/\nflags\nslave\n/g) ?? [];
+              if (known.length < replicaCount) return false;
             }
             const replication = infoFields(await redisCli(current, "info", "replication"));
-            return replication.get("role") === "master" && /state=online/.test(replication.get("slave0") ?? "");
+            const online = [...replication.entries()].filter(([name, value]) => name.startsWith("slave") && /state=online/.test(value));
+            return replication.get("role") === "master" && online.length >= replicaCount;
           },
           timeoutMs,
         );

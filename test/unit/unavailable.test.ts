@@ -29,6 +29,8 @@ describe("isRedisUnavailable", () => {
     new Error("Connection is closed."),
     new Error("Stream isn't writeable and enableOfflineQueue options is false"),
     new Error("Command timed out"),
+    // A pipeline (a session write and its WAIT) cut by a connection closed halfway.
+    Object.assign(new Error("Command aborted due to connection close"), { name: "AbortError" }),
     withCode("connect ECONNREFUSED 127.0.0.1:6379", "ECONNREFUSED"),
     Object.assign(new Error("Reached the max retries per request limit"), { name: "MaxRetriesPerRequestError" }),
     new Error("LOADING Redis is loading the dataset in memory"),

@@ -175,7 +175,7 @@ const TRANSIENT_REPLY =
 
 /** Messages of ioredis when it has no usable connection (standalone, Sentinel or Cluster). */
 const NO_CONNECTION =
-  /Connection is closed|Stream isn't writeable|Command timed out|connect ECONNREFUSED|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|All sentinels are unreachable|is not reachable by any sentinel/;
+  /Connection is closed|Stream isn't writeable|Command timed out|Command aborted due to connection close|connect ECONNREFUSED|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|All sentinels are unreachable|is not reachable by any sentinel/;
 
 /** Whether an ioredis error means Redis cannot be reached now, rather than a bad command. */
 export function isRedisUnavailable(error: unknown): boolean {
