@@ -16,9 +16,11 @@
  *   7. memory: RSS per process at idle and at the peak of each load; Redis bytes per session
  *      (redis-memory);
  *   8. enumeration: existing vs unknown accounts, paired, by the time of one answer, on servers
- *      and a service of its own (enumeration).
+ *      and a service of its own (enumeration);
+ *   9. ValidateToken and Refresh on a Redis Cluster against a standalone Redis, and Refresh with
+ *      REDIS_WAIT_REPLICAS=1, on servers and services of their own (redis-topologies).
  * Options: --seconds <n> per measurement (default 8), --workers <n> (default: the cores),
- * --only enumeration (that scenario alone).
+ * --only enumeration|topologies (that scenario alone).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -42,6 +44,7 @@ import { enumerationScenario } from "./scenarios/enumeration.js";
 import { isolationFromLogins } from "./scenarios/isolation.js";
 import { loginAtCost } from "./scenarios/login.js";
 import { redisBytesPerSession } from "./scenarios/redis-memory.js";
+import { redisTopologiesScenario } from "./scenarios/redis-topologies.js";
 import { refreshOverGrpc } from "./scenarios/refresh.js";
 import { validateOverGrpc } from "./scenarios/validate-grpc.js";
 import { validateOverHttp } from "./scenarios/validate-http.js";
@@ -54,11 +57,14 @@ const SEEDED_SESSIONS = 30_000;
 
 type Environment = (bcryptCost: number) => Promise<Record<string, string>>;
 
-async function main(): Promise<void> {
+/** The tools the loads use, and the compiled service they load. */
+function prepare(): void {
   execFileSync("bash", [join(root, "scripts", "install-bench-deps.sh")], { stdio: "inherit" });
   log("building the service (npm run build) …");
   execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
+}
 
+async function main(): Promise<void> {
   const startedAt = Date.now();
   const stealAtStart = stealSeconds();
   const work = mkdtempSync(join(tmpdir(), "auth-bench-"));
@@ -201,5 +207,12 @@ function table(rows: readonly Row[]): string {
   return lines.join("\n");
 }
 
-if (args.only !== "enumeration") await main();
+if (args.only === undefined || args.only === "topologies") prepare();
+if (args.only === undefined) await main();
+if (args.only === undefined || args.only === "topologies") {
+  const rows = await redisTopologiesScenario({ root, seconds: Number(args.seconds ?? 8), workers: Number(args.workers ?? cores) });
+  log("");
+  log(table(rows));
+  if (rows.some((r) => r.figures.errors > 0)) process.exitCode = 1;
+}
 if (args.only === undefined || args.only === "enumeration") await enumerationScenario({ root, log });
