@@ -368,9 +368,16 @@ describe.each([
     });
     await redis.pexpire(`${oldPrefix}s:{${sessionId}}`, 60_000);
     await redis.sadd(`${oldPrefix}u:{${userId}}`, sessionId, "dead-id");
+    // More old sessions, whose ids spread them over a Cluster's masters: the sweep must SCAN each.
+    const others = Array.from({ length: 11 }, () => ({ userId: randomUUID(), sessionId: newSessionId() }));
+    for (const other of others) {
+      await redis.hset(`${oldPrefix}s:{${other.sessionId}}`, { u: other.userId, t: "default", c: "x", ae: String(realNow + DAY) });
+      await redis.pexpire(`${oldPrefix}s:{${other.sessionId}}`, 60_000);
+    }
 
     const upgrade = await upgradeSessionLayout(redis, oldPrefix, 30 * DAY);
-    expect(upgrade).toMatchObject({ moved: 1, swept: true });
+    expect(upgrade).toMatchObject({ moved: 12, swept: true });
+    for (const other of others) expect(await redis.exists(`${oldPrefix}{${other.userId}}:s:${other.sessionId}`)).toBe(1);
     expect(upgrade.legacy.active).toBe(true);
     const moved = createSessionStore(redis, oldPrefix, 30 * DAY, { legacy: upgrade.legacy });
     expect(await moved.legacyOwner(sessionId)).toBe(userId);
