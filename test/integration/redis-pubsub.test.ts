@@ -6,9 +6,10 @@
  * missed a message meanwhile.
  */
 import { randomBytes } from "node:crypto";
+import { type Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { isCluster, type RedisClient } from "../../src/infra/redis/client.js";
+import { clusterNodeAddresses, isCluster, masterConnections, type RedisClient } from "../../src/infra/redis/client.js";
 import { publish, type Subscription, subscribe } from "../../src/infra/redis/pubsub.js";
 import { openTopology, REDIS_TOPOLOGIES, redisEnv } from "../support/app.js";
 
@@ -49,6 +50,21 @@ describe.each(REDIS_TOPOLOGIES)("announcements on a Redis %s", (topology) => {
     expect(await publish(publisher, channel, "rotated")).toBe(1);
     await until("the message", () => heard.includes("rotated"));
     expect(resubscribed).toBe(0);
+  });
+
+  it.runIf(topology === "cluster")("counts a subscriber on a replica too (a Cluster broadcasts to every node)", async () => {
+    const masters = new Set(masterConnections(publisher).map((m) => m.options.port));
+    const replica = (await clusterNodeAddresses(publisher as Cluster)).find((node) => !masters.has(node.port));
+    if (replica === undefined) throw new Error("the suite's Cluster has no replica");
+    const listener = new Redis(replica.port, replica.host);
+    try {
+      const received = new Promise<string>((resolve) => listener.once("message", (_channel: string, message: string) => resolve(message)));
+      await listener.subscribe(channel);
+      expect(await publish(publisher, channel, "to every node")).toBe(2);
+      expect(await received).toBe("to every node");
+    } finally {
+      listener.disconnect();
+    }
   });
 
   it("subscribes again after its connection is cut, says so, and hears the next message", async () => {

@@ -12,7 +12,7 @@ import { parseRedisAddresses } from "../../src/config.js";
 import { AuthError } from "../../src/domain/errors.js";
 import type { NewSession, SessionStore } from "../../src/domain/ports.js";
 import { hashSecret, newSecret, newSessionId, openSuccessor, sealSuccessor } from "../../src/domain/refresh-token.js";
-import { masterConnections, type RedisClient } from "../../src/infra/redis/client.js";
+import { clusterNodeAddresses, masterConnections, type RedisClient } from "../../src/infra/redis/client.js";
 import { upgradeSessionLayout } from "../../src/infra/redis/legacy-sessions.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 import { openTopology } from "../support/app.js";
@@ -444,8 +444,23 @@ describe.each(["sentinel", "cluster"] as const)("session writes that wait for re
         replica.disconnect();
       }
     }
-    // Cluster replicas answer reads after READONLY (ioredis sends it); those of other slots answer MOVED.
-    const answers = await Promise.allSettled((redis as Cluster).nodes("slave").map((node) => node.exists(key)));
+    // Every replica of the Cluster (ioredis connects to masters only); a replica answers reads
+    // after READONLY, those of other slots with MOVED.
+    const masters = new Set(masterConnections(redis).map((m) => m.options.port));
+    const replicas = (await clusterNodeAddresses(redis as Cluster)).filter((node) => !masters.has(node.port));
+    expect(replicas).toHaveLength(3);
+    const answers = await Promise.allSettled(
+      replicas.map(async ({ host, port }) => {
+        const replica = new Redis({ host, port, lazyConnect: true });
+        try {
+          await replica.connect();
+          await replica.readonly();
+          return await replica.exists(key);
+        } finally {
+          replica.disconnect();
+        }
+      }),
+    );
     return answers.some((a) => a.status === "fulfilled" && a.value === 1);
   }
 

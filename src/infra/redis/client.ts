@@ -155,6 +155,24 @@ export function masterConnections(client: RedisClient): Redis[] {
   return isCluster(client) ? client.nodes("master") : [client];
 }
 
+/**
+ * Every node of a Cluster, replicas included, as CLUSTER NODES lists them (ioredis itself connects
+ * to the masters only); failed nodes left out.
+ */
+export async function clusterNodeAddresses(cluster: Cluster): Promise<{ host: string; port: number }[]> {
+  const master = masterConnections(cluster)[0];
+  if (master === undefined) throw new Error("Cluster isn't ready: no master known");
+  return String(await master.cluster("NODES"))
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !/\bfail\b/.test(line.split(" ")[2] ?? ""))
+    .flatMap((line) => {
+      // <id> <host>:<port>@<bus port>[,<hostname>] <flags> …; an empty host means the node we asked.
+      const match = /^\S+ ([^:\s]*):(\d+)@/.exec(line);
+      if (!match) return [];
+      return [{ host: match[1] || (master.options.host ?? "127.0.0.1"), port: Number(match[2]) }];
+    });
+}
+
 /** Waits until Redis answers (every master of a Cluster), or `timeoutMs`; false when it is not reachable yet. */
 export async function waitForRedis(client: RedisClient, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -13,19 +13,26 @@
  */
 import { Redis } from "ioredis";
 import type { RedisConfig } from "../../config/redis.js";
-import { connectionPlan, isCluster, openRedis, type RedisClient, type RedisHooks, reconnectDelay } from "./client.js";
+import { clusterNodeAddresses, connectionPlan, isCluster, openRedis, type RedisClient, type RedisHooks, reconnectDelay } from "./client.js";
 
 /**
  * Publishes `message` on `channel`; answers how many subscribers were listening. On a Cluster
- * PUBLISH counts the receiving node's subscribers only, so each node is asked (PUBSUB NUMSUB).
+ * PUBLISH counts the receiving node's subscribers only, so every node, replicas included, is
+ * asked (PUBSUB NUMSUB) over a short-lived connection: meant for the CLI, not for a hot path.
  */
 export async function publish(client: RedisClient, channel: string, message: string): Promise<number> {
   const local = await client.publish(channel, message);
   if (!isCluster(client)) return local;
   const counts = await Promise.all(
-    client.nodes("all").map(async (node) => {
-      const reply = (await node.pubsub("NUMSUB", channel)) as [string, number | string];
-      return Number(reply[1] ?? 0);
+    (await clusterNodeAddresses(client)).map(async ({ host, port }) => {
+      const node = new Redis({ ...client.options.redisOptions, host, port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await node.connect();
+        const reply = (await node.pubsub("NUMSUB", channel)) as [string, number | string];
+        return Number(reply[1] ?? 0);
+      } finally {
+        node.disconnect();
+      }
     }),
   );
   return counts.reduce((sum, n) => sum + n, 0);
