@@ -11,8 +11,9 @@
  * Sentinel failover does not, so the Sentinel group runs with REDIS_WAIT_REPLICAS=1. The figures
  * (time to recover, errors by kind) are printed, and quoted in the README, with those of other
  * settings, measured by running this file alone with FAILOVER_ONLY=cluster|sentinel,
- * FAILOVER_CLUSTER_WAIT, FAILOVER_SENTINEL_WAIT and FAILOVER_SENTINEL_REPLICAS (the loss
- * assertions then fail where the README says sessions are lost).
+ * FAILOVER_CLUSTER_WAIT, FAILOVER_SENTINEL_WAIT, FAILOVER_SENTINEL_REPLICAS, and FAILOVER_MODE=crash
+ * (a Cluster master SIGKILLed instead of failed over; the loss assertions then fail where the
+ * README says sessions are lost).
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,11 +108,17 @@ describe.each(
     await sentinel?.stop();
   });
 
+  let crashed: { host: string; port: number } | undefined;
   /** The master of users[0]'s slot (Cluster), or the group's master (Sentinel). */
   const currentMaster = async () => (cluster ? cluster.masterOf(clusterSlot(`{${users[0]!.id}}`)) : sentinel!.master());
 
-  /** Fails that master over to its replica. */
+  /** Fails that master over to its replica (FAILOVER_MODE=crash: by SIGKILLing it, Cluster only). */
   async function failOver(): Promise<void> {
+    if (cluster !== undefined && process.env.FAILOVER_MODE === "crash") {
+      crashed = await currentMaster();
+      await cluster.crash(crashed);
+      return;
+    }
     if (cluster !== undefined) {
       const master = await currentMaster();
       const replica = (await cluster.roles()).replicas.find((r) => r.masterPort === master.port);
@@ -188,7 +195,8 @@ describe.each(
     await Promise.all(loops);
     const endedAt = Date.now() - started;
 
-    // The deployment settled: the old master serves again as a replica.
+    // The deployment settled: the old master serves again as a replica (a crashed one once restarted).
+    if (crashed !== undefined) await cluster?.restart(crashed);
     await (cluster ?? sentinel)?.waitHealthy(60_000);
     expect((await currentMaster()).port, "the master was failed over").not.toBe(masterBefore.port);
     // Every session ever acknowledged still refreshes with its last token, on either instance.

@@ -123,6 +123,10 @@ export interface RedisCluster {
   masterOf(slot: number): Promise<RedisNode>;
   /** Waits until every node reports cluster_state:ok and every replica's link is up. */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /** SIGKILLs one node, as a crash would (its replica takes over after cluster-node-timeout). */
+  crash(node: RedisNode): Promise<void>;
+  /** Starts a crashed node again, on its port and configuration: it rejoins (as a replica). */
+  restart(node: RedisNode): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -135,11 +139,17 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
   const processes = new Processes();
   const nodes: RedisNode[] = [];
   try {
+    const argsOf = new Map<number, string[]>();
+    const pidOf = new Map<number, number>();
+    const launch = (port: number) => {
+      const child = processes.spawn(argsOf.get(port) ?? []);
+      if (child.pid !== undefined) pidOf.set(port, child.pid);
+    };
     for (let i = 0; i < 6; i++) {
       // The bus port is chosen too: port + 10000 (its default) may be taken or past 65535.
       const [port, busPort] = [await freePort(), await freePort()];
       nodes.push({ host: "127.0.0.1", port });
-      processes.spawn([
+      argsOf.set(port, [
         "--port",
         String(port),
         "--cluster-enabled",
@@ -152,6 +162,7 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
         String(options.nodeTimeoutMs ?? 2000),
         ...common(dir),
       ]);
+      launch(port);
     }
     await Promise.all(nodes.map((n) => waitForPort(n.port)));
     // Masters are the first three given; each later node replicates one of them.
@@ -208,6 +219,13 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
           },
           timeoutMs,
         );
+      },
+      async crash(node) {
+        await processes.kill(pidOf.get(node.port) ?? -1, "SIGKILL");
+      },
+      async restart(node) {
+        launch(node.port);
+        await waitForPort(node.port);
       },
       async stop() {
         await processes.stopAll();
