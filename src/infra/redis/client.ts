@@ -73,7 +73,8 @@ export function connectionPlan(config: RedisConfig, purpose: RedisPurpose = "com
   // all fire, late, when Redis comes back; a subscriber queues its SUBSCRIBE instead.
   const enableOfflineQueue = purpose === "subscriber";
   if (topology.kind === "cluster") {
-    const { reconnectOnError: _, maxRetriesPerRequest: __, ...redisOptions } = node;
+    // A Cluster's demoted master answers MOVED, which ioredis follows: no READONLY to reconnect on.
+    const { reconnectOnError: _, ...redisOptions } = node;
     return {
       kind: "cluster",
       nodes: topology.nodes.map(({ host, port }) => ({ host, port })),
@@ -92,7 +93,7 @@ export function connectionPlan(config: RedisConfig, purpose: RedisPurpose = "com
         slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
         // Also refresh on a timer, so a failover nobody has run into yet is found.
         slotsRefreshInterval: 5000,
-        redisOptions: { ...redisOptions, maxRetriesPerRequest: purpose === "commands" ? 1 : null },
+        redisOptions,
       },
     };
   }
