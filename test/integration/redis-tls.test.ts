@@ -82,6 +82,7 @@ describe("Redis over TLS", () => {
       absoluteExpiresAt: Date.now() + 60_000,
       idleTtlMs: 60_000,
       epoch: 0,
+      amr: ["pwd"],
     };
     expect(await store.create(session)).toBe("created");
     expect(await store.isActive(session.userId, session.id)).toBe(true);

@@ -20,7 +20,7 @@
  * that queues commands while disconnected and resubscribes after a reconnection.
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
-import type { RedisConfig } from "../../config/redis.js";
+import type { RedisConfig, RedisTopology } from "../../config/redis.js";
 import { AuthError } from "../../domain/errors.js";
 import { hasNetworkErrorCode } from "../network-errors.js";
 
@@ -99,21 +99,21 @@ export function connectionPlan(config: RedisConfig, purpose: RedisPurpose = "com
   }
   const reconnecting = { ...node, retryStrategy: reconnectDelay, enableOfflineQueue };
   if (topology.kind === "standalone") return { kind: "redis", url: topology.url, options: reconnecting };
+  return { kind: "redis", url: undefined, options: { ...reconnecting, ...sentinelOptions(config, topology) } };
+}
+
+/** How to ask a Sentinel group for its master. */
+function sentinelOptions(config: RedisConfig, topology: Extract<RedisTopology, { kind: "sentinel" }>): RedisOptions {
   return {
-    kind: "redis",
-    url: undefined,
-    options: {
-      ...reconnecting,
-      sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
-      name: topology.masterName,
-      role: "master",
-      ...(config.sentinelUsername === undefined ? {} : { sentinelUsername: config.sentinelUsername }),
-      ...(config.sentinelPassword === undefined ? {} : { sentinelPassword: config.sentinelPassword }),
-      ...(config.tls ? { enableTLSForSentinelMode: true } : {}),
-      // Listen for the sentinels' +switch-master and move at once, rather than at the next error.
-      failoverDetector: true,
-      sentinelRetryStrategy: reconnectDelay,
-    },
+    sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
+    name: topology.masterName,
+    role: "master",
+    ...(config.sentinelUsername === undefined ? {} : { sentinelUsername: config.sentinelUsername }),
+    ...(config.sentinelPassword === undefined ? {} : { sentinelPassword: config.sentinelPassword }),
+    ...(config.tls ? { enableTLSForSentinelMode: true } : {}),
+    // Listen for the sentinels' +switch-master and move at once, rather than at the next error.
+    failoverDetector: true,
+    sentinelRetryStrategy: reconnectDelay,
   };
 }
 
