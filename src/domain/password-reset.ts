@@ -1,5 +1,5 @@
 /** Password reset: RequestPasswordReset, and ResetPassword by token (self-service) or by an admin. */
-import { authenticate } from "./authenticate.js";
+import { ownTenantActor } from "./admin/authority.js";
 import { limitMailsTo } from "./email-verification.js";
 import { AuthError, invalidField } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
@@ -76,12 +76,13 @@ async function resetWithToken(deps: AuthDeps, ctx: RequestContext, input: ResetP
 
 /** An administrator of the tenant sets a user's password (the admin reset of the Vigia API). */
 async function resetByAdmin(deps: AuthDeps, ctx: RequestContext, input: ResetPasswordInput): Promise<ResetPasswordResult> {
-  const claims = await authenticate(deps, ctx);
-  // Roles are read fresh: a token issued before a demotion must not keep admin powers.
-  const admin = await deps.users.findById(claims.userId);
-  if (admin === null || !admin.isActive || !admin.roles.includes("admin")) throw new AuthError("ADMIN_REQUIRED");
+  // The AdminService's rule, read fresh (a token issued before a demotion keeps no admin powers):
+  // in the platform tenant only platform administrators count, since resetting a platform
+  // administrator's password hands over every tenant.
+  const { actor, tenant } = await ownTenantActor(deps, ctx);
+  const admin = actor.user;
   const email = validateEmail(input.email);
-  const target = await deps.users.findCredentialsByLogin(claims.tenant, email);
+  const target = await deps.users.findCredentialsByLogin(tenant.id, email);
   if (target === null) throw new AuthError("USER_NOT_FOUND");
   const passwordHash = await hashNewPassword(deps, input.newPassword, target.user);
 
@@ -92,7 +93,7 @@ async function resetByAdmin(deps: AuthDeps, ctx: RequestContext, input: ResetPas
   const sessionsEnded = await deps.sessions.endAccess(target.user.id, { epoch });
   await deps.events.record({
     type: "password_reset",
-    tenant: claims.tenant,
+    tenant: tenant.id,
     userId: target.user.id,
     ip: ctx.ip,
     userAgent: ctx.userAgent,

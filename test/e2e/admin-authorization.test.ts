@@ -198,6 +198,16 @@ describe("the AdminService's authorization matrix", () => {
       reason: "ADMIN_REQUIRED",
     });
     expect(await admin.call("GetTenant", { tenant: "system" }, bearer(token))).toMatchObject({ ok: false, reason: "ADMIN_REQUIRED" });
+    // Nor through the AuthService's admin reset: setting a platform admin's password would hand
+    // over the whole platform.
+    const takeover = newPassword();
+    expect(
+      await auth.call("ResetPassword", { email: "root@example.com", newPassword: takeover }, { ...bearer(token), "x-tenant": "system" }),
+    ).toMatchObject({ ok: false, code: "PERMISSION_DENIED", reason: "ADMIN_REQUIRED" });
+    expect(await auth.call("Login", { identifier: "root", password: takeover }, { "x-tenant": "system" })).toMatchObject({
+      ok: false,
+      reason: "INVALID_CREDENTIALS",
+    });
     // Nor can anyone sign up into it.
     expect(await auth.call("Register", { email: "me@x.example", password: newPassword() }, { "x-tenant": "system" })).toMatchObject({
       ok: false,

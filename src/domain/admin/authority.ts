@@ -52,7 +52,20 @@ export async function platformActor(deps: AuthDeps, ctx: RequestContext): Promis
  */
 export async function tenantActor(deps: AuthDeps, ctx: RequestContext, tenantField: string): Promise<{ actor: Actor; tenant: Tenant }> {
   const user = await currentCaller(deps, ctx);
-  const tenantId = validateTenantId("tenant", tenantField);
+  return authorizeIn(deps, ctx, user, validateTenantId("tenant", tenantField));
+}
+
+/**
+ * An administrator of the caller's own tenant, for the AuthService's calls that administer
+ * without naming a tenant (an admin's ResetPassword). The same rule as `tenantActor`: in the
+ * platform tenant only platform administrators count, whatever `admin` role someone holds there.
+ */
+export async function ownTenantActor(deps: AuthDeps, ctx: RequestContext): Promise<{ actor: Actor; tenant: Tenant }> {
+  const user = await currentCaller(deps, ctx);
+  return authorizeIn(deps, ctx, user, user.tenant);
+}
+
+async function authorizeIn(deps: AuthDeps, ctx: RequestContext, user: User, tenantId: string): Promise<{ actor: Actor; tenant: Tenant }> {
   const platform = isPlatformAdmin(user, deps.policy.platformTenant);
   const tenantAdmin = user.tenant === tenantId && tenantId !== deps.policy.platformTenant && user.roles.includes(TENANT_ADMIN_ROLE);
   if (!platform && !tenantAdmin) throw new AuthError("ADMIN_REQUIRED");

@@ -1823,8 +1823,9 @@ export const AuthService: GenService<{
   },
   /**
    * Sets a new password, either with a reset token (self-service; also marks the email verified,
-   * since the token came through it) or by email with the bearer token of an admin of the tenant.
-   * Ends every session of that user (and no request that read the old password can start or
+   * since the token came through it) or by email with the bearer token of an admin of the tenant
+   * (read fresh, as on AdminService: in the platform tenant only a platform administrator, its own
+   * `admin` role giving no authority there). Ends every session of that user (and no request that read the old password can start or
    * extend one afterwards) and voids their other reset tokens.
    * Errors: FAILED_PRECONDITION (TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_USED), INVALID_ARGUMENT
    * (WEAK_PASSWORD, PASSWORD_TOO_LONG), UNAUTHENTICATED and PERMISSION_DENIED (ADMIN_REQUIRED) for
