@@ -15,7 +15,14 @@ import type { Kysely } from "kysely";
 import { ATTRIBUTES_LIMITS, checkDocument } from "../domain/documents.js";
 import { AuthError } from "../domain/errors.js";
 import { emptyRecord, isForbiddenKey, parseJson } from "../domain/keys.js";
-import { resolveTenant, validateEmail, validateFullName, validateRoleName, validateUsername } from "../domain/validation.js";
+import {
+  resolveTenant,
+  validateEmail,
+  validateFullName,
+  validateKeptNumber,
+  validateRoleName,
+  validateUsername,
+} from "../domain/validation.js";
 import { isSupportedPasswordHash } from "../infra/crypto/passwords.js";
 import { ensureTenant } from "../infra/postgres/database.js";
 import { createRoleStore } from "../infra/postgres/roles.js";
@@ -163,7 +170,8 @@ export async function importUsers(db: Kysely<Database>, rows: readonly SourceRow
             .map((r) => r.trim())
             .filter(Boolean) ?? ["user"]);
       const roles = [...new Set(listed.map((role) => validateRoleName("roles", role)))];
-      const number = integerColumn("id", fields.id);
+      const id = integerColumn("id", fields.id);
+      const number = id === undefined ? undefined : validateKeptNumber("id", id);
       const attributes = attributesOf(fields);
       const tenant = resolveTenant(text(fields.tenant), options.tenant);
       if (!knownTenants.has(tenant)) {

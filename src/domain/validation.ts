@@ -66,6 +66,24 @@ export function validateUserId(field: string, value: string): string {
   return id.toLowerCase();
 }
 
+/**
+ * The highest number a user may keep from another system (CreateUser's `number`, import-users'
+ * `id`): 2^52 - 1. Numbers come from one sequence for every tenant, and a kept number moves it
+ * past itself; bounded by 2^53 - 1, one kept number would make the users created after it, in
+ * every tenant, get numbers beyond 2^53, which JavaScript (and every JSON client that reads
+ * numbers as doubles) rounds, so that two people share one `id` on the seed routes. Under 2^52,
+ * the sequence has 2^52 numbers left after the highest kept one.
+ */
+export const MAX_KEPT_USER_NUMBER = 2 ** 52 - 1;
+
+/** A user number kept from another system: a positive integer up to MAX_KEPT_USER_NUMBER; INVALID_REQUEST naming `field` otherwise. */
+export function validateKeptNumber(field: string, number: number): number {
+  if (!Number.isSafeInteger(number) || number < 1 || number > MAX_KEPT_USER_NUMBER) {
+    throw invalidField(field, `must be a positive integer up to ${MAX_KEPT_USER_NUMBER} (2^52 - 1)`);
+  }
+  return number;
+}
+
 /** Checks a required string field and returns it; INVALID_REQUEST naming the field when empty. */
 export function required(field: string, value: string): string {
   if (value === "") throw invalidField(field, "required");

@@ -453,4 +453,32 @@ describe("the AdminService end to end", () => {
       rest.close();
     }
   });
+
+  // Last in the file: it moves the shared number sequence to the highest number a user may keep.
+  it("a tenant admin's kept number cannot push anyone's later numbers past what clients read exactly", async () => {
+    const admin = adminTransports[0]!.connect(app);
+    try {
+      const tenant = unique("nums-");
+      ok(await admin.call("CreateTenant", { id: tenant }, platform));
+      const password = newPassword();
+      ok(await admin.call("CreateUser", { tenant, email: "boss@nums.example", password, roles: ["admin"] }, platform));
+      const boss = bearer((await login(tenant, "boss@nums.example", password)).accessToken);
+      const create = (number: bigint) =>
+        admin.call("CreateUser", { tenant, email: `${unique("n")}@nums.example`, password: newPassword(), number: String(number) }, boss);
+      // The numbers are one sequence for every tenant: a kept number just under 2^53 would have
+      // given every later user, in every tenant, a number JavaScript rounds (two users, one `id`).
+      expect(failed(await create(2n ** 53n - 2n))).toMatchObject({ code: "INVALID_ARGUMENT", reason: "INVALID_REQUEST" });
+      ok(await create(2n ** 52n - 1n));
+      const numbers: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const registered = ok(await auth.call("Register", { email: `${unique("later")}@example.com`, password: newPassword() }));
+        numbers.push(String(registered.user.number));
+      }
+      const expected = [1n, 2n, 3n].map((i) => String(2n ** 52n - 1n + i));
+      expect(numbers).toEqual(expected);
+      for (const number of numbers) expect(Number.isSafeInteger(Number(number))).toBe(true);
+    } finally {
+      admin.close();
+    }
+  });
 });

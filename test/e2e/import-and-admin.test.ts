@@ -148,18 +148,21 @@ describe("importing users and creating admins", () => {
         `124,maria@example.com,${hash},maria,,qf,`,
         `123,dup@example.com,${hash},dup,,qf,`,
         `x1,bad@example.com,${hash},bad,,qf,`,
+        // Past the kept-number bound: the shared sequence would then hand out numbers over 2^53.
+        `9007199254740990,huge@example.com,${hash},huge,,qf,`,
       ].join("\n"),
     );
     const refused = await cli(["import-users", file, "--tenant", "acme-pharma"]);
     expect(refused.stdout).toContain('line 2: failed: The tenant has no role "qf" (pass --create-roles to create it)');
     expect(refused.stdout).toContain("line 5: failed: id: not a positive integer");
-    expect(refused.stdout).toContain("imported 0, skipped 0, failed 4");
+    expect(refused.stdout).toContain("line 6: failed: id: must be a positive integer up to 4503599627370495");
+    expect(refused.stdout).toContain("imported 0, skipped 0, failed 5");
     expect(refused.code).toBe(1);
 
     const imported = await cli(["import-users", file, "--tenant", "acme-pharma", "--create-roles"]);
     expect(imported.stdout).toContain("created role acme-pharma/qf");
     expect(imported.stdout).toContain("line 4: failed: id: another user of the tenant has this number");
-    expect(imported.stdout).toContain("imported 2, skipped 0, failed 2");
+    expect(imported.stdout).toContain("imported 2, skipped 0, failed 3");
 
     const form = new URLSearchParams({ username: "juan.perez@example.com", password: passwords.vigia });
     const vigiaLogin = await fetch(`${app.baseUrl}/api/v1/auth/login`, {

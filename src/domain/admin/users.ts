@@ -15,6 +15,7 @@ import {
   loginKey,
   validateEmail,
   validateFullName,
+  validateKeptNumber,
   validateRoleName,
   validateUserId,
   validateUsername,
@@ -76,7 +77,7 @@ export async function createUser(deps: AdminDeps, ctx: RequestContext, input: Cr
   const fullName = validateFullName(input.fullName);
   const roles = input.roles.length === 0 ? [DEFAULT_ROLE] : checkRoles(input.roles);
   const attributes = input.attributes === undefined ? {} : checkDocument(input.attributes, ATTRIBUTES_LIMITS);
-  const number = checkNumber(input.number);
+  const number = input.number === undefined ? undefined : validateKeptNumber("number", input.number);
   if ((input.password === "") === !input.invite) throw invalidField("password", "set exactly one of password and invite");
   if (!input.invite) {
     checkNewPassword("password", input.password, {

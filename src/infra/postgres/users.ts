@@ -13,7 +13,8 @@ export type UserRow = Selectable<UsersTable> & { roles: string[]; role_permissio
 export function userRowToUser(row: UserRow): User {
   return {
     id: row.id,
-    // bigint: a string from pg; below 2^53 by construction (numbers are checked when set).
+    // bigint: a string from pg; below 2^53 by construction (a kept number is at most 2^52 - 1, see
+    // MAX_KEPT_USER_NUMBER, and the sequence has 2^52 numbers left after it).
     number: Number(row.number),
     tenant: row.tenant_id,
     email: row.email,

@@ -503,8 +503,10 @@ export type CreateUserRequest = Message<"auth.admin.v1.CreateUserRequest"> & {
   attributes?: JsonObject | undefined;
 
   /**
-   * The user's integer id in another system, kept as their number (unique in the tenant);
-   * unset: the next number.
+   * The user's integer id in another system, kept as their number (unique in the tenant), 1 to
+   * 2^52 - 1: numbers are one sequence for all tenants and a kept number moves it past itself,
+   * so the bound keeps every later user's number below 2^53, exact in every JSON client. Unset:
+   * the next number.
    *
    * @generated from field: optional int64 number = 10;
    */
