@@ -66,6 +66,9 @@ export function numberFromInt64(value: bigint): number {
   return value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(value);
 }
 
+/** A Timestamp as a Date; an invalid Date (which the flows refuse) for nanos outside 0 to 999,999,999. */
 export function dateFromTimestamp(timestamp: Timestamp | undefined): Date | undefined {
-  return timestamp === undefined ? undefined : timestampDate(timestamp);
+  if (timestamp === undefined) return undefined;
+  if (!Number.isInteger(timestamp.nanos) || timestamp.nanos < 0 || timestamp.nanos > 999_999_999) return new Date(Number.NaN);
+  return timestampDate(timestamp);
 }

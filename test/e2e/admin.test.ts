@@ -5,8 +5,12 @@
  * are added; hostile input is refused with a reason, never a 500.
  */
 import { randomBytes } from "node:crypto";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapPlatformAdmin } from "../../src/cli/create-admin.js";
+import { AdminService } from "../../src/gen/auth/admin/v1/admin_pb.js";
+import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { adminTransports } from "../support/admin-clients.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { bearer, type CallResult, createGrpcClient, createRestClient, failed, ok, type TestClient } from "../support/clients.js";
@@ -392,6 +396,43 @@ describe("the AdminService end to end", () => {
       expect(["INVALID_REQUEST", "INVALID_PERMISSIONS"]).toContain(proto.reason);
       expect(({} as Record<string, unknown>).admin).toBeUndefined();
     });
+  });
+
+  it("refuses audit times outside a Timestamp's range (binary clients can send any seconds), never a 500", async () => {
+    const transports = {
+      grpc: createGrpcTransport({ baseUrl: `http://${app.grpcAddress}` }),
+      connectBinary: createConnectTransport({ baseUrl: app.baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
+    };
+    const times = {
+      // Before PostgreSQL's first timestamp (4713 BC), and past its last (294276 AD), when a Date can hold them.
+      "200000 BC": { seconds: -6_373_335_177_600n, nanos: 0 },
+      "year 0": { seconds: -62_135_596_801n, nanos: 0 },
+      "year 10000": { seconds: 253_402_300_800n, nanos: 0 },
+      "negative nanos": { seconds: 0n, nanos: -1 },
+      "nanos of two seconds": { seconds: 0n, nanos: 2_000_000_000 },
+    };
+    for (const [name, transport] of Object.entries(transports)) {
+      const client = createClient(AdminService, transport);
+      for (const [label, time] of Object.entries(times)) {
+        for (const field of ["since", "until"] as const) {
+          const error = await client.listAuditEvents({ tenant: "default", [field]: time }, { headers: platform }).then(
+            () => undefined,
+            (thrown: unknown) => ConnectError.from(thrown),
+          );
+          const reason = error?.findDetails(ErrorInfoSchema)[0]?.reason;
+          expect(`${error === undefined ? "OK" : Code[error.code]} ${reason}`, `${name} ${field} ${label}`).toBe(
+            "InvalidArgument INVALID_REQUEST",
+          );
+        }
+      }
+    }
+    // The Timestamp's own range still works at both ends.
+    const client = createClient(AdminService, transports.grpc);
+    for (const seconds of [-62_135_596_800n, 253_402_300_799n]) {
+      await expect(
+        client.listAuditEvents({ tenant: "default", since: { seconds, nanos: 0 } }, { headers: platform }),
+      ).resolves.toBeDefined();
+    }
   });
 
   it("a JSON body nested ten thousand levels deep is a 400, not a 500, on REST and Connect", async () => {

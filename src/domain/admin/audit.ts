@@ -7,6 +7,9 @@ import { decodePageToken, page, pageSize } from "./paging.js";
 import type { AdminDeps, AuditRecord } from "./ports.js";
 
 const eventType = /^[a-z][a-z0-9_]{0,63}$/;
+/** The range of a google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. */
+const FIRST_TIME = Date.parse("0001-01-01T00:00:00.000Z");
+const LAST_TIME = Date.parse("9999-12-31T23:59:59.999Z");
 
 export interface ListAuditEventsInput {
   readonly tenant: string;
@@ -31,7 +34,10 @@ export async function listAuditEvents(
     ["since", input.since],
     ["until", input.until],
   ] as const) {
-    if (date !== undefined && Number.isNaN(date.getTime())) throw invalidField(field, "not a valid time");
+    // A Timestamp's range: binary clients can send any seconds, and a time PostgreSQL cannot hold
+    // (before 4713 BC) would fail the query.
+    const time = date?.getTime() ?? FIRST_TIME;
+    if (!(time >= FIRST_TIME && time <= LAST_TIME)) throw invalidField(field, "not a valid time (0001-01-01 to 9999-12-31, UTC)");
   }
   const filters = { tenant: tenant.id, userId, type, since: input.since?.toISOString(), until: input.until?.toISOString() };
   const limit = pageSize(input.pageSize);
