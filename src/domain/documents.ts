@@ -43,6 +43,9 @@ export const ATTRIBUTES_LIMITS: DocumentLimits = {
 
 const MAX_KEY_LENGTH = 128;
 const controlCharacter = /\p{Cc}/u;
+// A lone surrogate is no character: JSON can escape one (`"\ud800"`), protobuf's string fields
+// refuse it, and PostgreSQL's jsonb refuses it (the statement failed: a 500).
+const loneSurrogate = /\p{Cs}/u;
 
 /**
  * Checks a document against its limits and returns a copy made of prototype-less objects;
@@ -55,6 +58,7 @@ export function checkDocument(value: unknown, limits: DocumentLimits): Record<st
     if (node === null || typeof node === "boolean" || typeof node === "string" || typeof node === "number") {
       if (typeof node === "number" && !Number.isFinite(node)) throw fail(path, "numbers must be finite");
       if (typeof node === "string" && node.includes("\u0000")) throw fail(path, "strings must not contain NUL characters");
+      if (typeof node === "string" && loneSurrogate.test(node)) throw fail(path, "strings must not contain lone surrogates");
       return node;
     }
     if (typeof node !== "object") throw fail(path, "only JSON values are allowed");
@@ -66,7 +70,8 @@ export function checkDocument(value: unknown, limits: DocumentLimits): Record<st
       const at = path === "" ? key : `${path}.${key}`;
       if (isForbiddenKey(key)) throw fail(path, `the key ${JSON.stringify(key)} is not allowed`);
       if (key === "" || key.length > MAX_KEY_LENGTH) throw fail(path, `keys must be 1 to ${MAX_KEY_LENGTH} characters`);
-      if (controlCharacter.test(key)) throw fail(path, "keys must not contain control characters");
+      if (controlCharacter.test(key) || loneSurrogate.test(key))
+        throw fail(path, "keys must not contain control characters or lone surrogates");
       if (!limits.dotsInKeys && key.includes(".")) throw fail(path, `the key ${JSON.stringify(key)} contains '.', the path separator`);
       out[key] = copy((node as Record<string, unknown>)[key], at, depth + 1);
     }

@@ -435,6 +435,46 @@ describe("the AdminService end to end", () => {
     }
   });
 
+  it("refuses a lone surrogate in a permissions or attributes document (JSON can escape one), never a 500", async () => {
+    const user = ok(
+      await adminTransports[1]!
+        .connect(app)
+        .call("CreateUser", { tenant: "default", email: `${unique("surrogate")}@example.com`, password: newPassword() }, platform),
+    ).user;
+    // Written by hand: JSON.stringify would escape the lone surrogates the same way, but this is what is sent.
+    const cases: [string, string, string, string][] = [
+      ["POST", "/v1/admin/tenants/default/roles", '{"name":"sur-a","permissions":{"a":"\\ud800"}}', "INVALID_PERMISSIONS"],
+      ["POST", "/v1/admin/tenants/default/roles", '{"name":"sur-b","permissions":{"a\\udc00":true}}', "INVALID_PERMISSIONS"],
+      ["PATCH", `/v1/admin/tenants/default/users/${user.id}`, '{"attributes":{"k":["\\ud83d"]}}', "INVALID_ATTRIBUTES"],
+      [
+        "POST",
+        "/v1/admin/tenants/default/users",
+        `{"email":"${unique("s")}@example.com","password":"${newPassword()}","attributes":{"\\udfff":1}}`,
+        "INVALID_ATTRIBUTES",
+      ],
+    ];
+    for (const [verb, path, body, reason] of cases) {
+      const rpc = { POST: path.endsWith("roles") ? "CreateRole" : "CreateUser", PATCH: "UpdateUser" }[verb]!;
+      const fields = JSON.stringify({ tenant: "default", ...(verb === "PATCH" ? { userId: user.id } : {}) }).slice(0, -1);
+      const connectBody = `${fields},${body.slice(1)}`;
+      for (const [url, method, text] of [
+        [`${app.baseUrl}${path}`, verb, body],
+        [`${app.baseUrl}/auth.admin.v1.AdminService/${rpc}`, "POST", connectBody],
+      ] as const) {
+        const response = await fetch(url, { method, headers: { "content-type": "application/json", ...platform }, body: text });
+        const answer = await response.text();
+        expect(response.status, `${method} ${url} ${text}`).toBe(400);
+        expect(answer).toContain(reason);
+      }
+    }
+    // A surrogate pair (an emoji) is a character like any other.
+    ok(
+      await adminTransports[1]!
+        .connect(app)
+        .call("UpdateUser", { tenant: "default", userId: user.id, attributes: { mood: "\u{1F600}" } }, platform),
+    );
+  });
+
   it("a JSON body nested ten thousand levels deep is a 400, not a 500, on REST and Connect", async () => {
     const body = `{"tenant":"default","name":"deep","permissions":${'{"a":'.repeat(10_000)}true${"}".repeat(10_000)}}`;
     for (const url of [`${app.baseUrl}/v1/admin/tenants/default/roles`, `${app.baseUrl}/auth.admin.v1.AdminService/CreateRole`]) {
