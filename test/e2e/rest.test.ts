@@ -210,6 +210,34 @@ describe("the REST gateway", () => {
       expect(((await response.json()) as { error: string }).error).toBe(error);
     });
 
+    it("refuses a grant for the account's state (no roles where required, a disabled tenant) as invalid_grant, never a 500", async () => {
+      const password = newPassword();
+      const passwordHash = await app.app.deps.passwords.hash(password);
+      const cases: [string, { rolesRequired: boolean; disabled: boolean }, string][] = [
+        ["NO_ROLES", { rolesRequired: true, disabled: false }, "no-roles"],
+        ["TENANT_DISABLED", { rolesRequired: false, disabled: true }, "off"],
+      ];
+      for (const [reason, { rolesRequired, disabled }, prefix] of cases) {
+        const tenant = `${prefix}-${randomBytes(3).toString("hex")}`;
+        await app.app.deps.tenants.create({
+          id: tenant,
+          displayName: tenant,
+          settings: { passwordMinLength: null, verifiedEmailRequired: null, rolesRequired, mfaRequired: false },
+          createdAt: new Date(),
+        });
+        const email = uniqueEmail(prefix);
+        await app.app.deps.users.create({ tenant, email, username: null, fullName: null, passwordHash, roles: [] });
+        if (disabled) await app.app.deps.tenants.update(tenant, { isActive: false }, new Date());
+        const response = await fetch(url("/v1/auth/token"), {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", "x-tenant": tenant },
+          body: new URLSearchParams({ grant_type: "password", username: email, password }).toString(),
+        });
+        expect(response.status, reason).toBe(400);
+        expect(await response.json()).toMatchObject({ error: "invalid_grant", reason });
+      }
+    });
+
     it("wants a form body", async () => {
       const response = await token({ grant_type: "password" }, "application/json");
       expect(response.status).toBe(400);

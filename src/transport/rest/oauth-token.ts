@@ -28,7 +28,10 @@ export const MFA_OTP_GRANT = "http://auth0.com/oauth/grant-type/mfa-otp";
 export const MFA_RECOVERY_CODE_GRANT = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
 const noStore = { "cache-control": "no-store", pragma: "no-cache" };
 
-/** RFC 6749 §5.2 error codes of our reasons that are a bad grant. */
+/**
+ * Reasons that are a bad grant whatever their category (MFA_UNAVAILABLE among them); every other
+ * refusal of the `unauthenticated` or `forbidden` category is one too (oauthError).
+ */
 const invalidGrant: ReadonlySet<AuthErrorReason> = new Set([
   "INVALID_CREDENTIALS",
   "TOKEN_INVALID",
@@ -46,7 +49,12 @@ const invalidGrant: ReadonlySet<AuthErrorReason> = new Set([
 /** The errors this route raised for a grant type it does not serve (RFC 6749's `unsupported_grant_type`). */
 const unsupportedGrants = new WeakSet<AuthError>();
 
-/** RFC 6749 §5.2: the status and the `error` code of each failure. */
+/**
+ * RFC 6749 §5.2: the status and the `error` code of each failure. Whatever refuses the grant
+ * itself, the credentials or refresh token (wrong, expired, reused, revoked) or the account's
+ * state (disabled, unverified, without the roles its tenant requires, in a disabled tenant), is
+ * `invalid_grant`, by category, so that a refusal added later is never a 500 `server_error`.
+ */
 function oauthError(error: AuthError): { status: number; code: string } {
   if (invalidGrant.has(error.reason)) return { status: 400, code: "invalid_grant" };
   // Auth0's answer: 403 with the token for the second request.
@@ -54,14 +62,20 @@ function oauthError(error: AuthError): { status: number; code: string } {
   if (error.reason === "MFA_ENROLLMENT_REQUIRED") return { status: 403, code: "mfa_enrollment_required" };
   if (unsupportedGrants.has(error)) return { status: 400, code: "unsupported_grant_type" };
   switch (error.category) {
+    case "unauthenticated":
+    case "forbidden":
+      return { status: 400, code: "invalid_grant" };
     case "invalid_input":
       return { status: error.reason === "REQUEST_TOO_LARGE" ? 413 : 400, code: "invalid_request" };
     case "rate_limited":
       return { status: 429, code: "temporarily_unavailable" };
     case "unavailable":
       return { status: 503, code: "temporarily_unavailable" };
-    default:
+    case "internal":
+    case "unimplemented":
       return { status: 500, code: "server_error" };
+    default:
+      return { status: 400, code: "invalid_request" };
   }
 }
 
