@@ -145,6 +145,39 @@ describe("hostile keys", () => {
     expectPrototypeUntouched();
   });
 
+  it("gRPC-Web bodies get Connect's checks: a hostile key in +json, or a malformed +proto message, is INVALID_REQUEST", async () => {
+    const frame = (message: Buffer) => {
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(message.length, 1);
+      return Buffer.concat([header, message]);
+    };
+    const cases: [string, Buffer][] = [
+      ["application/grpc-web+json", frame(Buffer.from('{"token":"x","__proto__":{"polluted":true}}'))],
+      ["application/grpc-web+json", frame(Buffer.from('{"token":"x","nested":{"constructor":{"prototype":{"x":1}}}}'))],
+      ["application/grpc-web+json", frame(Buffer.from("{not json"))],
+      // A field 1 of length 127 with three bytes behind it: the message ends early.
+      ["application/grpc-web+proto", frame(Buffer.from([0x0a, 0x7f, 0x61, 0x62, 0x63]))],
+      ["application/grpc-web", frame(Buffer.from([0xff, 0xff, 0xff]))],
+      // A frame whose length prefix claims more than the body holds.
+      ["application/grpc-web+proto", Buffer.from([0, 0, 0, 0, 9, 0x0a])],
+    ];
+    for (const [contentType, body] of cases) {
+      const response = await fetch(`${service.baseUrl}/auth.v1.AuthService/ValidateToken`, {
+        method: "POST",
+        headers: { "content-type": contentType, "x-grpc-web": "1" },
+        body,
+      });
+      const trailers = Buffer.from(await response.arrayBuffer()).toString("latin1");
+      const status = response.headers.get("grpc-status") ?? /grpc-status: ?(\d+)/.exec(trailers)?.[1];
+      const details =
+        response.headers.get("grpc-status-details-bin") ?? /grpc-status-details-bin: ?([A-Za-z0-9+/=]+)/.exec(trailers)?.[1] ?? "";
+      const what = `${contentType} ${body.toString("latin1")}`;
+      expect(status, what).toBe("3");
+      expect(Buffer.from(details, "base64").toString("latin1"), what).toContain("INVALID_REQUEST");
+    }
+    expectPrototypeUntouched();
+  });
+
   it("a permissions-like body nesting __proto__ under a real field is refused too", async () => {
     const answer = await send("POST", "/v1/auth/login", '{"identifier":"a@b.co","password":"x","nested":{"__proto__":{"isAdmin":true}}}');
     expect(answer.status).toBe(400);

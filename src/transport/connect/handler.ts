@@ -25,36 +25,59 @@ export interface ConnectHandlerOptions {
   readonly envelope: CallEnvelope;
 }
 
-/**
- * Decodes a Connect unary body once to report a malformed one with our error; returns what
- * connect-node should parse (the JSON value, or the bytes). Other protocols get the bytes.
- */
-function prepareBody(schema: DescMessage, contentType: string, bytes: Buffer): JsonValue | Uint8Array {
-  const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
-  if (mediaType === "application/json") {
-    let json: JsonValue;
-    try {
-      json = parseJson(bytes.length === 0 ? "{}" : bytes.toString("utf8"), "the request body") as JsonValue;
-    } catch (error) {
-      if (error instanceof AuthError) throw error;
-      throw new AuthError("INVALID_REQUEST", { message: "The request body is not valid JSON." });
-    }
-    try {
-      fromJson(schema, json, { ignoreUnknownFields: true });
-    } catch (error) {
-      throw new AuthError("INVALID_REQUEST", {
-        message: `The request body does not match ${schema.typeName}: ${(error as Error).message}`,
-      });
-    }
-    return json;
-  }
-  if (mediaType === "application/proto") {
+/** The media types of gRPC-Web and gRPC (over HTTP/1.1), as connect-node reads them; `json` when JSON-encoded. */
+const envelopedMediaType = /^application\/grpc(?:-web)?(?:\+(?:(json)|proto))?$/;
+
+/** A message as JSON (`json`) or binary, checked as Connect's are: hostile keys refused, the schema matched. */
+function checkMessage(schema: DescMessage, bytes: Uint8Array, json: boolean): JsonValue | undefined {
+  if (!json) {
     try {
       fromBinary(schema, bytes);
     } catch {
       throw new AuthError("INVALID_REQUEST", { message: `The request body is not a valid ${schema.typeName} message.` });
     }
+    return undefined;
   }
+  let value: JsonValue;
+  try {
+    value = parseJson(bytes.length === 0 ? "{}" : Buffer.from(bytes).toString("utf8"), "the request body") as JsonValue;
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    throw new AuthError("INVALID_REQUEST", { message: "The request body is not valid JSON." });
+  }
+  try {
+    fromJson(schema, value, { ignoreUnknownFields: true });
+  } catch (error) {
+    throw new AuthError("INVALID_REQUEST", { message: `The request body does not match ${schema.typeName}: ${(error as Error).message}` });
+  }
+  return value;
+}
+
+/**
+ * The one message of a unary gRPC-Web (or gRPC) body: a frame of a flags byte, a 4-byte length and
+ * the message. A compressed frame is left to connect-node, which refuses every compression here.
+ */
+function checkEnveloped(schema: DescMessage, bytes: Buffer, json: boolean): void {
+  const malformed = () =>
+    new AuthError("INVALID_REQUEST", { message: `The request body is not one enveloped ${schema.typeName} message.` });
+  if (bytes.length < 5) throw malformed();
+  const flags = bytes[0]!;
+  const length = bytes.readUInt32BE(1);
+  if (bytes.length !== 5 + length) throw malformed();
+  if ((flags & 0x01) === 0) checkMessage(schema, bytes.subarray(5), json);
+}
+
+/**
+ * Decodes a unary body once, whatever the protocol (Connect, gRPC-Web, gRPC over HTTP/1.1), to
+ * report a malformed one, or one naming a prototype key, with our error; returns what
+ * connect-node should parse (the JSON value for Connect JSON, the bytes otherwise).
+ */
+function prepareBody(schema: DescMessage, contentType: string, bytes: Buffer): JsonValue | Uint8Array {
+  const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase() ?? "";
+  if (mediaType === "application/json") return checkMessage(schema, bytes, true) ?? {};
+  if (mediaType === "application/proto") checkMessage(schema, bytes, false);
+  const enveloped = envelopedMediaType.exec(mediaType);
+  if (enveloped !== null) checkEnveloped(schema, bytes, enveloped[1] === "json");
   return bytes;
 }
 
