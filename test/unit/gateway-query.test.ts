@@ -23,7 +23,14 @@ function thingService(): DescService {
     package: "thing.v1",
     syntax: "proto3",
     messageType: [
-      { name: "GetThingRequest", field: [{ name: "token", jsonName: "token", number: 1, type: FieldDescriptorProto_Type.STRING }] },
+      {
+        name: "GetThingRequest",
+        field: [
+          { name: "token", jsonName: "token", number: 1, type: FieldDescriptorProto_Type.STRING },
+          { name: "active", jsonName: "active", number: 2, type: FieldDescriptorProto_Type.BOOL, proto3Optional: true, oneofIndex: 0 },
+        ],
+        oneofDecl: [{ name: "_active" }],
+      },
       { name: "GetThingResponse" },
     ],
     service: [
@@ -69,6 +76,26 @@ describe("the gateway's query parameters", () => {
     const error = await call("token.__proto__.x=1").catch((e: unknown) => e);
     expect((error as AuthError).reason).toBe("INVALID_REQUEST");
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it("reads a boolean as true or false (any case, or 1 and 0), and refuses any other value instead of reading it as false", async () => {
+    for (const [text, value] of [
+      ["true", true],
+      ["TRUE", true],
+      ["1", true],
+      ["false", false],
+      ["False", false],
+      ["0", false],
+    ] as const) {
+      await call(`active=${text}`);
+      expect(seen.at(-1), text).toMatchObject({ active: value });
+    }
+    for (const text of ["yes", "maybe", "", "2", "tru"]) {
+      const error = await call(`active=${text}`).catch((e: unknown) => e);
+      expect(error, text).toBeInstanceOf(AuthError);
+      expect((error as AuthError).reason).toBe("INVALID_REQUEST");
+      expect((error as AuthError).metadata.field).toBe("active");
+    }
   });
 
   it("passes a plain parameter to the handler", async () => {

@@ -56,13 +56,27 @@ function fieldByName(message: DescMessage, name: string): DescField | undefined 
   return message.fields.find((f) => f.name === name || f.jsonName === name);
 }
 
-/** Converts a query-string value to what proto3 JSON expects for the field. */
-function queryValue(field: DescField, values: string[]): JsonValue {
-  // proto3 JSON takes numbers and enum names as strings; only booleans need converting.
+const booleans: ReadonlyMap<string, boolean> = new Map([
+  ["true", true],
+  ["1", true],
+  ["false", false],
+  ["0", false],
+]);
+
+/** Converts a query-string value of parameter `name` to what proto3 JSON expects for the field. */
+function queryValue(name: string, field: DescField, values: string[]): JsonValue {
+  // proto3 JSON takes numbers and enum names as strings; only booleans need converting, and a
+  // value that is neither true nor false is refused: read as false, `active=TRUE` or `active=yes`
+  // would silently filter for the opposite.
   const isBool =
     (field.fieldKind === "scalar" && field.scalar === ScalarType.BOOL) ||
     (field.fieldKind === "list" && field.listKind === "scalar" && field.scalar === ScalarType.BOOL);
-  const convert = (text: string): JsonValue => (isBool ? text === "true" || text === "1" : text);
+  const convert = (text: string): JsonValue => {
+    if (!isBool) return text;
+    const value = booleans.get(text.toLowerCase());
+    if (value === undefined) throw invalidField(name, "expected true or false");
+    return value;
+  };
   return field.fieldKind === "list" ? values.map(convert) : convert(values[values.length - 1] ?? "");
 }
 
@@ -110,7 +124,7 @@ async function requestJson(binding: HttpBinding, exchange: Exchange, maxRequestB
       const first = fieldByName(input, name.split(".")[0] ?? name);
       // Fields bound elsewhere are ignored, like unknown parameters (cache busters).
       if (first !== undefined && (bound.has(first.name) || first.name === binding.body)) continue;
-      setField(json, input, name, (field) => queryValue(field, query.getAll(name)));
+      setField(json, input, name, (field) => queryValue(name, field, query.getAll(name)));
     }
   }
   for (const [path, value] of Object.entries(exchange.params)) setField(json, input, path, () => value);
