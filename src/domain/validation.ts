@@ -104,12 +104,12 @@ export function validateUsername(username: string | undefined): string | null {
   return normalizeUsername(username)?.display ?? null;
 }
 
-/** Trims and checks an optional display name; empty means none. */
-export function validateFullName(fullName: string | undefined): string | null {
+/** Trims and checks an optional display name (the request field `field`, `full_name` by default); empty means none. */
+export function validateFullName(fullName: string | undefined, field = "full_name"): string | null {
   const trimmed = fullName?.trim() ?? "";
   if (trimmed === "") return null;
   if ([...trimmed].length > FULL_NAME_MAX_LENGTH || refusedInName.test(trimmed)) {
-    throw invalidField("full_name", `at most ${FULL_NAME_MAX_LENGTH} characters, no control or bidi control characters`);
+    throw invalidField(field, `at most ${FULL_NAME_MAX_LENGTH} characters, no control or bidi control characters`);
   }
   return trimmed;
 }

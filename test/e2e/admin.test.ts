@@ -398,6 +398,26 @@ describe("the AdminService end to end", () => {
     });
   });
 
+  it("names the request's own field when a display name or a list filter is refused", async () => {
+    for (const transport of adminTransports) {
+      const admin = transport.connect(app);
+      try {
+        const cases: [string, object, string, string][] = [
+          ["CreateTenant", { id: unique("dn-"), displayName: "a\u0000b" }, "INVALID_REQUEST", "display_name: "],
+          ["UpdateTenant", { tenant: "default", displayName: "a\u202eb" }, "INVALID_REQUEST", "display_name: "],
+          ["ListUsers", { tenant: "default", emailPrefix: "a\u0000" }, "INVALID_REQUEST", "email_prefix: "],
+          ["ListUsers", { tenant: "default", usernamePrefix: "x@\u200b" }, "INVALID_REQUEST", "username_prefix: "],
+        ];
+        for (const [rpc, request, reason, message] of cases) {
+          const error = failed(await admin.call(rpc, request, platform));
+          expect(`${error.reason} ${error.message}`, `${transport.name} ${rpc}`).toMatch(new RegExp(`^${reason} ${message}`));
+        }
+      } finally {
+        admin.close();
+      }
+    }
+  });
+
   it("refuses audit times outside a Timestamp's range (binary clients can send any seconds), never a 500", async () => {
     const transports = {
       grpc: createGrpcTransport({ baseUrl: `http://${app.grpcAddress}` }),

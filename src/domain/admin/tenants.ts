@@ -41,7 +41,7 @@ function checkPolicy(input: TenantPolicyInput | undefined): Partial<TenantSettin
 
 function displayNameOf(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const name = validateFullName(value);
+  const name = validateFullName(value, "display_name");
   if (name === null) throw invalidField("display_name", "must not be empty");
   return name;
 }

@@ -143,7 +143,14 @@ export interface ListUsersInput {
 }
 
 function prefix(field: string, value: string): string | undefined {
-  const key = loginKey(value);
+  let key: string;
+  try {
+    key = loginKey(value);
+  } catch (error) {
+    // loginKey names `email` or `username` by the value's shape; a prefix is the request's own field.
+    if (error instanceof AuthError) throw invalidField(field, error.message.replace(/^(email|username): /, ""));
+    throw error;
+  }
   if (key === "") return undefined;
   if (key.length > MAX_PREFIX) throw invalidField(field, `at most ${MAX_PREFIX} characters`);
   return key;
