@@ -6,7 +6,9 @@
  * missing one, never a wrong password) is `error="invalid_token"`.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { newPassword } from "../support/secrets.js";
@@ -136,6 +138,27 @@ describe("every route family under the same bad inputs", () => {
       expect(answer.body).toContain("INVALID_CREDENTIALS");
       if (answer.status === 401) expect(answer.headers["www-authenticate"]).toBe("Bearer");
       else expect(answer.headers["www-authenticate"]).toBeUndefined();
+    });
+
+    it("takes a client that hangs up halfway through its body for no server error (log level, metrics)", async () => {
+      const type = route.body === "json" ? JSON_TYPE : FORM_TYPE;
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(app.httpPort, "127.0.0.1", () => {
+          const head = Object.entries({ ...type, "content-length": "100", host: "x" }).map(([k, v]) => `${k}: ${v}\r\n`);
+          socket.write(`${route.method} ${route.path} HTTP/1.1\r\n${head.join("")}\r\n{"ab`);
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.on("close", () => resolve());
+        socket.on("error", reject);
+      });
+      // The call ends once the server sees the socket close: give it a moment.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const metrics = await (await fetch(app.metricsUrl)).text();
+      expect(metrics).not.toMatch(/auth_requests_total\{[^}]*code="Internal"/);
+      const errors = readFileSync(app.logFile, "utf8")
+        .split("\n")
+        .filter((line) => line.includes('"level":"error"'));
+      expect(errors).toEqual([]);
     });
 
     it("still answers the right password (the inputs above were the only problem)", async () => {

@@ -121,7 +121,12 @@ export function createConnectHandler(services: readonly ServedService[], options
         .set(kPeer, peer)
         .set(kAfterAnswer, (start) => afterHttpAnswer(res, start));
       const request: UniversalServerRequest = { ...universalRequestFromNodeRequest(req, res, undefined, contextValues), body };
-      await universalResponseToNodeResponse(await route(request), res);
+      try {
+        await universalResponseToNodeResponse(await route(request), res);
+      } catch (error) {
+        // A client that hung up cannot be answered; its call has ended (and been logged) already.
+        if (!res.destroyed) throw error;
+      }
     },
   };
 }

@@ -8,8 +8,18 @@ export function tooLarge(limit: number): AuthError {
 }
 
 /**
+ * A body the client stopped sending: it closed the connection, so nobody will read an answer. An
+ * incomplete request, like a truncated one, not a fault of ours: counted and logged as a refused
+ * input, never as INTERNAL (anyone could otherwise raise the server-error rate and fill the error log).
+ */
+function bodyCutShort(cause: unknown): AuthError {
+  return new AuthError("INVALID_REQUEST", { message: "The request body ended early: the client closed the connection.", cause });
+}
+
+/**
  * Reads the whole body; rejects with REQUEST_TOO_LARGE as soon as it passes `limit` (at once when
- * Content-Length says so), without buffering the excess.
+ * Content-Length says so), without buffering the excess, and with INVALID_REQUEST when the client
+ * hangs up before the body's end.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
@@ -29,7 +39,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     req.on("data", onData);
     req.once("end", () => resolve(Buffer.concat(chunks, size)));
-    req.once("error", reject);
+    req.once("error", (error) => reject(req.destroyed && !req.complete ? bodyCutShort(error) : error));
   });
 }
 
