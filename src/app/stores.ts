@@ -99,7 +99,7 @@ async function reportIdentifierConflicts(db: Kysely<Database>, logger: Logger): 
         .slice(0, 50)
         .map(({ tenant, field, kind, userId, otherUserId }) => ({ tenant, field, kind, userId, otherUserId })),
     },
-    "users whose email or username collides with an earlier user's cannot be found by it; run `auth-service identifier-conflicts`",
+    "users whose email or username collides with an earlier user's cannot be found by it; run `authward identifier-conflicts` (`npm run cli -- identifier-conflicts` from the sources)",
   );
 }
 

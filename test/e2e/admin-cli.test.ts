@@ -30,7 +30,7 @@ describe("the CLI against a running embedded service", () => {
   const rootPassword = newPassword();
   const bobPassword = newPassword();
 
-  /** `auth-service <args>` (the CLI from the sources), with `input` on standard input. */
+  /** `authward <args>` (the CLI from the sources), with `input` on standard input. */
   const cli = (args: string[], input = "", extraEnv: Record<string, string> = {}) =>
     new Promise<Run>((resolve) => {
       const child = execFile(

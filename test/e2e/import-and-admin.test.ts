@@ -1,5 +1,5 @@
 /**
- * `auth-service import-users` and `create-admin`, run as an operator would, against the database of
+ * `authward import-users` and `create-admin`, run as an operator would, against the database of
  * a running service: imported users sign in with their old passwords, and their hashes become ours.
  */
 import { execFile } from "node:child_process";

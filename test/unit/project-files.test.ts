@@ -2,7 +2,7 @@
  * The project's own files agree with each other: one Node.js version for npm scripts, engines, the
  * Dockerfile and the README; one licence for both packages.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -57,5 +57,27 @@ describe("the changelog and the security policy", () => {
   it("supports the current release line", () => {
     const [major, minor] = (rootPackage.version as string).split(".");
     expect(read("SECURITY.md")).toContain(`(${major}.${minor}.x)`);
+  });
+});
+
+describe("the CLI's name", () => {
+  /** Text an operator reads: the docs, the protos, and the messages and comments under src/. */
+  function operatorText(): [string, string][] {
+    const files = ["README.md", "SECURITY.md", "CONTRIBUTING.md", "ARCHITECTURE.md", "third_party/unicode/README.md"];
+    const walk = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+        const path = `${dir}/${entry.name}`;
+        if (entry.isDirectory()) return path === "src/gen" || path.endsWith("/migrations") ? [] : walk(path);
+        return /\.(ts|proto)$/.test(entry.name) ? [path] : [];
+      });
+    return [...files, ...walk("src"), ...walk("proto/auth")].map((file) => [file, read(file)]);
+  }
+
+  it("is the one the package installs (`authward`) or `npm run cli --`, never the old `auth-service` command", () => {
+    expect(rootPackage.bin).toHaveProperty("authward");
+    const stale = operatorText().flatMap(([file, text]) =>
+      [...text.matchAll(/`auth-service [a-z<]/g)].map((match) => `${file}: ${text.slice(match.index, match.index + 50)}`),
+    );
+    expect(stale).toEqual([]);
   });
 });

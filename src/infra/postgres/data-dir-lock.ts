@@ -23,7 +23,8 @@ export class DataDirBusyError extends Error {
   ) {
     super(
       `the embedded database in ${dataDir} is in use by ${holder} (pid ${pid}). Stop it first, or administer the running ` +
-        "service through its API: `auth-service <command> --url <its URL>` (create-tenant, create-role, grant, disable, list-users …)",
+        "service through its API (create-tenant, create-role, grant, disable, list-users …): `authward <command> --url <its URL>`, " +
+        "or `npm run cli -- <command> --url <its URL>` from the sources",
     );
     this.name = "DataDirBusyError";
   }

@@ -1,7 +1,7 @@
 /**
  * Recomputes every user's identifier keys and skeletons (domain/identifiers.ts) and reports the
  * collisions instead of failing on them. Run once by the 0004 migration, and again by
- * `auth-service identifier-conflicts --renormalize` after the Unicode data or the profile changes.
+ * `authward identifier-conflicts --renormalize` after the Unicode data or the profile changes.
  *
  * Within a tenant, users with a verified address come first (they proved they read its mail, so
  * they are the likelier owners), then the oldest (created_at, then id). The first holder of a key

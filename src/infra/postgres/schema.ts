@@ -101,7 +101,7 @@ export interface SigningKeysTable {
   retired_at: Date | null;
 }
 
-/** Identifier collisions found when keys were recomputed, for an operator (`auth-service identifier-conflicts`). */
+/** Identifier collisions found when keys were recomputed, for an operator (`authward identifier-conflicts`). */
 export interface IdentifierConflictsTable {
   /** The later user, whose key or skeleton was left null. */
   user_id: string;

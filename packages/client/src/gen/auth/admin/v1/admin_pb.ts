@@ -1566,7 +1566,7 @@ export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> 
  *   - an administrator of a tenant (role `admin` there) administers the users, roles and audit
  *     trail of that tenant, and reads that tenant;
  *   - a platform administrator (role `platform-admin` in the platform tenant, PLATFORM_TENANT,
- *     default `system`; the first one is made by `auth-service bootstrap-platform-admin`)
+ *     default `system`; the first one is made by `authward bootstrap-platform-admin`)
  *     creates, lists, updates, disables and enables tenants, and may do everything a tenant
  *     administrator may, in any tenant. The platform tenant itself is administered by platform
  *     administrators only (its own `admin` role gives no authority there).
