@@ -197,6 +197,42 @@ describe.each([
     expect((await directory.find("vigia", { id: user.id }))?.roles).toEqual(["reporter"]);
   });
 
+  it("a role deleted while it is being given is ROLE_NOT_FOUND or gone with its users, never a broken statement", async () => {
+    await ensureTenant(db, "racers", "racers");
+    const user = await users.create({
+      tenant: "racers",
+      email: "racer@example.com",
+      username: null,
+      fullName: null,
+      passwordHash: hash,
+      roles: [],
+    });
+    for (let round = 0; round < 25; round++) {
+      await roles.create("racers", { name: "racy", description: "", permissions: {} }, new Date());
+      const outcomes = await Promise.allSettled([
+        directory.setRoles(user.id, "racers", ["racy"], new Date()),
+        roles.delete("racers", "racy"),
+        users.create({
+          tenant: "racers",
+          email: `racer${round}@example.com`,
+          username: null,
+          fullName: null,
+          passwordHash: hash,
+          roles: ["racy"],
+        }),
+      ]);
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") {
+          expect(outcome.reason, String(outcome.reason)).toBeInstanceOf(AuthError);
+          expect((outcome.reason as AuthError).reason).toBe("ROLE_NOT_FOUND");
+        }
+      }
+      await roles.delete("racers", "racy");
+      // Whatever the order, nobody holds a role that does not exist.
+      expect((await directory.find("racers", { id: user.id }))?.roles).toEqual([]);
+    }
+  });
+
   it("deletes a user with their roles and tokens, keeps their audit rows without the address, and frees the address", async () => {
     const user = await users.create({
       tenant: "vigia",

@@ -90,12 +90,25 @@ export function createRoleStore(db: Kysely<Database>): RoleStore {
       return Number(result.numUpdatedRows) === 0 ? null : find(tenant, name);
     },
 
-    async delete(tenant, name) {
-      return db.transaction().execute(async (tx) => {
-        const taken = await tx.deleteFrom("user_roles").where("tenant_id", "=", tenant).where("role_name", "=", name).executeTakeFirst();
-        const deleted = await tx.deleteFrom("roles").where("tenant_id", "=", tenant).where("name", "=", name).executeTakeFirst();
-        return Number(deleted.numDeletedRows) === 0 ? null : Number(taken.numDeletedRows);
-      });
-    },
+    delete: (tenant, name) => deleteRole(db, tenant, name),
   };
+}
+
+/** Deletes the role and takes it from its users; how many held it, or null when there was no such role. */
+async function deleteRole(db: Kysely<Database>, tenant: string, name: string): Promise<number | null> {
+  return db.transaction().execute(async (tx) => {
+    // The role first, locked: a transaction giving it to a user (checkRolesExist's FOR SHARE)
+    // finishes before its holders are read below, or waits and then finds it gone.
+    const role = await tx
+      .selectFrom("roles")
+      .select("name")
+      .where("tenant_id", "=", tenant)
+      .where("name", "=", name)
+      .forUpdate()
+      .executeTakeFirst();
+    if (role === undefined) return null;
+    const taken = await tx.deleteFrom("user_roles").where("tenant_id", "=", tenant).where("role_name", "=", name).executeTakeFirst();
+    await tx.deleteFrom("roles").where("tenant_id", "=", tenant).where("name", "=", name).execute();
+    return Number(taken.numDeletedRows);
+  });
 }

@@ -90,10 +90,15 @@ export function userConflict(error: unknown): unknown {
   return takenBy.get(constraint)?.() ?? error;
 }
 
-/** ROLE_NOT_FOUND naming the first of `roles` that the tenant lacks; nothing when it has them all. */
+/**
+ * ROLE_NOT_FOUND naming the first of `roles` that the tenant lacks; nothing when it has them all.
+ * Within a transaction the roles found stay locked (FOR SHARE) until it ends: a DeleteRole running
+ * meanwhile waits and then takes them from their users too, or ran first and they are not found
+ * here (without the lock, the insert that follows failed on the foreign key: a 500).
+ */
 export async function checkRolesExist(db: Kysely<Database> | Transaction<Database>, tenant: string, roles: readonly string[]) {
   if (roles.length === 0) return;
-  const rows = await db.selectFrom("roles").select("name").where("tenant_id", "=", tenant).where("name", "in", roles).execute();
+  const rows = await db.selectFrom("roles").select("name").where("tenant_id", "=", tenant).where("name", "in", roles).forShare().execute();
   const known = new Set(rows.map((row) => row.name));
   const missing = roles.find((role) => !known.has(role));
   if (missing !== undefined) {
