@@ -10,7 +10,12 @@
  * - auth_security_events_total{type}: every audit event;
  * - auth_store_errors_total{store}: PostgreSQL or Redis unreachable;
  * - auth_connections_refused_total{port}: connections closed because MAX_CONNECTIONS were open;
- * - the Node.js process metrics (event loop lag, heap, GC) with the prefix auth_.
+ * - prom-client's default process metrics under their conventional names, no prefix
+ *   (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, `nodejs_heap_size_used_bytes` …),
+ *   so that stock Node.js dashboards work. In a cluster the primary sums them over the workers
+ *   (prom-client's AggregatorRegistry), except those a sum would falsify: the event-loop lag is
+ *   averaged (its min and max kept), the version is the first worker's, the file-descriptor limit
+ *   is the largest (each worker has the same limit), and the start time is the oldest worker's.
  */
 import cluster from "node:cluster";
 import { createServer, type Server } from "node:http";
@@ -81,7 +86,8 @@ function instruments(registry: Registry) {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "auth_" });
+  collectDefaultMetrics({ register: registry });
+  aggregateAsInCluster(registry);
   const { requests, latency, logins, reuse, events, storeErrors, refused } = instruments(registry);
   const callChildren = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<"transport" | "rpc"> }>();
   if (cluster.isWorker) {
@@ -117,6 +123,20 @@ export function createMetrics(): Metrics {
       refused.inc({ port });
     },
   };
+}
+
+/**
+ * How the cluster's primary combines each worker's value of a default metric: prom-client sums by
+ * default, omits the start time, and a sum of each worker's file-descriptor limit is no limit at
+ * all. The aggregator travels with the worker's metrics to the primary.
+ */
+function aggregateAsInCluster(registry: Registry): void {
+  const set = (name: string, aggregator: "max" | "min") => {
+    const metric = registry.getSingleMetric(name) as { aggregator?: string } | undefined;
+    if (metric !== undefined) metric.aggregator = aggregator;
+  };
+  set("process_max_fds", "max");
+  set("process_start_time_seconds", "min");
 }
 
 /**

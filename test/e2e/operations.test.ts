@@ -98,7 +98,12 @@ describe("operations", () => {
     expect(moved("auth_logins_total", { outcome: "wrong_password" })).toBe(1);
     expect(moved("auth_refresh_reuse_total")).toBe(1);
     expect(moved("auth_security_events_total", { type: "refresh_reuse_detected" })).toBe(1);
-    expect(sample(after, "auth_nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);
+    // Node's process metrics under their conventional names, as stock dashboards read them.
+    expect(sample(after, "nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);
+    expect(sample(after, "process_cpu_seconds_total")).toBeGreaterThan(0);
+    expect(sample(after, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
+    expect(sample(after, "process_start_time_seconds")).toBeGreaterThan(0);
+    expect(after).not.toMatch(/^auth_(nodejs|process)_/m);
   });
 
   it("logs each call as JSON with its request id, rpc, code, latency, tenant and user", async () => {

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,6 +112,19 @@ describe("SIGTERM with calls in flight", () => {
       .split("\n")
       .find((l) => l.startsWith("auth_requests_total{") && l.includes('rpc="ValidateToken"') && l.includes('transport="rest"'));
     expect(Number(line?.split(" ").at(-1))).toBe(20);
+    // Node's process metrics, conventional names, combined over the workers: CPU and heap summed,
+    // the file-descriptor limit not (each worker has the same one), the start time kept.
+    const value = (name: string) => Number(text.split("\n").find((l) => l.startsWith(`${name} `))?.split(" ")[1]);
+    expect(value("process_cpu_seconds_total")).toBeGreaterThan(0);
+    expect(value("nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
+    expect(value("nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);
+    expect(value("process_start_time_seconds")).toBeGreaterThan(Date.now() / 1000 - 600);
+    if (process.platform === "linux") {
+      // The workers inherit the primary's limit; a sum would say twice it.
+      const limit = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/limits`, "utf8"))?.[1];
+      expect(value("process_max_fds")).toBe(Number(limit));
+    }
+    expect(text).not.toMatch(/^auth_(nodejs|process)_/m);
   });
 
   it("lets every call complete or answer UNAVAILABLE, and exits 0 within the shutdown timeout", async () => {
