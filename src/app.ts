@@ -29,6 +29,7 @@ import { grpcCredentials } from "./transport/grpc/credentials.js";
 import { addHealth, addReflection } from "./transport/grpc/introspection.js";
 import { createGrpcServer } from "./transport/grpc/server.js";
 import { createHttpServer, type Readiness } from "./transport/http/server.js";
+import { serverMetadata } from "./transport/rest/discovery.js";
 import { loadTlsMaterial } from "./transport/listeners.js";
 import type { ServedService } from "./transport/services.js";
 
@@ -169,7 +170,7 @@ function wireTransports(
     version: SERVICE_VERSION,
     wellKnown: {
       jwks: () => ({ keys: keyRing.publicJwks(clock.now()) }),
-      openidConfiguration: () => ({ issuer: config.jwt.issuer, jwks_uri: `${config.publicUrl}/.well-known/jwks.json` }),
+      metadata: serverMetadata({ issuer: config.jwt.issuer, publicUrl: config.publicUrl }),
     },
   });
   return { grpcPort, httpServer, health, close: () => tls?.close() };

@@ -156,7 +156,7 @@ describe("several services on real servers", () => {
     compat: [],
     publicUrl: "http://localhost",
     version: "test",
-    wellKnown: { jwks: () => ({ keys: [] }), openidConfiguration: () => ({}) },
+    wellKnown: { jwks: () => ({ keys: [] }), metadata: {} },
   });
   let grpcAddress = "";
   let baseUrl = "";

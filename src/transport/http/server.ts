@@ -18,6 +18,7 @@ import type { CallEnvelope } from "../call/envelope.js";
 import { createConnectHandler } from "../connect/handler.js";
 import { capConnections, type TlsMaterial } from "../listeners.js";
 import { compatRoutes } from "../rest/compat/index.js";
+import { DISCOVERY_PATHS, JWKS_PATH } from "../rest/discovery.js";
 import { createDocs } from "../rest/docs.js";
 import { gatewayRoutes } from "../rest/gateway.js";
 import { oauthTokenRoute } from "../rest/oauth-token.js";
@@ -41,10 +42,11 @@ export interface HttpServerOptions {
   /** Unexpected failures outside any call are logged here. */
   readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
-  /** The documents under /.well-known/, built per request (the JWKS changes with rotations). */
+  /** The documents under /.well-known/: the JWKS built per request (it changes with rotations), the server's metadata once. */
   readonly wellKnown: {
     readonly jwks: () => object;
-    readonly openidConfiguration: () => object;
+    /** RFC 8414's and OpenID's discovery document (rest/discovery.ts), served at both paths. */
+    readonly metadata: object;
   };
   /** The seed APIs whose routes are served. */
   readonly compat: readonly Seed[];
@@ -60,12 +62,13 @@ export interface HttpServerOptions {
   readonly onConnectionRefused: () => void;
 }
 
-// Verifiers may cache the key set for five minutes: a new key signs only after `keys rotate`, and
+// Verifiers may cache the key set (and the metadata naming it) for five minutes: a new key signs only after `keys rotate`, and
 // verifiers refetch when a token names a kid they do not have.
 const WELL_KNOWN_CACHE = { "cache-control": "public, max-age=300" };
 
 /** Paths served by this module itself, all GET. */
-const FIXED_PATHS = new Set(["/healthz", "/readyz", "/.well-known/jwks.json", "/.well-known/openid-configuration", "/openapi.json"]);
+const FIXED_PATHS = new Set(["/healthz", "/readyz", JWKS_PATH, ...DISCOVERY_PATHS, "/openapi.json"]);
+const isDiscoveryPath = (path: string) => (DISCOVERY_PATHS as readonly string[]).includes(path);
 
 /**
  * The slow-client bounds of a Node HTTP server. Node checks the headers and request timeouts only
@@ -154,8 +157,8 @@ function fixedDocuments(services: readonly ServedService[], options: HttpServerO
     else if (path === "/readyz") {
       const readiness = await options.readiness();
       sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? "ok" : "unavailable", checks: readiness.checks });
-    } else if (path === "/.well-known/jwks.json") sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
-    else if (path === "/.well-known/openid-configuration") sendJson(res, 200, options.wellKnown.openidConfiguration(), WELL_KNOWN_CACHE);
+    } else if (path === JWKS_PATH) sendJson(res, 200, options.wellKnown.jwks(), WELL_KNOWN_CACHE);
+    else if (isDiscoveryPath(path)) sendJson(res, 200, options.wellKnown.metadata, WELL_KNOWN_CACHE);
     else if (path === "/openapi.json") {
       openApi ??= openApiDocument(
         services.map((served) => served.service),

@@ -22,10 +22,14 @@ import { readForm, sendJson } from "../http/io.js";
 import { exactPath, type HttpRoute } from "../http/router.js";
 import { MfaChallengeError } from "./mfa-challenge.js";
 
-const PATH = "/v1/auth/token";
+export const TOKEN_ENDPOINT_PATH = "/v1/auth/token";
+const PATH = TOKEN_ENDPOINT_PATH;
 /** The second step of a sign-in with MFA, as Auth0 named it: `mfa_token` and `otp`, or `recovery_code`. */
 export const MFA_OTP_GRANT = "http://auth0.com/oauth/grant-type/mfa-otp";
 export const MFA_RECOVERY_CODE_GRANT = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
+
+/** The grant types `handle` below serves; the discovery documents and the OpenAPI document list these. */
+export const TOKEN_GRANT_TYPES = ["password", "refresh_token", MFA_OTP_GRANT, MFA_RECOVERY_CODE_GRANT] as const;
 const noStore = { "cache-control": "no-store", pragma: "no-cache" };
 
 /**
@@ -169,7 +173,7 @@ export function oauthTokenOpenApi(): Record<string, object> {
                 type: "object",
                 required: ["grant_type"],
                 properties: {
-                  grant_type: { type: "string", enum: ["password", "refresh_token", MFA_OTP_GRANT, MFA_RECOVERY_CODE_GRANT] },
+                  grant_type: { type: "string", enum: [...TOKEN_GRANT_TYPES] },
                   username: { type: "string" },
                   password: { type: "string", format: "password" },
                   refresh_token: { type: "string" },
