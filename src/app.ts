@@ -22,6 +22,7 @@ import { createAuditLog } from "./infra/postgres/audit.js";
 import type { Database } from "./infra/postgres/schema.js";
 import type { RedisClient } from "./infra/redis/client.js";
 import { createMetrics, createMetricsServer, type Metrics } from "./metrics.js";
+import type { DatabaseTarget, Tracing } from "./tracing/tracing.js";
 import { adminService } from "./transport/admin-service.js";
 import { authService } from "./transport/auth-service.js";
 import { createCallEnvelope, type Interceptor } from "./transport/call/envelope.js";
@@ -29,8 +30,8 @@ import { grpcCredentials } from "./transport/grpc/credentials.js";
 import { addHealth, addReflection } from "./transport/grpc/introspection.js";
 import { createGrpcServer } from "./transport/grpc/server.js";
 import { createHttpServer, type Readiness } from "./transport/http/server.js";
-import { serverMetadata } from "./transport/rest/discovery.js";
 import { loadTlsMaterial } from "./transport/listeners.js";
+import { serverMetadata } from "./transport/rest/discovery.js";
 import type { ServedService } from "./transport/services.js";
 
 export interface AppOptions {
@@ -71,10 +72,14 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
   const { logger } = options;
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
-  const stores = await openStores(config, logger, metrics);
-  const domain = await wireDomain(config, stores, { logger, clock, metrics });
+  const tracing = config.tracing === undefined ? undefined : await startTracingFor(config, logger);
+  const stores = await openStores(config, logger, metrics, tracing?.observeQuery).catch(async (error: unknown) => {
+    await tracing?.shutdown();
+    throw error;
+  });
+  const domain = await wireDomain(config, stores, { logger, clock, metrics, tracing });
   const readiness = () => storesReadiness(stores);
-  const transports = wireTransports(config, domain, { logger, clock, metrics, readiness });
+  const transports = wireTransports(config, domain, { logger, clock, metrics, tracing, readiness });
   const drainBackground = (timeoutMs = config.shutdownTimeoutMs) => domain.background.drain(timeoutMs);
   const lifecycle = createLifecycle({
     config,
@@ -89,6 +94,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       transports.close();
       await domain.close();
       await closeStores(stores);
+      // Last: the spans of the last calls, queries included, go out.
+      await tracing?.shutdown();
     },
   });
   const { deps, flows, adminFlows } = domain;
@@ -100,17 +107,20 @@ interface Wiring {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly metrics: Metrics;
+  /** OpenTelemetry, when OTEL_* turn it on. */
+  readonly tracing: Tracing | undefined;
 }
 
 /** The ports over the stores and the flows bound to them; `close` closes what this opened (not the stores). */
-async function wireDomain(config: Config, stores: Stores, { logger, clock, metrics }: Wiring) {
+async function wireDomain(config: Config, stores: Stores, { logger, clock, metrics, tracing }: Wiring) {
   const { db, redis } = stores;
   const keyRing = await openKeyRing(config, db, clock, logger);
   const hooks = redisHooksFor(logger, metrics);
   const rotationListener = await listenForKeyRotations(config, keyRing, logger, hooks);
   const mail = mailerFor(config, logger);
   const background = createBackground(logger);
-  const passwords = await passwordHasherFor(config, "service");
+  const hasher = await passwordHasherFor(config, "service");
+  const passwords = tracing === undefined ? hasher : tracing.tracePasswords(hasher);
   const events = countedEvents(createAuditLog(db, logger), metrics);
   const grants = grantsFor(config, db, redis, logger);
   const grantsListener = await listenForGrantChanges(config, grants, hooks);
@@ -137,13 +147,13 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
 function wireTransports(
   config: Config,
   domain: Awaited<ReturnType<typeof wireDomain>>,
-  { logger, clock, metrics, readiness }: Wiring & { readiness: () => Promise<Readiness> },
+  { logger, clock, metrics, tracing, readiness }: Wiring & { readiness: () => Promise<Readiness> },
 ) {
   const served = services(config, domain.flows, domain.adminFlows);
   const descriptors = served.map((s) => s.service);
   // Concerns of every call on every transport go here, in order (ARCHITECTURE.md lists the planned ones).
   const interceptors: Interceptor[] = [];
-  const envelope = createCallEnvelope({ logger, metrics }, interceptors);
+  const envelope = createCallEnvelope({ logger, metrics }, { interceptors, tracer: tracing?.callTracer });
   const tls = config.tls === undefined ? undefined : loadTlsMaterial(config.tls, logger);
   const grpcPort = createGrpcServer(served, {
     maxRequestBytes: config.maxRequestBytes,
@@ -174,6 +184,25 @@ function wireTransports(
     },
   });
   return { grpcPort, httpServer, health, close: () => tls?.close() };
+}
+
+/**
+ * Starts OpenTelemetry tracing (OTEL_* configured it). The SDK is imported here, on demand: with
+ * tracing off the process loads none of it, and the envelope's only cost is one `undefined` check.
+ */
+async function startTracingFor(config: Config, logger: Logger): Promise<Tracing> {
+  const { startTracing } = await import("./tracing/sdk.js");
+  const tracingConfig = config.tracing!;
+  let database: DatabaseTarget = { namespace: "pglite", address: undefined, port: undefined };
+  if (config.databaseUrl !== undefined) {
+    const url = new URL(config.databaseUrl);
+    database = {
+      namespace: decodeURIComponent(url.pathname.slice(1)) || undefined,
+      address: url.hostname || undefined,
+      port: url.port === "" ? 5432 : Number(url.port),
+    };
+  }
+  return startTracing(tracingConfig, { serviceVersion: SERVICE_VERSION, logger, database, redisKeyPrefix: config.redisKeyPrefix });
 }
 
 /** Counts each security event in the metrics, then records it. */

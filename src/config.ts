@@ -6,10 +6,10 @@
  * time. `readEnvironment(process.env)` gives it the process's variables over those of `.env`
  * (config/environment.ts), and any variable NAME may be given as NAME_FILE, a file holding the
  * value (config/reader.ts). It reads one section per concern (listeners, stores, signing keys, the domain's policy,
- * password hashing, mail, operations), each key beside its environment variable; `.env.example`
+ * password hashing, mail, operations, tracing), each key beside its environment variable; `.env.example`
  * and the README list the same variables with the same defaults. A nested object is a
  * section handed whole to one consumer: `jwt` to the key ring and the token signer, `policy` to the
- * domain flows, `embedded` to the start-up banner.
+ * domain flows, `embedded` to the start-up banner, `tracing` to src/tracing/.
  */
 
 import { availableParallelism } from "node:os";
@@ -20,6 +20,7 @@ import { readMfa } from "./config/mfa.js";
 import { type ConfigReader, createConfigReader } from "./config/reader.js";
 import { type RedisConfig, readRedis } from "./config/redis.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
+import { readTracing, type TracingConfig } from "./config/tracing.js";
 import type { AuthPolicy } from "./domain/ports.js";
 
 export { type AdminClientConfig, loadAdminClientConfig } from "./config/admin-client.js";
@@ -30,6 +31,7 @@ export type { MailConfig } from "./config/mail.js";
 export { ConfigError, parseDuration } from "./config/reader.js";
 export { parseRedisAddresses, type RedisAddress, type RedisConfig, type RedisTopology } from "./config/redis.js";
 export { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from "./config/signing.js";
+export type { OtlpProtocol, TraceSampler, TracingConfig } from "./config/tracing.js";
 
 /** The seed APIs whose routes the service can serve (COMPAT_ROUTES). */
 export const SEEDS = ["vidaplus", "vigia", "solicitud", "ucontact"] as const;
@@ -114,6 +116,8 @@ export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConf
   /** The domain's policy: lifetimes, password rules, mailed links; handed to the flows as it is. */
   readonly policy: AuthPolicy;
   readonly grantsCache: GrantsCacheConfig;
+  /** OpenTelemetry traces (the standard OTEL_* variables, config/tracing.ts); undefined: off, and no OpenTelemetry code loaded. */
+  readonly tracing: TracingConfig | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -147,6 +151,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     ...readPasswordHashing(r, listeners.workers),
     ...readMail(r, stores, serving),
     ...readOperations(r),
+    tracing: readTracing(r),
   };
   r.throwIfProblems();
   return deepFreeze(config);

@@ -25,6 +25,7 @@ import { createRoleStore } from "../infra/postgres/roles.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { createSecondFactorStore } from "../infra/postgres/second-factors.js";
 import { createTenantStore } from "../infra/postgres/tenants.js";
+import type { QueryObserver } from "../infra/postgres/unavailable.js";
 import { createUserDirectory } from "../infra/postgres/user-directory.js";
 import { createUserRepository } from "../infra/postgres/users.js";
 import type { RedisClient } from "../infra/redis/client.js";
@@ -44,6 +45,8 @@ export interface DatabaseHooks {
   readonly poolMax?: number;
   readonly onPoolError: (error: Error) => void;
   readonly onUnavailable?: () => void;
+  /** Runs around every query: tracing's spans, when tracing is on. */
+  readonly observeQuery?: QueryObserver;
 }
 
 /** PostgreSQL at DATABASE_URL, or the embedded PGlite under DATA_DIR. */

@@ -9,6 +9,7 @@ import { type DataDirLock, lockDataDir } from "../infra/postgres/data-dir-lock.j
 import { ensureTenant, migrateToLatest, pingDatabase } from "../infra/postgres/database.js";
 import { listIdentifierConflicts } from "../infra/postgres/identifier-keys.js";
 import type { Database } from "../infra/postgres/schema.js";
+import type { QueryObserver } from "../infra/postgres/unavailable.js";
 import { closeRedis, openRedis, pingRedis, type RedisClient, waitForRedis } from "../infra/redis/client.js";
 import { createLegacySessions, type LegacySessions, upgradeSessionLayout } from "../infra/redis/legacy-sessions.js";
 import type { Metrics } from "../metrics.js";
@@ -30,7 +31,8 @@ export interface Stores {
   readonly lock: DataDirLock | undefined;
 }
 
-export async function openStores(config: Config, logger: Logger, metrics: Metrics): Promise<Stores> {
+/** `observeQuery` runs around every query (tracing's spans, when tracing is on). */
+export async function openStores(config: Config, logger: Logger, metrics: Metrics, observeQuery?: QueryObserver): Promise<Stores> {
   // The embedded database is this process's alone while it runs: the CLI refuses to open it
   // behind the service's back, and the service refuses to start while a command has it open.
   const lock = config.embedded.database ? lockDataDir(config.dataDir, "the auth service") : undefined;
@@ -40,6 +42,7 @@ export async function openStores(config: Config, logger: Logger, metrics: Metric
       logger.warn({ err: error }, "PostgreSQL connection error");
     },
     onUnavailable: () => metrics.storeError("postgres"),
+    observeQuery,
   });
   const redisHooks = redisHooksFor(logger, metrics);
   const redis = await openRedis(config.redis, redisHooks);

@@ -114,7 +114,13 @@ describe("SIGTERM with calls in flight", () => {
     expect(Number(line?.split(" ").at(-1))).toBe(20);
     // Node's process metrics, conventional names, combined over the workers: CPU and heap summed,
     // the file-descriptor limit not (each worker has the same one), the start time kept.
-    const value = (name: string) => Number(text.split("\n").find((l) => l.startsWith(`${name} `))?.split(" ")[1]);
+    const value = (name: string) =>
+      Number(
+        text
+          .split("\n")
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(" ")[1],
+      );
     expect(value("process_cpu_seconds_total")).toBeGreaterThan(0);
     expect(value("nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
     expect(value("nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);

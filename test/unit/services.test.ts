@@ -96,7 +96,7 @@ const refuseBlockedTenant: Interceptor = (next) => async (call) => {
 
 const logger = pino({ level: "silent" });
 const metrics = createMetrics();
-const envelope = createCallEnvelope({ logger, metrics }, [refuseBlockedTenant]);
+const envelope = createCallEnvelope({ logger, metrics }, { interceptors: [refuseBlockedTenant] });
 
 describe("several services over Connect, in memory", () => {
   const transport = createRouterTransport(connectRoutes(services, envelope));

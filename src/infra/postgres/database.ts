@@ -9,7 +9,7 @@ import pg from "pg";
 import { migrationProvider } from "./migrations/index.js";
 import { PGliteDialect } from "./pglite-dialect.js";
 import type { Database } from "./schema.js";
-import { UnavailableTranslatingDialect } from "./unavailable.js";
+import { type QueryObserver, UnavailableTranslatingDialect } from "./unavailable.js";
 
 export interface DatabaseOptions {
   /** PostgreSQL URL, or undefined for embedded PGlite under `dataDir`. */
@@ -20,6 +20,8 @@ export interface DatabaseOptions {
   readonly onPoolError: (error: Error) => void;
   /** Told each time a query finds PostgreSQL unreachable. */
   readonly onUnavailable?: () => void;
+  /** Runs around every query (tracing's spans). */
+  readonly observeQuery?: QueryObserver;
 }
 
 export function openDatabase(options: DatabaseOptions): Kysely<Database> {
@@ -50,7 +52,7 @@ export function openDatabase(options: DatabaseOptions): Kysely<Database> {
       return PGlite.create(dir);
     });
   }
-  return new Kysely<Database>({ dialect: new UnavailableTranslatingDialect(dialect, options.onUnavailable) });
+  return new Kysely<Database>({ dialect: new UnavailableTranslatingDialect(dialect, options.onUnavailable, options.observeQuery) });
 }
 
 /** Runs every pending migration; throws with the failing migration's error. */

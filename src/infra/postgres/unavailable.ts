@@ -1,6 +1,6 @@
 /**
  * Translates "PostgreSQL cannot be reached" into `AuthError("UNAVAILABLE")` at the one place every
- * query passes: the Kysely driver. SQL mistakes and constraint violations pass through unchanged,
+ * query passes: the Kysely driver (which is also where tracing sees each query, `QueryObserver`). SQL mistakes and constraint violations pass through unchanged,
  * so they stay INTERNAL or are mapped by the repository that expects them.
  */
 import type {
@@ -33,10 +33,17 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 /** Wraps a dialect so that its driver reports an unreachable database as UNAVAILABLE (and tells `onUnavailable`). */
+/**
+ * Sees every query run: calls `execute` (the query) and returns what it returns. The service's
+ * tracing passes one that wraps the query in a span (src/tracing/); nothing does otherwise.
+ */
+export type QueryObserver = <R>(query: CompiledQuery, execute: () => Promise<QueryResult<R>>) => Promise<QueryResult<R>>;
+
 export class UnavailableTranslatingDialect implements Dialect {
   constructor(
     private readonly inner: Dialect,
     private readonly onUnavailable: () => void = () => {},
+    private readonly observe?: QueryObserver,
   ) {}
   createAdapter(): DialectAdapter {
     return this.inner.createAdapter();
@@ -50,7 +57,7 @@ export class UnavailableTranslatingDialect implements Dialect {
       }
       throw error;
     };
-    return new TranslatingDriver(this.inner.createDriver(), translate);
+    return new TranslatingDriver(this.inner.createDriver(), translate, this.observe);
   }
   createQueryCompiler(): QueryCompiler {
     return this.inner.createQueryCompiler();
@@ -66,9 +73,11 @@ class TranslatingConnection implements DatabaseConnection {
   constructor(
     readonly inner: DatabaseConnection,
     private readonly translate: Translate,
+    private readonly observe: QueryObserver | undefined,
   ) {}
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    return this.inner.executeQuery<R>(query).catch(this.translate);
+    if (this.observe === undefined) return this.inner.executeQuery<R>(query).catch(this.translate);
+    return this.observe(query, () => this.inner.executeQuery<R>(query).catch(this.translate));
   }
   streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
     return this.inner.streamQuery<R>(query, chunkSize);
@@ -82,12 +91,13 @@ class TranslatingDriver implements Driver {
   constructor(
     private readonly inner: Driver,
     private readonly translate: Translate,
+    private readonly observe: QueryObserver | undefined,
   ) {}
   init(): Promise<void> {
     return this.inner.init().catch(this.translate);
   }
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new TranslatingConnection(await this.inner.acquireConnection().catch(this.translate), this.translate);
+    return new TranslatingConnection(await this.inner.acquireConnection().catch(this.translate), this.translate, this.observe);
   }
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     return this.inner.beginTransaction(unwrap(connection), settings).catch(this.translate);

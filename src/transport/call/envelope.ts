@@ -2,8 +2,8 @@
  * The call envelope: what every call needs, whatever carries it. A transport describes the call
  * (`CallInput`), `open`s it, runs its handler through `run`, and writes what `run` resolves with, or
  * the AuthError it rejects with, in its own wire format. In between, the envelope gives the call a
- * request id, the caller's context for the flows, the facts of its log line, and at the end one
- * log line and the metrics. Modeled on connect-es interceptors: a concern written once as an
+ * request id, the caller's context for the flows, the facts of its log line, its server span when
+ * tracing is on (./tracing.ts), and at the end one log line, the metrics and the span's end. Modeled on connect-es interceptors: a concern written once as an
  * `Interceptor` applies to gRPC, Connect, the REST gateway, the OAuth endpoint and the seed routes
  * alike (see ARCHITECTURE.md for where each planned concern goes).
  */
@@ -13,6 +13,7 @@ import type { RequestContext } from "../../domain/model.js";
 import { toAuthError } from "../errors.js";
 import { clientAddressFrom, credentialFrom, requestIdFrom, tenantFrom } from "./context.js";
 import { type CallFacts, type CallObserver, observeCallEnd, type Transport } from "./log.js";
+import type { CallSpan, CallTracer } from "./tracing.js";
 
 /** What a transport knows about a call before it runs. */
 export interface CallInput {
@@ -29,6 +30,12 @@ export interface CallInput {
   readonly startedAt?: number;
   /** Calls `start` once the answer has been written: `RequestContext.afterAnswer`. */
   readonly afterAnswer?: (start: () => void) => void;
+  /** On REST routes: the request's method, the route's path template, and the status an outcome is written with (for the call's span). */
+  readonly http?: {
+    readonly method: string;
+    readonly route: string | undefined;
+    readonly status: (error: AuthError | undefined) => number;
+  };
 }
 
 /** One call in flight. */
@@ -47,6 +54,8 @@ export interface Call {
    */
   readonly responseHeaders: Record<string, string>;
   readonly startedAt: number;
+  /** The call's server span, when tracing is on. */
+  readonly span: CallSpan | undefined;
 }
 
 /** The work of a call: decode, call a flow or a handler, build the answer. */
@@ -67,13 +76,26 @@ export interface CallEnvelope {
   fail(call: Call, error: unknown): AuthError;
 }
 
-export function createCallEnvelope(observer: CallObserver, interceptors: readonly Interceptor[] = []): CallEnvelope {
-  const end = (call: Call, error?: AuthError) => observeCallEnd(observer, call.facts, call.startedAt, error);
+export interface CallEnvelopeOptions {
+  /** Concerns around every handler, outermost first. */
+  readonly interceptors?: readonly Interceptor[];
+  /** Server spans (src/tracing/, when OTEL_* configure it); undefined: no tracing, at the cost of one check per call. */
+  readonly tracer?: CallTracer;
+}
+
+export function createCallEnvelope(observer: CallObserver, options: CallEnvelopeOptions = {}): CallEnvelope {
+  const { interceptors = [], tracer } = options;
+  const end = (call: Call, error?: AuthError) => {
+    observeCallEnd(observer, call.facts, call.startedAt, error);
+    call.span?.end({ error, httpStatus: call.input.http?.status(error) });
+  };
   return {
     open(input) {
       const requestId = requestIdFrom(input.header("x-request-id"));
       const tenant = tenantFrom(input.header("x-tenant"));
       const facts: CallFacts = { transport: input.transport, rpc: input.name, requestId, tenant };
+      const span = tracer?.start(input, facts);
+      if (span !== undefined) facts.traceId = span.traceId;
       const ctx: RequestContext = {
         tenantHeader: tenant,
         credential: credentialFrom(input.header("authorization")),
@@ -91,13 +113,14 @@ export function createCallEnvelope(observer: CallObserver, interceptors: readonl
         facts,
         responseHeaders: { "x-request-id": requestId, "cache-control": "no-store" },
         startedAt: input.startedAt ?? performance.now(),
+        span,
       };
     },
     async run(call, handler) {
       let next = handler;
       for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next);
       try {
-        const result = await next(call);
+        const result = await (call.span === undefined ? next(call) : call.span.run(() => next(call)));
         end(call);
         return result;
       } catch (thrown) {

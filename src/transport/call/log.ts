@@ -38,6 +38,8 @@ export interface CallFacts {
   readonly tenant: string | undefined;
   /** Set once the call has identified its user (authenticated or logged in). */
   userId?: string;
+  /** The call's trace id, when tracing is on: the log line and the trace find each other. */
+  traceId?: string;
 }
 
 /** Logs the end of a call and counts it: info (debug on hot paths) on success, by category on failure, with the cause. */

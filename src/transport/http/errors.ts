@@ -77,12 +77,17 @@ export interface ErrorFormat {
 }
 
 /** Writes `error` in `format`'s shape under the shared rules; a response already under way is cut instead. */
+/** The status `writeHttpError` answers `error` with in `format`. */
+export function httpErrorStatus(error: AuthError, format: ErrorFormat): number {
+  return format.status?.(error) ?? httpStatusOf(error);
+}
+
 export function writeHttpError(res: ServerResponse, error: AuthError, format: ErrorFormat): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const status = format.status?.(error) ?? httpStatusOf(error);
+  const status = httpErrorStatus(error, format);
   const headers = { ...format.headers, ...errorHeaders(error, status, format.plainChallenge) };
   if (format.html !== undefined) sendHtml(res, status, format.html(error, status), headers);
   else sendJson(res, status, format.body(error, status), headers);

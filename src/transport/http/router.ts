@@ -8,7 +8,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { RequestContext } from "../../domain/model.js";
 import type { CallEnvelope } from "../call/envelope.js";
 import { toAuthError } from "../errors.js";
-import { type ErrorFormat, writeHttpError } from "./errors.js";
+import { type ErrorFormat, httpErrorStatus, writeHttpError } from "./errors.js";
 import { afterHttpAnswer } from "./io.js";
 
 export interface Exchange {
@@ -27,6 +27,8 @@ export interface HttpRoute {
   readonly name: string;
   /** The RPC the route serves, when it serves exactly one (the gateway's routes), for per-RPC concerns. */
   readonly rpc?: DescMethod;
+  /** The path template (`/v1/admin/tenants/{tenant}`), for traces (`http.route`) and the OpenAPI document. */
+  readonly path?: string;
   /** How the route's family answers an error. */
   readonly errors: ErrorFormat;
   /** Whether the route takes this request, when two routes share a path and a method (by content type); default yes. */
@@ -70,6 +72,11 @@ export function createRouter(routes: readonly HttpRoute[], envelope: CallEnvelop
       header: (name) => headerOf(req, name),
       peer: req.socket.remoteAddress,
       afterAnswer: (start) => afterHttpAnswer(res, start),
+      http: {
+        method,
+        route: route.path,
+        status: (error) => (error === undefined ? res.statusCode : httpErrorStatus(error, route.errors)),
+      },
     });
     for (const [key, value] of Object.entries(call.responseHeaders)) res.setHeader(key, value);
     try {

@@ -148,6 +148,7 @@ function gatewayRoute(binding: HttpBinding, rpc: Rpc, options: GatewayOptions): 
     method: binding.verb,
     name: binding.method.name,
     rpc: binding.method,
+    path: binding.template.openApiPath,
     errors: statusFormat,
     match: (path) => binding.template.match(path),
     async handle(exchange) {

@@ -105,6 +105,7 @@ export function oauthTokenRoute(flows: Flows, maxRequestBytes: number): HttpRout
   return {
     method: "POST",
     name: "oauth.token",
+    path: PATH,
     errors: oauthErrors,
     match: exactPath(PATH),
     async handle({ req, res, ctx }) {

@@ -100,6 +100,7 @@ export function verifyEmailPageRoutes(flows: Flows, maxRequestBytes: number): Ht
       method: "GET",
       name: "page.verify_email",
       errors: pageErrors,
+      path: PATH,
       match: exactPath(PATH),
       async handle({ res, url }) {
         const token = tokenOf(url.searchParams.get("token"));
@@ -119,6 +120,7 @@ export function verifyEmailPageRoutes(flows: Flows, maxRequestBytes: number): Ht
       errors: pageErrors,
       // The API's POST is JSON (the gateway's route); this one takes the page's form.
       accepts: (req) => mediaTypeOf(req) === "application/x-www-form-urlencoded",
+      path: PATH,
       match: exactPath(PATH),
       async handle({ req, res, ctx }) {
         const form = await readForm(req, maxRequestBytes);

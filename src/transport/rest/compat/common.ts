@@ -73,7 +73,14 @@ export function compatRoute(
   errors: ErrorFormat,
 ): HttpRoute {
   const match = typeof path === "string" ? (candidate: string) => (candidate === path ? {} : undefined) : path;
-  return { method, name, errors, match, handle: (exchange) => handle({ ...exchange, ctx: { ...exchange.ctx, api } }) };
+  return {
+    method,
+    name,
+    errors,
+    match,
+    handle: (exchange) => handle({ ...exchange, ctx: { ...exchange.ctx, api } }),
+    ...(typeof path === "string" ? { path } : {}),
+  };
 }
 
 /** A required string field of a JSON body or form, as the domain would call it missing. */
