@@ -76,6 +76,9 @@ export async function startTracing(config: TracingConfig, about: TracingContext)
       stopRedis();
       try {
         await provider.shutdown();
+      } catch (error) {
+        // A collector that is down must not fail the service's shutdown: its last spans are lost.
+        about.logger.warn({ err: error }, "OpenTelemetry: the last spans could not be exported");
       } finally {
         contextManager.disable();
       }

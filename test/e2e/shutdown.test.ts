@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestDatabase, testSigningKey } from "../support/app.js";
 import { createGrpcClient, createRestClient, type TestClient } from "../support/clients.js";
+import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp.js";
 import { newPassword } from "../support/secrets.js";
 import { freePort } from "../support/servers.js";
 
@@ -26,6 +27,7 @@ describe("SIGTERM with calls in flight", () => {
   let dataDir: string;
   let httpPort: number;
   let metricsPort: number;
+  let receiver: OtlpReceiver;
   const email = `shutdown.${randomBytes(4).toString("hex")}@example.com`;
   const password = newPassword();
 
@@ -34,6 +36,7 @@ describe("SIGTERM with calls in flight", () => {
     httpPort = await freePort();
     metricsPort = await freePort();
     dataDir = mkdtempSync(join(tmpdir(), "auth-shutdown-"));
+    receiver = await startOtlpReceiver();
     child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: root,
       env: {
@@ -59,6 +62,10 @@ describe("SIGTERM with calls in flight", () => {
         // Two workers: the cluster's primary must pass the signal on and exit 0 once both did.
         WORKERS: "2",
         DATA_DIR: dataDir,
+        // Each worker traces and exports its own spans.
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_BSP_SCHEDULE_DELAY: "100",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -78,7 +85,8 @@ describe("SIGTERM with calls in flight", () => {
     rest = createRestClient(`http://127.0.0.1:${httpPort}`);
     expect(await grpc.call("Register", { email, password })).toMatchObject({ ok: true });
   });
-  afterAll(() => {
+  afterAll(async () => {
+    await receiver?.close();
     grpc?.close();
     if (child.exitCode === null) child.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
@@ -131,6 +139,12 @@ describe("SIGTERM with calls in flight", () => {
       expect(value("process_max_fds")).toBe(Number(limit));
     }
     expect(text).not.toMatch(/^auth_(nodejs|process)_/m);
+    // The spans of those calls came from both workers, each exporting its own.
+    const validations = () => receiver.spans.filter((s) => s.name === "POST /v1/auth/validate-token");
+    await receiver.waitFor(() => validations().length >= 20);
+    const pids = new Set(validations().map((s) => s.resource["process.pid"]));
+    expect(pids.size).toBe(2);
+    expect(pids.has(child.pid)).toBe(false);
   });
 
   it("lets every call complete or answer UNAVAILABLE, and exits 0 within the shutdown timeout", async () => {

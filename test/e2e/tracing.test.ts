@@ -241,3 +241,30 @@ describe("OpenTelemetry traces", () => {
     }
   });
 });
+
+describe("OpenTelemetry traces over OTLP/HTTP protobuf (the default protocol)", () => {
+  it("exports the caller's trace as protobuf to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", async () => {
+    const receiver = await startOtlpReceiver();
+    const app = await startTestApp({
+      name: "tracing-protobuf",
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_BSP_SCHEDULE_DELAY: "50" },
+    });
+    try {
+      const caller = callerContext();
+      const grpc = createGrpcClient(app.grpcAddress);
+      await grpc.call("ValidateToken", { token: "x" }, { traceparent: traceparent(caller) });
+      grpc.close();
+      const traceIdBytes = Buffer.from(caller.traceId, "hex");
+      const deadline = Date.now() + 15_000;
+      while (!receiver.bodies.some((body) => body.includes(traceIdBytes))) {
+        if (Date.now() > deadline) throw new Error("no protobuf export holding the caller's trace id");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(receiver.contentTypes.every((type) => type === "application/x-protobuf")).toBe(true);
+      expect(Buffer.concat(receiver.bodies).includes(Buffer.from("auth.v1.AuthService/ValidateToken"))).toBe(true);
+    } finally {
+      await app.stop();
+      await receiver.close();
+    }
+  }, 60_000);
+});

@@ -332,5 +332,82 @@ describe("legacy token profiles", () => {
       "https://app.example.com/confirm/{token}",
     );
     expect(problemsOf({ UCONTACT_EMAIL_VERIFY_URL: "https://app.example.com/confirm" })[0]).toMatch(/holding \{token\} once/);
+describe("tracing (OTEL_*)", () => {
+  it("is off, with nothing to load, unless an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp asks for it", () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_SERVICE_NAME: "x", OTEL_TRACES_SAMPLER: "always_on" }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_TRACES_EXPORTER: "none" }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: "otlp" }).tracing?.endpoint).toBe("http://localhost:4318/v1/traces");
+  });
+
+  it("builds the traces endpoint as the OTLP specification does, per protocol", () => {
+    const on = (env: Record<string, string>) => loadConfig(env).tracing!;
+    expect(on({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" })).toMatchObject({
+      protocol: "http/protobuf",
+      endpoint: "http://collector:4318/v1/traces",
+      serviceName: "authward",
+      sampler: "parentbased_always_on",
+      samplerRatio: 1,
+      acceptTraceparent: true,
+      exportTimeoutMs: 10_000,
+    });
+    expect(on({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }).endpoint).toBe(
+      "http://collector:4317",
+    );
+    // The signal's own endpoint is taken as it is, and its protocol over the shared one.
+    expect(
+      on({
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://otel.example.com/custom",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json",
+      }),
+    ).toMatchObject({ endpoint: "https://otel.example.com/custom", protocol: "http/json" });
+  });
+
+  it("reads headers (from a file too: they may hold a key), resource attributes, the sampler and the batch settings", () => {
+    const tracing = loadConfig(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        OTEL_EXPORTER_OTLP_HEADERS_FILE: "/run/secrets/otlp",
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=prod,team=id%20entity",
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.25",
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+        OTEL_PROPAGATORS: "none",
+      },
+      { readFile: () => "api-key=s3cr%3Dt,x-team=a\n" },
+    ).tracing!;
+    expect(tracing.headers).toEqual({ "api-key": "s3cr=t", "x-team": "a" });
+    expect(tracing.resourceAttributes).toEqual({ "deployment.environment.name": "prod", team: "id entity" });
+    expect(tracing).toMatchObject({ sampler: "parentbased_traceidratio", samplerRatio: 0.25, acceptTraceparent: false });
+    expect(tracing.batch.scheduleDelayMs).toBe(100);
+  });
+
+  it("names every bad OTEL_ variable, never echoing a header's value", () => {
+    const problems = problemsOf({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "thrift",
+      OTEL_TRACES_EXPORTER: "zipkin",
+      OTEL_TRACES_SAMPLER: "sometimes",
+      OTEL_TRACES_SAMPLER_ARG: "2",
+      OTEL_EXPORTER_OTLP_HEADERS: "api-key-without-value-s3cret",
+      OTEL_PROPAGATORS: "b3",
+    });
+    for (const name of [
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_PROTOCOL",
+      "OTEL_TRACES_EXPORTER",
+      "OTEL_TRACES_SAMPLER=",
+      "OTEL_TRACES_SAMPLER_ARG",
+      "OTEL_EXPORTER_OTLP_HEADERS",
+      "OTEL_PROPAGATORS",
+    ]) {
+      expect(
+        problems.some((p) => p.startsWith(name)),
+        name,
+      ).toBe(true);
+    }
+    expect(problems.join("\n")).not.toContain("s3cret");
   });
 });
