@@ -332,6 +332,9 @@ describe("legacy token profiles", () => {
       "https://app.example.com/confirm/{token}",
     );
     expect(problemsOf({ UCONTACT_EMAIL_VERIFY_URL: "https://app.example.com/confirm" })[0]).toMatch(/holding \{token\} once/);
+  });
+});
+
 describe("tracing (OTEL_*)", () => {
   it("is off, with nothing to load, unless an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp asks for it", () => {
     expect(loadConfig({}).tracing).toBeUndefined();
