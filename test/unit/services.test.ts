@@ -212,7 +212,7 @@ describe("several services on real servers", () => {
   it("documents every service in the OpenAPI document", () => {
     const document = openApiDocument(
       services.map((s) => s.service),
-      { serverUrl: baseUrl, version: "test" },
+      { version: "test" },
     ) as { paths: Record<string, { get?: { tags: string[] } }> };
     expect(document.paths["/v1/auth/me"]?.get?.tags).toEqual(["AuthService"]);
     expect(document.paths["/v1/second/me"]?.get?.tags).toEqual(["SecondService"]);

@@ -74,6 +74,8 @@ export interface ErrorFormat {
   readonly plainChallenge?: boolean;
   /** Families that answer people, not programs (the verification page), write an HTML page instead of `body`. */
   html?(error: AuthError, status: number): string;
+  /** The JSON Schema of `body`'s answers, for the OpenAPI document (beside the writer, so that they change together). */
+  readonly openApiSchema?: Readonly<Record<string, unknown>>;
 }
 
 /** Writes `error` in `format`'s shape under the shared rules; a response already under way is cut instead. */

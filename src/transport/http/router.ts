@@ -29,6 +29,8 @@ export interface HttpRoute {
   readonly rpc?: DescMethod;
   /** The path template (`/v1/admin/tenants/{tenant}`), for traces (`http.route`) and the OpenAPI document. */
   readonly path?: string;
+  /** The route's OpenAPI operation and its tag, declared beside the route (the seed routes'); the gateway's come from the proto instead. */
+  readonly openApi?: { readonly operation: Readonly<Record<string, unknown>>; readonly tag: OpenApiTag };
   /** How the route's family answers an error. */
   readonly errors: ErrorFormat;
   /** Whether the route takes this request, when two routes share a path and a method (by content type); default yes. */
@@ -36,6 +38,12 @@ export interface HttpRoute {
   match(path: string): Readonly<Record<string, string>> | undefined;
   /** Reads the request, calls the flow and writes the answer; throws what went wrong, for the router to write. */
   handle(exchange: Exchange): Promise<void>;
+}
+
+/** A group of operations in the OpenAPI document (one per seed API). */
+export interface OpenApiTag {
+  readonly name: string;
+  readonly description: string;
 }
 
 export type RouteResult =

@@ -29,7 +29,7 @@ import { CONNECT_METHODS, createCors } from "./cors.js";
 import { writeProtocolError } from "./errors.js";
 import { sendJson } from "./io.js";
 import { canonicalPath } from "./paths.js";
-import { createRouter } from "./router.js";
+import { createRouter, type HttpRoute } from "./router.js";
 
 export interface Readiness {
   readonly ready: boolean;
@@ -50,7 +50,7 @@ export interface HttpServerOptions {
   };
   /** The seed APIs whose routes are served. */
   readonly compat: readonly Seed[];
-  /** The base URL the OpenAPI document names as its server. */
+  /** PUBLIC_URL: the API page's Content-Security-Policy lets "Try it out" call it too. */
   readonly publicUrl: string;
   readonly version: string;
   readonly limits: ConnectionLimits;
@@ -91,19 +91,17 @@ function serverOptions(limits: ConnectionLimits): ServerOptions {
 export function createHttpServer(services: readonly ServedService[], flows: Flows, options: HttpServerOptions): Server {
   const { envelope, maxRequestBytes, logger } = options;
   const connect = createConnectHandler(services, { envelope, maxRequestBytes });
-  const route = createRouter(
-    [
-      oauthTokenRoute(flows, maxRequestBytes),
-      ...compatRoutes(options.compat, { flows, maxRequestBytes }),
-      // Before the gateway: its form POST shares the gateway's VerifyEmail path (told apart by content type).
-      ...verifyEmailPageRoutes(flows, maxRequestBytes),
-      ...gatewayRoutes(services, { maxRequestBytes }),
-    ],
-    envelope,
-  );
+  const routes = [
+    oauthTokenRoute(flows, maxRequestBytes),
+    ...compatRoutes(options.compat, { flows, maxRequestBytes }),
+    // Before the gateway: its form POST shares the gateway's VerifyEmail path (told apart by content type).
+    ...verifyEmailPageRoutes(flows, maxRequestBytes),
+    ...gatewayRoutes(services, { maxRequestBytes }),
+  ];
+  const route = createRouter(routes, envelope);
   const docs = createDocs(options.publicUrl);
   const cors = createCors(options.allowedOrigins);
-  const documents = fixedDocuments(services, options);
+  const documents = fixedDocuments(services, routes, options);
 
   /** The methods a browser may use at `path` (none: not a route). */
   const methodsAt = (path: string): readonly string[] => {
@@ -150,7 +148,7 @@ export function createHttpServer(services: readonly ServedService[], flows: Flow
 }
 
 /** Answers the port's fixed documents (health, readiness, well-known, OpenAPI); false for any other path. */
-function fixedDocuments(services: readonly ServedService[], options: HttpServerOptions) {
+function fixedDocuments(services: readonly ServedService[], routes: readonly HttpRoute[], options: HttpServerOptions) {
   let openApi: object | undefined;
   return async (path: string, res: ServerResponse): Promise<boolean> => {
     if (path === "/healthz") sendJson(res, 200, { status: "ok" });
@@ -162,7 +160,7 @@ function fixedDocuments(services: readonly ServedService[], options: HttpServerO
     else if (path === "/openapi.json") {
       openApi ??= openApiDocument(
         services.map((served) => served.service),
-        { serverUrl: options.publicUrl, version: options.version },
+        { version: options.version, routes },
       );
       sendJson(res, 200, openApi, { "cache-control": "no-cache" });
     } else return false;

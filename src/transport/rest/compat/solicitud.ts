@@ -22,7 +22,14 @@ import type { ErrorFormat } from "../../http/errors.js";
 import { readJsonObject, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
 import { MfaChallengeError } from "../mfa-challenge.js";
-import { type CompatOptions, compatRoute, fastApiStatus, text } from "./common.js";
+import { type CompatDoc, type CompatOptions, compatRoute, fastApiStatus, schema, text } from "./common.js";
+
+/** The OpenAPI document's tag of this API's routes. */
+export const SOLICITUD_API = {
+  name: "Solicitud Transporte (seed 002)",
+  description:
+    "Routes compatible with the Solicitud Transporte API: JSON in, the envelope {exito, mensaje, datos} out; its refresh keeps the refresh token.",
+} as const;
 
 /** The `mensaje` of its error table, by status; a status it does not list says what it is. */
 const mensajeByStatus: Readonly<Record<number, string>> = {
@@ -85,7 +92,58 @@ export const solicitudErrors: ErrorFormat = {
     const step = kind === "mfa_required" ? { mfaRequired: true } : { mfaEnrollmentRequired: true };
     return { ...body, datos: { ...step, mfaTicket: ticket, expiresIn } };
   },
+  openApiSchema: schema.object(
+    {
+      exito: { const: false },
+      mensaje: schema.string,
+      detalle: schema.string,
+      reason: schema.string,
+      // The second step a sign-in with MFA asks for (MFA_REQUIRED or MFA_ENROLLMENT_REQUIRED).
+      datos: schema.object(
+        { mfaRequired: { const: true }, mfaEnrollmentRequired: { const: true }, mfaTicket: schema.string, expiresIn: schema.integer },
+        ["mfaRequired", "mfaEnrollmentRequired"],
+      ),
+    },
+    ["datos"],
+  ),
 };
+
+/** `{exito: true, mensaje, datos}`, as `datos` below builds it. */
+const signedIn = schema.object({
+  exito: { const: true },
+  mensaje: schema.string,
+  datos: schema.object({
+    accessToken: schema.string,
+    refreshToken: schema.string,
+    tokenType: { const: "Bearer" },
+    expiresIn: schema.integer,
+    user: schema.object({ id: schema.integer, username: schema.string, email: schema.string, rol: schema.string }),
+  }),
+});
+
+/** How each route appears in the OpenAPI document (test/e2e/openapi.test.ts checks the answers against it). */
+const docs = {
+  login: {
+    api: SOLICITUD_API,
+    summary: "Sign in (username = email or username); bad credentials are 422 here.",
+    description:
+      "A user with MFA gets 403 with reason MFA_REQUIRED (or MFA_ENROLLMENT_REQUIRED) and datos.mfaTicket, for /auth/mfa/verify.",
+    body: { json: schema.object({ username: schema.string, password: schema.string }) },
+    answer: signedIn,
+  },
+  mfaVerify: {
+    api: SOLICITUD_API,
+    summary: "The second step of a sign-in with MFA: the ticket and a TOTP code, or a recovery code.",
+    body: { json: schema.object({ mfaTicket: schema.string, code: schema.string, recoveryCode: schema.string }, ["code", "recoveryCode"]) },
+    answer: signedIn,
+  },
+  refresh: {
+    api: SOLICITUD_API,
+    summary: "A new access token; the refresh token is kept (the API's documented client reuses it).",
+    body: { json: schema.object({ refreshToken: schema.string }) },
+    answer: signedIn,
+  },
+} as const satisfies Record<string, CompatDoc>;
 
 /** `datos.user` as its document shows it: `id` (the user's integer number), `username`, `email`, `rol`. */
 function user(user: User) {
@@ -116,6 +174,7 @@ export function solicitudRoutes({ flows, maxRequestBytes }: CompatOptions): Http
         sendJson(res, 200, { exito: true, mensaje: "Autenticación exitosa", datos: datos(outcome.tokens) });
       },
       solicitudErrors,
+      docs.login,
     ),
     compatRoute(
       "solicitud",
@@ -128,6 +187,7 @@ export function solicitudRoutes({ flows, maxRequestBytes }: CompatOptions): Http
         sendJson(res, 200, { exito: true, mensaje: "Autenticación exitosa", datos: datos(await flows.verifyMfa(ctx, input)) });
       },
       solicitudErrors,
+      docs.mfaVerify,
     ),
     compatRoute(
       "solicitud",
@@ -142,6 +202,7 @@ export function solicitudRoutes({ flows, maxRequestBytes }: CompatOptions): Http
         sendJson(res, 200, { exito: true, mensaje: "Token renovado", datos: datos(tokens) });
       },
       solicitudErrors,
+      docs.refresh,
     ),
   ];
 }

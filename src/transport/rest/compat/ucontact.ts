@@ -18,9 +18,58 @@ import type { RequestContext } from "../../../domain/model.js";
 import type { ErrorFormat } from "../../http/errors.js";
 import { readBody, readForm, readJsonObject, sendHtml, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
-import { parsePathTemplate } from "../path-template.js";
 import { PAGE_HEADERS, page } from "../verify-email-page.js";
-import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
+import { type CompatDoc, type CompatOptions, compatRoute, fastApiErrors, schema, text } from "./common.js";
+
+/** The OpenAPI document's tag of this API's routes. */
+export const UCONTACT_API = {
+  name: "UContact (seed 003)",
+  description: "Routes compatible with the UContact API: JSON registration, a form login, and the mailed confirmation link.",
+} as const;
+
+const tokens = schema.object({ access_token: schema.string, refresh_token: schema.string, token_type: { const: "bearer" } });
+const confirmation = schema.object({ message: schema.string });
+
+/** How each route appears in the OpenAPI document (test/e2e/openapi.test.ts checks the answers against it). */
+const docs = {
+  register: {
+    api: UCONTACT_API,
+    summary: "Create an account; a link to /api/auth/confirmed_email/{token} is mailed.",
+    body: { json: schema.object({ email: schema.string, password: schema.string, username: schema.string }, ["username"]) },
+    status: 201,
+    answer: schema.object({
+      id: schema.integer,
+      username: schema.string,
+      email: schema.string,
+      created_at: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$", description: "UTC, without an offset." },
+      avatar: { type: "null" },
+      is_verified: schema.boolean,
+    }),
+  },
+  login: {
+    api: UCONTACT_API,
+    summary: "Sign in (form; username = email or username).",
+    body: { form: schema.object({ username: schema.string, password: schema.string }) },
+    answer: tokens,
+  },
+  refreshToken: {
+    api: UCONTACT_API,
+    summary: "A new access token; the same refresh token is answered (as UContact's update_jwt did).",
+    body: { json: schema.object({ refresh_token: schema.string }) },
+    answer: tokens,
+  },
+  confirmedEmail: {
+    api: UCONTACT_API,
+    summary: "The mailed link: a program's GET verifies the address; a browser's gets a page whose button POSTs here.",
+    answer: confirmation,
+    page: true,
+  },
+  confirm: {
+    api: UCONTACT_API,
+    summary: "The confirmation page's button: verifies the address.",
+    answer: confirmation,
+  },
+} as const satisfies Record<string, CompatDoc>;
 
 const messages = {
   EMAIL_TAKEN: "Account already exists",
@@ -86,6 +135,7 @@ function registerRoute({ flows, maxRequestBytes }: CompatOptions): HttpRoute {
       });
     },
     errors,
+    docs.register,
   );
 }
 
@@ -103,6 +153,7 @@ function sessionRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
         sendJson(res, 200, { access_token: login.accessToken, refresh_token: login.refreshToken, token_type: "bearer" });
       },
       loginErrors,
+      docs.login,
     ),
     compatRoute(
       "ucontact",
@@ -115,13 +166,14 @@ function sessionRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
         sendJson(res, 200, { access_token: tokens.accessToken, refresh_token: tokens.refreshToken, token_type: "bearer" });
       },
       refreshErrors,
+      docs.refreshToken,
     ),
   ];
 }
 
 /** `/confirmed_email/{token}`: a program's GET and the page's POST verify; a browser's GET and a HEAD get the page. */
 function confirmationRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
-  const confirmed = parsePathTemplate("/api/auth/confirmed_email/{token}");
+  const confirmed = "/api/auth/confirmed_email/{token}";
   async function confirm(ctx: RequestContext, res: ServerResponse, token: string): Promise<void> {
     try {
       await flows.verifyEmail(ctx, { token });
@@ -139,18 +191,19 @@ function confirmationRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRout
     compatRoute(
       "ucontact",
       "GET",
-      (path) => confirmed.match(path),
+      confirmed,
       "compat.ucontact.confirmed_email",
       async ({ req, res, ctx, params }) => {
         if (wantsPage(req)) sendHtml(res, 200, confirmationPage, PAGE_HEADERS);
         else await confirm(ctx, res, params.token ?? "");
       },
       errors,
+      docs.confirmedEmail,
     ),
     compatRoute(
       "ucontact",
       "POST",
-      (path) => confirmed.match(path),
+      confirmed,
       "compat.ucontact.confirmed_email.confirm",
       async ({ req, res, ctx, params }) => {
         // The page's form posts no field: the token is in the address. Read (and bound) the body.
@@ -158,6 +211,7 @@ function confirmationRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRout
         await confirm(ctx, res, params.token ?? "");
       },
       errors,
+      docs.confirm,
     ),
   ];
 }

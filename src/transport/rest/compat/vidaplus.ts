@@ -6,7 +6,31 @@
  */
 import { readForm, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
-import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
+import { type CompatDoc, type CompatOptions, compatRoute, fastApiErrors, schema, text } from "./common.js";
+
+/** The OpenAPI document's tag of this API's routes. */
+export const VIDAPLUS_API = {
+  name: "VidaPlus (seed 000)",
+  description: "Routes compatible with the VidaPlus API: an OAuth2 password form at /auth/token (username = the email).",
+} as const;
+
+const accessToken = schema.object({ access_token: schema.string, token_type: { const: "bearer" } });
+
+/** How each route appears in the OpenAPI document (test/e2e/openapi.test.ts checks the answers against it). */
+const docs = {
+  token: {
+    api: VIDAPLUS_API,
+    summary: "Sign in (OAuth2 password form; username = the email).",
+    body: { form: schema.object({ username: schema.string, password: schema.string }) },
+    answer: accessToken,
+  },
+  refreshToken: {
+    api: VIDAPLUS_API,
+    summary: "A new access token of the same session, for a still-valid one.",
+    bearer: true,
+    answer: accessToken,
+  },
+} as const satisfies Record<string, CompatDoc>;
 
 /** FastAPI's answers, as VidaPlus's `get_current_user` and OAuth2 form gave them. */
 const invalidToken = "Could not validate credentials";
@@ -30,6 +54,7 @@ export function vidaPlusRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
         NO_ROLES: "Not enough permissions",
         TENANT_DISABLED: "Not enough permissions",
       }),
+      docs.token,
     ),
     compatRoute(
       "vidaplus",
@@ -47,6 +72,7 @@ export function vidaPlusRoutes({ flows, maxRequestBytes }: CompatOptions): HttpR
         SESSION_REVOKED: invalidToken,
         ACCOUNT_DISABLED: "Inactive user",
       }),
+      docs.refreshToken,
     ),
   ];
 }

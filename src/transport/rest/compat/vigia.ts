@@ -8,7 +8,14 @@ import { AuthError } from "../../../domain/errors.js";
 import { primaryRole, rolesAdminFirst, type User } from "../../../domain/model.js";
 import { readForm, readJsonObject, sendJson } from "../../http/io.js";
 import type { HttpRoute } from "../../http/router.js";
-import { type CompatOptions, compatRoute, fastApiErrors, text } from "./common.js";
+import { type CompatDoc, type CompatOptions, compatRoute, fastApiErrors, schema, text } from "./common.js";
+
+/** The OpenAPI document's tag of this API's routes. */
+export const VIGIA_API = {
+  name: "Vigia (seed 001)",
+  description:
+    "Routes compatible with the Vigia API: an OAuth2 password form with X-Tenant (or legacy mode without it), /me, /whoami, password changes and an admin's resets.",
+} as const;
 
 const invalidToken = "Could not validate credentials";
 const messages = {
@@ -78,6 +85,71 @@ function whoami(user: User) {
   };
 }
 
+const roles = schema.array(schema.string);
+const empleadoIdSchema = schema.nullable(schema.integer);
+
+/** How each route appears in the OpenAPI document (test/e2e/openapi.test.ts checks the answers against it). */
+const docs = {
+  login: {
+    api: VIGIA_API,
+    summary: "Sign in (OAuth2 password form; grant_type, if sent, must be password). Without X-Tenant, legacy mode: any tenant.",
+    body: {
+      form: schema.object({ username: schema.string, password: schema.string, grant_type: { const: "password" } }, ["grant_type"]),
+    },
+    tenantHeader: "optional",
+    answer: schema.object({
+      access_token: schema.string,
+      token_type: { const: "bearer" },
+      user: schema.object({ id: schema.integer, username: schema.string, email: schema.string, role: schema.string, roles }),
+    }),
+  },
+  me: {
+    api: VIGIA_API,
+    summary: "The signed-in user, with the primary role (admin first) and the permissions.",
+    bearer: true,
+    answer: schema.object({
+      id: schema.integer,
+      email: schema.string,
+      username: schema.string,
+      full_name: schema.string,
+      role: schema.string,
+      roles,
+      permissions: { type: "object", description: "The roles' permissions, merged." },
+      is_active: schema.boolean,
+      empleado_id: empleadoIdSchema,
+    }),
+  },
+  whoami: {
+    api: VIGIA_API,
+    summary: "The signed-in user (the first role as the primary one).",
+    bearer: true,
+    answer: schema.object({
+      id: schema.integer,
+      username: schema.string,
+      email: schema.string,
+      full_name: schema.string,
+      role: schema.string,
+      roles,
+      empleado_id: empleadoIdSchema,
+    }),
+  },
+  changePassword: {
+    api: VIGIA_API,
+    summary: "Change the signed-in user's password (every other session ends).",
+    bearer: true,
+    body: { json: schema.object({ current_password: schema.string, new_password: schema.string }) },
+    answer: schema.object({ success: { const: true } }),
+  },
+  resetPassword: {
+    api: VIGIA_API,
+    summary: "An admin of the tenant X-Tenant names sets a user's password (every session of that user ends).",
+    bearer: true,
+    tenantHeader: "required",
+    body: { json: schema.object({ email: schema.string, new_password: schema.string }) },
+    answer: schema.object({ email: schema.string, tenant: schema.string }),
+  },
+} as const satisfies Record<string, CompatDoc>;
+
 const base = "/api/v1/auth";
 
 export function vigiaRoutes(options: CompatOptions): HttpRoute[] {
@@ -108,6 +180,7 @@ function loginRoute({ flows, maxRequestBytes }: CompatOptions): HttpRoute {
       });
     },
     errors,
+    docs.login,
   );
 }
 
@@ -121,6 +194,7 @@ function accountRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
       "compat.vigia.me",
       async ({ res, ctx }) => sendJson(res, 200, me(await flows.me(ctx))),
       errors,
+      docs.me,
     ),
     compatRoute(
       "vigia",
@@ -129,6 +203,7 @@ function accountRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
       "compat.vigia.whoami",
       async ({ res, ctx }) => sendJson(res, 200, whoami(await flows.me(ctx))),
       errors,
+      docs.whoami,
     ),
     compatRoute(
       "vigia",
@@ -141,6 +216,7 @@ function accountRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
         sendJson(res, 200, { success: true });
       },
       changePasswordErrors,
+      docs.changePassword,
     ),
     compatRoute(
       "vigia",
@@ -158,6 +234,7 @@ function accountRoutes({ flows, maxRequestBytes }: CompatOptions): HttpRoute[] {
         sendJson(res, 200, { email: user.email, tenant: user.tenant });
       },
       errors,
+      docs.resetPassword,
     ),
   ];
 }
