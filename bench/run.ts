@@ -20,7 +20,8 @@
  *   9. ValidateToken and Refresh on a Redis Cluster against a standalone Redis, and Refresh with
  *      REDIS_WAIT_REPLICAS=1, on servers and services of their own (redis-topologies).
  * Options: --seconds <n> per measurement (default 8), --workers <n> (default: the cores),
- * --only enumeration|topologies (that scenario alone).
+ * --only enumeration|topologies (that scenario alone), --only tracing (what OpenTelemetry costs
+ * ValidateToken, off and on: scenarios/tracing.ts; not part of the full run).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -46,6 +47,7 @@ import { loginAtCost } from "./scenarios/login.js";
 import { redisBytesPerSession } from "./scenarios/redis-memory.js";
 import { redisTopologiesScenario } from "./scenarios/redis-topologies.js";
 import { refreshOverGrpc } from "./scenarios/refresh.js";
+import { tracingScenario } from "./scenarios/tracing.js";
 import { validateOverGrpc } from "./scenarios/validate-grpc.js";
 import { validateOverHttp } from "./scenarios/validate-http.js";
 import { validateUncached } from "./scenarios/validate-uncached.js";
@@ -216,3 +218,8 @@ if (args.only === undefined || args.only === "topologies") {
   if (rows.some((r) => r.figures.errors > 0)) process.exitCode = 1;
 }
 if (args.only === undefined || args.only === "enumeration") await enumerationScenario({ root, log });
+if (args.only === "tracing") {
+  const rows = await tracingScenario({ root, log, seconds: Number(args.seconds ?? 8) });
+  const date = new Date().toISOString().slice(0, 10);
+  writeFileSync(join(root, "bench", "results", `${date}-tracing.json`), `${JSON.stringify({ date, rows }, null, 2)}\n`);
+}
