@@ -188,7 +188,7 @@ function wireTransports(
 
 /**
  * Starts OpenTelemetry tracing (OTEL_* configured it). The SDK is imported here, on demand: with
- * tracing off the process loads none of it, and the envelope's only cost is one `undefined` check.
+ * tracing off the process loads none of it: a call pays three `undefined` checks, a query one.
  */
 async function startTracingFor(config: Config, logger: Logger): Promise<Tracing> {
   const { startTracing } = await import("./tracing/sdk.js");

@@ -7,8 +7,8 @@
  * discards, and tracing on with `OTEL_TRACES_SAMPLER=always_off` (the spans made but not
  * recorded). They are loaded one at a time with h2load, in alternating rounds (this VM's speed
  * drifts), at 1 and 64 concurrent streams; each row's ratio is the median of the rounds' ratios
- * to "off". Tracing off runs the same code as before tracing existed, but for one `undefined`
- * check in the call envelope; test/e2e/tracing-off.test.ts shows that no tracing module loads.
+ * to "off". Tracing off runs the same code as before tracing existed, but for a few `undefined`
+ * checks (three per call, one per query); test/e2e/tracing-off.test.ts shows that no tracing module loads.
  *
  * `npm run bench -- --only tracing`, or `node --import tsx bench/scenarios/tracing.ts --seconds 6`.
  */

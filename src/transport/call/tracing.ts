@@ -2,7 +2,7 @@
  * What the call envelope asks of tracing: a server span per call, continuing the caller's W3C
  * `traceparent`, active while the handler runs (so that the queries and Redis commands it causes
  * are its children), and ended with the call's outcome. The implementation is src/tracing/,
- * loaded only when tracing is configured; without it the envelope's cost is one `undefined` check.
+ * loaded only when tracing is configured; without it the envelope's cost is three `undefined` checks per call.
  */
 import type { AuthError } from "../../domain/errors.js";
 import type { CallInput } from "./envelope.js";
