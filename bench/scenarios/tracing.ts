@@ -7,7 +7,8 @@
  * discards, and tracing on with `OTEL_TRACES_SAMPLER=always_off` (the spans made but not
  * recorded). They are loaded one at a time with h2load, in alternating rounds (this VM's speed
  * drifts), at 1 and 64 concurrent streams; each row's ratio is the median of the rounds' ratios
- * to "off". Tracing off runs the same code as before tracing existed, but for a few `undefined`
+ * to "off", and the service's CPU per call the median of the rounds' (the figure to read on a
+ * loaded machine, where rates drift). Tracing off runs the same code as before tracing existed, but for a few `undefined`
  * checks (three per call, one per query); test/e2e/tracing-off.test.ts shows that no tracing module loads.
  *
  * `npm run bench -- --only tracing`, or `node --import tsx bench/scenarios/tracing.ts --seconds 6`.
@@ -27,7 +28,7 @@ import pg from "pg";
 import { AuthService, ValidateTokenRequestSchema } from "../../src/gen/auth/v1/auth_pb.js";
 import { freePort, startPostgres, startRedis } from "../../test/support/servers.js";
 import { median } from "../lib/run.js";
-import { type RunningService, startService } from "../lib/service.js";
+import { cpuSeconds, type RunningService, startService } from "../lib/service.js";
 import { type Figures, round } from "../lib/stats.js";
 import { grpcFrame, h2load } from "../lib/tools.js";
 
@@ -44,6 +45,13 @@ export interface TracingRow {
   readonly errors: number;
   /** The median over the rounds of this mode's req/s to "off"'s. */
   readonly ratioToOff: number;
+  /** The service's CPU per call (µs; warm-up included, at the round's rate): what a call costs, however loaded the machine. */
+  readonly serviceCpuUsPerCall: number;
+}
+
+interface Round {
+  readonly figures: Figures;
+  readonly cpuUsPerCall: number;
 }
 
 /** An OTLP endpoint that takes every export and keeps only the count of bytes. */
@@ -100,16 +108,22 @@ async function validateBody(svc: RunningService): Promise<Buffer> {
 /** Rounds of each mode at `streams`, alternating; a row per mode. */
 async function measure(services: Map<Mode, RunningService>, body: Buffer, streams: number, seconds: number): Promise<TracingRow[]> {
   const [connections, perConnection] = streams === 1 ? [1, 1] : [4, streams / 4];
-  const rounds = new Map<Mode, Figures[]>(MODES.map((mode) => [mode, []]));
+  const rounds = new Map<Mode, Round[]>(MODES.map((mode) => [mode, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of MODES) {
-      const url = `http://${services.get(mode)!.grpcAddress}/auth.v1.AuthService/ValidateToken`;
-      rounds.get(mode)!.push(await h2load({ url, body, connections, streams: perConnection, seconds: seconds / 2, warmupSeconds: 1 }));
+      const svc = services.get(mode)!;
+      const url = `http://${svc.grpcAddress}/auth.v1.AuthService/ValidateToken`;
+      const cpu0 = svc.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      const t0 = performance.now();
+      const figures = await h2load({ url, body, connections, streams: perConnection, seconds: seconds / 2, warmupSeconds: 1 });
+      const cpu = svc.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpu0;
+      const calls = figures.rps * ((performance.now() - t0) / 1000);
+      rounds.get(mode)!.push({ figures, cpuUsPerCall: (cpu * 1e6) / calls });
     }
   }
-  const off = rounds.get("off")!;
+  const off = rounds.get("off")!.map((round) => round.figures);
   return MODES.map((mode) => {
-    const figures = rounds.get(mode)!;
+    const figures = rounds.get(mode)!.map((round) => round.figures);
     return {
       mode,
       streams,
@@ -118,6 +132,7 @@ async function measure(services: Map<Mode, RunningService>, body: Buffer, stream
       p99Ms: round(median(figures.map((f) => f.p99Ms)), 3),
       errors: figures.reduce((sum, f) => sum + f.errors, 0),
       ratioToOff: round(median(figures.map((f, i) => f.rps / off[i]!.rps))),
+      serviceCpuUsPerCall: round(median(rounds.get(mode)!.map((r) => r.cpuUsPerCall)), 0),
     };
   });
 }
@@ -145,7 +160,9 @@ export async function tracingScenario(options: { root: string; seconds?: number;
     for (const streams of [1, 64]) {
       for (const row of await measure(services, body, streams, seconds)) {
         rows.push(row);
-        log(`tracing ${row.mode} @${streams}: ${row.rps} req/s, p99 ${row.p99Ms} ms, ${row.ratioToOff} of off`);
+        log(
+          `tracing ${row.mode} @${streams}: ${row.rps} req/s (${row.ratioToOff} of off), p99 ${row.p99Ms} ms, ${row.serviceCpuUsPerCall} µs CPU/call`,
+        );
       }
     }
     log(`tracing: the sink received ${Math.round(sink.bytes() / 1024)} KiB of spans`);

@@ -86,7 +86,8 @@ export function createCallTracer(options: CallTracerOptions): CallTracer {
       let ended = false;
       const callSpan: CallSpan = {
         traceId: span.spanContext().traceId,
-        run: (work) => contextManager.with(active, work),
+        // A span the sampler dropped has no children worth making: the handler runs as it would untraced.
+        run: span.isRecording() ? (work) => contextManager.with(active, work) : (work) => work(),
         end({ error, httpStatus }) {
           if (ended) return;
           ended = true;

@@ -15,8 +15,9 @@
  *   stand-in (ioredis-mock) publishes nothing, so embedded mode has no Redis spans.
  * - bcrypt: one span per hash or verification, the same name for a real and a dummy verify.
  *
- * Store spans are made only inside a call's span (OpenTelemetry's `requireParentSpan`): start-up
- * migrations, health checks and background listeners make none.
+ * Store spans are made only inside a call's span that the sampler kept (OpenTelemetry's
+ * `requireParentSpan`): start-up migrations, health checks, background listeners and calls sampled
+ * out make none.
  */
 import { tracingChannel } from "node:diagnostics_channel";
 import { type Attributes, type ContextManager, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
@@ -40,7 +41,7 @@ function inChildSpan<T>(
   errorType: (error: unknown) => string,
 ): Promise<T> {
   const parent = contextManager.active();
-  if (trace.getSpan(parent) === undefined) return work();
+  if (trace.getSpan(parent)?.isRecording() !== true) return work();
   const span = tracer.startSpan(name, { kind, attributes }, parent);
   return contextManager.with(trace.setSpan(parent, span), work).then(
     (result) => {
@@ -167,7 +168,7 @@ export function traceRedisCommands({ tracer, contextManager }: Spans, keyPrefix:
   const handlers = {
     start(message: CommandMessage) {
       const parent = contextManager.active();
-      if (trace.getSpan(parent) === undefined) return;
+      if (trace.getSpan(parent)?.isRecording() !== true) return;
       const command = String(message.command).toLowerCase();
       const operation = command.toUpperCase();
       let key: string | undefined;

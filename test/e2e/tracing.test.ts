@@ -214,6 +214,20 @@ describe("OpenTelemetry traces", () => {
     }
   });
 
+  it("follows the caller's sampling decision: a traceparent not sampled (flags 00) exports nothing of its call", async () => {
+    const unsampled = callerContext();
+    const login = ok(
+      await grpc.call("Login", { identifier: email, password }, { traceparent: `00-${unsampled.traceId}-${unsampled.parentId}-00` }),
+    );
+    secrets.push(login.accessToken, login.refreshToken);
+    // A sampled call after it: once its spans are in, the unsampled call's would have been too.
+    const sampled = callerContext();
+    ok(await grpc.call("ValidateToken", { token: "x" }, { traceparent: traceparent(sampled) }));
+    await traceOf(sampled.traceId);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.spans.filter((s) => s.traceId === unsampled.traceId)).toEqual([]);
+  });
+
   it("puts the trace id in the call's log line", async () => {
     const caller = callerContext();
     ok(await grpc.call("ValidateToken", { token: "x" }, { traceparent: traceparent(caller), "x-request-id": "trace-log-1" }));
