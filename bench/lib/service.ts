@@ -48,12 +48,13 @@ export async function startService(root: string, env: Record<string, string>, lo
     grpcAddress: `127.0.0.1:${env.GRPC_PORT}`,
     baseUrl: `http://127.0.0.1:${env.HTTP_PORT}`,
     pids() {
-      const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(primary)])
-        .toString()
-        .split("\n")
-        .map(Number)
-        .filter(Boolean);
-      return [primary, ...children];
+      let listed = "";
+      try {
+        listed = execFileSync("ps", ["-o", "pid=", "--ppid", String(primary)]).toString();
+      } catch {
+        // ps exits 1 when the process has no children: one process (WORKERS=1), no workers.
+      }
+      return [primary, ...listed.split("\n").map(Number).filter(Boolean)];
     },
     async stop() {
       child.kill("SIGTERM");
