@@ -7,7 +7,11 @@
  * new trace; and no span, attribute or resource holds a password, a token or an email.
  */
 import { randomBytes } from "node:crypto";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
+import * as grpcJs from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../src/gen/auth/v1/auth_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createConnectClient, createGrpcClient, createRestClient, ok, type TestClient } from "../support/clients.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp.js";
@@ -179,6 +183,15 @@ describe("OpenTelemetry traces", () => {
     });
   });
 
+  it("continues it over gRPC-Web", async () => {
+    const caller = callerContext();
+    const client = createClient(AuthService, createGrpcWebTransport({ baseUrl: app.baseUrl, httpVersion: "1.1" }));
+    await client.validateToken({ token: "x" }, { headers: { traceparent: traceparent(caller) } });
+    const server = serverSpan(await traceOf(caller.traceId));
+    expect(server).toMatchObject({ name: "auth.v1.AuthService/ValidateToken", parentSpanId: caller.parentId });
+    expect(server.attributes).toMatchObject({ "rpc.system": "connect_rpc", "rpc.method": "ValidateToken" });
+  });
+
   it("records a failure's status and reason, never its message or the input", async () => {
     const wrong = newPassword("wrong");
     secrets.push(wrong);
@@ -279,6 +292,59 @@ describe("OpenTelemetry traces over OTLP/HTTP protobuf (the default protocol)", 
     } finally {
       await app.stop();
       await receiver.close();
+    }
+  }, 60_000);
+});
+
+describe("OpenTelemetry traces over OTLP/gRPC", () => {
+  it("exports to a collector's gRPC TraceService when OTEL_EXPORTER_OTLP_PROTOCOL=grpc", async () => {
+    // A collector's gRPC endpoint, as far as the exporter can tell: TraceService/Export, bytes kept.
+    const received: Buffer[] = [];
+    const identity = (bytes: Buffer) => bytes;
+    const collector = new grpcJs.Server();
+    collector.addService(
+      {
+        Export: {
+          path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
+      } as grpcJs.ServiceDefinition,
+      {
+        Export: (call: grpcJs.ServerUnaryCall<Buffer, Buffer>, callback: grpcJs.sendUnaryData<Buffer>) => {
+          received.push(call.request);
+          callback(null, Buffer.alloc(0));
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      collector.bindAsync("127.0.0.1:0", grpcJs.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    const app = await startTestApp({
+      name: "tracing-grpc",
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_BSP_SCHEDULE_DELAY: "50" },
+    });
+    try {
+      const caller = callerContext();
+      const grpc = createGrpcClient(app.grpcAddress);
+      await grpc.call("ValidateToken", { token: "x" }, { traceparent: traceparent(caller) });
+      grpc.close();
+      const traceIdBytes = Buffer.from(caller.traceId, "hex");
+      const deadline = Date.now() + 15_000;
+      while (!received.some((body) => body.includes(traceIdBytes))) {
+        if (Date.now() > deadline) throw new Error("no OTLP/gRPC export holding the caller's trace id");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(Buffer.concat(received).includes(Buffer.from("auth.v1.AuthService/ValidateToken"))).toBe(true);
+    } finally {
+      await app.stop();
+      collector.forceShutdown();
     }
   }, 60_000);
 });
