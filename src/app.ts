@@ -25,6 +25,7 @@ import { createMetrics, createMetricsServer, type Metrics } from "./metrics.js";
 import type { DatabaseTarget, Tracing } from "./tracing/tracing.js";
 import { adminService } from "./transport/admin-service.js";
 import { authService } from "./transport/auth-service.js";
+import { trustedProxies } from "./transport/call/context.js";
 import { createCallEnvelope, type Interceptor } from "./transport/call/envelope.js";
 import { grpcCredentials } from "./transport/grpc/credentials.js";
 import { addHealth, addReflection } from "./transport/grpc/introspection.js";
@@ -125,7 +126,21 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
   const grants = grantsFor(config, db, redis, logger);
   const grantsListener = await listenForGrantChanges(config, grants, hooks);
   const { legacySessions, sessionWriter } = stores;
-  const parts = { db, redis, sessionWriter, keyRing, passwords, mailer: mail.mailer, background, events, clock, legacySessions, grants };
+  const limitHooks = { onRefused: (limit: string) => metrics.rateLimited(limit), onUnavailable: () => metrics.storeError("redis") };
+  const parts = {
+    db,
+    redis,
+    sessionWriter,
+    keyRing,
+    passwords,
+    mailer: mail.mailer,
+    background,
+    events,
+    clock,
+    legacySessions,
+    grants,
+    limitHooks,
+  };
   const deps = createAdminDeps(createAuthDeps(config, parts), db);
   return {
     deps,
@@ -153,7 +168,14 @@ function wireTransports(
   const descriptors = served.map((s) => s.service);
   // Concerns of every call on every transport go here, in order (ARCHITECTURE.md lists the planned ones).
   const interceptors: Interceptor[] = [];
-  const envelope = createCallEnvelope({ logger, metrics }, { interceptors, tracer: tracing?.callTracer });
+  const envelope = createCallEnvelope(
+    { logger, metrics },
+    {
+      interceptors,
+      tracer: tracing?.callTracer,
+      trustedProxies: trustedProxies(config.clientAddress),
+    },
+  );
   const tls = config.tls === undefined ? undefined : loadTlsMaterial(config.tls, logger);
   const grpcPort = createGrpcServer(served, {
     maxRequestBytes: config.maxRequestBytes,

@@ -4,7 +4,7 @@
  *
  * Administration goes through a running service's AdminService (cli/admin-commands.ts), so that
  * nothing is written behind a server's back: create-tenant, create-role, create-user, grant,
- * revoke, disable, enable, list-users. They take `--url` (default PUBLIC_URL, else
+ * revoke, disable, enable, unlock, list-users. They take `--url` (default PUBLIC_URL, else
  * http://localhost:$HTTP_PORT), `--tenant` (default DEFAULT_TENANT), and a credential:
  * AUTH_ADMIN_TOKEN, or `--login <email> [--login-tenant <tenant>]` with the password typed or piped
  * on standard input.
@@ -19,6 +19,9 @@
  *   user's when identifier keys were computed (see cli/identifier-conflicts.ts);
  * - `disable` / `enable` `--email <address> [--tenant t] | --user-id <uuid>` `[--reason <text>]`:
  *   on the stores directly, for when no administrator can sign in (see cli/user-status.ts);
+ * - `unlock (--email <address> [--tenant t] | --user-id <uuid>) [--ip <address>]`, or `unlock --ip
+ *   <address>`: lifts the sign-in locks and throttles on an account or a client address, in Redis,
+ *   on every instance at once (see cli/unlock.ts);
  * - `keys rotate`: makes a new key of JWT_ALGORITHM the signer of the database key ring and tells
  *   running instances (through Redis); old keys keep verifying until their tokens expire;
  * - `keys list`: the ring's keys and their state (no key material).
@@ -39,6 +42,7 @@ import { identifierConflicts } from "./cli/identifier-conflicts.js";
 import { importUsers, parseCsv, parseJsonl } from "./cli/import-users.js";
 import { readStdin } from "./cli/input.js";
 import { generateKey, list, rotate } from "./cli/keys.js";
+import { unlockCommand } from "./cli/unlock.js";
 import { runUserStatusCommand } from "./cli/user-status.js";
 import { loadAdminClientConfig, loadConfig, readEnvironment } from "./config.js";
 import { DataDirBusyError } from "./infra/postgres/data-dir-lock.js";
@@ -52,7 +56,7 @@ const usage = [
   "  create-role <name> [--description <text>] [--permissions <JSON object>]",
   "  create-user <email> [--username <name>] [--full-name <name>] [--role <role>]... [--email-verified] [--invite]",
   "  grant <user> <role>...      revoke <user> <role>...      (user: email, username, id or #number)",
-  "  disable <user>              enable <user>",
+  "  disable <user>              enable <user>              unlock <user> [--ip <address>]",
   "  list-users [--email-prefix <p>] [--username-prefix <p>] [--role <r>] [--active | --disabled]",
   "   (credential: AUTH_ADMIN_TOKEN, or --login with the password typed or piped on standard input)",
   "       authward migrate",
@@ -61,6 +65,7 @@ const usage = [
   "       authward import-users <file.csv|file.jsonl> [--tenant <slug>] [--create-roles]",
   "       authward identifier-conflicts [--renormalize]",
   "       authward disable|enable (--email <address> [--tenant <slug>] | --user-id <uuid>) [--reason <text>]   (on the stores directly)",
+  "       authward unlock (--email <address> [--tenant <slug>] | --user-id <uuid>) [--ip <address>] | unlock --ip <address>   (on the stores directly)",
   "       authward keys rotate | keys list | keys generate [ES256|EdDSA|RS256]",
 ].join("\n");
 
@@ -228,6 +233,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if ((command === "disable" || command === "enable") && args.some((a) => /^--(email|user-id)(=|$)/.test(a))) {
     return userStatus(command, args);
   }
+  // `unlock <user> [--ip a]` goes through the service; `unlock --email …` / `--user-id …` / `--ip …` act on the stores.
+  if (command === "unlock" && !(args[0] !== undefined && !args[0].startsWith("-"))) return unlockCommand(args);
   if (command !== undefined && Object.hasOwn(adminCommands, command)) return administer(command, args);
   if (command === "create-admin" || command === "bootstrap-platform-admin") return createAdminCommand(command, args);
   if (command === "import-users") return importUsersCommand(args);

@@ -13,6 +13,7 @@
  */
 
 import { availableParallelism } from "node:os";
+import { type AbuseLimitsConfig, type ClientAddressConfig, readAbuseLimits, readClientAddress } from "./config/abuse.js";
 import { type ConnectionLimits, readAllowedOrigins, readLimits, readTls, type TlsConfig } from "./config/edge.js";
 import { type LegacyTokensConfig, readLegacyTokens } from "./config/legacy-tokens.js";
 import { type MailConfig, readMail, readVerifyEmailUrlByApi } from "./config/mail.js";
@@ -23,6 +24,7 @@ import { type JwtConfig, readJwt } from "./config/signing.js";
 import { readTracing, type TracingConfig } from "./config/tracing.js";
 import type { AuthPolicy } from "./domain/ports.js";
 
+export type { AbuseLimitsConfig, Cidr, ClientAddressConfig } from "./config/abuse.js";
 export { type AdminClientConfig, loadAdminClientConfig } from "./config/admin-client.js";
 export type { ConnectionLimits, TlsConfig } from "./config/edge.js";
 export { type EnvironmentOptions, readEnvironment } from "./config/environment.js";
@@ -113,6 +115,10 @@ export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConf
   readonly jwt: JwtConfig;
   /** The old APIs' legacy token profiles (LEGACY_TOKEN_<API>_SECRET, _TTL); none by default. */
   readonly legacyTokens: LegacyTokensConfig;
+  /** The abuse limits, handed to their Redis adapter. */
+  readonly abuse: AbuseLimitsConfig;
+  /** The client address behind trusted proxies, handed to the call envelope. */
+  readonly clientAddress: ClientAddressConfig;
   /** The domain's policy: lifetimes, password rules, mailed links; handed to the flows as it is. */
   readonly policy: AuthPolicy;
   readonly grantsCache: GrantsCacheConfig;
@@ -148,6 +154,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     legacyTokens: readLegacyTokens(r, { compatRoutes: listeners.compatRoutes, jwtSecret: jwt.secret }),
     policy: readPolicy(r, listeners.publicUrl),
     grantsCache: { ttlMs: r.duration("GRANTS_CACHE_TTL", "30s", 0), maxUsers: r.int("GRANTS_CACHE_SIZE", 10_000, 1, 10_000_000) },
+    abuse: readAbuseLimits(r),
+    clientAddress: readClientAddress(r),
     ...readPasswordHashing(r, listeners.workers),
     ...readMail(r, stores, serving),
     ...readOperations(r),
@@ -266,7 +274,6 @@ function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
     verifyEmailUrl: r.url("EMAIL_VERIFY_URL", ["http:", "https:"]) ?? `${publicUrl}/v1/auth/verify-email`,
     verifyEmailUrlByApi: readVerifyEmailUrlByApi(r, publicUrl),
     resetPasswordUrl: r.url("PASSWORD_RESET_URL", ["http:", "https:"]) ?? `${publicUrl}/reset-password`,
-    mailsPerAddressPerHour: r.int("MAIL_PER_ADDRESS_PER_HOUR", 5, 1, 1000),
     inviteTokenTtlMs: r.duration("INVITE_TOKEN_TTL", "7d", 1000),
     platformTenant: r.str("PLATFORM_TENANT", "system"),
     ...readMfa(r),

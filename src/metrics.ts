@@ -10,6 +10,9 @@
  * - auth_security_events_total{type}: every audit event;
  * - auth_store_errors_total{store}: PostgreSQL or Redis unreachable;
  * - auth_connections_refused_total{port}: connections closed because MAX_CONNECTIONS were open;
+ * - auth_rate_limited_total{limit}: calls refused by an abuse limit (domain/abuse-limits.ts's
+ *   LimitName: account_address, account, address, mail_client, mail_target, mail_owner,
+ *   second_factor);
  * - prom-client's default process metrics under their conventional names, no prefix
  *   (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, `nodejs_heap_size_used_bytes` …),
  *   so that stock Node.js dashboards work. In a cluster the primary sums them over the workers
@@ -34,6 +37,8 @@ export interface Metrics {
   securityEvent(event: SecurityEvent): void;
   storeError(store: Store): void;
   connectionRefused(port: "grpc" | "http"): void;
+  /** A call refused by an abuse limit. */
+  rateLimited(limit: string): void;
 }
 
 /** The instruments of one registry: a table of names, help texts and labels. */
@@ -81,14 +86,20 @@ function instruments(registry: Registry) {
     labelNames: ["port"] as const,
     registers,
   });
-  return { requests, latency, logins, reuse, events, storeErrors, refused };
+  const limited = new Counter({
+    name: "auth_rate_limited_total",
+    help: "Calls refused by an abuse limit, by limit (account_address, account, address, mail_client, mail_target, mail_owner).",
+    labelNames: ["limit"] as const,
+    registers,
+  });
+  return { requests, latency, logins, reuse, events, storeErrors, refused, limited };
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   aggregateAsInCluster(registry);
-  const { requests, latency, logins, reuse, events, storeErrors, refused } = instruments(registry);
+  const { requests, latency, logins, reuse, events, storeErrors, refused, limited } = instruments(registry);
   const callChildren = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<"transport" | "rpc"> }>();
   if (cluster.isWorker) {
     // prom-client answers the primary's collection requests only once an AggregatorRegistry was
@@ -121,6 +132,9 @@ export function createMetrics(): Metrics {
     },
     connectionRefused(port) {
       refused.inc({ port });
+    },
+    rateLimited(limit) {
+      limited.inc({ limit });
     },
   };
 }

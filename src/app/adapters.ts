@@ -28,10 +28,10 @@ import { createTenantStore } from "../infra/postgres/tenants.js";
 import type { QueryObserver } from "../infra/postgres/unavailable.js";
 import { createUserDirectory } from "../infra/postgres/user-directory.js";
 import { createUserRepository } from "../infra/postgres/users.js";
+import { type AbuseLimits, type AbuseLimitsHooks, createAbuseLimits } from "../infra/redis/abuse-limits.js";
 import type { RedisClient } from "../infra/redis/client.js";
 import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
 import { createMfaTickets } from "../infra/redis/mfa-tickets.js";
-import { createRateLimiter, createSecondFactorThrottle } from "../infra/redis/rate-limit.js";
 import { createSessionStore } from "../infra/redis/sessions.js";
 
 /**
@@ -117,6 +117,11 @@ export function mailerFor(config: Config, logger: Logger): { readonly mailer: Ma
   return { mailer: createOutboxMailer(config.mailOutboxDir, config.mailFrom, logger), close: () => {} };
 }
 
+/** The abuse limits of the configuration on Redis (the service's, and the CLI's `unlock`). */
+export function abuseLimitsFor(config: Config, redis: RedisClient, hooks: AbuseLimitsHooks = {}): AbuseLimits {
+  return createAbuseLimits(redis, config.redisKeyPrefix, config.abuse, hooks);
+}
+
 /** What `createAuthDeps` needs that has a lifecycle of its own (opened and closed by the caller). */
 export interface AuthDepsParts {
   readonly db: Kysely<Database>;
@@ -131,11 +136,13 @@ export interface AuthDepsParts {
   readonly clock: Clock;
   readonly legacySessions?: LegacySessions;
   readonly grants: Grants;
+  /** Hears refusals and outages of the abuse limits (the metrics). */
+  readonly limitHooks?: AbuseLimitsHooks;
 }
 
 /** Every port the flows use, over the stores; the policy is the configuration's own section. */
 export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
-  const rateLimiter = createRateLimiter(parts.redis, config.redisKeyPrefix);
+  const limits = abuseLimitsFor(config, parts.redis, parts.limitHooks);
   return {
     users: createUserRepository(parts.db),
     tenants: createTenantStore(parts.db),
@@ -146,13 +153,14 @@ export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
     tokens: accessTokensFor(config, parts.keyRing),
     oneTimeTokens: createOneTimeTokens(parts.db),
     mailer: parts.mailer,
-    rateLimiter,
+    loginThrottle: limits.loginThrottle,
+    mailThrottle: limits.mailThrottle,
     background: parts.background,
     events: parts.events,
     secondFactors: createSecondFactorStore(parts.db),
     secretBox: createSecretBox(secondFactorKey(config)),
     mfaTickets: createMfaTickets(parts.redis, config.redisKeyPrefix),
-    secondFactorThrottle: createSecondFactorThrottle(rateLimiter),
+    secondFactorThrottle: limits.secondFactorThrottle,
     clock: parts.clock,
     policy: config.policy,
   };

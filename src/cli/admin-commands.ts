@@ -1,6 +1,6 @@
 /**
  * The CLI's administration commands, each one or a few AdminService calls on a running service:
- * create-tenant, create-role, create-user, grant, revoke, disable, enable, list-users. They print
+ * create-tenant, create-role, create-user, grant, revoke, disable, enable, unlock, list-users. They print
  * one line per result on standard output; errors go to standard error with the service's reason.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
@@ -147,6 +147,18 @@ export const adminCommands: Record<string, (c: CommandContext) => Promise<void>>
     const user = await findUser(admin, tenant, positional(args, 0, "the user"));
     const { user: updated } = await admin.enableUser({ tenant, userId: user.id });
     if (updated) print(describeUser(updated));
+  },
+
+  async unlock({ admin, tenant, args, flags, print }) {
+    const user = await findUser(admin, tenant, positional(args, 0, "the user"));
+    const ip = str(flags, "ip") ?? "";
+    const { countersCleared } = await admin.unlockUser({ tenant, userId: user.id, clientAddress: ip });
+    const where = ip === "" ? "at every address" : `at ${ip}`;
+    print(
+      countersCleared === 0
+        ? `nothing was locked for ${user.email} ${where}`
+        : `unlocked ${user.email} ${where}: cleared ${countersCleared} counter(s)`,
+    );
   },
 
   async "list-users"({ admin, tenant, flags, print }) {

@@ -1,4 +1,5 @@
 /** The signed-in user's own account: Me and ChangePassword. */
+import { checkSecret } from "./abuse-limits.js";
 import { authenticate } from "./authenticate.js";
 import { AuthError } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
@@ -38,7 +39,18 @@ export async function changePassword(deps: AuthDeps, ctx: RequestContext, input:
     commonPasswords: deps.commonPasswords,
     context: [user.email, user.username],
   });
-  if (!(await deps.passwords.verify(current, passwordHash))) throw new AuthError("INVALID_CREDENTIALS");
+  // The current password draws on the same guessing budget as Login: a stolen access token must
+  // not become a way to guess the password behind it.
+  const attempt = {
+    account: { kind: "user", userId: user.id },
+    address: ctx.ip,
+    kind: "password",
+    tenant: user.tenant,
+    completesSignIn: false,
+  } as const;
+  if (!(await checkSecret(deps, ctx, attempt, () => deps.passwords.verify(current, passwordHash)))) {
+    throw new AuthError("INVALID_CREDENTIALS");
+  }
 
   const newHash = await deps.passwords.hash(input.newPassword);
   const now = new Date(deps.clock.now());

@@ -1,11 +1,10 @@
 /** Email verification: the mail Register sends, VerifyEmail, and ResendVerification. */
+import { accountOf, limitMail } from "./abuse-limits.js";
 import { AuthError } from "./errors.js";
 import type { OldApi, RequestContext, User } from "./model.js";
 import { consumeOneTimeToken, issueOneTimeToken, linkWithToken, presentedTokenHash } from "./one-time-tokens.js";
 import type { AuthDeps } from "./ports.js";
 import { loginKey, resolveTenant, validateEmail } from "./validation.js";
-
-const HOUR = 3_600_000;
 
 /**
  * Issues a verification token and mails its link: to the confirmation route of the old API the
@@ -17,9 +16,21 @@ export async function sendVerificationMail(deps: AuthDeps, user: Pick<User, "id"
   await deps.mailer.sendVerification(user.email, linkWithToken(base, token), expiresAt);
 }
 
-/** Queues the verification mail: a slow or failing mail server never fails or delays the caller. */
-export function deferVerificationMail(deps: AuthDeps, ctx: RequestContext, user: Pick<User, "id" | "tenant" | "email">): void {
-  deps.background.defer(ctx, "verification mail", () => sendVerificationMail(deps, user, ctx.api));
+/**
+ * Queues the verification mail: a slow or failing mail server never fails or delays the caller.
+ * `countsForMailbox`: the mail was not asked for through the mail budget (Register's), so it is
+ * counted in the mailbox's anonymous budget as it goes.
+ */
+export function deferVerificationMail(
+  deps: AuthDeps,
+  ctx: RequestContext,
+  user: Pick<User, "id" | "tenant" | "email">,
+  options: { readonly countsForMailbox?: boolean } = {},
+): void {
+  deps.background.defer(ctx, "verification mail", async () => {
+    if (options.countsForMailbox) await deps.mailThrottle.sent(loginKey(user.email));
+    await sendVerificationMail(deps, user, ctx.api);
+  });
 }
 
 export async function verifyEmail(deps: AuthDeps, ctx: RequestContext, input: { readonly token: string }): Promise<User> {
@@ -31,29 +42,23 @@ export async function verifyEmail(deps: AuthDeps, ctx: RequestContext, input: { 
   return user;
 }
 
-/**
- * Throttles mails per address: the key is the address asked for, known or not, so the limit
- * itself reveals nothing about which accounts exist.
- */
-export async function limitMailsTo(deps: AuthDeps, tenant: string, email: string): Promise<void> {
-  const allowed = await deps.rateLimiter.hit(`mail:${tenant}:${loginKey(email)}`, deps.policy.mailsPerAddressPerHour, HOUR);
-  if (!allowed) throw new AuthError("RATE_LIMITED", { message: "Too many mails were asked for this address; retry in an hour." });
-}
-
 /** Sends a new verification mail when an active, unverified account has this address; the same answer otherwise. */
 export async function resendVerification(deps: AuthDeps, ctx: RequestContext, input: { readonly email: string }): Promise<void> {
   const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
   const email = validateEmail(input.email);
-  await limitMailsTo(deps, tenant, email);
+  const key = loginKey(email);
   const credentials = await deps.users.findAccountByLogin(tenant, email);
   const user = credentials?.user;
+  // After the lookup, so that the owner's own addresses draw on her budget; an unknown address
+  // costs the same Redis operations (abuse-limits.ts).
+  await limitMail(deps, ctx, { mailbox: key, account: accountOf(tenant, key, user?.id) });
   await deps.events.record({
     type: "verification_requested",
     tenant,
     ...(user ? { userId: user.id } : {}),
     ip: ctx.ip,
     userAgent: ctx.userAgent,
-    detail: { email: loginKey(email) },
+    detail: { email: key },
   });
   // The token and the mail happen after the answer, so both cases cost the caller the same.
   if (user?.isActive && !user.emailVerified) deferVerificationMail(deps, ctx, user);

@@ -71,6 +71,7 @@ export const reasonCatalog = {
   ROLE_NOT_FOUND: ["not_found", "The tenant has no role with this name."],
   SESSION_NOT_FOUND: ["not_found", "You have no live session with this id."],
   RATE_LIMITED: ["rate_limited", "Too many requests; retry later."],
+  ACCOUNT_LOCKED: ["rate_limited", "Too many failed sign-ins for this account from your address; retry later."],
   UNAVAILABLE: ["unavailable", "The service is temporarily unavailable; retry later."],
   INTERNAL: ["internal", "Internal error."],
 } as const satisfies Record<string, readonly [ErrorCategory, string]>;
@@ -86,12 +87,15 @@ export interface AuthErrorOptions {
   metadata?: Record<string, string>;
   /** The internal cause; logged, never sent. */
   cause?: unknown;
+  /** How long the caller should wait before retrying (a limit's real remaining time); sent as RetryInfo and Retry-After. */
+  retryAfterMs?: number;
 }
 
 export class AuthError extends Error {
   readonly reason: AuthErrorReason;
   readonly category: ErrorCategory;
   readonly metadata: Readonly<Record<string, string>>;
+  readonly retryAfterMs: number | undefined;
 
   constructor(reason: AuthErrorReason, options: AuthErrorOptions = {}) {
     const [category, message] = reasonCatalog[reason];
@@ -100,6 +104,7 @@ export class AuthError extends Error {
     this.reason = reason;
     this.category = options.category ?? category;
     this.metadata = options.metadata ?? {};
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

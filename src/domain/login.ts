@@ -1,4 +1,5 @@
 /** Login: checks a password and starts a session, or asks for the second factor first. */
+import { accountOf, checkSecret } from "./abuse-limits.js";
 import { AuthError } from "./errors.js";
 import { issueChallenge, secondStepFor } from "./mfa/verify.js";
 import {
@@ -58,7 +59,7 @@ export async function signIn(
 ): Promise<LoginOutcome> {
   const identifier = required("identifier", input.identifier.trim());
   const password = checkPasswordInput("password", input.password);
-  const { tenant, credentials, anyTenant } = await accountToCheck(deps, ctx, input, identifier);
+  const { tenant, key, credentials, anyTenant } = await accountToCheck(deps, ctx, input, identifier);
   const failed = (cause: string, userId?: string) =>
     deps.events.record({
       type: "login_failed",
@@ -69,15 +70,13 @@ export async function signIn(
       detail: anyTenant ? { cause, lookup: "any_tenant" } : { cause },
     });
 
+  const correct = await checkPassword(deps, ctx, { tenant, key, credentials, password });
   if (credentials === null) {
-    // Same answer and same cost for an unknown user: verify against a dummy hash of the same cost,
-    // so neither the error nor the response time tells whether the account exists.
-    await deps.passwords.verifyAgainstDummy(password);
     await failed("unknown_user");
     throw new AuthError("INVALID_CREDENTIALS");
   }
   const { user, passwordHash } = credentials;
-  if (!(await deps.passwords.verify(password, passwordHash))) {
+  if (!correct) {
     await failed("wrong_password", user.id);
     throw new AuthError("INVALID_CREDENTIALS");
   }
@@ -114,7 +113,37 @@ export async function signIn(
     throw error;
   }
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
+  // Signed in with no second step: the address is now one of the owner's (abuse-limits.ts).
+  deps.background.defer(ctx, "owner address", () => deps.loginThrottle.signedIn({ kind: "user", userId: user.id }, ctx.ip));
   return { kind: "signed_in", tokens };
+}
+
+/**
+ * Checks the password under the guessing limits (abuse-limits.ts): counted, and refused before any
+ * bcrypt when over a limit, on the user when there is one, on the identifier otherwise, with the
+ * same Redis operations either way. Whether the sign-in completes (no second factor due) is known
+ * only later: `signIn` reports it.
+ */
+function checkPassword(
+  deps: AuthDeps,
+  ctx: RequestContext,
+  login: { readonly tenant: string; readonly key: string; readonly credentials: AccountCredentials | null; readonly password: string },
+): Promise<boolean> {
+  const { tenant, key, credentials, password } = login;
+  const attempt = {
+    account: accountOf(tenant, key, credentials?.user.id),
+    address: ctx.ip,
+    kind: "password",
+    tenant,
+    completesSignIn: false,
+  } as const;
+  return checkSecret(deps, ctx, attempt, async () => {
+    if (credentials !== null) return deps.passwords.verify(password, credentials.passwordHash);
+    // Same answer and same cost for an unknown user: verify against a dummy hash of the same cost,
+    // so neither the error nor the response time tells whether the account exists.
+    await deps.passwords.verifyAgainstDummy(password);
+    return false;
+  });
 }
 
 /**
@@ -131,11 +160,11 @@ async function accountToCheck(deps: AuthDeps, ctx: RequestContext, input: LoginI
   const key = loginKey(identifier);
   if (!anyTenant) {
     if (ctx.tenantHeader !== undefined && (await deps.tenants.find(tenant)) === null) throw new AuthError("TENANT_NOT_FOUND");
-    return { tenant, anyTenant, credentials: await deps.users.findAccountByLogin(tenant, key) };
+    return { tenant, key, anyTenant, credentials: await deps.users.findAccountByLogin(tenant, key) };
   }
   const found = await deps.users.findAccountsByLoginInAnyTenant(key, deps.policy.platformTenant, LEGACY_MODE_LIMIT);
   const credentials: AccountCredentials | null = found.length === 1 ? (found[0] ?? null) : null;
-  return { tenant: credentials?.user.tenant ?? tenant, anyTenant, credentials };
+  return { tenant: credentials?.user.tenant ?? tenant, key, anyTenant, credentials };
 }
 
 /**

@@ -254,6 +254,9 @@ export interface SecurityEvent {
     | "session_revoked"
     | "user_disabled"
     | "user_enabled"
+    | "login_throttled"
+    | "account_locked"
+    | "login_unlocked"
     | AdminEventType
     | "mfa_enabled"
     | "mfa_disabled"

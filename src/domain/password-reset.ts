@@ -1,6 +1,7 @@
 /** Password reset: RequestPasswordReset, and ResetPassword by token (self-service) or by an admin. */
+
+import { accountOf, limitMail } from "./abuse-limits.js";
 import { ownTenantActor } from "./admin/authority.js";
-import { limitMailsTo } from "./email-verification.js";
 import { AuthError, invalidField } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
 import { consumeOneTimeToken, issueOneTimeToken, linkWithToken, presentedTokenHash, whyUnusable } from "./one-time-tokens.js";
@@ -12,15 +13,19 @@ import { checkNewPassword, loginKey, resolveTenant, validateEmail } from "./vali
 export async function requestPasswordReset(deps: AuthDeps, ctx: RequestContext, input: { readonly email: string }): Promise<void> {
   const tenant = resolveTenant(ctx.tenantHeader, deps.policy.defaultTenant);
   const email = validateEmail(input.email);
-  await limitMailsTo(deps, tenant, email);
+  const key = loginKey(email);
   const user = (await deps.users.findAccountByLogin(tenant, email))?.user;
+  // After the lookup, so that a request from an address the owner signed in from draws on her own
+  // budget, which no anonymous caller can exhaust; an unknown address costs the same Redis
+  // operations (abuse-limits.ts).
+  await limitMail(deps, ctx, { mailbox: key, account: accountOf(tenant, key, user?.id) });
   await deps.events.record({
     type: "password_reset_requested",
     tenant,
     ...(user ? { userId: user.id } : {}),
     ip: ctx.ip,
     userAgent: ctx.userAgent,
-    detail: { email: loginKey(email), accountExists: user !== undefined },
+    detail: { email: key, accountExists: user !== undefined },
   });
   // Token and mail after the answer: an unknown address costs the caller exactly what a known one does.
   if (user?.isActive) {

@@ -4,6 +4,7 @@
  * `AuthError("UNAVAILABLE")`.
  */
 
+import type { LoginThrottle, MailThrottle } from "./abuse-limits.js";
 import type { MfaTickets, SecondFactorStore, SecondFactorThrottle, SecretBox } from "./mfa/ports.js";
 import type {
   AccountCredentials,
@@ -224,11 +225,6 @@ export interface Mailer {
   sendInvitation(to: string, link: URL, expiresAt: Date): Promise<void>;
 }
 
-/** Counts hits on a key in a fixed window; true while the count is within the limit. */
-export interface RateLimiter {
-  hit(key: string, limit: number, windowMs: number): Promise<boolean>;
-}
-
 /** Work that runs after the answer is sent (mail): failures are logged; shutdown waits for it. */
 export interface Background {
   /**
@@ -259,8 +255,6 @@ export interface AuthPolicy {
   readonly verifyEmailUrlByApi: Readonly<Partial<Record<OldApi, string>>>;
   /** Where password reset links point; the token is added as `?token=`. */
   readonly resetPasswordUrl: string;
-  /** Verification and reset mails one address may ask for per hour. */
-  readonly mailsPerAddressPerHour: number;
   /** Lifetime of the set-password link of an invited user (a reset token). */
   readonly inviteTokenTtlMs: number;
   /** The tenant whose `platform-admin` role administers every tenant (PLATFORM_TENANT). */
@@ -286,7 +280,10 @@ export interface AuthDeps {
   readonly tokens: AccessTokens;
   readonly oneTimeTokens: OneTimeTokens;
   readonly mailer: Mailer;
-  readonly rateLimiter: RateLimiter;
+  /** The guessing budget every check of a secret draws on (abuse-limits.ts). */
+  readonly loginThrottle: LoginThrottle;
+  /** The budget of Register, RequestPasswordReset and ResendVerification (abuse-limits.ts). */
+  readonly mailThrottle: MailThrottle;
   readonly background: Background;
   readonly events: SecurityEvents;
   readonly secondFactors: SecondFactorStore;

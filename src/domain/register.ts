@@ -1,4 +1,5 @@
 /** Register: creates a user in the caller's tenant with the default role, and mails a verification link. */
+import { limitMail } from "./abuse-limits.js";
 import { deferVerificationMail } from "./email-verification.js";
 import { AuthError } from "./errors.js";
 import type { RequestContext, User } from "./model.js";
@@ -33,9 +34,15 @@ export async function register(deps: AuthDeps, ctx: RequestContext, input: Regis
     context: [email, username],
   });
 
+  // Before hashing: the client's mail budget (Register mails whoever it names; it also bounds the
+  // bcrypt an anonymous caller can spend, and probing for taken addresses).
+  await limitMail(deps, ctx, {});
+
   const passwordHash = await deps.passwords.hash(input.password);
   const user = await deps.users.create({ tenant, email, username, fullName, passwordHash, roles: [DEFAULT_ROLE] });
-  deferVerificationMail(deps, ctx, user);
+  // A new account's verification mail always goes; it spends one of the mailbox's anonymous mails
+  // (counted with the mail, after the answer: the account exists by now).
+  deferVerificationMail(deps, ctx, user, { countsForMailbox: true });
   await deps.events.record({ type: "user_registered", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   return user;
 }

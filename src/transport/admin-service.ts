@@ -127,6 +127,11 @@ function userHandlers(flows: AdminFlows) {
     async endUserSessions(req, ctx) {
       return { sessionsEnded: await flows.endUserSessions(ctx, { tenant: req.tenant, userId: req.userId }) };
     },
+    async unlockUser(req, ctx) {
+      return {
+        countersCleared: await flows.unlockUser(ctx, { tenant: req.tenant, userId: req.userId, clientAddress: req.clientAddress }),
+      };
+    },
     async resetUserMfa(req, ctx) {
       return { factorsRemoved: await flows.resetUserMfa(ctx, { tenant: req.tenant, userId: req.userId }) };
     },

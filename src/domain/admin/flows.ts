@@ -6,7 +6,7 @@ import { listAuditEvents } from "./audit.js";
 import type { AdminDeps } from "./ports.js";
 import { createRole, deleteRole, listRoles, updateRole } from "./roles.js";
 import { createTenant, disableTenant, enableTenant, getTenant, listTenants, updateTenant } from "./tenants.js";
-import { deleteUser, disableUser, enableUser, endUserSessions, resetUserMfa, setUserRoles } from "./user-access.js";
+import { deleteUser, disableUser, enableUser, endUserSessions, resetUserMfa, setUserRoles, unlockUser } from "./user-access.js";
 import { createUser, getUser, listUsers, updateUser } from "./users.js";
 
 /** A flow without its first argument, the ports. */
@@ -28,6 +28,7 @@ const flows = {
   deleteUser,
   setUserRoles,
   endUserSessions,
+  unlockUser,
   resetUserMfa,
   createRole,
   listRoles,

@@ -1,9 +1,12 @@
 /**
  * What an administrator does to a user's access: disable and enable, delete, set roles, end
- * sessions, reset second factors. Each changes PostgreSQL first, then Redis, and writes an audit
+ * sessions, reset second factors, lift sign-in locks. Each changes PostgreSQL first (the locks live
+ * in Redis only), then Redis, and writes an audit
  * event naming the administrator.
  */
-import { AuthError } from "../errors.js";
+import { isIP } from "node:net";
+import { liftLoginLimits } from "../abuse-limits.js";
+import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext, User } from "../model.js";
 import { disableUser as disableAccount, enableUser as enableAccount, endUserAccess, type Actor as StatusActor } from "../user-status.js";
 import { endSessionsOf } from "./access.js";
@@ -102,6 +105,27 @@ export async function endUserSessions(
   const sessionsEnded = await endSessionsOf(deps, user.id);
   await recordUserEvent(deps, actor, user, "user_sessions_ended", { sessionsEnded });
   return sessionsEnded;
+}
+
+/**
+ * Lifts the sign-in locks and throttles on a user of the tenant (domain/abuse-limits.ts), at one
+ * client address or at all of them; audited as `login_unlocked` naming the administrator.
+ * Returns how many locks and counters were cleared.
+ */
+export async function unlockUser(
+  deps: AdminDeps,
+  ctx: RequestContext,
+  input: { readonly tenant: string; readonly userId: string; readonly clientAddress: string },
+): Promise<number> {
+  const { actor, user } = await administeredUser(deps, ctx, input);
+  const address = input.clientAddress.trim();
+  if (address !== "" && isIP(address) === 0) throw invalidField("client_address", "not an IPv4 or IPv6 address");
+  return liftLoginLimits(deps, {
+    account: { kind: "user", userId: user.id },
+    tenant: user.tenant,
+    ...(address === "" ? {} : { address }),
+    actor: { kind: "admin", id: actor.user.id, ip: actor.ctx.ip, userAgent: actor.ctx.userAgent },
+  });
 }
 
 export async function resetUserMfa(

@@ -9,6 +9,7 @@
  * successful validation has been issued for the first OTP"). So a code read over a shoulder, or
  * replayed from a log, is refused for the rest of its window, and so is any older code.
  */
+import { checkSecret } from "../abuse-limits.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { AuthMethod, RequestContext, User } from "../model.js";
 import type { AuthDeps, MfaTicketRecord, TotpFactor } from "../ports.js";
@@ -93,22 +94,20 @@ export async function checkProof(
   proof: Proof,
   during: "sign_in" | "disable" | "regenerate",
 ): Promise<void> {
-  let outcome: "accepted" | "wrong" | "replayed";
-  switch (proof.kind) {
-    case "totp":
-      outcome = await acceptTotp(deps, factor, proof.code);
-      break;
-    case "recovery_code":
-      outcome = (await deps.secondFactors.useRecoveryCode(user.id, hashRecoveryCode(user.id, proof.code), new Date(deps.clock.now())))
-        ? "accepted"
-        : "wrong";
-      break;
-    case "password": {
-      const credentials = await deps.users.findCredentialsById(user.id);
-      outcome = credentials !== null && (await deps.passwords.verify(proof.password, credentials.passwordHash)) ? "accepted" : "wrong";
-      break;
-    }
-  }
+  // Every proof draws on the sign-in guessing budget too (abuse-limits.ts: the same pair lock and
+  // per-account throttle as the password), refused before it is checked when over a limit.
+  let outcome = "wrong" as "accepted" | "wrong" | "replayed";
+  const attempt = {
+    account: { kind: "user", userId: user.id },
+    address: ctx.ip,
+    kind: proof.kind === "password" ? "password" : "second_factor",
+    tenant: user.tenant,
+    completesSignIn: during === "sign_in",
+  } as const;
+  await checkSecret(deps, ctx, attempt, async () => {
+    outcome = await proofOutcome(deps, user, factor, proof);
+    return outcome === "accepted";
+  });
   if (outcome !== "accepted") {
     await recordFailure(deps, ctx, user, { method: proof.kind, during, ...(outcome === "replayed" ? { replayed: true } : {}) });
     if (proof.kind === "password") throw new AuthError("INVALID_CREDENTIALS");
@@ -120,6 +119,22 @@ export async function checkProof(
   if (proof.kind === "recovery_code") {
     const left = (await deps.secondFactors.find(user.id))?.recoveryCodesLeft ?? 0;
     await deps.events.record({ ...eventBase(ctx, user), type: "mfa_recovery_code_used", detail: { during, recoveryCodesLeft: left } });
+  }
+}
+
+/** Checks a proof against the user's factor (or password): accepted, wrong, or a TOTP code used before. */
+async function proofOutcome(deps: AuthDeps, user: User, factor: TotpFactor, proof: Proof): Promise<"accepted" | "wrong" | "replayed"> {
+  switch (proof.kind) {
+    case "totp":
+      return acceptTotp(deps, factor, proof.code);
+    case "recovery_code":
+      return (await deps.secondFactors.useRecoveryCode(user.id, hashRecoveryCode(user.id, proof.code), new Date(deps.clock.now())))
+        ? "accepted"
+        : "wrong";
+    case "password": {
+      const credentials = await deps.users.findCredentialsById(user.id);
+      return credentials !== null && (await deps.passwords.verify(proof.password, credentials.passwordHash)) ? "accepted" : "wrong";
+    }
   }
 }
 

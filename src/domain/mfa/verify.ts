@@ -103,6 +103,6 @@ export async function keepTicketAfter(deps: AuthDeps, error: unknown, hash: stri
     !(error instanceof AuthError) ||
     error.category === "unavailable" ||
     error.category === "internal" ||
-    ["MFA_UNAVAILABLE", "RATE_LIMITED", "TENANT_MISMATCH"].includes(error.reason);
+    ["MFA_UNAVAILABLE", "RATE_LIMITED", "ACCOUNT_LOCKED", "TENANT_MISMATCH"].includes(error.reason);
   if (keep) await deps.mfaTickets.putBack(record, hash, deps.clock.now()).catch(() => {});
 }

@@ -86,6 +86,12 @@ function firstValue(metadata: grpc.Metadata, key: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+/** Every value of a metadata entry joined with commas, as HTTP joins a repeated list header (RFC 9110 §5.3). */
+function joinedValues(metadata: grpc.Metadata, key: string): string | undefined {
+  const texts = metadata.get(key).filter((v): v is string => typeof v === "string");
+  return texts.length === 0 ? undefined : texts.join(", ");
+}
+
 /** The IP of a grpc-js peer string such as `127.0.0.1:5000` or `[::1]:5000`. */
 export function ipOfPeer(peer: string): string | undefined {
   const match = /^(?:ipv[46]:)?\[?([^\]]+?)\]?:\d+$/.exec(peer);
@@ -218,6 +224,7 @@ function unaryHandler(rpc: Rpc, options: GrpcServerOptions): grpc.handleUnaryCal
       name: method.name,
       method,
       header: (name) => firstValue(grpcCall.metadata, name),
+      headerList: (name) => joinedValues(grpcCall.metadata, name),
       peer: ipOfPeer(grpcCall.getPeer()),
       afterAnswer: (start) => afterGrpcAnswer(grpcCall, start),
     });

@@ -8,18 +8,19 @@
  * - a 401 says how to authenticate (RFC 6750 §3), and says `error="invalid_token"` only when the
  *   token presented is the problem, never for a wrong password (the seed APIs, whose servers
  *   always said a bare `Bearer`, keep saying that);
+ * - an error that says how long to wait (a limit) carries `Retry-After` in seconds (RFC 9110
+ *   §10.2.3), rounded up, on every family;
  * - nothing is cached (`Cache-Control: no-store`, from `sendJson`).
  * Connect's early failures (a body it could not read) are encoded by connect-node for whichever
  * protocol the client speaks; its adapter takes their headers from `errorHeaders`.
  */
 import type { ServerResponse } from "node:http";
 import { create, createRegistry, toJson } from "@bufbuild/protobuf";
-import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import type { AuthError, AuthErrorReason } from "../../domain/errors.js";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { codeOf, errorInfoOf } from "../errors.js";
+import { codeOf, packedDetailsOf } from "../errors.js";
 import { sendHtml, sendJson } from "./io.js";
 
 /** The HTTP status of each code (the Connect protocol's mapping, which gRPC-HTTP gateways share). */
@@ -58,6 +59,7 @@ export function errorHeaders(error: AuthError, status: number, plainChallenge = 
   const headers: Record<string, string> = {};
   // The rest of the body was not read: the connection cannot carry another request.
   if (error.reason === "REQUEST_TOO_LARGE") headers.connection = "close";
+  if (error.retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
   if (status === 401) {
     headers["www-authenticate"] = !plainChallenge && tokenProblems.has(error.reason) ? 'Bearer error="invalid_token"' : "Bearer";
   }
@@ -95,11 +97,11 @@ export function writeHttpError(res: ServerResponse, error: AuthError, format: Er
   else sendJson(res, status, format.body(error, status), headers);
 }
 
-const registry = createRegistry(ErrorInfoSchema);
+const registry = createRegistry(ErrorInfoSchema, RetryInfoSchema);
 
-/** A google.rpc.Status in proto3 JSON (`{code, message, details}`), with the ErrorInfo of `error` when there is one. */
+/** A google.rpc.Status in proto3 JSON (`{code, message, details}`), with the ErrorInfo (and RetryInfo) of `error` when there is one. */
 export function statusJson(code: Code, message: string, error?: AuthError): unknown {
-  const details = error === undefined ? [] : [anyPack(ErrorInfoSchema, errorInfoOf(error))];
+  const details = error === undefined ? [] : packedDetailsOf(error);
   return toJson(StatusSchema, create(StatusSchema, { code, message, details }), { registry });
 }
 
@@ -113,13 +115,25 @@ export const statusOpenApiSchema = {
     details: {
       type: "array",
       items: {
-        type: "object",
-        properties: {
-          "@type": { type: "string", const: "type.googleapis.com/google.rpc.ErrorInfo" },
-          reason: { type: "string", description: "One of the closed list of reasons in the README." },
-          domain: { type: "string", const: "auth.v1" },
-          metadata: { type: "object", additionalProperties: { type: "string" } },
-        },
+        oneOf: [
+          {
+            type: "object",
+            properties: {
+              "@type": { type: "string", const: "type.googleapis.com/google.rpc.ErrorInfo" },
+              reason: { type: "string", description: "One of the closed list of reasons in the README." },
+              domain: { type: "string", const: "auth.v1" },
+              metadata: { type: "object", additionalProperties: { type: "string" } },
+            },
+          },
+          {
+            type: "object",
+            description: "How long to wait before retrying (a limit); also the Retry-After header.",
+            properties: {
+              "@type": { type: "string", const: "type.googleapis.com/google.rpc.RetryInfo" },
+              retryDelay: { type: "string", description: 'A duration such as "2.500s".' },
+            },
+          },
+        ],
       },
     },
   },

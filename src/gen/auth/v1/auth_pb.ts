@@ -1597,7 +1597,10 @@ export const InactiveReasonSchema: GenEnum<InactiveReason> = /*@__PURE__*/
  * of the closed list in the README (INVALID_CREDENTIALS, TOKEN_EXPIRED, TOKEN_REUSED …), so a
  * client can tell them apart without parsing messages. gRPC callers find it in the
  * `grpc-status-details-bin` trailer (a `google.rpc.Status`); Connect callers in the error's
- * `details`.
+ * `details`. An error of an abuse limit (RESOURCE_EXHAUSTED: RATE_LIMITED, ACCOUNT_LOCKED) also
+ * carries a `google.rpc.RetryInfo` detail whose `retry_delay` is the real wait (HTTP answers say
+ * it in `Retry-After` too); `ErrorInfo.metadata.limit` names the limit. The client address these
+ * limits count is the peer, or what a trusted proxy forwarded (`x-forwarded-for`).
  *
  * @generated from service auth.v1.AuthService
  */
@@ -1608,7 +1611,8 @@ export const AuthService: GenService<{
    * and ResendVerification sends another).
    * Errors: INVALID_ARGUMENT (INVALID_EMAIL, INVALID_USERNAME, WEAK_PASSWORD,
    * PASSWORD_TOO_LONG, INVALID_REQUEST), ALREADY_EXISTS (EMAIL_TAKEN, USERNAME_TAKEN),
-   * NOT_FOUND (TENANT_NOT_FOUND).
+   * NOT_FOUND (TENANT_NOT_FOUND), RESOURCE_EXHAUSTED (RATE_LIMITED: too many mails asked for
+   * from the caller's address, or for this address; with RetryInfo).
    *
    * @generated from rpc auth.v1.AuthService.Register
    */
@@ -1636,7 +1640,8 @@ export const AuthService: GenService<{
   /**
    * Sends a new verification mail if an unverified account has this address; answers the same
    * whether or not it does.
-   * Errors: RESOURCE_EXHAUSTED (RATE_LIMITED: too many mails asked for this address).
+   * Errors: RESOURCE_EXHAUSTED (RATE_LIMITED: too many mails asked for this address, or from the
+   * caller's address; with RetryInfo).
    *
    * @generated from rpc auth.v1.AuthService.ResendVerification
    */
@@ -1655,7 +1660,10 @@ export const AuthService: GenService<{
    * reset, or a sign-out everywhere, finished while this login was checking the password: no
    * session is started, sign in again), PERMISSION_DENIED (ACCOUNT_DISABLED, EMAIL_NOT_VERIFIED,
    * NO_ROLES, TENANT_DISABLED, only once the password was right), NOT_FOUND (TENANT_NOT_FOUND:
-   * `x-tenant` names no tenant; told at once, tenant ids being no secret).
+   * `x-tenant` names no tenant; told at once, tenant ids being no secret), RESOURCE_EXHAUSTED with
+   * RetryInfo (ACCOUNT_LOCKED: too many failed sign-ins for this account from the caller's address,
+   * the password was not checked; RATE_LIMITED: too many failures on this account from every
+   * address, or from the caller's address on every account), the same for an unknown user.
    *
    * @generated from rpc auth.v1.AuthService.Login
    */
@@ -1800,7 +1808,8 @@ export const AuthService: GenService<{
    * of the caller; the calling session goes on. Once it returns, no request that read the old
    * password can start or extend a session. Bearer.
    * Errors: UNAUTHENTICATED (as Logout, and INVALID_CREDENTIALS for a wrong current password),
-   * INVALID_ARGUMENT (WEAK_PASSWORD, PASSWORD_TOO_LONG).
+   * INVALID_ARGUMENT (WEAK_PASSWORD, PASSWORD_TOO_LONG), RESOURCE_EXHAUSTED (as Login: the
+   * current password draws on the same guessing budget).
    *
    * @generated from rpc auth.v1.AuthService.ChangePassword
    */
@@ -1811,8 +1820,11 @@ export const AuthService: GenService<{
   },
   /**
    * Mails a one-time password reset token (valid for RESET_TOKEN_TTL, default 15 min) if the
-   * account exists; the same answer, after the same work, whether or not it does.
-   * Errors: RESOURCE_EXHAUSTED (RATE_LIMITED: too many mails asked for this address).
+   * account exists; the same answer, after the same work, whether or not it does. A request from
+   * an address the owner signed in from recently draws on her own budget, which anonymous
+   * requests cannot exhaust.
+   * Errors: RESOURCE_EXHAUSTED (RATE_LIMITED: too many mails asked for this address, or from the
+   * caller's address; with RetryInfo).
    *
    * @generated from rpc auth.v1.AuthService.RequestPasswordReset
    */
@@ -1867,7 +1879,7 @@ export const AuthService: GenService<{
    * Checks an access token completely: signature, algorithm, issuer, audience, expiry, type,
    * and that its session is still alive. An unusable token is an answer (`active` false and a
    * reason), not an error: this call fails only when the service itself cannot answer
-   * (UNAVAILABLE).
+   * (UNAVAILABLE). No abuse limit applies to it.
    *
    * @generated from rpc auth.v1.AuthService.ValidateToken
    */

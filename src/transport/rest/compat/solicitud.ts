@@ -62,6 +62,7 @@ const byReason: Partial<Record<AuthErrorReason, { readonly mensaje?: string; rea
   TENANT_MISMATCH: { detalle: "El token pertenece a otra organización." },
   TENANT_NOT_FOUND: { mensaje: "Organización no encontrada", detalle: "La organización indicada en X-Tenant no existe." },
   RATE_LIMITED: { detalle: "Espere antes de reintentar." },
+  ACCOUNT_LOCKED: { detalle: "Demasiados intentos fallidos desde su dirección; espere antes de reintentar." },
   MFA_REQUIRED: {
     mensaje: "Se requiere verificación en dos pasos",
     detalle: "Envíe el código de su aplicación de autenticación a /auth/mfa/verify junto con datos.mfaTicket.",
