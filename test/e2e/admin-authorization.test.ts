@@ -116,6 +116,7 @@ describe("the AdminService's authorization matrix", () => {
     DeleteUser: { request: async (tenant) => ({ tenant, userId: await freshUser(tenant) }) },
     SetUserRoles: { request: async (tenant) => ({ tenant, userId: await freshUser(tenant), roles: ["user", "admin"] }) },
     EndUserSessions: { request: async (tenant) => ({ tenant, userId: await freshUser(tenant) }) },
+    UnlockUser: { request: async (tenant) => ({ tenant, userId: await freshUser(tenant), clientAddress: "192.0.2.1" }) },
     // A fresh user has no second factor to remove (a reset that removes one: test/e2e/mfa.test.ts).
     ResetUserMfa: {
       allowed: "FAILED_PRECONDITION MFA_NOT_ENROLLED",

@@ -147,8 +147,24 @@ describe("the CLI against a running embedded service", () => {
     expect(listed.stdout).toMatch(/bob@example\.com active roles: user,qf/);
     expect(listed.stdout).toContain("1 user(s) in acme");
 
+    // Five wrong passwords lock bob at this address, in the embedded service's own limits too;
+    // `unlock` through the service lifts it.
+    const guess = () =>
+      fetch(`${baseUrl}/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-tenant": "acme" },
+        body: JSON.stringify({ identifier: "bob@example.com", password: "not-bobs-password" }),
+      });
+    for (let i = 0; i < 5; i++) expect((await guess()).status).toBe(401);
+    const locked = await guess();
+    expect([locked.status, locked.headers.get("retry-after")]).toEqual([429, "60"]);
+    expect((await asRoot(["unlock", "bob@example.com", "--tenant", "acme"])).stdout).toMatch(
+      /^unlocked bob@example\.com at every address: cleared \d+ counter\(s\)$/m,
+    );
+    expect(await signIn("acme", "bob@example.com", bobPassword)).toBeTruthy();
+
     expect((await asRoot(["disable", "bob@example.com", "--tenant", "acme"])).stdout).toContain(
-      "disabled roles: user,qf; 1 session(s) ended",
+      "disabled roles: user,qf; 2 session(s) ended",
     );
     const check = (await (
       await fetch(`${baseUrl}/v1/auth/validate-token`, {

@@ -53,6 +53,24 @@ describe("with Redis stopped", () => {
 
     await redis.stop();
     expectUnavailable(await client.call("Login", { identifier: email, password }));
+    // The guessing and mail limits live in Redis: without it, nothing that checks a password or
+    // sends mail runs unlimited. A wrong password is not even checked, an unknown user likewise.
+    expectUnavailable(await client.call("Login", { identifier: email, password: newPassword() }));
+    expectUnavailable(await client.call("Login", { identifier: `nobody.${email}`, password: newPassword() }));
+    expectUnavailable(await client.call("RequestPasswordReset", { email }));
+    expectUnavailable(await client.call("Register", { email: `other.${email}`, password: newPassword() }));
+    const token = await fetch(`${app.baseUrl}/v1/auth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "password", username: email, password: newPassword() }).toString(),
+    });
+    expect([token.status, ((await token.json()) as { reason: string }).reason]).toEqual([503, "UNAVAILABLE"]);
+    const solicitud = await fetch(`${app.baseUrl}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: email, password: newPassword() }),
+    });
+    expect(solicitud.status).toBe(503);
     expectUnavailable(await client.call("Refresh", { refreshToken: before.response.refreshToken }));
     expectUnavailable(await client.call("ValidateToken", { token: before.response.accessToken }));
     expectUnavailable(await client.call("Me", {}, { authorization: `Bearer ${before.response.accessToken}` }));

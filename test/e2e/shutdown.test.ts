@@ -59,6 +59,11 @@ describe("SIGTERM with calls in flight", () => {
         // shutdown timeout even on a loaded machine (at cost 10 they did not, under load).
         BCRYPT_COST: "8",
         SHUTDOWN_TIMEOUT: "15s",
+        // 100 concurrent logins of one account from one address: more than the abuse limits let be
+        // checked at once (README, Abuse limits: every attempt counts until it succeeds).
+        LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: "1000",
+        LOGIN_MAX_FAILURES_PER_ACCOUNT: "1000",
+        LOGIN_MAX_FAILURES_PER_ADDRESS: "1000",
         // Two workers: the cluster's primary must pass the signal on and exit 0 once both did.
         WORKERS: "2",
         DATA_DIR: dataDir,

@@ -28,6 +28,7 @@ export const adminRestRoutes: Record<string, [verb: string, path: string]> = {
   DeleteUser: ["DELETE", "/v1/admin/tenants/{tenant}/users/{userId}"],
   SetUserRoles: ["PUT", "/v1/admin/tenants/{tenant}/users/{userId}/roles"],
   EndUserSessions: ["POST", "/v1/admin/tenants/{tenant}/users/{userId}/end-sessions"],
+  UnlockUser: ["POST", "/v1/admin/tenants/{tenant}/users/{userId}/unlock"],
   ResetUserMfa: ["POST", "/v1/admin/tenants/{tenant}/users/{userId}/reset-mfa"],
   CreateRole: ["POST", "/v1/admin/tenants/{tenant}/roles"],
   ListRoles: ["GET", "/v1/admin/tenants/{tenant}/roles"],

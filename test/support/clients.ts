@@ -11,7 +11,7 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { AuthService } from "../../src/gen/auth/v1/auth_pb.js";
-import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { recordCode, recordRecoveryCode, recordSecret } from "./secrets.js";
 
@@ -23,6 +23,10 @@ export type CallResult =
       readonly reason: string | undefined;
       readonly message: string;
       readonly httpStatus?: number;
+      /** The google.rpc.RetryInfo detail's delay, in ms, when the error carried one. */
+      readonly retryDelayMs?: number;
+      /** The HTTP `Retry-After` header, when the answer had one. */
+      readonly retryAfter?: string;
     };
 
 /** The response of a call that must succeed; throws with the code and reason otherwise. */
@@ -130,7 +134,13 @@ export function createGrpcClient(address: string, options: GrpcClientOptions = {
               resolve({ ok: true, response });
               return;
             }
-            resolve({ ok: false, code: grpc.status[error.code], reason: reasonFromGrpc(error.metadata), message: error.details });
+            resolve({
+              ok: false,
+              code: grpc.status[error.code],
+              reason: reasonFromGrpc(error.metadata),
+              message: error.details,
+              ...retryDelayOf(retryFromGrpc(error.metadata)),
+            });
           },
         );
       });
@@ -150,6 +160,39 @@ export function reasonFromGrpc(metadata: grpc.Metadata | undefined): string | un
   }
   return undefined;
 }
+
+/** The RetryInfo delay (ms) in a `grpc-status-details-bin` trailer. */
+export function retryFromGrpc(metadata: grpc.Metadata | undefined): number | undefined {
+  const bin = metadata?.get("grpc-status-details-bin")[0];
+  if (!(bin instanceof Buffer)) return undefined;
+  for (const detail of fromBinary(StatusSchema, bin).details) {
+    const info = anyUnpack(detail, RetryInfoSchema);
+    if (info?.retryDelay !== undefined) return Number(info.retryDelay.seconds) * 1000 + info.retryDelay.nanos / 1e6;
+  }
+  return undefined;
+}
+
+/** The RetryInfo delay (ms) in a Connect JSON error body. */
+export function retryFromConnectJson(body: any): number | undefined {
+  for (const detail of body?.details ?? []) {
+    if (detail.type !== "google.rpc.RetryInfo") continue;
+    const delay = fromBinary(RetryInfoSchema, Buffer.from(detail.value, "base64")).retryDelay;
+    if (delay !== undefined) return Number(delay.seconds) * 1000 + delay.nanos / 1e6;
+  }
+  return undefined;
+}
+
+/** The RetryInfo delay (ms) in a google.rpc.Status JSON body (`"retryDelay": "2.500s"`). */
+export function retryFromStatusJson(body: any): number | undefined {
+  const detail = (body?.details ?? []).find((d: any) => d["@type"] === "type.googleapis.com/google.rpc.RetryInfo");
+  return detail === undefined ? undefined : Number.parseFloat(String(detail.retryDelay)) * 1000;
+}
+
+const retryDelayOf = (ms: number | undefined) => (ms === undefined ? {} : { retryDelayMs: ms });
+const retryAfterOf = (response: Response) => {
+  const header = response.headers.get("retry-after");
+  return header === null ? {} : { retryAfter: header };
+};
 
 /** The ErrorInfo reason in a Connect JSON error body. */
 export function reasonFromConnectJson(body: any): string | undefined {
@@ -184,6 +227,8 @@ export function createConnectClient(baseUrl: string): TestClient {
         reason: reasonFromConnectJson(body),
         message: body.message,
         httpStatus: response.status,
+        ...retryDelayOf(retryFromConnectJson(body)),
+        ...retryAfterOf(response),
       };
     },
     close: () => {},
@@ -259,6 +304,8 @@ export function createRestClient(baseUrl: string): TestClient {
         reason: reasonFromStatusJson(body),
         message: body.message,
         httpStatus: response.status,
+        ...retryDelayOf(retryFromStatusJson(body)),
+        ...retryAfterOf(response),
       };
     },
     close: () => {},

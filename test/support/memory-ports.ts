@@ -1,12 +1,13 @@
 /**
  * The ports of the domain in memory, for unit tests of the flows that run in milliseconds: users,
- * one-time tokens, mail, rate limits, background work, audit events, access tokens and a clock are
- * plain fakes; sessions are the real session store over the embedded Redis stand-in (the same Lua
- * the contract test in test/integration/session-store.test.ts runs against a real Redis). The
+ * one-time tokens, mail, background work, audit events, access tokens and a clock are plain fakes;
+ * sessions and the abuse limits are the real Redis adapters over the embedded Redis stand-in (the
+ * same Lua the contract test in test/integration/session-store.test.ts runs against a real Redis). The
  * real-store suites stay as they are; these add a depth that needs no server.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import RedisMock from "ioredis-mock";
+import type { AbuseLimitsConfig } from "../../src/config.js";
 import { AuthError } from "../../src/domain/errors.js";
 import type { AccessClaims, AccountCredentials, SecurityEvent, User, UserCredentials } from "../../src/domain/model.js";
 import type {
@@ -19,7 +20,6 @@ import type {
   OneTimePurpose,
   OneTimeTokenRecord,
   OneTimeTokens,
-  RateLimiter,
   SecondFactorStore,
   TenantStore,
   TokenEffect,
@@ -28,8 +28,8 @@ import type {
 } from "../../src/domain/ports.js";
 import { DEFAULT_TENANT_SETTINGS, type Tenant } from "../../src/domain/tenants.js";
 import { createSecretBox } from "../../src/infra/crypto/secret-box.js";
+import { createAbuseLimits } from "../../src/infra/redis/abuse-limits.js";
 import { createMfaTickets } from "../../src/infra/redis/mfa-tickets.js";
-import { createSecondFactorThrottle } from "../../src/infra/redis/rate-limit.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 
 export const testPolicy: AuthPolicy = {
@@ -46,13 +46,29 @@ export const testPolicy: AuthPolicy = {
   verifyEmailUrl: "https://app.test/verify",
   verifyEmailUrlByApi: { ucontact: "https://app.test/api/auth/confirmed_email/{token}" },
   resetPasswordUrl: "https://app.test/reset",
-  mailsPerAddressPerHour: 5,
   inviteTokenTtlMs: 7 * 86_400_000,
   platformTenant: "system",
   mfaIssuer: "Authward Test",
   mfaValidWindow: 1,
   mfaTicketTtlMs: 5 * 60_000,
   mfaEnrollmentTtlMs: 15 * 60_000,
+};
+
+/** The abuse limits' defaults (src/config.ts). */
+export const testLimits: AbuseLimitsConfig = {
+  login: {
+    maxFailuresPerAccountAddress: 5,
+    failureWindowMs: 3_600_000,
+    lockDurationMs: 60_000,
+    lockMaxDurationMs: 3_600_000,
+    maxFailuresPerAccount: 20,
+    accountWindowMs: 900_000,
+    maxFailuresPerAddress: 100,
+    addressWindowMs: 3_600_000,
+  },
+  mail: { perAddressPerHour: 5, perClientPerHour: 20, perOwnerPerHour: 5 },
+  secondFactor: { maxAttempts: 10, windowMs: 900_000 },
+  ownerAddressTtlMs: 30 * 86_400_000,
 };
 
 /** A clock tests move by hand. */
@@ -342,15 +358,8 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
   const mail: SentMail[] = [];
   const events: SecurityEvent[] = [];
   const pending: Promise<void>[] = [];
-  const counts = new Map<string, number>();
   const redis = new RedisMock();
   const fullPolicy = { ...testPolicy, ...policy };
-  const rateLimiter: RateLimiter = {
-    async hit(key, limit) {
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      return (counts.get(key) ?? 0) <= limit;
-    },
-  };
   const secondFactors = new MemorySecondFactors();
   const deps: AuthDeps = {
     users,
@@ -377,16 +386,15 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
       sendPasswordReset: async (to, link) => void mail.push({ kind: "reset", to, link }),
       sendInvitation: async (to, link) => void mail.push({ kind: "invitation", to, link }),
     },
-    rateLimiter,
+    ...createAbuseLimits(redis, `l${randomUUID().slice(0, 8)}:`, testLimits),
     background: { defer: (_ctx, _label, task) => void pending.push(task()) },
     events: { record: async (event) => void events.push(event) },
     clock,
     policy: fullPolicy,
     secondFactors,
     secretBox: createSecretBox(randomBytes(32)),
-    // The real adapters over the same stand-in Redis and the counting limiter above.
+    // The real adapter over the same stand-in Redis (the throttles come with the abuse limits above).
     mfaTickets: createMfaTickets(redis, `m${randomUUID().slice(0, 8)}:`),
-    secondFactorThrottle: createSecondFactorThrottle(rateLimiter),
   };
   return {
     deps,
@@ -398,7 +406,6 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
     events,
     redis,
     secondFactors,
-    counts,
     /** Waits for the mail the flows deferred. */
     settle: () => Promise.all(pending.splice(0)).then(() => undefined),
   };

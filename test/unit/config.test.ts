@@ -250,6 +250,35 @@ describe("loadConfig", () => {
     expect(loadConfig({ PUBLIC_URL: "https://auth.example.com" }).jwt.issuer).toBe("https://auth.example.com");
     expect(loadConfig({ PUBLIC_URL: "https://auth.example.com", JWT_ISSUER: "urn:auth" }).jwt.issuer).toBe("urn:auth");
   });
+
+  it("has safe abuse limits by default, each configurable, and refuses a lock cap below the first lock", () => {
+    expect(loadConfig({}).abuse).toEqual({
+      login: {
+        maxFailuresPerAccountAddress: 5,
+        failureWindowMs: 3_600_000,
+        lockDurationMs: 60_000,
+        lockMaxDurationMs: 3_600_000,
+        maxFailuresPerAccount: 20,
+        accountWindowMs: 900_000,
+        maxFailuresPerAddress: 100,
+        addressWindowMs: 3_600_000,
+      },
+      mail: { perAddressPerHour: 5, perClientPerHour: 20, perOwnerPerHour: 5 },
+      secondFactor: { maxAttempts: 10, windowMs: 900_000 },
+      ownerAddressTtlMs: 30 * 86_400_000,
+    });
+    expect(loadConfig({}).clientAddress).toEqual({ trustedProxies: [], header: "x-forwarded-for" });
+    expect(loadConfig({ LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: "3", LOGIN_LOCK_DURATION: "2s" }).abuse.login).toMatchObject({
+      maxFailuresPerAccountAddress: 3,
+      lockDurationMs: 2000,
+    });
+    expect(() => loadConfig({ LOGIN_LOCK_DURATION: "2h" })).toThrow(/LOGIN_LOCK_MAX_DURATION/);
+    expect(() => loadConfig({ LOGIN_FAILURE_WINDOW: "10ms" })).toThrow(/LOGIN_FAILURE_WINDOW/);
+    expect(loadConfig({ TRUSTED_PROXIES: "10.0.0.0/8, ::1" }).clientAddress.trustedProxies).toEqual([
+      { address: "10.0.0.0", prefix: 8, family: "ipv4" },
+      { address: "::1", prefix: 128, family: "ipv6" },
+    ]);
+  });
 });
 
 describe("the edge's configuration", () => {

@@ -3,9 +3,10 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { AuthError, type AuthErrorReason, reasonCatalog } from "../../src/domain/errors.js";
-import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { codeOf, statusDetailsBin, toConnectError } from "../../src/transport/errors.js";
+import { errorHeaders, statusJson } from "../../src/transport/http/errors.js";
 import { solicitudErrors } from "../../src/transport/rest/compat/solicitud.js";
 
 const reasons = Object.keys(reasonCatalog) as AuthErrorReason[];
@@ -23,6 +24,7 @@ describe("the error mapping", () => {
     ["ADMIN_REQUIRED", Code.PermissionDenied],
     ["USER_NOT_FOUND", Code.NotFound],
     ["RATE_LIMITED", Code.ResourceExhausted],
+    ["ACCOUNT_LOCKED", Code.ResourceExhausted],
     ["UNAVAILABLE", Code.Unavailable],
     ["INTERNAL", Code.Internal],
   ] as const)("maps %s to %s", (reason, code) => expect(codeOf(new AuthError(reason))).toBe(code));
@@ -51,6 +53,22 @@ describe("the error mapping", () => {
   it("passes Connect's own protocol errors through", () => {
     const protocol = new ConnectError("bad envelope", Code.InvalidArgument);
     expect(toConnectError(protocol)).toBe(protocol);
+  });
+
+  it("carries a limit's wait as a RetryInfo detail on gRPC, Connect and the gateway, and as Retry-After on HTTP", () => {
+    const limited = new AuthError("ACCOUNT_LOCKED", { retryAfterMs: 61_250, metadata: { limit: "account_address" } });
+    const status = fromBinary(StatusSchema, statusDetailsBin(limited));
+    const retry = anyUnpack(status.details[1]!, RetryInfoSchema);
+    expect([retry?.retryDelay?.seconds, retry?.retryDelay?.nanos]).toEqual([61n, 250_000_000]);
+    expect(toConnectError(limited).findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds).toBe(61n);
+    expect(statusJson(Code.ResourceExhausted, limited.message, limited)).toMatchObject({
+      details: [{ reason: "ACCOUNT_LOCKED" }, { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "61.250s" }],
+    });
+    expect(errorHeaders(limited, 429)).toEqual({ "retry-after": "62" });
+    expect(errorHeaders(new AuthError("RATE_LIMITED", { retryAfterMs: 10 }), 429)).toEqual({ "retry-after": "1" });
+    // Nothing else carries one.
+    expect(fromBinary(StatusSchema, statusDetailsBin(new AuthError("INVALID_CREDENTIALS"))).details).toHaveLength(1);
+    expect(errorHeaders(new AuthError("UNAVAILABLE"), 503)).toEqual({});
   });
 
   it("builds a google.rpc.Status for the grpc-status-details-bin trailer", () => {

@@ -3,6 +3,7 @@
  * ports (the integration and end-to-end suites use the real stores).
  */
 import { describe, expect, it } from "vitest";
+import type { LoginThrottle, Refusal } from "../../src/domain/abuse-limits.js";
 import { AuthError } from "../../src/domain/errors.js";
 import { login } from "../../src/domain/login.js";
 import type { RequestContext, SecurityEvent, User } from "../../src/domain/model.js";
@@ -30,8 +31,27 @@ function fakeDeps(
   requireVerifiedEmail = false,
   tenant: Partial<Tenant & TenantSettings> = {},
   createOutcome: CreateOutcome = "created",
+  refusal: Refusal | null = null,
 ) {
   const calls = { verify: 0, dummy: 0, sessions: 0 };
+  /** What the login asked of the guessing limits, in order. */
+  const throttle: string[] = [];
+  const loginThrottle: LoginThrottle = {
+    async begin(attempt) {
+      throttle.push(`begin ${attempt.account.kind} ${attempt.kind} ${attempt.address}`);
+      if (refusal !== null) return { allowed: false, refusal };
+      return {
+        allowed: true,
+        failed: async () => {
+          throttle.push("failed");
+          return null;
+        },
+        succeeded: async (completesSignIn) => void throttle.push(`succeeded ${completesSignIn}`),
+      };
+    },
+    signedIn: async (account, address) => void throttle.push(`signed in ${account.kind} ${address}`),
+    lift: async () => 0,
+  };
   const events: SecurityEvent[] = [];
   const created: NewSession[] = [];
   /** Repository calls, in order: what PostgreSQL is asked, found account or not. */
@@ -82,6 +102,8 @@ function fakeDeps(
     passwords,
     // Nobody here has a second factor.
     secondFactors: { find: async () => null },
+    loginThrottle,
+    background: { defer: (_ctx: unknown, _label: string, task: () => Promise<void>) => void task() },
     tokens: { issue: async () => ({ token: "access", expiresAt: 2_000_000_000 }) },
     events: {
       record: async (event: SecurityEvent) => {
@@ -100,7 +122,7 @@ function fakeDeps(
       maxTokenBytes: 8192,
     },
   } as unknown as AuthDeps;
-  return { deps, calls, events, created, queries };
+  return { deps, calls, events, created, queries, throttle };
 }
 
 const ctx: RequestContext = { tenantHeader: undefined, credential: { kind: "none" }, ip: "203.0.113.9", userAgent: "test" };
@@ -220,6 +242,41 @@ describe("login", () => {
     const { deps, events } = fakeDeps({}, false, {}, outcome);
     expect((await failure(login(deps, ctx, { identifier: "ann", password: "right-password" }))).reason).toBe(reason);
     expect(events.map((e) => [e.type, e.detail?.cause])).toEqual([["login_failed", cause]]);
+  });
+
+  it("asks the guessing limits the same things for an unknown user as for a wrong password", async () => {
+    const unknown = fakeDeps();
+    await failure(login(unknown.deps, ctx, { identifier: "bob@example.com", password: "whatever-pw" }));
+    const wrong = fakeDeps();
+    await failure(login(wrong.deps, ctx, { identifier: "ann@example.com", password: "whatever-pw" }));
+    expect(unknown.throttle).toEqual(["begin unknown password 203.0.113.9", "failed"]);
+    expect(wrong.throttle).toEqual(["begin user password 203.0.113.9", "failed"]);
+  });
+
+  it("spends no bcrypt on a refused attempt, and answers with the limit's real wait", async () => {
+    for (const identifier of ["ann", "bob@example.com"]) {
+      const locked = fakeDeps({}, false, {}, "created", { limit: "account_address", retryAfterMs: 4200, first: false, locked: true });
+      const error = await failure(login(locked.deps, ctx, { identifier, password: "right-password" }));
+      expect([error.reason, error.category, error.retryAfterMs, error.metadata.limit]).toEqual([
+        "ACCOUNT_LOCKED",
+        "rate_limited",
+        4200,
+        "account_address",
+      ]);
+      expect(error.message).toBe("Too many failed sign-ins for this account from your address; retry in 5 s.");
+      expect(locked.calls).toEqual({ verify: 0, dummy: 0, sessions: 0 });
+    }
+    const throttled = fakeDeps({}, false, {}, "created", { limit: "account", retryAfterMs: 900, first: true, locked: false });
+    const error = await failure(login(throttled.deps, ctx, { identifier: "ann", password: "right-password" }));
+    expect([error.reason, error.retryAfterMs]).toEqual(["RATE_LIMITED", 900]);
+    expect(throttled.events.map((e) => [e.type, e.userId, e.detail?.limit])).toEqual([["login_throttled", user.id, "account"]]);
+  });
+
+  it("reports a right password, then the session it started as a completed sign-in", async () => {
+    const { deps, throttle } = fakeDeps();
+    await login(deps, ctx, { identifier: "ann", password: "right-password" });
+    // The password alone does not complete a sign-in (a second factor may be due); the session does.
+    expect(throttle).toEqual(["begin user password 203.0.113.9", "succeeded false", "signed in user 203.0.113.9"]);
   });
 });
 
