@@ -1,7 +1,7 @@
 /**
  * Abuse limits as the flows use them: one guessing budget that every check of a secret draws on
- * (the password of every sign-in route, ChangePassword's current password, and the second factor
- * when MFA lands), and one mail budget for Register, RequestPasswordReset and ResendVerification.
+ * (the password of every sign-in route, ChangePassword's current password, every proof of the
+ * second factor: mfa/second-factor.ts's checkProof), and one mail budget for Register, RequestPasswordReset and ResendVerification.
  * The ports (LoginThrottle, MailThrottle) count, in Redis, shared by every instance; the numbers
  * are their adapter's configuration. This module decides when to ask them and what to answer.
  *
@@ -30,11 +30,12 @@
  * Every operation is UNAVAILABLE when Redis cannot be reached: a call that checks a secret or asks
  * for mail never runs unlimited.
  *
- * For the MFA flow: call `checkSecret` with `kind: "second_factor"` for each code, with the
- * user's account and `completesSignIn: true`; a code then draws on the same budget as the
- * password (the same pair lock, the same per-account throttle). The password step of a login
- * whose second factor is still due passes `completesSignIn: false`, so that knowing the password
- * alone never makes an address one of the owner's.
+ * The second factor: `checkProof` calls `checkSecret` with `kind: "second_factor"` for each code
+ * (the password where it stands in for one), on the user's account, `completesSignIn` when it
+ * signs in; a code draws on the same budget as the password (the same pair lock, the same
+ * per-account throttle). Login's password step passes `completesSignIn: false` and reports the
+ * sign-in (`LoginThrottle.signedIn`) only once a session started without a second step, so that
+ * knowing the password alone never makes an address one of the owner's.
  */
 import { AuthError } from "./errors.js";
 import type { RequestContext, SecurityEvent } from "./model.js";
