@@ -113,8 +113,10 @@ export async function signIn(
     throw error;
   }
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
-  // Signed in with no second step: the address is now one of the owner's (abuse-limits.ts).
-  deps.background.defer(ctx, "owner address", () => deps.loginThrottle.signedIn({ kind: "user", userId: user.id }, ctx.ip));
+  // Signed in with no second step: the address is now one of the owner's (abuse-limits.ts), before
+  // the answer, so that her next request finds it. A store that fails only now costs that memory,
+  // not the session she has.
+  await deps.loginThrottle.signedIn({ kind: "user", userId: user.id }, ctx.ip).catch(() => undefined);
   return { kind: "signed_in", tokens };
 }
 

@@ -11,7 +11,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createAdmin } from "../../src/cli/create-admin.js";
 import { createAdminGrpcClient, createAdminRestClient } from "../support/admin-clients.js";
 import { createTestDatabase, startTestApp, type TestApp } from "../support/app.js";
@@ -416,7 +416,7 @@ describe("abuse limits, shared by two instances", () => {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           DATABASE_URL: databaseUrl,
-          REDIS_URL: a.config.redisUrl,
+          REDIS_URL: inject("redisUrl"),
           REDIS_KEY_PREFIX: redisKeyPrefix,
         },
         timeout: 60_000,

@@ -120,7 +120,7 @@ describe.each(REDIS_TOPOLOGIES)("two instances on a Redis %s", (topology) => {
   it("counts the mails one address asks for across both instances", async () => {
     const user = await newUser();
     const answers = [];
-    for (let i = 0; i < a.config.policy.mailsPerAddressPerHour + 1; i++) {
+    for (let i = 0; i < a.config.abuse.mail.perAddressPerHour + 1; i++) {
       answers.push(await (i % 2 === 0 ? onA : onB).call("ResendVerification", { email: user.email }));
     }
     // Register sent the first mail; the limit is shared, so the last requests are refused.
