@@ -7,10 +7,11 @@
  * Why these bounds: the documents travel in every Me answer and are merged on every permission
  * check, so a caller must not be able to store a megabyte or a thousand levels (a stack overflow
  * when walked). Keys are data, never a property path: the prototype names are refused, as
- * everywhere input names keys (keys.ts), and so are control characters, which break logs and UIs
- * and would let two keys look the same.
+ * everywhere input names keys (keys.ts), and so are the characters identifiers refuse (control,
+ * format and invisible ones), which break logs and UIs and would let two keys look the same.
  */
 import { type AuthErrorReason, invalidField } from "./errors.js";
+import { findRefusedCharacter } from "./identifiers.js";
 import { emptyRecord, isForbiddenKey } from "./keys.js";
 
 export interface DocumentLimits {
@@ -47,6 +48,21 @@ const controlCharacter = /\p{Cc}/u;
 // refuse it, and PostgreSQL's jsonb refuses it (the statement failed: a 500).
 const loneSurrogate = /\p{Cs}/u;
 
+/** What is wrong with a document's key, if anything. */
+function keyProblem(key: string, limits: DocumentLimits): string | undefined {
+  if (isForbiddenKey(key)) return `the key ${JSON.stringify(key)} is not allowed`;
+  if (key === "" || key.length > MAX_KEY_LENGTH) return `keys must be 1 to ${MAX_KEY_LENGTH} characters`;
+  // The identifiers' refusal (identifiers.ts): nothing invisible (zero-width, bidi controls, soft
+  // hyphen…), no control character or lone surrogate, so that no two keys look the same.
+  const refused = findRefusedCharacter(key);
+  if (refused !== undefined) {
+    const codePoint = `U+${refused.codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0")}`;
+    return `keys must not contain control, format, invisible, private-use or unassigned characters (found ${codePoint})`;
+  }
+  if (!limits.dotsInKeys && key.includes(".")) return `the key ${JSON.stringify(key)} contains '.', the path separator`;
+  return undefined;
+}
+
 /**
  * Checks a document against its limits and returns a copy made of prototype-less objects;
  * INVALID_ARGUMENT with the limits' reason, naming the offending key path, otherwise.
@@ -68,11 +84,8 @@ export function checkDocument(value: unknown, limits: DocumentLimits): Record<st
     // Own keys, "__proto__" included when a decoder defined it as an own property.
     for (const key of Object.keys(node)) {
       const at = path === "" ? key : `${path}.${key}`;
-      if (isForbiddenKey(key)) throw fail(path, `the key ${JSON.stringify(key)} is not allowed`);
-      if (key === "" || key.length > MAX_KEY_LENGTH) throw fail(path, `keys must be 1 to ${MAX_KEY_LENGTH} characters`);
-      if (controlCharacter.test(key) || loneSurrogate.test(key))
-        throw fail(path, "keys must not contain control characters or lone surrogates");
-      if (!limits.dotsInKeys && key.includes(".")) throw fail(path, `the key ${JSON.stringify(key)} contains '.', the path separator`);
+      const problem = keyProblem(key, limits);
+      if (problem !== undefined) throw fail(path, problem);
       out[key] = copy((node as Record<string, unknown>)[key], at, depth + 1);
     }
     return out;

@@ -347,6 +347,17 @@ describe("the AdminService end to end", () => {
         ["CreateRole", { tenant, name: unique("r-"), permissions: deep }, "INVALID_ARGUMENT INVALID_PERMISSIONS"],
         ["CreateRole", { tenant, name: unique("r-"), permissions: { "a\u0000b": true } }, "INVALID_ARGUMENT INVALID_PERMISSIONS"],
         ["CreateRole", { tenant, name: unique("r-"), permissions: { a: "x\u0000" } }, "INVALID_ARGUMENT INVALID_PERMISSIONS"],
+        // Keys that look like another key: a zero-width space, a bidi override, a soft hyphen.
+        [
+          "CreateRole",
+          { tenant, name: unique("r-"), permissions: { "rep\u200borts": { view: true } } },
+          "INVALID_ARGUMENT INVALID_PERMISSIONS",
+        ],
+        [
+          "CreateRole",
+          { tenant, name: unique("r-"), permissions: { reports: { "\u202eweiv": true } } },
+          "INVALID_ARGUMENT INVALID_PERMISSIONS",
+        ],
         ["UpdateRole", { tenant, name: "ghost", description: "x" }, "NOT_FOUND ROLE_NOT_FOUND"],
         ["CreateUser", { tenant, email: "not-an-email", password: newPassword() }, "INVALID_ARGUMENT INVALID_EMAIL"],
         ["CreateUser", { tenant, email: `${unique("w")}@example.com`, password: "12345" }, "INVALID_ARGUMENT WEAK_PASSWORD"],
@@ -375,6 +386,7 @@ describe("the AdminService end to end", () => {
         ["GetUser", { tenant, userId: "00000000-0000-4000-8000-000000000000" }, "NOT_FOUND USER_NOT_FOUND"],
         ["UpdateUser", { tenant, userId: existing.id, attributes: { note: "x".repeat(5000) } }, "INVALID_ARGUMENT INVALID_ATTRIBUTES"],
         ["UpdateUser", { tenant, userId: existing.id, username: "no spaces" }, "INVALID_ARGUMENT INVALID_USERNAME"],
+        ["UpdateUser", { tenant, userId: existing.id, attributes: { "empleado\u00ad_id": 1 } }, "INVALID_ARGUMENT INVALID_ATTRIBUTES"],
         ["SetUserRoles", { tenant, userId: existing.id, roles: ["UPPER"] }, "INVALID_ARGUMENT INVALID_ROLE"],
         ["ListUsers", { tenant, pageToken: "garbage" }, "INVALID_ARGUMENT INVALID_PAGE_TOKEN"],
         ["ListUsers", { tenant, pageSize: -1 }, "INVALID_ARGUMENT INVALID_REQUEST"],

@@ -1163,8 +1163,9 @@ export type Role = Message<"auth.admin.v1.Role"> & {
   /**
    * What it grants: a JSON object of at most 16 KB and 8 levels, e.g.
    * {"icsr": {"view": true, "edit": true}, "reports": {"view": true}}. Keys are 1 to 128
-   * characters without `.` (ValidateToken's permission paths use it), control characters or the
-   * names `__proto__`, `constructor` and `prototype`; strings hold no NUL or lone surrogate. A
+   * characters without `.` (ValidateToken's permission paths use it), control, format or
+   * invisible characters (no two keys look the same), or the names `__proto__`, `constructor`
+   * and `prototype`; strings hold no NUL or lone surrogate. A
    * user's permissions are those of their roles merged key by key, a `true` from any role winning.
    *
    * @generated from field: google.protobuf.Struct permissions = 3;
