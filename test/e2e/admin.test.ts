@@ -9,6 +9,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapPlatformAdmin } from "../../src/cli/create-admin.js";
+import { encodePageToken } from "../../src/domain/admin/paging.js";
 import { AdminService } from "../../src/gen/auth/admin/v1/admin_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { adminTransports } from "../support/admin-clients.js";
@@ -389,6 +390,12 @@ describe("the AdminService end to end", () => {
         ["UpdateUser", { tenant, userId: existing.id, attributes: { "empleado\u00ad_id": 1 } }, "INVALID_ARGUMENT INVALID_ATTRIBUTES"],
         ["SetUserRoles", { tenant, userId: existing.id, roles: ["UPPER"] }, "INVALID_ARGUMENT INVALID_ROLE"],
         ["ListUsers", { tenant, pageToken: "garbage" }, "INVALID_ARGUMENT INVALID_PAGE_TOKEN"],
+        // A forged token (they are not secret) whose position is past PostgreSQL's bigint.
+        [
+          "ListAuditEvents",
+          { tenant, pageToken: encodePageToken("9999999999999999999", { tenant }) },
+          "INVALID_ARGUMENT INVALID_PAGE_TOKEN",
+        ],
         ["ListUsers", { tenant, pageSize: -1 }, "INVALID_ARGUMENT INVALID_REQUEST"],
         ["ListAuditEvents", { tenant, userId: "1; drop table users" }, "INVALID_ARGUMENT INVALID_REQUEST"],
       ];

@@ -4,7 +4,7 @@
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { decodePageToken, encodePageToken, MAX_PAGE_SIZE, pageSize } from "../../src/domain/admin/paging.js";
+import { decodeNumberPageToken, decodePageToken, encodePageToken, MAX_PAGE_SIZE, pageSize } from "../../src/domain/admin/paging.js";
 import { ATTRIBUTES_LIMITS, checkDocument, holdsPermission, PERMISSIONS_LIMITS, parsePermissionPath } from "../../src/domain/documents.js";
 import { AuthError } from "../../src/domain/errors.js";
 import { mergePermissions } from "../../src/domain/model.js";
@@ -120,6 +120,21 @@ describe("page tokens", () => {
       expect(reasonOf(() => decodePageToken(token, {}, /^\d+$/))).toBe("INVALID_PAGE_TOKEN");
     }
     expect(reasonOf(() => decodePageToken(encodePageToken("abc", {}), {}, /^\d+$/))).toBe("INVALID_PAGE_TOKEN");
+  });
+
+  it("refuse a numeric position past what its column holds (tokens are not secret: anyone can forge one)", () => {
+    const filters = { tenant: "acme" };
+    const max = 9_223_372_036_854_775_807n;
+    expect(decodeNumberPageToken(encodePageToken("9223372036854775807", filters), filters, max)).toBe("9223372036854775807");
+    for (const position of ["9223372036854775808", "9999999999999999999", "0", "-1", "01", "1e3"]) {
+      expect(
+        reasonOf(() => decodeNumberPageToken(encodePageToken(position, filters), filters, max)),
+        position,
+      ).toBe("INVALID_PAGE_TOKEN");
+    }
+    expect(reasonOf(() => decodeNumberPageToken(encodePageToken("9007199254740992", filters), filters, 9_007_199_254_740_991n))).toBe(
+      "INVALID_PAGE_TOKEN",
+    );
   });
 
   it("default to 50 a page, at most 500, and refuse a negative size", () => {

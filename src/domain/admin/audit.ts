@@ -3,7 +3,7 @@ import { invalidField } from "../errors.js";
 import type { RequestContext } from "../model.js";
 import { validateUserId } from "../validation.js";
 import { tenantActor } from "./authority.js";
-import { decodePageToken, page, pageSize } from "./paging.js";
+import { decodeNumberPageToken, page, pageSize } from "./paging.js";
 import type { AdminDeps, AuditRecord } from "./ports.js";
 
 const eventType = /^[a-z][a-z0-9_]{0,63}$/;
@@ -41,7 +41,8 @@ export async function listAuditEvents(
   }
   const filters = { tenant: tenant.id, userId, type, since: input.since?.toISOString(), until: input.until?.toISOString() };
   const limit = pageSize(input.pageSize);
-  const before = decodePageToken(input.pageToken, filters, /^[1-9][0-9]{0,18}$/) ?? undefined;
+  // Audit ids are PostgreSQL bigints.
+  const before = decodeNumberPageToken(input.pageToken, filters, 9_223_372_036_854_775_807n) ?? undefined;
   const rows = await deps.audit.list({
     tenant: tenant.id,
     userId,

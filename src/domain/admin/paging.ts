@@ -51,3 +51,14 @@ export function page<T>(rows: readonly T[], limit: number, positionOf: (row: T) 
   const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(positionOf(last), filters) : "";
   return { items, nextPageToken };
 }
+
+/**
+ * A page token whose position is a row's number or id: a positive decimal integer up to `max`, the
+ * largest value its column (or a JS number) holds. Tokens are not secret, so a forged position past
+ * it must be INVALID_PAGE_TOKEN, not a query PostgreSQL refuses (bigint out of range: a 500).
+ */
+export function decodeNumberPageToken(token: string, filters: unknown, max: bigint): string | null {
+  const position = decodePageToken(token, filters, /^[1-9][0-9]{0,18}$/);
+  if (position !== null && BigInt(position) > max) throw new AuthError("INVALID_PAGE_TOKEN", { metadata: { field: "page_token" } });
+  return position;
+}

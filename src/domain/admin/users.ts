@@ -21,7 +21,7 @@ import {
   validateUsername,
 } from "../validation.js";
 import { byActor, tenantActor } from "./authority.js";
-import { decodePageToken, page, pageSize } from "./paging.js";
+import { decodeNumberPageToken, page, pageSize } from "./paging.js";
 import type { AdminDeps, UserChanges, UserFilter, UserRef } from "./ports.js";
 
 /** Most roles one user may hold. */
@@ -170,7 +170,8 @@ export async function listUsers(
   };
   const filters = { tenant: tenant.id, ...filter };
   const limit = pageSize(input.pageSize);
-  const after = decodePageToken(input.pageToken, filters, /^[1-9][0-9]{0,15}$/);
+  // User numbers are read as JS numbers: below 2^53.
+  const after = decodeNumberPageToken(input.pageToken, filters, BigInt(Number.MAX_SAFE_INTEGER));
   const rows = await deps.directory.list(tenant.id, filter, after === null ? null : Number(after), limit + 1);
   const { items, nextPageToken } = page(rows, limit, (user) => String(user.number), filters);
   return { users: items, nextPageToken };
