@@ -1628,8 +1628,10 @@ export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> 
  *     creates, lists, updates, disables and enables tenants, and may do everything a tenant
  *     administrator may, in any tenant. The platform tenant itself is administered by platform
  *     administrators only (its own `admin` role gives no authority there).
- * Calls name the tenant they act on in `tenant` (a path segment over REST); the `x-tenant` header
- * is not used. An administrator cannot disable, delete or change the roles of their own account
+ * Calls name the tenant they act on in `tenant` (a path segment over REST), never in the
+ * `x-tenant` header: that header, when sent, names the caller's own tenant (the token's), as on
+ * every bearer call, or the call is PERMISSION_DENIED (TENANT_MISMATCH); a platform administrator
+ * acting on tenant `acme` sends no x-tenant (or `system`). An administrator cannot disable, delete or change the roles of their own account
  * (FAILED_PRECONDITION, CANNOT_MODIFY_SELF), so that nobody locks themselves out by mistake.
  *
  * Every successful call that changes something writes an audit event naming the administrator
