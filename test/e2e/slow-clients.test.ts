@@ -181,6 +181,44 @@ describe("slow clients and HTTP/2 limits", () => {
   });
 });
 
+describe("a gRPC message that cannot be decompressed", () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp({ name: "grpc-decompress" });
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it("is INVALID_ARGUMENT with INVALID_REQUEST, as any malformed message, not grpc-js's INTERNAL", async () => {
+    const session = http2.connect(`http://127.0.0.1:${app.grpcPort}`);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/auth.v1.AuthService/Login",
+        "content-type": "application/grpc",
+        "grpc-encoding": "gzip",
+        te: "trailers",
+      });
+      stream.on("error", () => {});
+      // The compressed flag, and three bytes that are no gzip stream.
+      const frame = Buffer.concat([frameHeader(3), Buffer.from([0x0a, 0x01, 0x61])]);
+      frame[0] = 1;
+      stream.end(frame);
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
+      stream.resume();
+      expect(headers["grpc-status"]).toBe("3");
+      const details = fromBinary(StatusSchema, Buffer.from(String(headers["grpc-status-details-bin"]), "base64"));
+      expect(details.details.map((any) => anyUnpack(any, ErrorInfoSchema)?.reason)).toEqual(["INVALID_REQUEST"]);
+      expect(headers["x-request-id"]).toBeDefined();
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
 describe("MAX_CONNECTIONS", () => {
   let app: TestApp;
 

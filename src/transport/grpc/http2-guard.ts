@@ -14,11 +14,14 @@
  *   ours: INVALID_ARGUMENT with the REQUEST_TOO_LARGE ErrorInfo, through the call envelope, like
  *   every other oversized input. (Answering first ourselves would race grpc-js's own answer on the
  *   same stream: two responses, and an exception thrown in grpc-js's data handler.)
+ * - A compressed message grpc-js cannot decompress is answered by grpc-js with INTERNAL, as if
+ *   the fault were ours; it is rewritten the same way into INVALID_ARGUMENT with INVALID_REQUEST,
+ *   like any other malformed message.
  */
 import type * as http2 from "node:http2";
 import { constants } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
-import type { AuthError } from "../../domain/errors.js";
+import { AuthError } from "../../domain/errors.js";
 import { tooLarge } from "../http/io.js";
 
 export interface Http2GuardOptions {
@@ -27,7 +30,7 @@ export interface Http2GuardOptions {
   readonly maxMessageBytes: number;
   /** Whether `path` is one of our RPCs: only their oversized messages are answered here (grpc-js caps the rest). */
   readonly isRpc: (path: string) => boolean;
-  /** Ends the call of an oversized message (a log line, the metrics) and returns the trailers to answer with. */
+  /** Ends the call of a message grpc-js refused (a log line, the metrics) and returns the trailers to answer with. */
   readonly refuse: (path: string, headers: http2.IncomingHttpHeaders, peer: string | undefined, error: AuthError) => Record<string, string>;
 }
 
@@ -65,8 +68,8 @@ export function guardHttp2Server(server: http2.Http2Server | http2.Http2SecureSe
     stream.once("end", done);
     stream.once("close", done);
     if (options.isRpc(path)) {
-      mapTooLarge(stream, options.maxMessageBytes, () =>
-        options.refuse(path, headers, stream.session?.socket?.remoteAddress, tooLarge(options.maxMessageBytes)),
+      mapGrpcJsRefusals(stream, options.maxMessageBytes, (error) =>
+        options.refuse(path, headers, stream.session?.socket?.remoteAddress, error),
       );
     }
   });
@@ -74,15 +77,18 @@ export function guardHttp2Server(server: http2.Http2Server | http2.Http2SecureSe
 
 /** grpc-js's own answers to an oversized message (`Received message larger than max`, `... decompresses to a size larger than ...`). */
 const GRPC_JS_TOO_LARGE = /larger than/i;
+/** grpc-js's answer to a compressed message it cannot decompress (`Failed to decompress message`). */
+const GRPC_JS_UNDECOMPRESSABLE = /decompress/i;
 
 /**
- * Turns grpc-js's RESOURCE_EXHAUSTED answer to an oversized message into ours. The stream's
+ * Turns grpc-js's answers to a message it refused (RESOURCE_EXHAUSTED for an oversized one,
+ * INTERNAL for one it cannot decompress) into ours. The stream's
  * `respond` is wrapped, for this one stream, before grpc-js sees the stream; the guard's reading
  * of the length prefixes (which runs before grpc-js's, on the same chunks) says whether the
  * message was over the limit, and the answer's own message covers grpc-js's decompressed-size
  * check.
  */
-function mapTooLarge(stream: http2.ServerHttp2Stream, max: number, ours: () => Record<string, string>): void {
+function mapGrpcJsRefusals(stream: http2.ServerHttp2Stream, max: number, ours: (error: AuthError) => Record<string, string>): void {
   let overLimit = false;
   stream.on(
     "data",
@@ -100,7 +106,11 @@ function mapTooLarge(stream: http2.ServerHttp2Stream, max: number, ours: () => R
       // grpc-js's messages are plain; a malformed escape is simply not one of them.
     }
     if (status === "8" && (overLimit || GRPC_JS_TOO_LARGE.test(message))) {
-      return respond({ ":status": 200, "content-type": "application/grpc", ...ours() }, options);
+      return respond({ ":status": 200, "content-type": "application/grpc", ...ours(tooLarge(max)) }, options);
+    }
+    if (status === "13" && GRPC_JS_UNDECOMPRESSABLE.test(message)) {
+      const malformed = new AuthError("INVALID_REQUEST", { message: "The request message could not be decompressed." });
+      return respond({ ":status": 200, "content-type": "application/grpc", ...ours(malformed) }, options);
     }
     return respond(headers, options);
   };
