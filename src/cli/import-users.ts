@@ -12,7 +12,7 @@
  * users (by email or username in the tenant) are skipped, so a run can be repeated.
  */
 import type { Kysely } from "kysely";
-import { ATTRIBUTES_LIMITS, checkDocument } from "../domain/documents.js";
+import { ATTRIBUTES_LIMITS, checkDocument, TENANT_PERMISSIONS_MAX_BYTES } from "../domain/documents.js";
 import { AuthError } from "../domain/errors.js";
 import { emptyRecord, isForbiddenKey, parseJson } from "../domain/keys.js";
 import {
@@ -221,7 +221,12 @@ async function createMissingRoles(
   const existing = new Set(await roleStore.existing(tenant, roles));
   for (const role of roles.filter((r) => !existing.has(r))) {
     try {
-      await roleStore.create(tenant, { name: role, description: "Created by import-users", permissions: {} }, new Date());
+      await roleStore.create(
+        tenant,
+        { name: role, description: "Created by import-users", permissions: {} },
+        new Date(),
+        TENANT_PERMISSIONS_MAX_BYTES,
+      );
       report.rolesCreated.push(`${tenant}/${role}`);
     } catch (error) {
       // Made meanwhile (another import): what was wanted.

@@ -34,6 +34,16 @@ export const PERMISSIONS_LIMITS: DocumentLimits = {
   dotsInKeys: false,
 };
 
+/**
+ * The most bytes of permissions all the roles of one tenant may hold together (as PostgreSQL's
+ * jsonb writes them). A user's permissions are their roles' merged, and travel whole in every Me,
+ * every ListUsers row and every entry of ValidateToken's grants cache: bounded per role only, 64
+ * roles of 16 KB made one user's 1 MB, and a tenant administrator's ListUsers of 500 such users
+ * answered 423 MB, held the event loop for seconds and took the process to 2.7 GB, for every
+ * tenant it serves. Under this budget a user's merged permissions stay under 64 KB.
+ */
+export const TENANT_PERMISSIONS_MAX_BYTES = 65_536;
+
 export const ATTRIBUTES_LIMITS: DocumentLimits = {
   field: "attributes",
   reason: "INVALID_ATTRIBUTES",

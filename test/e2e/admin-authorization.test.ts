@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapPlatformAdmin } from "../../src/cli/create-admin.js";
+import { TENANT_PERMISSIONS_MAX_BYTES } from "../../src/domain/documents.js";
 import { AdminService } from "../../src/gen/auth/admin/v1/admin_pb.js";
 import { adminTransports } from "../support/admin-clients.js";
 import { startTestApp, type TestApp } from "../support/app.js";
@@ -39,7 +40,7 @@ describe("the AdminService's authorization matrix", () => {
   }
   async function freshRole(tenant: string): Promise<string> {
     const name = unique("role-");
-    await app.app.deps.roles.create(tenant, { name, description: "", permissions: {} }, new Date());
+    await app.app.deps.roles.create(tenant, { name, description: "", permissions: {} }, new Date(), TENANT_PERMISSIONS_MAX_BYTES);
     return name;
   }
   async function freshTenant(): Promise<string> {

@@ -417,6 +417,44 @@ describe("the AdminService end to end", () => {
     });
   });
 
+  it("bounds the permissions all of a tenant's roles hold together, so no user's merged permissions grow past it", async () => {
+    const admin = adminTransports[1]!.connect(app);
+    try {
+      const tenant = unique("budget-");
+      ok(await admin.call("CreateTenant", { id: tenant }, platform));
+      // Each role near the 16 KB a single document may hold: distinct keys, so merging adds them up.
+      const big = (r: number) =>
+        Object.fromEntries(Array.from({ length: 150 }, (_, k) => [`r${r}m${k}${"x".repeat(60)}`, { v: true, e: true }]));
+      const created: string[] = [];
+      let refused: CallResult | undefined;
+      for (let r = 0; r < 64 && refused === undefined; r++) {
+        const result = await admin.call("CreateRole", { tenant, name: `big${r}`, permissions: big(r) }, platform);
+        if (result.ok) created.push(`big${r}`);
+        else refused = result;
+      }
+      expect(refused).toMatchObject({ ok: false, code: "INVALID_ARGUMENT", reason: "INVALID_PERMISSIONS" });
+      expect(created.length).toBeGreaterThan(0);
+      expect(created.length).toBeLessThan(8);
+      // Growing a role past the budget is refused the same way; shrinking one is not.
+      const grown = { ...big(0), ...big(90) };
+      expect(failed(await admin.call("UpdateRole", { tenant, name: "big0", permissions: grown }, platform)).reason).toBe(
+        "INVALID_PERMISSIONS",
+      );
+      ok(await admin.call("UpdateRole", { tenant, name: "big0", permissions: { small: true } }, platform));
+      // A user holding every role of the tenant: their merged permissions stay within the budget.
+      const user = ok(
+        await admin.call(
+          "CreateUser",
+          { tenant, email: `${unique("all")}@example.com`, password: newPassword(), roles: created },
+          platform,
+        ),
+      ).user;
+      expect(Buffer.byteLength(JSON.stringify(user.permissions))).toBeLessThanOrEqual(64 * 1024);
+    } finally {
+      admin.close();
+    }
+  });
+
   it("names the request's own field when a display name or a list filter is refused", async () => {
     for (const transport of adminTransports) {
       const admin = transport.connect(app);

@@ -10,6 +10,7 @@ import type { Kysely } from "kysely";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RoleStore, UserDirectory } from "../../src/domain/admin/ports.js";
+import { TENANT_PERMISSIONS_MAX_BYTES } from "../../src/domain/documents.js";
 import { AuthError } from "../../src/domain/errors.js";
 import type { TenantStore, UserRepository } from "../../src/domain/ports.js";
 import { DEFAULT_TENANT_SETTINGS } from "../../src/domain/tenants.js";
@@ -167,15 +168,22 @@ describe.each([
   });
 
   it("role permissions reach users merged, a deleted role leaves its users, and names clash per tenant", async () => {
-    await roles.create("vigia", { name: "qf", description: "Qualified person", permissions: { icsr: { view: true } } }, new Date());
+    await roles.create(
+      "vigia",
+      { name: "qf", description: "Qualified person", permissions: { icsr: { view: true } } },
+      new Date(),
+      TENANT_PERMISSIONS_MAX_BYTES,
+    );
     await roles.create(
       "vigia",
       { name: "reporter", description: "", permissions: { reports: { view: true, generate: true } } },
       new Date(),
+      TENANT_PERMISSIONS_MAX_BYTES,
     );
-    expect((await rejection(roles.create("vigia", { name: "qf", description: "", permissions: {} }, new Date()))).reason).toBe(
-      "ROLE_EXISTS",
-    );
+    expect(
+      (await rejection(roles.create("vigia", { name: "qf", description: "", permissions: {} }, new Date(), TENANT_PERMISSIONS_MAX_BYTES)))
+        .reason,
+    ).toBe("ROLE_EXISTS");
     const user = await users.create({
       tenant: "vigia",
       email: "qf@example.com",
@@ -189,7 +197,7 @@ describe.each([
     expect(set?.permissions).toEqual({ reports: { view: true, generate: true }, icsr: { view: true } });
     expect((await rejection(directory.setRoles(user.id, "vigia", ["ghost"], new Date()))).reason).toBe("ROLE_NOT_FOUND");
     expect((await directory.find("vigia", { id: user.id }))?.roles).toEqual(["reporter", "qf"]);
-    await roles.update("vigia", "qf", { permissions: { icsr: { view: true, edit: true } } }, new Date());
+    await roles.update("vigia", "qf", { permissions: { icsr: { view: true, edit: true } } }, new Date(), TENANT_PERMISSIONS_MAX_BYTES);
     expect((await directory.find("vigia", { id: user.id }))?.permissions).toMatchObject({ icsr: { view: true, edit: true } });
     expect((await roles.list("vigia", null, 10)).find((r) => r.name === "qf")?.userCount).toBe(1);
     expect(await roles.delete("vigia", "qf")).toBe(1);
@@ -208,7 +216,7 @@ describe.each([
       roles: [],
     });
     for (let round = 0; round < 25; round++) {
-      await roles.create("racers", { name: "racy", description: "", permissions: {} }, new Date());
+      await roles.create("racers", { name: "racy", description: "", permissions: {} }, new Date(), TENANT_PERMISSIONS_MAX_BYTES);
       const outcomes = await Promise.allSettled([
         directory.setRoles(user.id, "racers", ["racy"], new Date()),
         roles.delete("racers", "racy"),
@@ -320,7 +328,7 @@ describe.each([
     await directory.setRoles(user.id, "vigia", ["user"], new Date());
     await grants.changed({ tenant: "vigia", userId: user.id });
     expect((await grants.of(user.id))?.roles).toEqual(["user"]);
-    await roles.update("vigia", "user", { permissions: { me: { view: true } } }, new Date());
+    await roles.update("vigia", "user", { permissions: { me: { view: true } } }, new Date(), TENANT_PERMISSIONS_MAX_BYTES);
     grants.apply(JSON.stringify({ tenant: "vigia" }));
     expect((await grants.of(user.id))?.permissions).toEqual({ me: { view: true } });
     expect(await grants.of("00000000-0000-4000-8000-000000000000")).toBeNull();

@@ -57,22 +57,30 @@ export interface Role {
 }
 
 export interface RoleStore {
-  /** Throws AuthError ROLE_EXISTS when the tenant has a role of that name. */
+  /**
+   * Throws AuthError ROLE_EXISTS when the tenant has a role of that name, and INVALID_PERMISSIONS
+   * when the tenant's roles would then hold more than `maxTenantBytes` of permissions together.
+   */
   create(
     tenant: string,
     role: { readonly name: string; readonly description: string; readonly permissions: Readonly<Record<string, unknown>> },
     at: Date,
+    maxTenantBytes: number,
   ): Promise<Role>;
   /** Roles in the order of their names, after `afterName`. */
   list(tenant: string, afterName: string | null, limit: number): Promise<Role[]>;
   /** The names among `names` that the tenant has. */
   existing(tenant: string, names: readonly string[]): Promise<string[]>;
-  /** Null when the role does not exist. */
+  /**
+   * Null when the role does not exist. INVALID_PERMISSIONS when new permissions would grow the
+   * tenant's roles past `maxTenantBytes` together (a change that does not grow them always passes).
+   */
   update(
     tenant: string,
     name: string,
     changes: { readonly description?: string; readonly permissions?: Readonly<Record<string, unknown>> },
     at: Date,
+    maxTenantBytes: number,
   ): Promise<Role | null>;
   /** Deletes the role and takes it from its users; how many users held it, or null when it did not exist. */
   delete(tenant: string, name: string): Promise<number | null>;

@@ -1,5 +1,5 @@
 /** Role administration within a tenant: roles with a bounded permissions object. */
-import { checkDocument, PERMISSIONS_LIMITS } from "../documents.js";
+import { checkDocument, PERMISSIONS_LIMITS, TENANT_PERMISSIONS_MAX_BYTES } from "../documents.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext } from "../model.js";
 import { validateRoleName } from "../validation.js";
@@ -31,7 +31,12 @@ export async function createRole(
   const name = validateRoleName("name", input.name);
   const description = checkDescription(input.description);
   const permissions = input.permissions === undefined ? {} : checkDocument(input.permissions, PERMISSIONS_LIMITS);
-  const role = await deps.roles.create(tenant.id, { name, description, permissions }, new Date(deps.clock.now()));
+  const role = await deps.roles.create(
+    tenant.id,
+    { name, description, permissions },
+    new Date(deps.clock.now()),
+    TENANT_PERMISSIONS_MAX_BYTES,
+  );
   await deps.events.record({ type: "role_created", tenant: tenant.id, ...byActor(actor), detail: { role: name } });
   return role;
 }
@@ -66,7 +71,7 @@ export async function updateRole(
     ...(input.description === undefined ? {} : { description: checkDescription(input.description) }),
     ...(input.permissions === undefined ? {} : { permissions: checkDocument(input.permissions, PERMISSIONS_LIMITS) }),
   };
-  const role = await deps.roles.update(tenant.id, name, changes, new Date(deps.clock.now()));
+  const role = await deps.roles.update(tenant.id, name, changes, new Date(deps.clock.now()), TENANT_PERMISSIONS_MAX_BYTES);
   if (role === null) throw new AuthError("ROLE_NOT_FOUND", { metadata: { field: "name" } });
   // Every holder's permissions changed: ValidateToken's caches everywhere forget the tenant's grants.
   await deps.grants.changed({ tenant: tenant.id });

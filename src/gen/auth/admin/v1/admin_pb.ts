@@ -1866,8 +1866,10 @@ export const AdminService: GenService<{
     output: typeof ResetUserMfaResponseSchema;
   },
   /**
-   * Creates a role in the tenant with a permissions object.
-   * Errors: INVALID_ARGUMENT (INVALID_ROLE, INVALID_PERMISSIONS), ALREADY_EXISTS (ROLE_EXISTS).
+   * Creates a role in the tenant with a permissions object. All the roles of a tenant hold at
+   * most 64 KB of permissions together, so that a user's merged permissions stay under it.
+   * Errors: INVALID_ARGUMENT (INVALID_ROLE, INVALID_PERMISSIONS: over a document's bounds, or over
+   * the tenant's 64 KB), ALREADY_EXISTS (ROLE_EXISTS).
    *
    * @generated from rpc auth.admin.v1.AdminService.CreateRole
    */
@@ -1888,7 +1890,8 @@ export const AdminService: GenService<{
   },
   /**
    * Changes a role's description or replaces its permissions; fields left unset keep their value.
-   * The users holding it see the new permissions at once in Me.
+   * The users holding it see the new permissions at once in Me. New permissions that would grow
+   * the tenant's roles past 64 KB together are refused (INVALID_PERMISSIONS).
    * Errors: INVALID_ARGUMENT (INVALID_ROLE, INVALID_PERMISSIONS), NOT_FOUND (ROLE_NOT_FOUND).
    *
    * @generated from rpc auth.admin.v1.AdminService.UpdateRole
