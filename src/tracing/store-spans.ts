@@ -174,7 +174,9 @@ export function traceRedisCommands({ tracer, contextManager }: Spans, keyPrefix:
       let key: string | undefined;
       if (SCRIPTED.has(command)) key = Number(message.args[1]) > 0 ? message.args[2] : undefined;
       else if (!KEYLESS.has(command)) key = message.args[0];
-      const shape = key === undefined ? undefined : keyShape(String(key), keyPrefix);
+      // ioredis redacts every argument of a command its allow-list omits (HGET, HEXISTS…) to "?":
+      // such a span is named by its command alone.
+      const shape = key === undefined || key === "?" ? undefined : keyShape(String(key), keyPrefix);
       const attributes: Attributes = {
         "db.system.name": "redis",
         "db.operation.name": operation,
