@@ -70,7 +70,7 @@ export interface ClientAddressConfig {
 export function readAbuseLimits(r: ConfigReader): AbuseLimitsConfig {
   const limits: AbuseLimitsConfig = {
     login: {
-      maxFailuresPerAccountAddress: r.int("LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", 5, 1, 1000),
+      maxFailuresPerAccountAddress: r.int("LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", 5, 1, 1_000_000),
       failureWindowMs: r.duration("LOGIN_FAILURE_WINDOW", "1h", 1000),
       lockDurationMs: r.duration("LOGIN_LOCK_DURATION", "1m", 1000),
       lockMaxDurationMs: r.duration("LOGIN_LOCK_MAX_DURATION", "1h", 1000),

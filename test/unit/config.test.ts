@@ -272,6 +272,9 @@ describe("loadConfig", () => {
       maxFailuresPerAccountAddress: 3,
       lockDurationMs: 2000,
     });
+    // Lifted for load tests and benchmarks (one account signed in from one address thousands of times).
+    expect(loadConfig({ LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: "1000000" }).abuse.login.maxFailuresPerAccountAddress).toBe(1_000_000);
+    expect(() => loadConfig({ LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: "0" })).toThrow(/LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS/);
     expect(() => loadConfig({ LOGIN_LOCK_DURATION: "2h" })).toThrow(/LOGIN_LOCK_MAX_DURATION/);
     expect(() => loadConfig({ LOGIN_FAILURE_WINDOW: "10ms" })).toThrow(/LOGIN_FAILURE_WINDOW/);
     expect(loadConfig({ TRUSTED_PROXIES: "10.0.0.0/8, ::1" }).clientAddress.trustedProxies).toEqual([
