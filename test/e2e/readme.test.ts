@@ -1,6 +1,6 @@
 /**
  * The README's examples, run as written against a real server (only the ports changed): the grpc-js
- * snippet and the curl lines. If the README and the service disagree, this fails.
+ * snippet, the curl lines and the buf curl line (gRPC-Web). If the README and the service disagree, this fails.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -55,5 +55,16 @@ describe("the README's examples", () => {
     recordSecret(login.accessToken);
     const check = JSON.parse((await run("bash", ["-c", validateLine.replace("<the accessToken from Login>", login.accessToken)])).stdout);
     expect(check).toMatchObject({ active: true, email: "ada@example.com", username: "ada" });
+  });
+
+  it("the buf curl line logs in over gRPC-Web", async () => {
+    const [line] = withPorts(codeBlock("sh", "Over gRPC-Web, with")).trim().split("\n") as [string];
+    expect(line).toContain("--protocol grpcweb");
+    const login = JSON.parse((await run("bash", ["-c", line], { cwd: root, timeout: 60_000 })).stdout) as {
+      accessToken: string;
+      tokenType: string;
+    };
+    recordSecret(login.accessToken);
+    expect(login.tokenType).toBe("Bearer");
   });
 });
