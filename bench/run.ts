@@ -111,7 +111,7 @@ async function benchEnvironment(bench: Bench, postgresUrl: string, redisUrl: str
     BCRYPT_COST: String(bcryptCost),
     // The Login scenario signs one account in from one address, 16 at a time (and a storm beside
     // ValidateToken): the abuse limits let 5 attempts of one account and address, 20 of one account
-    // be checked at once (README, Abuse limits), so the rest would be refused in a millisecond and
+    // be checked at once (docs/security.md, Abuse limits), so the rest would be refused in a millisecond and
     // the figure would not be bcrypt's.
     LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: "1000000",
     LOGIN_MAX_FAILURES_PER_ACCOUNT: "1000000",

@@ -7,7 +7,7 @@
  * (config/environment.ts), and any variable NAME may be given as NAME_FILE, a file holding the
  * value (config/reader.ts). It reads one section per concern (listeners, stores, signing keys, the domain's policy,
  * password hashing, mail, operations, tracing), each key beside its environment variable; `.env.example`
- * and the README list the same variables with the same defaults. A nested object is a
+ * and docs/configuration.md list the same variables with the same defaults. A nested object is a
  * section handed whole to one consumer: `jwt` to the key ring and the token signer, `policy` to the
  * domain flows, `embedded` to the start-up banner, `tracing` to src/tracing/.
  */

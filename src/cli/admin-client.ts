@@ -66,7 +66,7 @@ export function describeError(error: unknown): string {
   if (error instanceof ConnectError) {
     const reason = error.findDetails(ErrorInfoSchema)[0]?.reason;
     if (error.code === Code.Unavailable && reason === undefined) return `cannot reach the service: ${error.rawMessage}`;
-    // PermissionDenied -> PERMISSION_DENIED, as gRPC and the README name the codes.
+    // PermissionDenied -> PERMISSION_DENIED, as gRPC and docs/api.md name the codes.
     const code = Code[error.code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
     return `${code}${reason ? ` ${reason}` : ""}: ${error.rawMessage}`;
   }

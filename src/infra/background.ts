@@ -20,7 +20,7 @@
  * 0.1–0.2 ms slower. Later, and at a random moment, it falls on whichever requests come then,
  * for existing and unknown addresses alike. It stays work that only existing accounts cause (the
  * mail is the point): a caller who could keep the service otherwise idle and probe it without
- * pause might still notice it on average; see the README's security section.
+ * pause might still notice it on average; see docs/security.md.
  */
 import type { Logger } from "pino";
 import type { RequestContext } from "../domain/model.js";

@@ -209,7 +209,7 @@ describe.each(transports)("MFA over $name", ({ connect }) => {
       reason: "MFA_TICKET_INVALID",
     });
     // The codes drew on the sign-in guessing budget too: five failures at this address lock the
-    // account here, the password included (README, Abuse limits). An administrator lifts it.
+    // account here, the password included (docs/security.md, Abuse limits). An administrator lifts it.
     expect(failed(await client.call("Login", { identifier: user.email, password: user.password }))).toMatchObject({
       code: "RESOURCE_EXHAUSTED",
       reason: "ACCOUNT_LOCKED",
@@ -319,7 +319,7 @@ describe("MFA, stored and raced", () => {
       const raced = await Promise.all(clients.map((c, i) => c.call("VerifyMfa", { mfaTicket: tickets[i], recoveryCode })));
       expect(raced.filter((r) => r.ok)).toHaveLength(1);
       // The rest: the used code, or refused unchecked by the guessing budget, which lets no more
-      // than five proofs of one account be checked at once from one address (README, Abuse limits).
+      // than five proofs of one account be checked at once from one address (docs/security.md, Abuse limits).
       for (const reason of new Set(raced.filter((r) => !r.ok).map((r) => (r.ok ? "" : r.reason)))) {
         expect(["MFA_CODE_INVALID", "RATE_LIMITED", "ACCOUNT_LOCKED"]).toContain(reason);
       }

@@ -6,14 +6,14 @@
  * may crash, callers may see nothing worse than UNAVAILABLE, and only while the failover lasts,
  * no session acknowledged at any time may be lost, and the service recovers without a restart.
  *
- * What "lost" may mean depends on the failover (README, "Redis topologies"): a manual Cluster
+ * What "lost" may mean depends on the failover (docs/operations.md, "Redis topologies"): a manual Cluster
  * failover waits for the replica to catch up, so the Cluster runs as deployed by default; a
  * Sentinel failover does not, so the Sentinel group runs with REDIS_WAIT_REPLICAS=1. The figures
- * (time to recover, errors by kind) are printed, and quoted in the README, with those of other
+ * (time to recover, errors by kind) are printed, and quoted in docs/operations.md, with those of other
  * settings, measured by running this file alone with FAILOVER_ONLY=cluster|sentinel,
  * FAILOVER_CLUSTER_WAIT, FAILOVER_SENTINEL_WAIT, FAILOVER_SENTINEL_REPLICAS, and FAILOVER_MODE=crash
  * (a Cluster master SIGKILLed instead of failed over; the loss assertions then fail where the
- * README says sessions are lost).
+ * docs/operations.md says sessions are lost).
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -264,7 +264,7 @@ describe("the old APIs' clients and backends, with the legacy token profiles on"
       const refreshed = await fetch(`${base}/auth/refresh_token`, { method: "POST", headers: bearer(access_token) });
       expect(refreshed.status).toBe(401);
       expect(await refreshed.json()).toMatchObject({ detail: "Could not validate credentials" });
-      // The price of a backend that verifies a shared-secret token itself (README): until it expires.
+      // The price of a backend that verifies a shared-secret token itself (docs/migrating.md): until it expires.
       expect((await fetch(`${backend.url}/pacientes/`, { headers: bearer(access_token) })).status).toBe(200);
     });
 

@@ -33,7 +33,7 @@ describe("a change that ends a user's access, racing a storm of logins", () => {
     const redisKeyPrefix = `ep${randomBytes(3).toString("hex")}:`;
     // A real cost: the window between a login's password check and its session is a bcrypt.
     // A storm of concurrent logins of one account from one address: more than the abuse limits let
-    // be checked at once for one account (README, Abuse limits: every attempt counts until it
+    // be checked at once for one account (docs/security.md, Abuse limits: every attempt counts until it
     // succeeds), so those caps are lifted.
     const storm = { LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: "1000", LOGIN_MAX_FAILURES_PER_ACCOUNT: "1000" };
     a = await startTestApp({ name: "epoch-a", databaseUrl, redisKeyPrefix, env: { BCRYPT_COST: "8", BCRYPT_THREADS: "1", ...storm } });

@@ -60,7 +60,7 @@ describe("SIGTERM with calls in flight", () => {
         BCRYPT_COST: "8",
         SHUTDOWN_TIMEOUT: "15s",
         // 100 concurrent logins of one account from one address: more than the abuse limits let be
-        // checked at once (README, Abuse limits: every attempt counts until it succeeds).
+        // checked at once (docs/security.md, Abuse limits: every attempt counts until it succeeds).
         LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: "1000",
         LOGIN_MAX_FAILURES_PER_ACCOUNT: "1000",
         LOGIN_MAX_FAILURES_PER_ADDRESS: "1000",

@@ -2,7 +2,7 @@
  * Cluster supervision, on real processes (a primary and two workers on the suite's PostgreSQL and
  * Redis): workers killed or crashed are restarted and both ports answer again; a worker's error
  * nobody caught is one JSON line and exit 1; workers that keep dying, or cannot listen at all,
- * make the primary exit 1 within the bound the README states, instead of spinning or exiting 0
+ * make the primary exit 1 within the bound docs/operations.md states, instead of spinning or exiting 0
  * with nothing listening.
  */
 import { createServer, type Server } from "node:net";

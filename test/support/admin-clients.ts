@@ -3,7 +3,7 @@
  * one table of expectations serves all three: gRPC through a plain grpc-js generic client (the
  * messages encoded with protobuf-es, since proto-loader has no JSON mapping for
  * google.protobuf.Struct), Connect JSON and REST through fetch. The REST routes are written out by
- * hand from the README, so that a gateway that misread the proto cannot agree with its own test.
+ * hand from docs/api.md, so that a gateway that misread the proto cannot agree with its own test.
  */
 import { type DescMethod, fromBinary, fromJson, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";

@@ -236,7 +236,7 @@ export function createConnectClient(baseUrl: string): TestClient {
 }
 
 /**
- * The REST routes, written out by hand from the README rather than derived from the descriptors,
+ * The REST routes, written out by hand from docs/api.md rather than derived from the descriptors,
  * so that a gateway that read the rules wrongly cannot agree with its own test client.
  */
 const restRoutes: Record<string, [verb: string, path: string]> = {

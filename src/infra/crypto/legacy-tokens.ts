@@ -15,7 +15,7 @@
  * its tokens), and UContact's shows no claims: a guessed `sub` could make a backend find another
  * user than the token's, so neither has a profile.
  *
- * The security price, written in the README: whoever holds a profile's secret can sign tokens of
+ * The security price, written in docs/migrating.md: whoever holds a profile's secret can sign tokens of
  * that profile (its backends hold it by design), and a backend that verifies locally sees a
  * revocation only when the token expires, so the lifetime is kept short.
  */

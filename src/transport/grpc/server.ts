@@ -124,7 +124,7 @@ function decode(schema: DescMessage, bytes: Buffer, maxBytes: number): Message {
   }
 }
 
-/** grpc-js's options for the port's limits (CONFIGURATION in the README). */
+/** grpc-js's options for the port's limits (docs/configuration.md). */
 function serverOptions(options: GrpcServerOptions): grpc.ServerOptions {
   const { limits } = options;
   return {

@@ -120,7 +120,7 @@ export const statusOpenApiSchema = {
             type: "object",
             properties: {
               "@type": { type: "string", const: "type.googleapis.com/google.rpc.ErrorInfo" },
-              reason: { type: "string", description: "One of the closed list of reasons in the README." },
+              reason: { type: "string", description: "One of the closed list of reasons in docs/api.md." },
               domain: { type: "string", const: "auth.v1" },
               metadata: { type: "object", additionalProperties: { type: "string" } },
             },

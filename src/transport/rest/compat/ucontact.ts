@@ -9,7 +9,7 @@
  * mail scanners and link previews, which open links the way browsers do, verify nobody's address on
  * their own; the POST, and a GET of a program (UContact's clients, which read the JSON), verify and
  * answer `{"message": "Email verified successfully"}`. Why a program's GET still verifies: the
- * document's clients GET this route and read that JSON (README, "Routes of the APIs this service
+ * document's clients GET this route and read that JSON (docs/migrating.md, "Routes of the APIs this service
  * replaces").
  */
 import type { IncomingMessage, ServerResponse } from "node:http";

@@ -156,7 +156,7 @@ export type RegisterRequest = Message<"auth.v1.RegisterRequest"> & {
   password: string;
 
   /**
-   * Optional login name (PRECIS UsernameCaseMapped, RFC 8265, narrowed; README "Identifiers"):
+   * Optional login name (PRECIS UsernameCaseMapped, RFC 8265, narrowed; docs/api.md "Identifiers"):
    * 3 to 64 letters, digits, `.`, `_` and `-` of one script, starting with a letter or digit; no
    * `@`. Refused characters as for `email` (INVALID_USERNAME). One that looks like another user's
    * username in the tenant (UTS #39 skeleton, e.g. Cyrillic `асе` for `ace`) is USERNAME_TAKEN.
@@ -1594,7 +1594,7 @@ export const InactiveReasonSchema: GenEnum<InactiveReason> = /*@__PURE__*/
  *   - `x-tenant: <tenant slug>` to choose the tenant; without it, the configured default tenant.
  *
  * Every error carries a `google.rpc.ErrorInfo` detail (domain `auth.v1`) whose `reason` is one
- * of the closed list in the README (INVALID_CREDENTIALS, TOKEN_EXPIRED, TOKEN_REUSED …), so a
+ * of the closed list in docs/api.md (INVALID_CREDENTIALS, TOKEN_EXPIRED, TOKEN_REUSED …), so a
  * client can tell them apart without parsing messages. gRPC callers find it in the
  * `grpc-status-details-bin` trailer (a `google.rpc.Status`); Connect callers in the error's
  * `details`. An error of an abuse limit (RESOURCE_EXHAUSTED: RATE_LIMITED, ACCOUNT_LOCKED) also

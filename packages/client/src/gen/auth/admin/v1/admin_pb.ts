@@ -1454,7 +1454,7 @@ export type AuditEvent = Message<"auth.admin.v1.AuditEvent"> & {
 
   /**
    * What happened: `login_succeeded`, `login_failed`, `user_created`, `user_disabled`,
-   * `role_updated` … (the README lists them all).
+   * `role_updated` … (docs/operations.md lists them all).
    *
    * @generated from field: string type = 2;
    */
@@ -1837,7 +1837,7 @@ export const AdminService: GenService<{
     output: typeof EndUserSessionsResponseSchema;
   },
   /**
-   * Lifts the sign-in locks and throttles on a user (README, Abuse limits): the lock of every
+   * Lifts the sign-in locks and throttles on a user (docs/security.md, Abuse limits): the lock of every
    * client address on the account, or of `client_address` alone, and the account's failure
    * count; at once on every instance. Audited as `login_unlocked`.
    * Errors: NOT_FOUND (USER_NOT_FOUND), INVALID_ARGUMENT (INVALID_REQUEST: `client_address` is
