@@ -1,5 +1,5 @@
 /**
- * The AccessTokens port with jose: JWTs per RFC 9068 (`typ: at+jwt`, `kid` in the header) with
+ * The AccessTokens port: JWTs per RFC 9068 (`typ: at+jwt`, `kid` in the header) with
  * the claims iss, aud, sub, exp, iat, jti, sid, tid, roles, email, email_verified, username, amr.
  *
  * Verified tokens are remembered (a bounded map keyed by the exact token text): the services that
@@ -11,11 +11,13 @@
  * remembered, so nobody can fill the map without tokens we signed.
  */
 import { randomUUID } from "node:crypto";
-import { errors, type JWTPayload, jwtVerify, SignJWT } from "jose";
-import type { AccessClaims, InactiveReason, TokenCheck } from "../../domain/model.js";
+import type { AccessClaims, TokenCheck } from "../../domain/model.js";
 import type { AccessTokens } from "../../domain/ports.js";
+import { type JwsFailure, signCompact, verifyCompact } from "./jws.js";
+import { checkClaims } from "./jwt-claims.js";
 import type { KeyRing } from "./key-ring.js";
 import { createLegacyTokens, LEGACY_TOKEN_APIS, type LegacyProfiles, looksLegacy } from "./legacy-tokens.js";
+import type { SigningKey } from "./keys.js";
 
 export interface AccessTokenOptions {
   readonly issuer: string;
@@ -44,10 +46,6 @@ export interface AccessTokensWithCache extends AccessTokens {
 
 const ACCESS_TOKEN_TYPE = "at+jwt";
 
-class UnknownKeyError extends Error {}
-/** A token whose `alg` is not the algorithm of the key its `kid` names (algorithm confusion). */
-class AlgorithmMismatchError extends Error {}
-
 const isString = (value: unknown): value is string => typeof value === "string" && value !== "";
 
 /** The `amr` claim (RFC 8176): a list of strings, passed on as signed; a token without it claims no method. */
@@ -57,8 +55,8 @@ function methodsOf(amr: unknown): string[] | undefined {
 }
 
 /** The domain claims of a verified payload; undefined when a claim is missing or mistyped. */
-function claimsOf(payload: JWTPayload): AccessClaims | undefined {
-  const { sub, sid, tid, roles, email, email_verified, username, iat, exp, amr } = payload as Record<string, unknown>;
+function claimsOf(payload: Readonly<Record<string, unknown>>): AccessClaims | undefined {
+  const { sub, sid, tid, roles, email, email_verified, username, iat, exp, amr } = payload;
   if (!isString(sub) || !isString(sid) || !isString(tid) || typeof email !== "string") return undefined;
   if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string")) return undefined;
   if (username !== undefined && typeof username !== "string") return undefined;
@@ -79,31 +77,6 @@ function claimsOf(payload: JWTPayload): AccessClaims | undefined {
     issuedAt: iat,
     expiresAt: exp,
   };
-}
-
-function inactiveReason(error: unknown): InactiveReason {
-  if (error instanceof UnknownKeyError) return "unknown_key";
-  if (error instanceof AlgorithmMismatchError) return "algorithm_not_allowed";
-  if (error instanceof errors.JWTExpired) return "expired";
-  if (error instanceof errors.JOSEAlgNotAllowed) return "algorithm_not_allowed";
-  if (error instanceof errors.JWSSignatureVerificationFailed) return "bad_signature";
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    switch (error.claim) {
-      case "iss":
-        return "wrong_issuer";
-      case "aud":
-        return "wrong_audience";
-      case "nbf":
-      case "iat":
-        return "not_yet_valid";
-      case "typ":
-        return "wrong_type";
-      default:
-        return "malformed";
-    }
-  }
-  if (error instanceof errors.JOSEError) return "malformed";
-  throw error;
 }
 
 /**
@@ -159,38 +132,54 @@ class VerifiedTokens {
   }
 }
 
+/** The base64url protected header of each key's tokens, encoded once. */
+const encodedHeaders = new WeakMap<SigningKey, string>();
+
+function encodedHeaderOf(key: SigningKey): string {
+  let encoded = encodedHeaders.get(key);
+  if (encoded === undefined) {
+    encoded = Buffer.from(JSON.stringify({ alg: key.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYPE })).toString("base64url");
+    encodedHeaders.set(key, encoded);
+  }
+  return encoded;
+}
+
 /** Signs an access token with the ring's signer, expiring after the lifetime or at `notAfter`, whichever is first. */
-async function sign(
-  ring: KeyRing,
-  options: AccessTokenOptions,
-  claims: Parameters<AccessTokens["issue"]>[0],
-  now: number,
-  notAfter?: number,
-) {
+function sign(ring: KeyRing, options: AccessTokenOptions, claims: Parameters<AccessTokens["issue"]>[0], now: number, notAfter?: number) {
   const key = ring.signer();
   const issuedAt = Math.floor(now / 1000);
   const expiresAt = Math.min(
     issuedAt + Math.floor(options.ttlMs / 1000),
     notAfter === undefined ? Number.POSITIVE_INFINITY : Math.floor(notAfter / 1000),
   );
-  const token = await new SignJWT({
+  const payload = JSON.stringify({
     sid: claims.sessionId,
     tid: claims.tenant,
-    roles: [...claims.roles],
+    roles: claims.roles,
     email: claims.email,
     email_verified: claims.emailVerified,
     ...(claims.username === null ? {} : { username: claims.username }),
-    amr: [...claims.amr],
-  })
-    .setProtectedHeader({ alg: key.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
-    .setIssuer(options.issuer)
-    .setAudience(options.audience)
-    .setSubject(claims.userId)
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(expiresAt)
-    .setJti(randomUUID())
-    .sign(key.signingKey);
-  return { token, expiresAt };
+    amr: claims.amr,
+    iss: options.issuer,
+    aud: options.audience,
+    sub: claims.userId,
+    iat: issuedAt,
+    exp: expiresAt,
+    jti: randomUUID(),
+  });
+  return { token: signCompact(key.algorithm, key.signingKey, encodedHeaderOf(key), payload), expiresAt };
+}
+
+const REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti"] as const;
+
+/** The key a token's header names: only our own keys, by kid, each bound to its one algorithm. */
+async function keyNamedBy(ring: KeyRing, header: Readonly<Record<string, unknown>>, now: number): Promise<SigningKey | JwsFailure> {
+  // Only our own keys, found by kid: headers such as jku, x5u or jwk are never followed.
+  const key = typeof header.kid === "string" ? await ring.find(header.kid, now) : undefined;
+  if (key === undefined) return "unknown_key";
+  // Each kid is bound to one algorithm, so a ring holding keys of two algorithms (during a
+  // migration) never lets a token pick the algorithm for a key.
+  return header.alg === key.algorithm ? key : "algorithm_not_allowed";
 }
 
 /** The full check of a token (signature included); what to remember of it when it passes. */
@@ -202,40 +191,28 @@ async function verifyFully(
   now: number,
 ): Promise<{ check: TokenCheck; verified?: Verified }> {
   const skewSeconds = Math.floor(options.clockSkewMs / 1000);
-  try {
-    const { payload, protectedHeader } = await jwtVerify(
-      token,
-      async (header) => {
-        // Only our own keys, found by kid: headers such as jku, x5u or jwk are never followed.
-        const key = typeof header.kid === "string" ? await ring.find(header.kid, now) : undefined;
-        if (key === undefined) throw new UnknownKeyError();
-        // Each kid is bound to one algorithm, so a ring holding keys of two algorithms (during a
-        // migration) never lets a token pick the algorithm for a key.
-        if (header.alg !== key.algorithm) throw new AlgorithmMismatchError();
-        return key.verificationKey;
-      },
-      {
-        algorithms: [...ring.algorithms()],
-        issuer: options.issuer,
-        audience,
-        typ: ACCESS_TOKEN_TYPE,
-        clockTolerance: skewSeconds,
-        currentDate: new Date(now),
-        requiredClaims: ["sub", "exp", "iat", "jti"],
-      },
-    );
-    const claims = claimsOf(payload);
-    if (claims === undefined) return { check: { active: false, reason: "malformed" } };
-    if (claims.issuedAt > Math.floor(now / 1000) + skewSeconds) return { check: { active: false, reason: "not_yet_valid" } };
-    Object.freeze(claims.roles);
-    Object.freeze(claims.amr);
-    Object.freeze(claims);
-    const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
-    const verified = { claims, kid: protectedHeader.kid as string, algorithm: protectedHeader.alg, audiences, notBefore: payload.nbf };
-    return { check: { active: true, claims }, verified };
-  } catch (error) {
-    return { check: { active: false, reason: inactiveReason(error) } };
-  }
+  const jws = await verifyCompact(token, { algorithms: ring.algorithms(), keyFor: (header) => keyNamedBy(ring, header, now) });
+  if (!jws.ok) return { check: { active: false, reason: jws.reason } };
+  const checked = checkClaims(jws.header, jws.payload, {
+    typ: ACCESS_TOKEN_TYPE,
+    issuer: options.issuer,
+    audience,
+    toleranceSeconds: skewSeconds,
+    nowSeconds: Math.floor(now / 1000),
+    requiredClaims: REQUIRED_CLAIMS,
+  });
+  if (!checked.ok) return { check: { active: false, reason: checked.reason } };
+  const payload = checked.claims;
+  const claims = claimsOf(payload);
+  if (claims === undefined) return { check: { active: false, reason: "malformed" } };
+  if (claims.issuedAt > Math.floor(now / 1000) + skewSeconds) return { check: { active: false, reason: "not_yet_valid" } };
+  Object.freeze(claims.roles);
+  Object.freeze(claims.amr);
+  Object.freeze(claims);
+  const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud as string[]);
+  const notBefore = typeof payload.nbf === "number" ? payload.nbf : undefined;
+  const verified = { claims, kid: jws.header.kid as string, algorithm: jws.header.alg as string, audiences, notBefore };
+  return { check: { active: true, claims }, verified };
 }
 
 export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): AccessTokensWithCache {
@@ -243,7 +220,7 @@ export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): 
   const legacy = createLegacyTokens(options.legacy ?? {});
   const legacyApis = LEGACY_TOKEN_APIS.filter((api) => legacy.has(api));
   return {
-    issue: (claims, now, notAfter, api) =>
+    issue: async (claims, now, notAfter, api) =>
       legacy.has(api) ? legacy.issue(api, claims, now, notAfter) : sign(ring, options, claims, now, notAfter),
     async verify(token, { audience, now, accept }): Promise<TokenCheck> {
       const expectedAudience = audience ?? options.audience;
