@@ -7,7 +7,15 @@
 import { createRequire } from "node:module";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
-import { createAdminDeps, createAuthDeps, grantsFor, mailerFor, passwordHasherFor } from "./app/adapters.js";
+import {
+  createAdminDeps,
+  createAuthDeps,
+  grantsFor,
+  mailerFor,
+  passwordHasherFor,
+  sessionLivenessFor,
+  sessionStoreFor,
+} from "./app/adapters.js";
 import { listenForGrantChanges, listenForKeyRotations } from "./app/announcements.js";
 import { createLifecycle } from "./app/lifecycle.js";
 import { closeStores, openStores, redisHooksFor, type Stores, storesReadiness } from "./app/stores.js";
@@ -17,10 +25,11 @@ import type { AdminDeps } from "./domain/admin/ports.js";
 import { bindFlows, type Flows } from "./domain/flows.js";
 import type { Clock, SecurityEvents } from "./domain/ports.js";
 import { createBackground } from "./infra/background.js";
-import { openKeyRing } from "./infra/crypto/key-setup.js";
+import { keyRingVersionKey, openKeyRing } from "./infra/crypto/key-setup.js";
 import { createAuditLog } from "./infra/postgres/audit.js";
 import type { Database } from "./infra/postgres/schema.js";
 import type { RedisClient } from "./infra/redis/client.js";
+import type { CachedLiveness } from "./infra/redis/session-liveness.js";
 import { createMetrics, createMetricsServer, type Metrics } from "./metrics.js";
 import type { DatabaseTarget, Tracing } from "./tracing/tracing.js";
 import { adminService } from "./transport/admin-service.js";
@@ -50,6 +59,8 @@ export interface App {
   readonly db: Kysely<Database>;
   readonly redis: RedisClient;
   readonly metrics: Metrics;
+  /** The per-process cache of session liveness; undefined when off (SESSION_CACHE_SIZE=0, embedded Redis). */
+  readonly sessionCache: CachedLiveness | undefined;
   /** Binds the ports; `metricsPort` is undefined when this process serves no metrics. */
   start(): Promise<{ grpcPort: number; httpPort: number; metricsPort: number | undefined }>;
   /** Waits for background work (mail) started so far. */
@@ -99,9 +110,21 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       await tracing?.shutdown();
     },
   });
-  const { deps, flows, adminFlows } = domain;
+  const { deps, flows, adminFlows, liveness: sessionCache } = domain;
   const { db, redis } = stores;
-  return { deps, flows, adminFlows, db, redis, metrics, readiness, drainBackground, start: lifecycle.start, stop: lifecycle.stop };
+  return {
+    deps,
+    flows,
+    adminFlows,
+    db,
+    redis,
+    metrics,
+    sessionCache,
+    readiness,
+    drainBackground,
+    start: lifecycle.start,
+    stop: lifecycle.stop,
+  };
 }
 
 interface Wiring {
@@ -126,6 +149,14 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
   const grants = grantsFor(config, db, redis, logger);
   const grantsListener = await listenForGrantChanges(config, grants, hooks);
   const { legacySessions, sessionWriter } = stores;
+  const sessionStore = sessionStoreFor(config, redis, { legacy: legacySessions, writer: sessionWriter });
+  const liveness = sessionLivenessFor(config, sessionStore, redis, legacySessions, logger);
+  if (config.jwt.keySource === "ring") {
+    liveness?.watch(keyRingVersionKey(config.redisKeyPrefix), () => {
+      keyRing.reload().catch((error: unknown) => logger.warn({ err: error }, "could not reload the signing key ring"));
+    });
+  }
+  const sessions = liveness?.store ?? sessionStore;
   const limitHooks = { onRefused: (limit: string) => metrics.rateLimited(limit), onUnavailable: () => metrics.storeError("redis") };
   const parts = {
     db,
@@ -140,6 +171,7 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
     legacySessions,
     grants,
     limitHooks,
+    sessions,
   };
   const deps = createAdminDeps(createAuthDeps(config, parts), db);
   return {
@@ -148,11 +180,13 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
     adminFlows: bindAdminFlows(deps),
     keyRing,
     background,
+    liveness,
     async close() {
       mail.close();
       keyRing.close();
       await passwords.close();
       rotationListener?.close();
+      liveness?.close();
       grantsListener?.close();
     },
   };

@@ -111,6 +111,14 @@ export interface GrantsCacheConfig {
   readonly maxUsers: number;
 }
 
+/** What the service keeps of sessions and users beside Redis (infra/redis/session-liveness.ts, session-users.ts). */
+export interface SessionCacheConfig {
+  /** Sessions whose liveness each process remembers, invalidated by Redis (SESSION_CACHE_SIZE); 0: none. */
+  readonly size: number;
+  /** How long the copy of a user kept beside their sessions lives at most (SESSION_USER_TTL). */
+  readonly userTtlMs: number;
+}
+
 export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConfig, MailConfig, OperationsConfig {
   readonly jwt: JwtConfig;
   /** The old APIs' legacy token profiles (LEGACY_TOKEN_<API>_SECRET, _TTL); none by default. */
@@ -124,6 +132,7 @@ export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConf
   readonly grantsCache: GrantsCacheConfig;
   /** OpenTelemetry traces (the standard OTEL_* variables, config/tracing.ts); undefined: off, and no OpenTelemetry code loaded. */
   readonly tracing: TracingConfig | undefined;
+  readonly sessionCache: SessionCacheConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -156,6 +165,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     grantsCache: { ttlMs: r.duration("GRANTS_CACHE_TTL", "30s", 0), maxUsers: r.int("GRANTS_CACHE_SIZE", 10_000, 1, 10_000_000) },
     abuse: readAbuseLimits(r),
     clientAddress: readClientAddress(r),
+    sessionCache: { size: r.int("SESSION_CACHE_SIZE", 100_000, 0, 10_000_000), userTtlMs: r.duration("SESSION_USER_TTL", "12h", 60_000) },
     ...readPasswordHashing(r, listeners.workers),
     ...readMail(r, stores, serving),
     ...readOperations(r),

@@ -30,9 +30,12 @@ import { createUserDirectory } from "../infra/postgres/user-directory.js";
 import { createUserRepository } from "../infra/postgres/users.js";
 import { type AbuseLimits, type AbuseLimitsHooks, createAbuseLimits } from "../infra/redis/abuse-limits.js";
 import type { RedisClient } from "../infra/redis/client.js";
+import { DEFAULT_TIMING } from "../infra/redis/key-tracking.js";
 import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
 import { createMfaTickets } from "../infra/redis/mfa-tickets.js";
+import { type CachedLiveness, cachedLiveness } from "../infra/redis/session-liveness.js";
 import { createSessionStore } from "../infra/redis/sessions.js";
+import { trackingFor } from "../infra/redis/tracking-topology.js";
 
 /**
  * bcrypt's threads yield to the event loops: a login storm then slows logins, not every other
@@ -67,7 +70,30 @@ export function sessionStoreFor(config: Config, redis: RedisClient, parts: Sessi
   return createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, {
     legacy: parts.legacy,
     durability: waitReplicas > 0 ? { writer: parts.writer ?? redis, replicas: waitReplicas, timeoutMs: waitTimeoutMs } : undefined,
+    userCopyTtlMs: config.sessionCache.userTtlMs,
   });
+}
+
+/**
+ * The store with session liveness cached in this process and invalidated by Redis
+ * (SESSION_CACHE_SIZE; infra/redis/session-liveness.ts), on any topology. Not for the embedded
+ * stand-in, which is in this process already; without a cache every check reads Redis.
+ */
+export function sessionLivenessFor(
+  config: Config,
+  store: SessionStore,
+  redis: RedisClient,
+  legacy: LegacySessions,
+  logger: Logger,
+): CachedLiveness | undefined {
+  if (config.sessionCache.size === 0) return undefined;
+  const tracking = trackingFor(config.redis, redis, {
+    ...DEFAULT_TIMING,
+    onProblem: (problem, error) =>
+      logger.warn({ err: error }, `session cache: ${problem}; sessions are read from Redis until client-side caching is up again`),
+  });
+  if (tracking === undefined) return undefined;
+  return cachedLiveness(store, tracking, { prefix: config.redisKeyPrefix, capacity: config.sessionCache.size, legacy });
 }
 
 export function accessTokensFor(config: Config, keyRing: KeyRing): AccessTokensWithCache {
@@ -138,6 +164,8 @@ export interface AuthDepsParts {
   readonly grants: Grants;
   /** Hears refusals and outages of the abuse limits (the metrics). */
   readonly limitHooks?: AbuseLimitsHooks;
+  /** The session store, when the caller made it (with its liveness cache); otherwise one over `redis`. */
+  readonly sessions?: SessionStore;
 }
 
 /** Every port the flows use, over the stores; the policy is the configuration's own section. */
@@ -147,7 +175,7 @@ export function createAuthDeps(config: Config, parts: AuthDepsParts): AuthDeps {
     users: createUserRepository(parts.db),
     tenants: createTenantStore(parts.db),
     grants: parts.grants,
-    sessions: sessionStoreFor(config, parts.redis, { legacy: parts.legacySessions, writer: parts.sessionWriter }),
+    sessions: parts.sessions ?? sessionStoreFor(config, parts.redis, { legacy: parts.legacySessions, writer: parts.sessionWriter }),
     passwords: parts.passwords,
     commonPasswords: commonPasswordsFor(config),
     tokens: accessTokensFor(config, parts.keyRing),

@@ -81,7 +81,9 @@ export async function signIn(
     throw new AuthError("INVALID_CREDENTIALS");
   }
   // Past the password, the whole user (roles: see Account). The session carries the epoch read
-  // before the password check, not this read's (see session-epoch.ts).
+  // before the password check, not this read's (see session-epoch.ts). The marks a copy of the
+  // user for Refresh is kept under are read before it (ports.ts UserCopy).
+  const marks = await deps.sessions.copyMarks(user.id, user.tenant);
   const whole = await deps.users.findById(user.id);
   if (whole === null) throw new AuthError("INVALID_CREDENTIALS"); // deleted meanwhile
   const fullUser: User = { ...whole, sessionEpoch: user.sessionEpoch };
@@ -112,6 +114,8 @@ export async function signIn(
     }
     throw error;
   }
+  // Best effort: without a copy, the first refresh reads PostgreSQL and keeps one.
+  await deps.sessions.keepCopy(fullUser, marks).catch(() => {});
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   // Signed in with no second step: the address is now one of the owner's (abuse-limits.ts), before
   // the answer, so that her next request finds it. A store that fails only now costs that memory,

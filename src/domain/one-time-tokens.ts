@@ -74,6 +74,10 @@ export async function consumeOneTimeToken(
 ): Promise<ConsumedToken> {
   const now = new Date(deps.clock.now());
   const consumed = await deps.oneTimeTokens.consume(purpose, tokenHash, now, effect);
-  if (consumed !== null) return consumed;
+  if (consumed !== null) {
+    // The effect changed the user (a verified address, a new password): no copy of before is kept.
+    await deps.sessions.userChanged(consumed.userId);
+    return consumed;
+  }
   throw await whyUnusable(deps, purpose, tokenHash, now);
 }

@@ -28,7 +28,17 @@ export type {
   SecretBox,
   TotpFactor,
 } from "./mfa/ports.js";
-export type { AccessEnd, CreateOutcome, NewSession, RotateOutcome, RotateRequest, SessionLookup, SessionStore } from "./session-store.js";
+export type {
+  AccessEnd,
+  CopyMarks,
+  CreateOutcome,
+  NewSession,
+  RotateOutcome,
+  RotateRequest,
+  SessionLookup,
+  SessionStore,
+  UserCopy,
+} from "./session-store.js";
 
 /** Milliseconds since the epoch; tests pass a controllable clock. */
 export interface Clock {

@@ -1,6 +1,13 @@
 /**
  * Refresh: rotates a refresh token and issues a new pair, detecting reuse.
  *
+ * The usual refresh is one Redis round trip and no PostgreSQL: the rotation runs on the copy of
+ * the user kept beside their sessions (`UserCopy` in ports.ts: written at login, deleted by every
+ * change to the user), and returns it. Without a usable copy (none yet, expired, deleted by a
+ * change, or a user without roles, whose tenant's policy must be read), nothing is rotated and the
+ * refresh reads the user from PostgreSQL first, as it always did, then rotates with the session
+ * epoch it read (session-epoch.ts) and keeps a new copy.
+ *
  * `keep` mode leaves the presented token current (only the session's idle lifetime restarts). It
  * exists for the compatibility routes of APIs (Solicitud Transporte, UContact) whose documented
  * clients keep using their first refresh token: rotating would log every such client out a grace
@@ -9,11 +16,18 @@
 import { AuthError } from "./errors.js";
 import { issueTokens } from "./login.js";
 import type { IssuedTokens, RequestContext, User } from "./model.js";
-import type { AuthDeps, RotateOutcome } from "./ports.js";
+import type { AuthDeps, CopyMarks, RotateOutcome, RotateRequest, UserCopy } from "./ports.js";
 import { hashSecret, newSecret, openSuccessor, parseRefreshToken, sealSuccessor } from "./refresh-token.js";
 import { supersededByAccountChange } from "./session-epoch.js";
 import { loadTenant } from "./tenants.js";
-import { required, tenantHeaderAllows } from "./validation.js";
+import { required } from "./validation.js";
+
+/** One refresh's rotation: what it presents and what it will hand out. */
+interface Step {
+  readonly request: Omit<RotateRequest, "epoch">;
+  readonly secret: string;
+  readonly next: string;
+}
 
 export async function refresh(
   deps: AuthDeps,
@@ -24,19 +38,16 @@ export async function refresh(
   const parsed = parseRefreshToken(required("refresh_token", input.refreshToken.trim()));
   if (parsed === null) throw new AuthError("TOKEN_INVALID");
   const { sessionId, secret } = parsed;
-  const { userId, amr } = await sessionOwner(deps, ctx, parsed.userId, sessionId);
-  for (let attempt = 1; ; attempt++) {
-    const user = await deps.users.findById(userId);
-    if (user === null || !user.isActive) {
-      await deps.sessions.revoke(userId, sessionId);
-      throw new AuthError(user === null ? "SESSION_REVOKED" : "ACCOUNT_DISABLED");
-    }
-    // A tenant that requires roles refuses a user whose last role was taken away. The tenant is read
-    // only then: the usual refresh costs no extra query.
-    if (user.roles.length === 0 && (await loadTenant(deps, user.tenant)).policy.rolesRequired) throw new AuthError("NO_ROLES");
-    const now = deps.clock.now();
-    const next = mode === "rotate" ? newSecret() : secret;
-    const outcome = await deps.sessions.rotate({
+  // A token of the earlier two-part shape names no user: the session layout's migration left a
+  // pointer from its session to its user. Its successor has the current shape.
+  const userId = parsed.userId ?? (await deps.sessions.legacyOwner(sessionId));
+  if (userId === null) throw new AuthError("SESSION_REVOKED");
+  const now = deps.clock.now();
+  const next = mode === "rotate" ? newSecret() : secret;
+  const step: Step = {
+    secret,
+    next,
+    request: {
       mode,
       userId,
       sessionId,
@@ -46,72 +57,88 @@ export async function refresh(
       now,
       graceMs: deps.policy.refreshReuseGraceMs,
       idleTtlMs: deps.policy.refreshTokenTtlMs,
-      epoch: user.sessionEpoch,
-    });
-    if (outcome.kind === "stale") {
-      // A change to the account finished after we read the user, and this session survived it
-      // (the one ChangePassword keeps): nothing was rotated. Read the user again, once, so the
-      // new tokens describe the account as it is now (see session-epoch.ts).
-      if (attempt < 2) continue;
-      throw supersededByAccountChange();
-    }
-    return answer(deps, ctx, { user, sessionId, secret, next, now, amr }, outcome);
+      tenantHeader: ctx.tenantHeader,
+    },
+  };
+  const outcome = await deps.sessions.rotate({ ...step.request, epoch: undefined });
+  if (outcome.kind === "userNeeded") return refreshReadingUser(deps, ctx, step, outcome);
+  return answer(deps, ctx, step, outcome, (copy) => userOfCopy(deps, step, copy));
+}
+
+/** The user the copy describes, if it was read under the tenant's current generation; else PostgreSQL's. */
+async function userOfCopy(deps: AuthDeps, step: Step, copy: UserCopy | undefined): Promise<User> {
+  if (copy !== undefined && copy.tenantGeneration === (await deps.sessions.tenantGeneration(copy.user.tenant))) return copy.user;
+  // The copy predates a change to its tenant's roles or policy (or did not read back). The session
+  // is rotated already: describe the user as PostgreSQL has them now, and keep that copy instead.
+  // (A user left without roles in a tenant that requires them is refused only now, after the
+  // rotation: the tenant's change came between this user's last change and this refresh.)
+  const { userId, sessionId } = step.request;
+  const marks = copy === undefined ? undefined : await deps.sessions.copyMarks(userId, copy.user.tenant);
+  const user = await activeUser(deps, userId, sessionId);
+  if (marks !== undefined) await deps.sessions.keepCopy(user, marks).catch(() => {});
+  return user;
+}
+
+/** The user from PostgreSQL, if they may still refresh; their session ends otherwise. */
+async function activeUser(deps: AuthDeps, userId: string, sessionId: string): Promise<User> {
+  const user = await deps.users.findById(userId);
+  if (user === null || !user.isActive) {
+    await deps.sessions.revoke(userId, sessionId);
+    throw new AuthError(user === null ? "SESSION_REVOKED" : "ACCOUNT_DISABLED");
   }
+  // A tenant that requires roles refuses a user whose last role was taken away. The tenant is read
+  // only then: the usual refresh costs no extra query.
+  if (user.roles.length === 0 && (await loadTenant(deps, user.tenant)).policy.rolesRequired) throw new AuthError("NO_ROLES");
+  return user;
 }
 
 /**
- * The user of a live session the caller may refresh in its tenant, and how the session began
- * (`amr`, which its new tokens carry again). Read before rotating: if
- * PostgreSQL is down, nothing has changed yet and the client can retry with the same token after
- * the grace window too.
+ * Refresh without a usable copy: the user is read from PostgreSQL before anything changes (if
+ * PostgreSQL is down, the client can retry with the same token, even after the grace window).
  */
-async function sessionOwner(
+async function refreshReadingUser(
   deps: AuthDeps,
   ctx: RequestContext,
-  named: string | undefined,
-  sessionId: string,
-): Promise<{ userId: string; amr: readonly string[] }> {
-  // A token of the earlier two-part shape names no user: the session layout's migration left a
-  // pointer from its session to its user. Its successor has the current shape.
-  const userId = named ?? (await deps.sessions.legacyOwner(sessionId));
-  if (userId === null) throw new AuthError("SESSION_REVOKED");
-  const session = await deps.sessions.lookup(userId, sessionId);
-  // Disabling a user ends their sessions; saying why tells only that this user id is disabled,
-  // which whoever holds a token of theirs can learn from ValidateToken anyway.
-  if (session.tenant === null) throw new AuthError(session.userDisabled ? "ACCOUNT_DISABLED" : "SESSION_REVOKED");
-  if (!tenantHeaderAllows(ctx.tenantHeader, session.tenant)) throw new AuthError("TENANT_MISMATCH");
-  ctx.onIdentified?.({ userId, tenant: session.tenant });
-  return { userId, amr: session.amr };
+  step: Step,
+  needed: Extract<RotateOutcome, { kind: "userNeeded" }>,
+): Promise<IssuedTokens> {
+  const { userId, sessionId } = step.request;
+  ctx.onIdentified?.({ userId, tenant: needed.tenant });
+  // The marks a copy is kept under are read before the user: the user's came with the outcome.
+  let marks: CopyMarks = { userChange: needed.userChange, tenantGeneration: await deps.sessions.tenantGeneration(needed.tenant) };
+  for (let attempt = 1; ; attempt++) {
+    const user = await activeUser(deps, userId, sessionId);
+    const outcome = await deps.sessions.rotate({ ...step.request, epoch: user.sessionEpoch, keepCopy: { user, marks } });
+    if (outcome.kind !== "stale") return answer(deps, ctx, step, outcome, async () => user);
+    // A change to the account finished after we read the user, and this session survived it (the
+    // one ChangePassword keeps): nothing was rotated. Read the user again, once, so the new tokens
+    // describe the account as it is now (see session-epoch.ts).
+    if (attempt >= 2) throw supersededByAccountChange();
+    marks = await deps.sessions.copyMarks(userId, needed.tenant);
+  }
 }
 
-interface Rotation {
-  readonly user: User;
-  readonly sessionId: string;
-  /** The presented secret, and the one the session now holds (the same in keep mode). */
-  readonly secret: string;
-  readonly next: string;
-  readonly now: number;
-  /** How the session began. */
-  readonly amr: readonly string[];
-}
-
-/** The tokens of a rotation that went through, or why it did not. */
+/** The answer to a rotation's outcome; `userOf` gives the user the new tokens describe. */
 async function answer(
   deps: AuthDeps,
   ctx: RequestContext,
-  { user, sessionId, secret, next, now, amr }: Rotation,
-  outcome: Exclude<RotateOutcome, { kind: "stale" }>,
+  step: Step,
+  outcome: RotateOutcome,
+  userOf: (copy: UserCopy | undefined) => Promise<User>,
 ): Promise<IssuedTokens> {
+  const { userId, sessionId, now } = step.request;
   switch (outcome.kind) {
     case "rotated":
     case "kept":
-      return issueTokens(deps, user, sessionId, next, outcome.ttlMs, now, amr, ctx.api);
     case "grace": {
-      // A retry of a token rotated moments ago (a lost response, a concurrent tab): answer with
-      // the successor it already received, so every retry converges on one usable token.
-      const successor = openSuccessor(outcome.sealedNext, secret);
-      if (successor === null) throw new AuthError("TOKEN_INVALID");
-      return issueTokens(deps, user, sessionId, successor, outcome.ttlMs, now, amr, ctx.api);
+      const user = await userOf(outcome.copy);
+      ctx.onIdentified?.({ userId, tenant: user.tenant });
+      // A retry of a token rotated moments ago (a lost response, a concurrent tab) gets the
+      // successor it already received, so every retry converges on one usable token.
+      const secret = outcome.kind === "grace" ? openSuccessor(outcome.sealedNext, step.secret) : step.next;
+      if (secret === null) throw new AuthError("TOKEN_INVALID");
+      // The session's own `amr`: how it began, which its every token carries again.
+      return issueTokens(deps, user, sessionId, secret, outcome.ttlMs, now, outcome.amr, ctx.api);
     }
     case "reused":
       // RFC 9700 §4.14.2: a rotated token came back after the grace window, so it may be in an
@@ -130,6 +157,13 @@ async function answer(
       // must not end the session: that would let anyone log anyone out.
       throw new AuthError("TOKEN_INVALID");
     case "missing":
-      throw new AuthError("SESSION_REVOKED");
+      // Disabling a user ends their sessions; saying why tells only that this user id is disabled,
+      // which whoever holds a token of theirs can learn from ValidateToken anyway.
+      throw new AuthError(outcome.userDisabled ? "ACCOUNT_DISABLED" : "SESSION_REVOKED");
+    case "tenantMismatch":
+      throw new AuthError("TENANT_MISMATCH");
+    case "userNeeded":
+    case "stale":
+      throw new Error(`a rotation answered ${outcome.kind} where it cannot`);
   }
 }

@@ -3,7 +3,7 @@
  * src/infra/redis/sessions.ts), with the per-user epoch that ends access everywhere at once.
  * Re-exported by ports.ts with the other ports.
  */
-import type { SessionInfo } from "./model.js";
+import type { SessionInfo, User } from "./model.js";
 
 export interface NewSession {
   readonly id: string;
@@ -45,23 +45,60 @@ export interface RotateRequest {
   readonly now: number;
   readonly graceMs: number;
   readonly idleTtlMs: number;
-  /** The user's session epoch, read from PostgreSQL with the user the new tokens describe. */
-  readonly epoch: number;
+  /**
+   * The user's session epoch, read from PostgreSQL with the user the new tokens describe; or
+   * undefined to rotate on the copy of the user kept beside the sessions (`UserCopy`): nothing
+   * changes then unless a usable copy is there, which the outcome carries.
+   */
+  readonly epoch: number | undefined;
+  /** The `x-tenant` the caller named: a session of another tenant is refused, unchanged. */
+  readonly tenantHeader?: string;
+  /** With `epoch`: keep this copy of the user beside the sessions, unless the user's mark moved since `marks` were read. */
+  readonly keepCopy?: { readonly user: User; readonly marks: CopyMarks };
+}
+
+/**
+ * The user as kept beside their sessions, so that Refresh needs no PostgreSQL read (refresh.ts):
+ * written at login and by a refresh that read PostgreSQL, deleted by every change to the user
+ * (`userChanged`, and every `endAccess`), and trusted only while the tenant's generation is the
+ * one it was read under (`tenantChanged`: a role's permissions, the tenant's policy).
+ */
+export interface UserCopy {
+  readonly user: User;
+  readonly tenantGeneration: string;
+}
+
+/** What a writer of a copy read before reading the user from PostgreSQL; the copy is kept only if the user's mark has not moved since. */
+export interface CopyMarks {
+  readonly userChange: string;
+  readonly tenantGeneration: string;
+}
+
+/** A rotation that went through: the session's new idle lifetime, how it began (`amr`), and the copy it ran on. */
+interface Rotated {
+  readonly ttlMs: number;
+  readonly amr: readonly string[];
+  /** Without `epoch`: the copy of the user (undefined if it did not read back). */
+  readonly copy?: UserCopy;
 }
 
 export type RotateOutcome =
   /** The presented secret was current: it is now the previous one and `nextHash` is current. */
-  | { readonly kind: "rotated"; readonly ttlMs: number }
+  | ({ readonly kind: "rotated" } & Rotated)
   /** Keep mode: the presented secret was current and stays so. */
-  | { readonly kind: "kept"; readonly ttlMs: number }
+  | ({ readonly kind: "kept" } & Rotated)
   /** The presented secret was rotated less than the grace window ago: here is its successor. */
-  | { readonly kind: "grace"; readonly sealedNext: string; readonly ttlMs: number }
+  | ({ readonly kind: "grace"; readonly sealedNext: string } & Rotated)
+  /** Without `epoch`: no usable copy of the user (or one without roles); nothing changed. Read the user, then rotate with `epoch`. */
+  | { readonly kind: "userNeeded"; readonly tenant: string; readonly userChange: string }
+  /** The session belongs to another tenant than the caller's `x-tenant`; nothing changed. */
+  | { readonly kind: "tenantMismatch" }
   /** The presented secret was rotated before the grace window: the session was deleted. */
   | { readonly kind: "reused"; readonly userId: string; readonly tenant: string }
   /** The session exists but the secret was never one of its tokens. */
   | { readonly kind: "mismatch" }
-  /** No such session (expired, ended, or never existed). */
-  | { readonly kind: "missing" }
+  /** No such session (expired, ended, or never existed); `userDisabled` when its user is marked disabled. */
+  | { readonly kind: "missing"; readonly userDisabled: boolean }
   /** Nothing changed: a change that ended the user's access was recorded after the epoch this request read. */
   | { readonly kind: "stale" };
 
@@ -115,4 +152,14 @@ export interface SessionStore {
   endAccess(userId: string, change: AccessEnd): Promise<number>;
   /** Clears the disabled mark set by an `endAccess` with an epoch below this one. */
   restoreAccess(userId: string, epoch: number): Promise<void>;
+  /** The marks a copy of the user must be read under: read them before reading the user from PostgreSQL. */
+  copyMarks(userId: string, tenant: string): Promise<CopyMarks>;
+  /** Keeps a copy of the user beside their sessions, unless the user changed since `marks` were read. */
+  keepCopy(user: User, marks: CopyMarks): Promise<void>;
+  /** The user changed (after PostgreSQL committed it): the copy beside their sessions goes. */
+  userChanged(userId: string): Promise<void>;
+  /** The tenant's roles or policy changed: every copy of its users read before is no longer trusted. */
+  tenantChanged(tenant: string): Promise<void>;
+  /** The tenant's generation now (see UserCopy). */
+  tenantGeneration(tenant: string): Promise<string>;
 }

@@ -123,8 +123,13 @@ describe("with PostgreSQL stopped", () => {
     // ValidateToken needs only the key and Redis: the services calling it keep working.
     const check = await client.call("ValidateToken", { token: login.response.accessToken });
     expect(check.ok && check.response.active).toBe(true);
-    // A refresh that cannot load the user changes nothing: the same token works afterwards.
-    expectUnavailable(await client.call("Refresh", { refreshToken: login.response.refreshToken }));
+    // Refresh reads the copy of the user kept beside the sessions, not PostgreSQL: it keeps working.
+    const whileDown = await client.call("Refresh", { refreshToken: login.response.refreshToken });
+    if (!whileDown.ok) throw new Error(`refresh failed while PostgreSQL was down: ${whileDown.code}`);
+    // Without that copy (any change to the user deletes it) a refresh must read PostgreSQL, and
+    // one that cannot load the user changes nothing: the same token works afterwards.
+    await app.app.deps.sessions.userChanged(login.response.user?.id ?? "");
+    expectUnavailable(await client.call("Refresh", { refreshToken: whileDown.response.refreshToken }));
     const down = await readiness(app);
     expect(down.status).toBe(503);
     expect(down.body.checks).toEqual({ postgres: "unavailable", redis: "ok" });
@@ -133,7 +138,7 @@ describe("with PostgreSQL stopped", () => {
     await postgres.start();
     await eventually(async () => (await readiness(app)).status === 200);
     expect(await client.call("Login", { identifier: email, password })).toMatchObject({ ok: true });
-    const refreshed = await client.call("Refresh", { refreshToken: login.response.refreshToken });
+    const refreshed = await client.call("Refresh", { refreshToken: whileDown.response.refreshToken });
     expect(refreshed.ok).toBe(true);
   });
 });

@@ -169,6 +169,8 @@ describe("a change that ends a user's access, racing a storm of logins", () => {
   it("a refresh of the session ChangePassword keeps, racing it, rotates on the new state instead of failing", async () => {
     const user = await newUser();
     const mine = ok(await onB.call("Login", { identifier: user.email, password: user.password }));
+    // Without the copy of the user Login kept, the refresh reads PostgreSQL (the race is there).
+    await a.app.deps.sessions.userChanged(user.userId);
     // Make the change land between the refresh's read of the user and its rotation.
     const users = a.app.deps.users;
     const findById = users.findById.bind(users);
@@ -193,6 +195,8 @@ describe("a change that ends a user's access, racing a storm of logins", () => {
     const user = await newUser();
     const mine = ok(await onB.call("Login", { identifier: user.email, password: user.password }));
     const other = ok(await onB.call("Login", { identifier: user.email, password: user.password }));
+    // Without the copy of the user Login kept, the refresh reads PostgreSQL (the race is there).
+    await a.app.deps.sessions.userChanged(user.userId);
     const users = a.app.deps.users;
     const findById = users.findById.bind(users);
     (users as { findById: typeof users.findById }).findById = async (userId) => {

@@ -82,6 +82,8 @@ describe("refresh", () => {
   it("ends the session of a user who was disabled", async () => {
     const { flows, deps, tokens, users, user } = await signedIn();
     users.update(user.id, { isActive: false });
+    // The change's Redis step: the copy of the user kept for Refresh goes.
+    await deps.sessions.userChanged(user.id);
     expect(await reasonOf(flows.refresh(anonymous, { refreshToken: tokens.refreshToken }))).toBe("ACCOUNT_DISABLED");
     expect(await deps.sessions.isActive(user.id, tokens.refreshToken.split(".")[1] ?? "")).toBe(false);
   });

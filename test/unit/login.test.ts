@@ -88,6 +88,8 @@ function fakeDeps(
         created.push(session);
         return createOutcome;
       },
+      copyMarks: async () => ({ userChange: "", tenantGeneration: "" }),
+      keepCopy: async () => {},
     },
     tenants: {
       find: async (id: string): Promise<Tenant> => ({

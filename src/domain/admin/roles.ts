@@ -1,4 +1,5 @@
 /** Role administration within a tenant: roles with a bounded permissions object. */
+import { tenantChanged } from "../changes.js";
 import { checkDocument, PERMISSIONS_LIMITS, TENANT_PERMISSIONS_MAX_BYTES } from "../documents.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext } from "../model.js";
@@ -74,7 +75,7 @@ export async function updateRole(
   const role = await deps.roles.update(tenant.id, name, changes, new Date(deps.clock.now()), TENANT_PERMISSIONS_MAX_BYTES);
   if (role === null) throw new AuthError("ROLE_NOT_FOUND", { metadata: { field: "name" } });
   // Every holder's permissions changed: ValidateToken's caches everywhere forget the tenant's grants.
-  await deps.grants.changed({ tenant: tenant.id });
+  await tenantChanged(deps, tenant.id);
   await deps.events.record({
     type: "role_updated",
     tenant: tenant.id,
@@ -97,7 +98,7 @@ export async function deleteRole(
   }
   const usersAffected = await deps.roles.delete(tenant.id, name);
   if (usersAffected === null) throw new AuthError("ROLE_NOT_FOUND", { metadata: { field: "name" } });
-  await deps.grants.changed({ tenant: tenant.id });
+  await tenantChanged(deps, tenant.id);
   await deps.events.record({ type: "role_deleted", tenant: tenant.id, ...byActor(actor), detail: { role: name, usersAffected } });
   return usersAffected;
 }

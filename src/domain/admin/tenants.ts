@@ -1,4 +1,5 @@
 /** Tenant administration: create, read, list, change the policy of, disable and enable tenants. */
+import { tenantChanged } from "../changes.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext } from "../model.js";
 import type { TenantChanges } from "../ports.js";
@@ -87,6 +88,7 @@ export async function updateTenant(
   const changes: TenantChanges = { displayName: displayNameOf(input.displayName), settings: checkPolicy(input.policy) };
   const tenant = await deps.tenants.update(id, changes, new Date(deps.clock.now()));
   if (tenant === null) throw new AuthError("TENANT_NOT_FOUND");
+  await tenantChanged(deps, id);
   await deps.events.record({
     type: "tenant_updated",
     tenant: id,
@@ -120,7 +122,7 @@ export async function disableTenant(
     if (ids.length < BATCH) break;
     after = ids[ids.length - 1] ?? null;
   }
-  await deps.grants.changed({ tenant: id });
+  await tenantChanged(deps, id);
   await deps.events.record({ type: "tenant_disabled", tenant: id, ...byActor(actor), detail: { sessionsEnded } });
   return { tenant, sessionsEnded };
 }
@@ -130,6 +132,7 @@ export async function enableTenant(deps: AdminDeps, ctx: RequestContext, input: 
   const id = validateTenantId("tenant", input.tenant);
   const tenant = await deps.tenants.update(id, { isActive: true }, new Date(deps.clock.now()));
   if (tenant === null) throw new AuthError("TENANT_NOT_FOUND");
+  await tenantChanged(deps, id);
   await deps.events.record({ type: "tenant_enabled", tenant: id, ...byActor(actor) });
   return tenant;
 }

@@ -6,6 +6,7 @@
  */
 import { isIP } from "node:net";
 import { liftLoginLimits } from "../abuse-limits.js";
+import { userChanged } from "../changes.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext, User } from "../model.js";
 import { disableUser as disableAccount, enableUser as enableAccount, endUserAccess, type Actor as StatusActor } from "../user-status.js";
@@ -49,7 +50,7 @@ export async function disableUser(
   const { actor, user } = await administeredUser(deps, ctx, input);
   refuseSelf(actor, user.id);
   const { sessionsEnded } = await disableAccount(deps, { userId: user.id, tenant: user.tenant, actor: statusActor(actor) });
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  await userChanged(deps, { tenant: user.tenant, userId: user.id });
   return { user: await reread(deps, user), sessionsEnded };
 }
 
@@ -60,7 +61,7 @@ export async function enableUser(
 ): Promise<User> {
   const { actor, user } = await administeredUser(deps, ctx, input);
   await enableAccount(deps, { userId: user.id, tenant: user.tenant, actor: statusActor(actor) });
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  await userChanged(deps, { tenant: user.tenant, userId: user.id });
   return reread(deps, user);
 }
 
@@ -76,7 +77,7 @@ export async function deleteUser(
   const epoch = await deps.directory.delete(user.id);
   if (epoch === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
   const sessionsEnded = await endUserAccess(deps, user.id, epoch, false);
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  await userChanged(deps, { tenant: user.tenant, userId: user.id });
   await recordUserEvent(deps, actor, user, "user_deleted", { sessionsEnded });
   return sessionsEnded;
 }
@@ -91,7 +92,7 @@ export async function setUserRoles(
   const roles = checkRoles(input.roles);
   const updated = await deps.directory.setRoles(user.id, user.tenant, roles, new Date(deps.clock.now()));
   if (updated === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
-  await deps.grants.changed({ tenant: user.tenant, userId: user.id });
+  await userChanged(deps, { tenant: user.tenant, userId: user.id });
   await recordUserEvent(deps, actor, user, "user_roles_set", { roles });
   return updated;
 }

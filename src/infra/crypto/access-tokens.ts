@@ -16,8 +16,8 @@ import type { AccessTokens } from "../../domain/ports.js";
 import { type JwsFailure, signCompact, verifyCompact } from "./jws.js";
 import { checkClaims } from "./jwt-claims.js";
 import type { KeyRing } from "./key-ring.js";
-import { createLegacyTokens, LEGACY_TOKEN_APIS, type LegacyProfiles, looksLegacy } from "./legacy-tokens.js";
 import type { SigningKey } from "./keys.js";
+import { createLegacyTokens, LEGACY_TOKEN_APIS, type LegacyProfiles, looksLegacy } from "./legacy-tokens.js";
 
 export interface AccessTokenOptions {
   readonly issuer: string;

@@ -17,7 +17,12 @@
  *   each login checks a random sample and drops the dead ones).
  * - `<prefix>{<user>}:st`: the user's state, a hash: e the highest session epoch recorded (see
  *   domain/session-epoch.ts), d the epoch of the change that disabled the user (absent when
- *   enabled). It lives as long as the longest session could, and for ever while `d` is set.
+ *   enabled), uc a random mark replaced by every change to the user (user-copies.ts). It lives as
+ *   long as the longest session could, and for ever while `d` is set.
+ * - `<prefix>{<user>}:u`: the copy of the user Refresh reads (user-copies.ts), a string; it lives
+ *   SESSION_USER_TTL at most.
+ * - `<prefix>{t:<tenant>}:g`: the tenant's generation, a random string replaced by every change to
+ *   its roles or policy (absent: ""); no expiry.
  * - `<prefix>{<user>}:mfa:<hash>`: an MFA ticket (see infra/redis/mfa-tickets.ts), JSON, living
  *   as long as the ticket.
  *
@@ -31,6 +36,8 @@ export interface SessionKeys {
   index(userId: string): string;
   state(userId: string): string;
   mfaTicket(userId: string, ticketHash: string): string;
+  userCopy(userId: string): string;
+  tenantGeneration(tenant: string): string;
 }
 
 /** A hash tag ends at the first `}`: a brace in the prefix or an id would move keys to other slots. */
@@ -50,5 +57,10 @@ export function sessionKeys(prefix: string): SessionKeys {
     index: (userId) => `${user(userId)}:idx`,
     state: (userId) => `${user(userId)}:st`,
     mfaTicket: (userId, ticketHash) => `${user(userId)}:mfa:${ticketHash}`,
+    userCopy: (userId) => `${user(userId)}:u`,
+    tenantGeneration: (tenant) => {
+      checkTagFree("a tenant id", tenant);
+      return `${prefix}{t:${tenant}}:g`;
+    },
   };
 }

@@ -7,6 +7,8 @@
  * scripts compare numbers but never format one.
  */
 import type { RedisClient } from "./client.js";
+import { rotateScript } from "./rotation-script.js";
+import { keepCopyScript, userChangedScript } from "./user-copies.js";
 
 // A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
 const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
@@ -25,80 +27,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 'created'
-`;
-
-// Compare, rotate and detect reuse in one atomic step. Digests are compared without an early
-// exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.
-// KEYS: session, successor, index, state.
-export const rotateScript = `
-${STR}
-local s, n, index, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local presented, nextHash, sealed = ARGV[1], ARGV[2], ARGV[3]
-local nowText, graceText, prevUntilText = ARGV[4], ARGV[5], ARGV[8]
-local now, grace, idle, historyMax = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local keep = ARGV[9] == 'keep'
-local epoch, id = tonumber(ARGV[10]), ARGV[11]
-local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't')
-local cur, prev, prevUntil, ae, older, user, tenant = str(f[1]), str(f[2]), str(f[3]), str(f[4]), str(f[5]), str(f[6]), str(f[7])
-if not cur then return {'missing'} end
-ae = tonumber(ae)
-if ae <= now then
-  redis.call('DEL', s, n)
-  redis.call('SREM', index, id)
-  return {'missing'}
-end
--- The caller read the user before a change that ended their access: it may not extend anything.
-local recorded = str(redis.call('HGET', state, 'e'))
-if recorded and tonumber(recorded) > epoch then return {'stale'} end
-local function same(a, b)
-  if not a or not b or #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do diff = diff + math.abs(string.byte(a, i) - string.byte(b, i)) end
-  return diff == 0
-end
-if same(cur, presented) and keep then
-  local ttl = math.min(idle, ae - now)
-  redis.call('HSET', s, 'lu', nowText)
-  redis.call('PEXPIRE', s, ttl)
-  return {'kept', ttl}
-end
-if same(cur, presented) then
-  local history = {}
-  if prev and prev ~= '' then history[1] = prev end
-  for h in string.gmatch(older or '', '[^,]+') do
-    if #history >= historyMax then break end
-    history[#history + 1] = h
-  end
-  local ttl = math.min(idle, ae - now)
-  redis.call('HSET', s, 'c', nextHash, 'p', cur, 'pu', prevUntilText, 'o', table.concat(history, ','), 'lu', nowText)
-  redis.call('PEXPIRE', s, ttl)
-  if grace > 0 then
-    redis.call('SET', n, sealed, 'PX', graceText)
-  else
-    redis.call('DEL', n)
-  end
-  return {'rotated', ttl}
-end
-if prev and prev ~= '' and same(prev, presented) then
-  if now <= tonumber(prevUntil or '0') then
-    local successor = str(redis.call('GET', n))
-    if successor then
-      redis.call('HSET', s, 'lu', nowText)
-      return {'grace', successor, redis.call('PTTL', s)}
-    end
-  end
-  redis.call('DEL', s, n)
-  redis.call('SREM', index, id)
-  return {'reused', user, tenant}
-end
-for h in string.gmatch(older or '', '[^,]+') do
-  if same(h, presented) then
-    redis.call('DEL', s, n)
-    redis.call('SREM', index, id)
-    return {'reused', user, tenant}
-  end
-end
-return {'mismatch'}
 `;
 
 // Marks a session used and restarts its idle lifetime (never past its absolute cap); -1 when
@@ -192,12 +120,14 @@ if not disabled then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `;
 
-export type RotateReply = [string, ...string[]];
+export type { RotateReply } from "./rotation-script.js";
 
 /** The fixed-arity scripts, defined as commands (the end-access script is sent with EVAL). */
 const definitions = {
   authCreate: { numberOfKeys: 3, lua: createScript },
-  authRotate: { numberOfKeys: 4, lua: rotateScript },
+  authRotate: { numberOfKeys: 5, lua: rotateScript },
+  authKeepCopy: { numberOfKeys: 2, lua: keepCopyScript },
+  authUserChanged: { numberOfKeys: 2, lua: userChangedScript },
   authTouch: { numberOfKeys: 2, lua: touchScript },
   authRevoke: { numberOfKeys: 3, lua: revokeScript },
   authRestoreAccess: { numberOfKeys: 1, lua: restoreAccessScript },

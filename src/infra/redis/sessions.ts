@@ -11,7 +11,9 @@ import { type RedisClient, redisCall } from "./client.js";
 import { type SessionDurability, sessionWrites, type Write } from "./durable-writes.js";
 import { sessionKeys } from "./keys.js";
 import { type LegacySessions, noLegacySessions } from "./legacy-sessions.js";
+import { rotateArguments, rotateOutcome } from "./rotation-script.js";
 import { defineSessionScripts, endAccessScript, type RotateReply } from "./session-scripts.js";
+import { createUserCopies } from "./user-copies.js";
 
 /**
  * Ids of the user's index checked at each login. Checking them all cost a login one Redis command
@@ -20,15 +22,16 @@ import { defineSessionScripts, endAccessScript, type RotateReply } from "./sessi
  */
 const PRUNE_SAMPLE = 16;
 
-/** How many superseded secret hashes a session remembers for reuse detection. */
-const HISTORY_MAX = 8;
-
 export interface SessionStoreOptions {
   /** Sessions of the layout before 2026-11-25 still to be moved (see legacy-sessions.ts). */
   readonly legacy?: LegacySessions | undefined;
   /** Absent: a write is acknowledged once the master has it (REDIS_WAIT_REPLICAS=0). */
   readonly durability?: SessionDurability | undefined;
+  /** How long a copy of a user kept beside the sessions lives at most (user-copies.ts); default 12 h. */
+  readonly userCopyTtlMs?: number | undefined;
 }
+
+const DEFAULT_COPY_TTL_MS = 12 * 3_600_000;
 
 /** What every operation of one store uses. */
 interface Store {
@@ -43,6 +46,8 @@ interface Store {
    * still try to create or extend: as long as the longest session.
    */
   readonly stateTtl: string;
+  readonly copyTtlMs: number;
+  readonly copies: ReturnType<typeof createUserCopies>;
 }
 
 export function createSessionStore(
@@ -60,9 +65,15 @@ export function createSessionStore(
     legacy: options.legacy ?? noLegacySessions,
     sessionMaxLifetimeMs,
     stateTtl: String(sessionMaxLifetimeMs),
+    copyTtlMs: options.userCopyTtlMs ?? DEFAULT_COPY_TTL_MS,
+    copies: createUserCopies(redis, sessionWrites(redis, durability), prefix, {
+      copyTtlMs: options.userCopyTtlMs ?? DEFAULT_COPY_TTL_MS,
+      stateTtlMs: sessionMaxLifetimeMs,
+    }),
   };
-  const { keys, legacy, write, stateTtl } = store;
+  const { keys, legacy, write, stateTtl, copies } = store;
   return {
+    ...copies,
     create: (session) => redisCall(redis, () => createSession(store, session)),
     lookup: (userId, sessionId) => redisCall(redis, () => lookupSession(store, userId, sessionId)),
     legacyOwner: (sessionId) => redisCall(redis, () => legacy.ownerOf(sessionId)),
@@ -82,6 +93,7 @@ export function createSessionStore(
     restoreAccess: (userId, epoch) =>
       redisCall(redis, async () => {
         await write("authRestoreAccess", keys.state(userId), String(epoch), stateTtl);
+        await copies.userChanged(userId);
       }),
   };
 }
@@ -125,42 +137,8 @@ async function createSession({ redis, write, keys, sessionMaxLifetimeMs }: Store
   return outcome;
 }
 
-async function rotateSession({ write, keys }: Store, request: RotateRequest): Promise<RotateOutcome> {
-  const { userId, sessionId } = request;
-  const reply = (await write(
-    "authRotate",
-    keys.session(userId, sessionId),
-    keys.successor(userId, sessionId),
-    keys.index(userId),
-    keys.state(userId),
-    request.presentedHash,
-    request.nextHash,
-    request.sealedNext,
-    String(request.now),
-    String(request.graceMs),
-    String(request.idleTtlMs),
-    String(HISTORY_MAX),
-    String(request.now + request.graceMs),
-    request.mode,
-    String(request.epoch),
-    sessionId,
-  )) as RotateReply;
-  const [kind, a, b] = reply.map(String);
-  switch (kind) {
-    case "rotated":
-    case "kept":
-      return { kind, ttlMs: Number(a) };
-    case "grace":
-      return { kind, sealedNext: a ?? "", ttlMs: Number(b) };
-    case "reused":
-      return { kind, userId: a ?? "", tenant: b ?? "" };
-    case "mismatch":
-    case "missing":
-    case "stale":
-      return { kind };
-    default:
-      throw new Error(`unexpected reply from the rotation script: ${kind}`);
-  }
+async function rotateSession({ write, keys, copyTtlMs }: Store, request: RotateRequest): Promise<RotateOutcome> {
+  return rotateOutcome((await write("authRotate", ...rotateArguments(keys, request, copyTtlMs))) as RotateReply);
 }
 
 async function listSessions({ redis, keys, legacy }: Store, userId: string, now: number): Promise<SessionInfo[]> {
@@ -277,7 +255,8 @@ async function endAccess(store: Store, userId: string, change: AccessEnd): Promi
   // after it; sessions created between SMEMBERS and round one come back unlisted and are
   // judged in round two. Anything newer rests on the new epoch and stays.
   const [endedFirst, unlisted] = await endAccessRound(store, userId, change, await redis.smembers(keys.index(userId)));
-  if (unlisted.length === 0) return endedFirst;
-  const [endedSecond] = await endAccessRound(store, userId, change, unlisted);
+  const [endedSecond] = unlisted.length === 0 ? [0] : await endAccessRound(store, userId, change, unlisted);
+  // The user changed (a password, the active flag, deleted): no copy of before is kept.
+  await store.copies.userChanged(userId);
   return endedFirst + endedSecond;
 }

@@ -1,0 +1,115 @@
+/**
+ * The connections that read cached keys, for every topology: one tracking pair (tracking-pair.ts)
+ * per server that holds keys. A standalone Redis, or a Sentinel group's master, is one server;
+ * a Cluster has one pair per master, and a key is read through the pair of its slot's master.
+ *
+ * What the cache above sees: `readerFor(key)` (a reader while that key's pair is up; otherwise
+ * undefined, and the caller reads through the ordinary client and caches nothing), and three
+ * events: keys invalidated, a reset (everything cached must go), and a completed heartbeat round
+ * (every change made before `sentAt` has been announced by every pair that is up).
+ */
+import type { Redis } from "ioredis";
+import { TrackingPair } from "./tracking-pair.js";
+
+export interface TrackingListener {
+  invalidate(keys: readonly string[] | null): void;
+  reset(reason: string): void;
+  /** Every pair that is up has announced every change made before `sentAt` (performance.now). */
+  round(sentAt: number): void;
+}
+
+export interface KeyTracking {
+  /** The tracking reader of the server holding `key`, while its pair is up. */
+  readerFor(key: string): Redis | undefined;
+  /** A tracked read failed: that pair resets (the cache goes) and is rebuilt. */
+  readFailed(key: string, error: unknown): void;
+  /** The client names of the invalidation connections that are up. */
+  invalidationClients(): string[];
+  /** Starts the pairs; events go to `listener` from then on. */
+  start(listener: TrackingListener): void;
+  close(): void;
+}
+
+export interface TrackingTiming {
+  /** Heartbeat period on each invalidation connection. */
+  readonly heartbeatMs: number;
+  /** A heartbeat unanswered this long resets the pair. */
+  readonly staleAfterMs: number;
+  readonly onProblem: (problem: string, error?: unknown) => void;
+}
+
+export const DEFAULT_TIMING = { heartbeatMs: 500, staleAfterMs: 2000 } as const;
+
+/**
+ * Pairs as one: the listener hears every pair's invalidations and resets, and a round once every
+ * pair that is up has completed one after it.
+ */
+export function combine(pairs: () => readonly TrackingPair[], listener: () => TrackingListener | undefined) {
+  const acked = new Map<TrackingPair, number>();
+  let reported = Number.NEGATIVE_INFINITY;
+  return {
+    onInvalidate: (keys: readonly string[] | null) => listener()?.invalidate(keys),
+    onReset: (pair: TrackingPair, reason: string) => {
+      acked.delete(pair);
+      listener()?.reset(reason);
+    },
+    onRound: (pair: TrackingPair, sentAt: number) => {
+      acked.set(pair, sentAt);
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const each of pairs()) if (each.up) lowest = Math.min(lowest, acked.get(each) ?? Number.NEGATIVE_INFINITY);
+      if (lowest > reported && Number.isFinite(lowest)) {
+        reported = lowest;
+        listener()?.round(lowest);
+      }
+    },
+  };
+}
+
+/**
+ * One server (standalone, or a Sentinel group's master: `open` returns connections that find the
+ * current master, and a failover closes them, which resets the pair).
+ */
+export function singleServerTracking(open: (role: "reader" | "invalidations") => Redis, timing: TrackingTiming): KeyTracking {
+  let listener: TrackingListener | undefined;
+  let pair: TrackingPair | undefined;
+  const events = combine(
+    () => (pair === undefined ? [] : [pair]),
+    () => listener,
+  );
+  return {
+    readerFor: () => pair?.reader,
+    readFailed: (_key, error) => pair?.fail("a tracked read failed", error),
+    invalidationClients: () => (pair?.invalidationClientName === undefined ? [] : [pair.invalidationClientName]),
+    start(to) {
+      listener = to;
+      const self: TrackingPair = new TrackingPair({
+        open,
+        onInvalidate: events.onInvalidate,
+        onReset: (reason) => events.onReset(self, reason),
+        onRound: (sentAt) => events.onRound(self, sentAt),
+        onProblem: timing.onProblem,
+        heartbeatMs: timing.heartbeatMs,
+        staleAfterMs: timing.staleAfterMs,
+      });
+      pair = self;
+      self.start();
+    },
+    close: () => pair?.close(),
+  };
+}
+
+/**
+ * Options for the connections of a pair, over those of the service's own client: RESP2 (see
+ * tracking-pair.ts), no ioredis reconnection and no queue (the pair rebuilds itself), connected
+ * when the pair says so.
+ */
+export const pairConnectionOptions = {
+  protocol: 2,
+  lazyConnect: true,
+  retryStrategy: () => null,
+  enableOfflineQueue: false,
+  autoResubscribe: false,
+  autoResendUnfulfilledCommands: false,
+  maxRetriesPerRequest: 0,
+  reconnectOnError: null,
+} as const;

@@ -1,0 +1,134 @@
+/**
+ * What one process keeps of sessions, users and tenants between Redis's invalidations
+ * (session-liveness.ts says what is promised): three tracked maps (tracked-map.ts), the dispatch
+ * of Redis's invalidation messages to them, the keys watched for others (the key ring), and the
+ * tracked reads that fill the maps.
+ *
+ * The keys it knows: `<prefix>{<user>}:s:<session>` (a session), `<prefix>{<user>}:st` (the
+ * user's state: the disabled mark), `<prefix>{t:<tenant>}:g` (the tenant's generation); the rest
+ * of an invalidation is not ours and is ignored.
+ */
+import type { Redis } from "ioredis";
+import type { KeyTracking } from "./key-tracking.js";
+import { Stamps, TrackedMap } from "./tracked-map.js";
+
+/** A session that is gone. */
+export const GONE = 0;
+const SESSION_PART = ":s:";
+const OPEN_BRACE = 123;
+
+export interface CacheCounts {
+  hits: number;
+  misses: number;
+  invalidations: number;
+  resets: number;
+}
+
+export class LivenessCache {
+  readonly stamps = new Stamps();
+  /** Session id → until when it is alive (ms since the epoch; GONE: not), owned by its user. */
+  readonly sessions: TrackedMap<number>;
+  /** User id → whether the user is marked disabled. */
+  readonly disabled: TrackedMap<boolean>;
+  /** Tenant → its generation. */
+  readonly generations: TrackedMap<string>;
+  readonly counts: CacheCounts = { hits: 0, misses: 0, invalidations: 0, resets: 0 };
+  readonly #invalidationListeners: ((keys: readonly string[] | null) => void)[] = [];
+  readonly #resetListeners: ((reason: string) => void)[] = [];
+  readonly #watched = new Map<string, () => void>();
+
+  constructor(
+    private readonly tracking: KeyTracking,
+    private readonly prefix: string,
+    capacity: number,
+  ) {
+    this.sessions = new TrackedMap(this.stamps, capacity);
+    this.disabled = new TrackedMap(this.stamps, Math.max(1, Math.floor(capacity / 4)));
+    this.generations = new TrackedMap(this.stamps, 10_000);
+    tracking.start({
+      invalidate: (keys) => this.#invalidated(keys),
+      reset: (reason) => this.#reset(reason),
+      round: (sentAt) => this.stamps.round(sentAt),
+    });
+  }
+
+  onInvalidation(listener: (keys: readonly string[] | null) => void): void {
+    this.#invalidationListeners.push(listener);
+  }
+
+  onReset(listener: (reason: string) => void): void {
+    this.#resetListeners.push(listener);
+  }
+
+  watch(key: string, changed: () => void): void {
+    this.#watched.set(key, changed);
+    this.#arm(key);
+  }
+
+  /**
+   * A tracked read of `key` into `map` (as `id` of `owner`); undefined when the value cannot be
+   * trusted (no tracking pair up, a failed read, a read that raced an invalidation or a reset):
+   * the caller then reads Redis the ordinary way.
+   */
+  async read<V>(map: TrackedMap<V>, id: string, owner: string, key: string, read: (reader: Redis) => Promise<V>): Promise<V | undefined> {
+    const reader = this.tracking.readerFor(key);
+    if (reader === undefined) return undefined;
+    try {
+      const loaded = await map.load(id, owner, () => read(reader));
+      return loaded.cached ? loaded.value : undefined;
+    } catch (error) {
+      this.tracking.readFailed(key, error);
+      return undefined;
+    }
+  }
+
+  #invalidated(keys: readonly string[] | null): void {
+    this.counts.invalidations += 1;
+    if (keys === null) this.#clear();
+    else for (const key of keys) this.#invalidate(key);
+    for (const [key, changed] of this.#watched) {
+      if (keys !== null && !keys.includes(key)) continue;
+      changed();
+      this.#arm(key);
+    }
+    for (const listener of this.#invalidationListeners) listener(keys);
+  }
+
+  #reset(reason: string): void {
+    this.counts.resets += 1;
+    this.#clear();
+    // A change to a watched key may have gone unannounced.
+    for (const [key, changed] of this.#watched) {
+      changed();
+      this.#arm(key);
+    }
+    for (const listener of this.#resetListeners) listener(reason);
+  }
+
+  #invalidate(key: string): void {
+    const { prefix } = this;
+    if (!key.startsWith(prefix) || key.charCodeAt(prefix.length) !== OPEN_BRACE) return;
+    const close = key.indexOf("}", prefix.length);
+    if (close < 0) return;
+    const tag = key.slice(prefix.length + 1, close);
+    const tail = key.slice(close + 1);
+    if (tail.startsWith(SESSION_PART)) this.sessions.invalidate(tail.slice(SESSION_PART.length));
+    else if (tail === ":st") this.disabled.invalidate(tag);
+    else if (tail === ":g" && tag.startsWith("t:")) this.generations.invalidate(tag.slice(2));
+  }
+
+  #clear(): void {
+    this.stamps.reset();
+    this.sessions.clear();
+    this.disabled.clear();
+    this.generations.clear();
+  }
+
+  /** Reads a watched key through its tracking reader, so that Redis announces its next change. */
+  #arm(key: string): void {
+    this.tracking
+      .readerFor(key)
+      ?.exists(key)
+      .catch((error: unknown) => this.tracking.readFailed(key, error));
+  }
+}

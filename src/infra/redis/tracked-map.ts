@@ -1,0 +1,149 @@
+/**
+ * A bounded map of values read from Redis through a tracking reader (key-tracking.ts), kept until
+ * Redis says the key changed, with the two races of client-side caching closed:
+ *
+ * - A read whose reply arrives after an invalidation of its key (the reply and the invalidation
+ *   travel on different connections, so either may come first): the read is marked pending before
+ *   it is sent, an invalidation of the key marks it invalidated, and an invalidated read is never
+ *   stored; its caller must read again, elsewhere (`load` answers `cached: false`).
+ * - A read that began before a reset (a dropped connection: invalidations may have been lost) and
+ *   settles after it: each read carries the generation it began in, and a reset starts a new one.
+ *
+ * Fences are this process's own changes: after it ended a user's sessions, every entry of that
+ * user read before is stale here at once, before any invalidation arrives (read-your-writes on the
+ * instance that made the change). A fence lasts until a heartbeat round proves the invalidations
+ * of that change have arrived (`Stamps.round`).
+ */
+
+/** Counters shared by the maps of one cache: the reset generation, read stamps, and fences. */
+export class Stamps {
+  generation = 0;
+  #counter = 0;
+  /** owner → the stamp of this process's latest change to it, and when it was made (performance.now). */
+  readonly fences = new Map<string, { readonly stamp: number; readonly at: number }>();
+
+  next(): number {
+    this.#counter += 1;
+    return this.#counter;
+  }
+
+  /** This process changed `owner`: whatever it read of it before is stale. */
+  fence(owner: string): void {
+    this.fences.set(owner, { stamp: this.next(), at: performance.now() });
+  }
+
+  /** Whether a read of `owner` stamped `stamp` predates a fence. */
+  fenced(owner: string, stamp: number): boolean {
+    if (this.fences.size === 0) return false;
+    const fence = this.fences.get(owner);
+    return fence !== undefined && fence.stamp > stamp;
+  }
+
+  /** Every change made before `sentAt` has been announced: its fence may go. */
+  round(sentAt: number): void {
+    for (const [owner, fence] of this.fences) if (fence.at < sentAt) this.fences.delete(owner);
+  }
+
+  reset(): void {
+    this.generation += 1;
+    this.fences.clear();
+  }
+}
+
+interface Entry<V> {
+  readonly value: V;
+  readonly owner: string;
+  readonly stamp: number;
+}
+
+interface Ticket {
+  readonly stamp: number;
+  readonly generation: number;
+  invalidated: boolean;
+}
+
+export interface Loaded<V> {
+  readonly value: V;
+  /** False when the read raced an invalidation or a reset: the value must not be trusted for now. */
+  readonly cached: boolean;
+}
+
+export class TrackedMap<V> {
+  readonly #entries = new Map<string, Entry<V>>();
+  readonly #pending = new Map<string, { ticket: Ticket; owner: string; promise: Promise<Loaded<V>> }>();
+
+  constructor(
+    private readonly stamps: Stamps,
+    private readonly capacity: number,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The value kept for `id`, if it belongs to `owner` and no fence of the owner is newer. */
+  get(id: string, owner: string): V | undefined {
+    const entry = this.#entries.get(id);
+    if (entry === undefined || entry.owner !== owner) return undefined;
+    if (this.stamps.fenced(owner, entry.stamp)) {
+      this.#entries.delete(id);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  /**
+   * Reads `id` with `read` (a tracked read) and keeps the value unless the read raced an
+   * invalidation, a reset or a fence. Concurrent loads of one id share one read.
+   */
+  load(id: string, owner: string, read: () => Promise<V>): Promise<Loaded<V>> {
+    const inFlight = this.#pending.get(id);
+    if (inFlight !== undefined && inFlight.owner === owner) return inFlight.promise;
+    const ticket: Ticket = { stamp: this.stamps.next(), generation: this.stamps.generation, invalidated: false };
+    const promise = read().then(
+      (value) => ({ value, cached: this.#settle(id, owner, ticket, value) }),
+      (error: unknown) => {
+        this.#forget(id, ticket);
+        throw error;
+      },
+    );
+    // A second owner of one id (never, for random ids) just reads without sharing.
+    if (inFlight === undefined) this.#pending.set(id, { ticket, owner, promise });
+    return promise;
+  }
+
+  /** Redis said `id`'s key changed. */
+  invalidate(id: string): void {
+    this.#entries.delete(id);
+    const inFlight = this.#pending.get(id);
+    if (inFlight !== undefined) inFlight.ticket.invalidated = true;
+  }
+
+  /** Forgets everything (a reset; the generation moved on, so reads in flight are not stored). */
+  clear(): void {
+    this.#entries.clear();
+    for (const { ticket } of this.#pending.values()) ticket.invalidated = true;
+    this.#pending.clear();
+  }
+
+  /** Every id whose entry satisfies `test` (for a user's entries; a scan, for rare changes). */
+  *ids(test: (owner: string) => boolean): Generator<string> {
+    for (const [id, entry] of this.#entries) if (test(entry.owner)) yield id;
+  }
+
+  #forget(id: string, ticket: Ticket): void {
+    if (this.#pending.get(id)?.ticket === ticket) this.#pending.delete(id);
+  }
+
+  #settle(id: string, owner: string, ticket: Ticket, value: V): boolean {
+    this.#forget(id, ticket);
+    if (ticket.invalidated || ticket.generation !== this.stamps.generation || this.stamps.fenced(owner, ticket.stamp)) return false;
+    if (this.capacity <= 0) return false;
+    if (!this.#entries.has(id) && this.#entries.size >= this.capacity) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(id, { value, owner, stamp: ticket.stamp });
+    return true;
+  }
+}

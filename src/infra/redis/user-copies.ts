@@ -1,0 +1,113 @@
+/**
+ * The copy of each user kept beside their sessions, so that Refresh reads no PostgreSQL (keys.ts:
+ * `{<user>}:u`, the mark `uc` in `{<user>}:st`, the tenant's generation `{t:<tenant>}:g`).
+ *
+ * Why a copy can be trusted:
+ * - Every change to a user, once PostgreSQL has committed it, replaces the user's mark and deletes
+ *   the copy in one script (`userChanged`; `endAccess` does it too).
+ * - A writer (Login, or a Refresh that read PostgreSQL) reads the mark before it reads the user,
+ *   and its copy is kept only if the mark is still the one it read, in one script. So a copy
+ *   read before a change's commit is never kept after that change's Redis step, the race of
+ *   every cache-aside scheme (read old, change, delete, write old).
+ * - What a user's copy cannot see, a change to the tenant (a role's permissions, the policy), moves
+ *   the tenant's generation; a copy read under another generation is not used (refresh.ts).
+ * - It lives SESSION_USER_TTL at most: if a change's Redis step fails (Redis unreachable; the
+ *   change then answers UNAVAILABLE, and repeating it finishes it), that bounds how long the copy
+ *   may be stale.
+ *
+ * The copy is JSON after one character, `1` when the user holds a role: the rotation script uses a
+ * copy only then (a user without roles goes through PostgreSQL, where the tenant's policy is read).
+ */
+import { randomBytes } from "node:crypto";
+import type { User } from "../../domain/model.js";
+import type { CopyMarks, SessionStore, UserCopy } from "../../domain/ports.js";
+import { type RedisClient, redisCall } from "./client.js";
+import type { Write } from "./durable-writes.js";
+import { sessionKeys } from "./keys.js";
+
+// A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
+const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
+
+// Keeps a copy unless the user's mark moved. KEYS: state, copy. ARGV: mark read, copy, TTL (ms).
+export const keepCopyScript = `
+${STR}
+if (str(redis.call('HGET', KEYS[1], 'uc')) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+// A change to the user: a new mark, no copy. KEYS: state, copy. ARGV: new mark, state TTL (ms).
+export const userChangedScript = `
+${STR}
+redis.call('HSET', KEYS[1], 'uc', ARGV[1])
+if not str(redis.call('HGET', KEYS[1], 'd')) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
+type CopyOperations = Pick<SessionStore, "copyMarks" | "keepCopy" | "userChanged" | "tenantChanged" | "tenantGeneration">;
+
+/** The stored text of a copy (see the file's comment). */
+export function encodeUserCopy({ user, tenantGeneration }: UserCopy): string {
+  const json = JSON.stringify({
+    ...user,
+    createdAt: user.createdAt.getTime(),
+    emailVerifiedAt: user.emailVerifiedAt === null ? null : user.emailVerifiedAt.getTime(),
+    tg: tenantGeneration,
+  });
+  return `${user.roles.length > 0 ? "1" : "0"}${json}`;
+}
+
+/** A copy from its stored text; undefined when it is not one (a copy is only ever a shortcut). */
+export function decodeUserCopy(text: string): UserCopy | undefined {
+  try {
+    const { tg, createdAt, emailVerifiedAt, ...rest } = JSON.parse(text.slice(1)) as Record<string, unknown>;
+    if (typeof tg !== "string" || typeof createdAt !== "number" || typeof rest.id !== "string" || !Array.isArray(rest.roles))
+      return undefined;
+    const user = {
+      ...rest,
+      createdAt: new Date(createdAt),
+      emailVerifiedAt: typeof emailVerifiedAt === "number" ? new Date(emailVerifiedAt) : null,
+    } as unknown as User;
+    return { user, tenantGeneration: tg };
+  } catch {
+    return undefined;
+  }
+}
+
+const newMark = () => randomBytes(12).toString("base64url");
+
+/**
+ * The copy's operations on `redis`; `write` runs the writes (with REDIS_WAIT_REPLICAS, each waits
+ * for the replicas, as session writes do). The scripts are defined by session-scripts.ts.
+ */
+export function createUserCopies(
+  redis: RedisClient,
+  write: Write,
+  prefix: string,
+  { copyTtlMs, stateTtlMs }: { readonly copyTtlMs: number; readonly stateTtlMs: number },
+): CopyOperations {
+  const keys = sessionKeys(prefix);
+  const tenantGeneration = async (tenant: string) => (await redis.get(keys.tenantGeneration(tenant))) ?? "";
+  return {
+    copyMarks: (userId, tenant) =>
+      redisCall(redis, async (): Promise<CopyMarks> => {
+        const [userChange, generation] = await Promise.all([redis.hget(keys.state(userId), "uc"), tenantGeneration(tenant)]);
+        return { userChange: userChange ?? "", tenantGeneration: generation };
+      }),
+    keepCopy: (user, marks) =>
+      redisCall(redis, async () => {
+        const value = encodeUserCopy({ user, tenantGeneration: marks.tenantGeneration });
+        await write("authKeepCopy", keys.state(user.id), keys.userCopy(user.id), marks.userChange, value, String(copyTtlMs));
+      }),
+    userChanged: (userId) =>
+      redisCall(redis, async () => {
+        await write("authUserChanged", keys.state(userId), keys.userCopy(userId), newMark(), String(stateTtlMs));
+      }),
+    tenantChanged: (tenant) =>
+      redisCall(redis, async () => {
+        await write("set", keys.tenantGeneration(tenant), newMark());
+      }),
+    tenantGeneration: (tenant) => redisCall(redis, () => tenantGeneration(tenant)),
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * Refresh answers from the copy of the user kept beside their sessions (no PostgreSQL), and every
+ * change to the user or their tenant made through the service reaches the next refresh, on
+ * another instance: each case signs in on A, refreshes on B once (the copy in use), changes the
+ * user through the AdminService (or the mailed verification) on A, and refreshes on B again. The
+ * copy lives 12 hours: a change that did not delete it would show as a stale answer here.
+ */
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { bootstrapPlatformAdmin } from "../../src/cli/create-admin.js";
+import { issueOneTimeToken } from "../../src/domain/one-time-tokens.js";
+import { createAdminGrpcClient } from "../support/admin-clients.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { bearer, createConnectClient, createGrpcClient, failed, ok, type TestClient } from "../support/clients.js";
+import { newPassword, recordSecret } from "../support/secrets.js";
+
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
+
+describe("Refresh on the copy of the user kept beside the sessions", () => {
+  let a: TestApp;
+  let b: TestApp;
+  let onA: TestClient;
+  let onB: TestClient;
+  let admin: TestClient;
+  let platform: Record<string, string>;
+  let redis: Redis;
+  const tenant = `copy${randomBytes(3).toString("hex")}`;
+
+  beforeAll(async () => {
+    a = await startTestApp({ name: "copy-a" });
+    b = await startTestApp({ name: "copy-b", databaseUrl: a.config.databaseUrl, redisKeyPrefix: a.config.redisKeyPrefix });
+    onA = createGrpcClient(a.grpcAddress);
+    // Connect JSON: the user's permissions and attributes arrive as plain JSON.
+    onB = createConnectClient(b.baseUrl);
+    admin = createAdminGrpcClient(a.grpcAddress);
+    redis = new Redis(inject("redisUrl"));
+    const password = newPassword();
+    await bootstrapPlatformAdmin(a.app.db, a.config, { email: "root@example.com", username: "root", fullName: undefined, password });
+    platform = bearer(ok(await onA.call("Login", { identifier: "root@example.com", password }, { "x-tenant": "system" })).accessToken);
+    ok(await admin.call("CreateTenant", { id: tenant, displayName: "Copy" }, platform));
+    ok(await admin.call("CreateRole", { tenant, name: "viewer", permissions: { reports: { view: true } } }, platform));
+  });
+  afterAll(async () => {
+    for (const client of [onA, onB, admin]) client?.close();
+    redis?.disconnect();
+    await b?.stop();
+    await a?.stop();
+  });
+
+  const copyKey = (userId: string) => `${a.config.redisKeyPrefix}{${userId}}:u`;
+
+  /** A user of the tenant with roles user and viewer, signed in on A and refreshed once on B. */
+  async function signedIn() {
+    const email = `u.${randomBytes(4).toString("hex")}@example.com`;
+    const password = newPassword();
+    const created = ok(await admin.call("CreateUser", { tenant, email, password, roles: ["user", "viewer"] }, platform));
+    const userId = created.user.id as string;
+    const login = ok(await onA.call("Login", { identifier: email, password }, { "x-tenant": tenant }));
+    expect(await redis.exists(copyKey(userId))).toBe(1);
+    const first = ok(await onB.call("Refresh", { refreshToken: login.refreshToken }, { "x-tenant": tenant }));
+    expect(first.user).toMatchObject({ id: userId, email, roles: ["user", "viewer"], permissions: { reports: { view: true } } });
+    return { userId, email, password, refreshToken: first.refreshToken as string };
+  }
+
+  const refreshOnB = (refreshToken: string) => onB.call("Refresh", { refreshToken }, { "x-tenant": tenant });
+
+  it("reads no PostgreSQL for a refresh with a copy, and answers the user as Login did", async () => {
+    const { refreshToken, userId } = await signedIn();
+    const users = b.app.deps.users;
+    const findById = users.findById.bind(users);
+    let reads = 0;
+    (users as { findById: typeof users.findById }).findById = async (id) => {
+      reads++;
+      return findById(id);
+    };
+    try {
+      const refreshed = ok(await refreshOnB(refreshToken));
+      expect(reads).toBe(0);
+      expect(refreshed.user).toMatchObject({ id: userId, tenant, isActive: true, roles: ["user", "viewer"] });
+    } finally {
+      (users as { findById: typeof users.findById }).findById = findById;
+    }
+  });
+
+  it.each<[string, Record<string, unknown>, (user: any, claims: Record<string, unknown>) => boolean]>([
+    [
+      "email",
+      { email: "changed.@example.com" },
+      (user: any, claims: Record<string, unknown>) => user.email.startsWith("changed.") && claims.email === user.email,
+    ],
+    [
+      "username",
+      { username: "renamed" },
+      (user: any, claims: Record<string, unknown>) => user.username === "renamed" && claims.username === "renamed",
+    ],
+    ["full name", { fullName: "Ann Other" }, (user: any) => user.fullName === "Ann Other"],
+    ["attributes", { attributes: { empleado_id: 7 } }, (user: any) => user.attributes.empleado_id === 7],
+    [
+      "verification",
+      { emailVerified: true },
+      (user: any, claims: Record<string, unknown>) => user.emailVerified === true && claims.email_verified === true,
+    ],
+  ])("UpdateUser (%s) reaches the next refresh", async (_, change, holds) => {
+    const { userId, refreshToken } = await signedIn();
+    const fields = { ...change, ...("email" in change ? { email: `changed.${randomBytes(3).toString("hex")}@example.com` } : {}) };
+    ok(await admin.call("UpdateUser", { tenant, userId, ...fields }, platform));
+    expect(await redis.exists(copyKey(userId))).toBe(0);
+    const refreshed = ok(await refreshOnB(refreshToken));
+    expect(holds(refreshed.user, claimsOf(refreshed.accessToken))).toBe(true);
+  });
+
+  it("SetUserRoles reaches the next refresh (answer and token)", async () => {
+    const { userId, refreshToken } = await signedIn();
+    ok(await admin.call("SetUserRoles", { tenant, userId, roles: ["user"] }, platform));
+    const refreshed = ok(await refreshOnB(refreshToken));
+    expect(refreshed.user.roles).toEqual(["user"]);
+    expect(claimsOf(refreshed.accessToken).roles).toEqual(["user"]);
+    expect(refreshed.user.permissions).toEqual({});
+  });
+
+  it("a verified address (the mailed token) reaches the next refresh", async () => {
+    const { userId, refreshToken } = await signedIn();
+    const stored = await a.app.deps.users.findById(userId);
+    if (stored === null) throw new Error("no user");
+    const { token } = await issueOneTimeToken(a.app.deps, stored, "verify_email", 60_000);
+    ok(await onA.call("VerifyEmail", { token: recordSecret(token) }));
+    const refreshed = ok(await refreshOnB(refreshToken));
+    expect(refreshed.user.emailVerified).toBe(true);
+    expect(claimsOf(refreshed.accessToken).email_verified).toBe(true);
+  });
+
+  it("a role's new permissions reach the next refresh of every holder (the tenant's generation)", async () => {
+    const first = await signedIn();
+    const second = await signedIn();
+    ok(await admin.call("UpdateRole", { tenant, name: "viewer", permissions: { reports: { view: true, export: true } } }, platform));
+    for (const { refreshToken } of [first, second]) {
+      expect(ok(await refreshOnB(refreshToken)).user.permissions).toEqual({ reports: { view: true, export: true } });
+    }
+    ok(await admin.call("UpdateRole", { tenant, name: "viewer", permissions: { reports: { view: true } } }, platform));
+  });
+
+  it("a tenant that comes to require roles refuses the next refresh of a user without any", async () => {
+    const { userId, refreshToken } = await signedIn();
+    ok(await admin.call("SetUserRoles", { tenant, userId, roles: [] }, platform));
+    ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: true } }, platform));
+    try {
+      expect(failed(await refreshOnB(refreshToken)).reason).toBe("NO_ROLES");
+    } finally {
+      ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: false } }, platform));
+    }
+  });
+
+  it("DisableUser refuses the next refresh (ACCOUNT_DISABLED), EnableUser lets a new sign-in refresh again", async () => {
+    const { userId, email, password, refreshToken } = await signedIn();
+    ok(await admin.call("DisableUser", { tenant, userId }, platform));
+    expect(failed(await refreshOnB(refreshToken)).reason).toBe("ACCOUNT_DISABLED");
+    ok(await admin.call("EnableUser", { tenant, userId }, platform));
+    const again = ok(await onA.call("Login", { identifier: email, password }, { "x-tenant": tenant }));
+    expect(ok(await refreshOnB(again.refreshToken)).user.isActive).toBe(true);
+  });
+
+  it("DeleteUser refuses the next refresh (SESSION_REVOKED) and leaves no copy", async () => {
+    const { userId, refreshToken } = await signedIn();
+    ok(await admin.call("DeleteUser", { tenant, userId }, platform));
+    expect(await redis.exists(copyKey(userId))).toBe(0);
+    expect(failed(await refreshOnB(refreshToken)).reason).toBe("SESSION_REVOKED");
+  });
+
+  it("keeps no copy read before a change that finished in between (the cache-aside race)", async () => {
+    const { userId, refreshToken } = await signedIn();
+    await b.app.deps.sessions.userChanged(userId); // no copy: the next refresh reads PostgreSQL
+    const users = b.app.deps.users;
+    const findById = users.findById.bind(users);
+    (users as { findById: typeof users.findById }).findById = async (id) => {
+      const found = await findById(id); // the user as they were …
+      ok(await admin.call("UpdateUser", { tenant, userId, fullName: "After" }, platform)); // … changed meanwhile
+      return found;
+    };
+    let next: string;
+    try {
+      next = ok(await refreshOnB(refreshToken)).refreshToken;
+    } finally {
+      (users as { findById: typeof users.findById }).findById = findById;
+    }
+    expect(await redis.exists(copyKey(userId))).toBe(0);
+    expect(ok(await refreshOnB(next)).user.fullName).toBe("After");
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * Session liveness cached per process and invalidated by Redis (infra/redis/session-liveness.ts),
+ * on a real Redis server, with two instances: A ends sessions, B checks them. The guarantee under
+ * test: once B has received Redis's invalidation of a session, no check on B answers it alive; and
+ * whenever B's invalidation connection drops, stalls or reconnects, B empties its cache before its
+ * next answer and reads Redis until its tracking is back.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import type { SessionStore } from "../../src/domain/ports.js";
+import { hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
+import { type KeyTracking, pairConnectionOptions, singleServerTracking } from "../../src/infra/redis/key-tracking.js";
+import { noLegacySessions } from "../../src/infra/redis/legacy-sessions.js";
+import { type CachedLiveness, cachedLiveness } from "../../src/infra/redis/session-liveness.js";
+import { createSessionStore } from "../../src/infra/redis/sessions.js";
+
+const DAY = 86_400_000;
+const TIMING = { heartbeatMs: 100, staleAfterMs: 400, onProblem: () => {} };
+
+const until = async (condition: () => boolean, what: string, timeoutMs = 5000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
+
+describe("session liveness cached on an instance and invalidated by Redis", () => {
+  const opened: { disconnect(): void }[] = [];
+  const caches: CachedLiveness[] = [];
+  let prefix: string;
+  let a: SessionStore;
+  let admin: Redis;
+
+  beforeAll(() => {
+    prefix = `lv${randomBytes(4).toString("hex")}:`;
+    admin = new Redis(inject("redisUrl"));
+    opened.push(admin);
+    a = createSessionStore(admin, prefix, 30 * DAY);
+  });
+  afterEach(() => {
+    for (const cache of caches.splice(0)) cache.close();
+  });
+  afterAll(() => {
+    for (const connection of opened) connection.disconnect();
+  });
+
+  /** Instance B: its own client, store and cache; `wrap` may interpose on its tracking. */
+  async function instanceB(options: { wrap?: (tracking: KeyTracking) => KeyTracking; port?: number } = {}) {
+    const redis = new Redis(inject("redisUrl"));
+    opened.push(redis);
+    const url = new URL(inject("redisUrl"));
+    const tracked = singleServerTracking(
+      () => new Redis({ host: url.hostname, port: options.port ?? Number(url.port), ...pairConnectionOptions }),
+      TIMING,
+    );
+    const cache = cachedLiveness(createSessionStore(redis, prefix, 30 * DAY), options.wrap?.(tracked) ?? tracked, {
+      prefix,
+      capacity: 1000,
+      legacy: noLegacySessions,
+    });
+    caches.push(cache);
+    await until(() => cache.invalidationClients().length === 1, "the tracking pair");
+    return cache;
+  }
+
+  async function newSession(userId = randomUUID()) {
+    const id = newSessionId();
+    const now = Date.now();
+    await a.create({
+      id,
+      userId,
+      tenant: "default",
+      secretHash: hashSecret(newSecret()),
+      ip: undefined,
+      userAgent: undefined,
+      createdAt: now,
+      absoluteExpiresAt: now + 30 * DAY,
+      idleTtlMs: 7 * DAY,
+      epoch: 0,
+      amr: ["pwd"],
+    });
+    return { userId, id };
+  }
+
+  it("answers a session seen before from memory, and refuses it once Redis says it ended", async () => {
+    const b = await instanceB();
+    const { userId, id } = await newSession();
+    expect(await b.store.isActive(userId, id)).toBe(true);
+    expect(await b.store.isActive(userId, id)).toBe(true);
+    expect(b.stats()).toMatchObject({ hits: 1, misses: 1, sessions: 1 });
+    const invalidated = new Promise<void>((resolve) => b.onInvalidation(() => resolve()));
+    await a.revoke(userId, id);
+    await invalidated;
+    expect(await b.store.isActive(userId, id)).toBe(false);
+    expect(await b.store.isActive(userId, id)).toBe(false);
+  });
+
+  it("never answers alive after the invalidation arrived, while checking in a loop as A revokes", async () => {
+    const b = await instanceB();
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => newSession()));
+    // One timeline of this process: each invalidation's arrival, and each answer as it is given.
+    const events: ({ kind: "invalidated"; key: string } | { kind: "answer"; id: string; alive: boolean })[] = [];
+    b.onInvalidation((keys) => {
+      for (const key of keys ?? ["*"]) events.push({ kind: "invalidated", key });
+    });
+    let stop = false;
+    const loops = Array.from({ length: 8 }, async (_, loop) => {
+      for (let i = loop; !stop; i++) {
+        const { userId, id } = sessions[i % sessions.length]!;
+        events.push({ kind: "answer", id, alive: await b.store.isActive(userId, id) });
+        // Answers from memory never wait for I/O: let the invalidations in between them.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const { userId, id } of sessions) {
+      await a.revoke(userId, id);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await until(() => events.filter((e) => e.kind === "invalidated").length >= sessions.length, "every invalidation");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stop = true;
+    await Promise.all(loops);
+    const arrived = new Set<string>();
+    let aliveAfterArrival = 0;
+    let answered = 0;
+    for (const event of events) {
+      if (event.kind === "invalidated") arrived.add(event.key.slice(event.key.lastIndexOf(":") + 1));
+      else {
+        answered += 1;
+        if (event.alive && arrived.has(event.id)) aliveAfterArrival += 1;
+      }
+    }
+    expect(answered).toBeGreaterThan(200);
+    expect(events.some((e) => e.kind === "answer" && e.alive)).toBe(true);
+    expect(aliveAfterArrival).toBe(0);
+  });
+
+  it("does not keep a read whose reply came after the invalidation of its key", async () => {
+    // B's tracked reads are held back until the test releases them.
+    let release: (() => void) | undefined;
+    const b = await instanceB({
+      wrap: (tracking) => ({
+        ...tracking,
+        readerFor(key) {
+          const reader = tracking.readerFor(key);
+          if (reader === undefined) return undefined;
+          return new Proxy(reader, {
+            get: (target, name) =>
+              name === "pttl"
+                ? async (k: string) => {
+                    const reply = await target.pttl(k);
+                    await new Promise<void>((resolve) => (release = resolve));
+                    return reply;
+                  }
+                : Reflect.get(target, name),
+          });
+        },
+      }),
+    });
+    const { userId, id } = await newSession();
+    const invalidated = new Promise<void>((resolve) => b.onInvalidation(() => resolve()));
+    const answer = b.store.isActive(userId, id);
+    await until(() => release !== undefined, "the read's reply"); // Redis answered "alive"
+    await a.revoke(userId, id);
+    await invalidated; // … and the invalidation overtook that reply
+    release?.();
+    expect(await answer).toBe(false);
+    expect(b.stats().sessions).toBe(0);
+  });
+
+  it("empties its cache when its invalidation connection is killed, reads Redis meanwhile, and caches again once back", async () => {
+    const b = await instanceB();
+    const first = await newSession();
+    const second = await newSession();
+    for (const { userId, id } of [first, second]) await b.store.isActive(userId, id);
+    expect(b.stats().sessions).toBe(2);
+    const [name] = b.invalidationClients();
+    const reset = new Promise<string>((resolve) => b.onReset(resolve));
+    const list = String(await admin.call("CLIENT", "LIST"));
+    const clientId = new RegExp(`id=(\\d+) [^\\n]* name=${name} `).exec(list)?.[1];
+    expect(clientId).toBeDefined();
+    await admin.call("CLIENT", "KILL", "ID", clientId!);
+    expect(await reset).toMatch(/closed/);
+    expect(b.stats().sessions).toBe(0);
+    // While the pair is down nothing is cached: a revocation is seen by the next check.
+    await a.revoke(second.userId, second.id);
+    expect(await b.store.isActive(second.userId, second.id)).toBe(false);
+    await until(() => b.invalidationClients().length === 1 && b.invalidationClients()[0] !== name, "a new pair");
+    expect(await b.store.isActive(first.userId, first.id)).toBe(true);
+    const hits = b.stats().hits;
+    expect(await b.store.isActive(first.userId, first.id)).toBe(true);
+    expect(b.stats().hits).toBe(hits + 1);
+  });
+
+  it("empties its cache when its invalidation connection stops answering (a silent partition)", async () => {
+    const proxy = await stallingProxy(Number(new URL(inject("redisUrl")).port));
+    try {
+      const b = await instanceB({ port: proxy.port });
+      const { userId, id } = await newSession();
+      await b.store.isActive(userId, id);
+      expect(b.stats().sessions).toBe(1);
+      const reset = new Promise<string>((resolve) => b.onReset(resolve));
+      proxy.stall(); // no FIN, no RST: only the heartbeat can tell
+      await a.revoke(userId, id);
+      expect(await reset).toMatch(/stopped answering/);
+      expect(b.stats().sessions).toBe(0);
+      expect(await b.store.isActive(userId, id)).toBe(false);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it("refuses on the instance that ended a user's access before that call returns", async () => {
+    const b = await instanceB();
+    const { userId, id } = await newSession();
+    expect(await b.store.isActive(userId, id)).toBe(true);
+    // B itself ends the access (its own store): no waiting for the invalidation.
+    await b.store.endAccess(userId, { epoch: 1 });
+    expect(await b.store.isActive(userId, id)).toBe(false);
+  });
+});
+
+/** A TCP proxy to Redis that can stop forwarding without closing anything. */
+async function stallingProxy(target: number): Promise<{ port: number; stall(): void; close(): void }> {
+  const sockets: Socket[] = [];
+  let stalled = false;
+  const server: Server = createServer((client) => {
+    const upstream = connect(target, "127.0.0.1");
+    sockets.push(client, upstream);
+    client.on("data", (chunk) => stalled || upstream.write(chunk));
+    upstream.on("data", (chunk) => stalled || client.write(chunk));
+    for (const socket of [client, upstream]) socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    port: (server.address() as { port: number }).port,
+    stall: () => {
+      stalled = true;
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The copy of a user kept beside their sessions (infra/redis/user-copies.ts) and the rotation on it,
+ * on a real Redis server and on the embedded stand-in: the same Lua must behave the same on both.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import RedisMock from "ioredis-mock";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { User } from "../../src/domain/model.js";
+import type { RotateRequest, SessionStore } from "../../src/domain/ports.js";
+import { hashSecret, newSecret, newSessionId, sealSuccessor } from "../../src/domain/refresh-token.js";
+import { createSessionStore } from "../../src/infra/redis/sessions.js";
+
+const DAY = 86_400_000;
+
+describe.each([
+  ["a real Redis server", () => new Redis(inject("redisUrl"))],
+  ["the embedded stand-in", () => new RedisMock()],
+])("the copy of a user on %s", (_, open) => {
+  let redis: Redis;
+  let store: SessionStore;
+  let prefix: string;
+  const now = 1_800_000_000_000;
+
+  beforeAll(() => {
+    redis = open();
+    prefix = `uc${randomBytes(4).toString("hex")}:`;
+    store = createSessionStore(redis, prefix, 30 * DAY, { userCopyTtlMs: 3_600_000 });
+  });
+  afterAll(() => redis.disconnect());
+
+  function userOf(overrides: Partial<User> = {}): User {
+    return {
+      id: randomUUID(),
+      number: 7,
+      tenant: "default",
+      email: "ann@example.com",
+      username: "ann",
+      fullName: "Ann",
+      roles: ["user"],
+      permissions: { reports: { view: true } },
+      attributes: { empleado_id: 456 },
+      isActive: true,
+      emailVerifiedAt: new Date(now - 1000),
+      createdAt: new Date(now - 5000),
+      sessionEpoch: 0,
+      ...overrides,
+    };
+  }
+
+  async function session(user: User) {
+    const id = newSessionId();
+    const secret = newSecret();
+    await store.create({
+      id,
+      userId: user.id,
+      tenant: user.tenant,
+      secretHash: hashSecret(secret),
+      ip: undefined,
+      userAgent: undefined,
+      createdAt: now,
+      absoluteExpiresAt: now + 30 * DAY,
+      idleTtlMs: 7 * DAY,
+      epoch: 0,
+      amr: ["pwd", "otp"],
+    });
+    return { id, secret };
+  }
+
+  function rotation(user: User, s: { id: string; secret: string }, extra: Partial<RotateRequest> = {}): RotateRequest {
+    const next = newSecret();
+    return {
+      mode: "rotate",
+      userId: user.id,
+      sessionId: s.id,
+      presentedHash: hashSecret(s.secret),
+      nextHash: hashSecret(next),
+      sealedNext: sealSuccessor(next, s.secret),
+      now,
+      graceMs: 10_000,
+      idleTtlMs: 7 * DAY,
+      epoch: undefined,
+      ...extra,
+    };
+  }
+
+  it("without a copy, changes nothing and hands back the session's tenant and the user's mark", async () => {
+    const user = userOf();
+    const s = await session(user);
+    const outcome = await store.rotate(rotation(user, s));
+    expect(outcome).toEqual({ kind: "userNeeded", tenant: "default", userChange: "" });
+    // Nothing rotated: the same secret rotates now, with the epoch.
+    expect((await store.rotate(rotation(user, s, { epoch: 0 }))).kind).toBe("rotated");
+  });
+
+  it("rotates on a copy kept under the current mark, in one step, and returns the user as kept", async () => {
+    const user = userOf();
+    const s = await session(user);
+    const marks = await store.copyMarks(user.id, user.tenant);
+    await store.keepCopy(user, marks);
+    const outcome = await store.rotate(rotation(user, s));
+    expect(outcome).toMatchObject({ kind: "rotated", amr: ["pwd", "otp"], copy: { user, tenantGeneration: "" } });
+  });
+
+  it("keeps no copy when the user changed after the marks were read", async () => {
+    const user = userOf();
+    const s = await session(user);
+    const marks = await store.copyMarks(user.id, user.tenant);
+    await store.userChanged(user.id);
+    await store.keepCopy(user, marks);
+    expect((await store.rotate(rotation(user, s))).kind).toBe("userNeeded");
+    // Nor does a rotation that read the user before that change keep one.
+    const fresh = await session(user);
+    expect((await store.rotate(rotation(user, fresh, { epoch: 0, keepCopy: { user, marks } }))).kind).toBe("rotated");
+    expect((await store.rotate(rotation(user, await session(user)))).kind).toBe("userNeeded");
+  });
+
+  it("drops the copy at every change, ending access included", async () => {
+    const user = userOf();
+    const changes = [() => store.userChanged(user.id), () => store.endAccess(user.id, { epoch: 1 }), () => store.restoreAccess(user.id, 2)];
+    for (const change of changes) {
+      await store.keepCopy(user, await store.copyMarks(user.id, user.tenant));
+      expect(await redis.exists(`${prefix}{${user.id}}:u`)).toBe(1);
+      await change();
+      expect(await redis.exists(`${prefix}{${user.id}}:u`)).toBe(0);
+    }
+  });
+
+  it("uses no copy of a user without roles (the tenant's policy is read on the other way)", async () => {
+    const user = userOf({ roles: [] });
+    const s = await session(user);
+    await store.keepCopy(user, await store.copyMarks(user.id, user.tenant));
+    expect((await store.rotate(rotation(user, s))).kind).toBe("userNeeded");
+  });
+
+  it("refuses a session of another tenant than x-tenant, and says when a missing session's user is disabled", async () => {
+    const user = userOf();
+    const s = await session(user);
+    expect(await store.rotate(rotation(user, s, { tenantHeader: "acme" }))).toEqual({ kind: "tenantMismatch" });
+    await store.endAccess(user.id, { epoch: 1, disablesUser: true });
+    expect(await store.rotate(rotation(user, s))).toEqual({ kind: "missing", userDisabled: true });
+  });
+
+  it("moves the tenant's generation at each tenant change", async () => {
+    const before = await store.tenantGeneration("gen-tenant");
+    await store.tenantChanged("gen-tenant");
+    const after = await store.tenantGeneration("gen-tenant");
+    expect(after).not.toBe(before);
+    expect(after).not.toBe("");
+  });
+});
