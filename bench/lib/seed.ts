@@ -24,6 +24,8 @@ export interface Seeded {
   /** One serialized request message per line, base64: what bench/load/unary.ts sends. */
   readonly validateBodies: string[];
   readonly refreshBodies: string[];
+  /** The access tokens themselves (for the revocation probe's Logouts). */
+  readonly accessTokens: string[];
 }
 
 /**
@@ -41,6 +43,7 @@ export async function seedSessions(config: Config, redis: RedisClient, passwordH
     const tokens = accessTokensFor(config, ring);
     const validateBodies: string[] = [];
     const refreshBodies: string[] = [];
+    const accessTokens: string[] = [];
     const perUser = 150;
     const now = Date.now();
     for (let u = 0; u * perUser < sessions; u++) {
@@ -82,6 +85,7 @@ export async function seedSessions(config: Config, redis: RedisClient, passwordH
             },
             now,
           );
+          accessTokens.push(token);
           validateBodies.push(base64(toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }))));
           refreshBodies.push(
             base64(toBinary(RefreshRequestSchema, create(RefreshRequestSchema, { refreshToken: formatRefreshToken(user.id, id, secret) }))),
@@ -89,7 +93,7 @@ export async function seedSessions(config: Config, redis: RedisClient, passwordH
         }),
       );
     }
-    return { validateBodies, refreshBodies };
+    return { validateBodies, refreshBodies, accessTokens };
   } finally {
     ring.close();
     await db.destroy();
@@ -104,6 +108,8 @@ export interface SeededFiles {
   readonly refresh: string;
   /** Bodies for the empty RPC, which ignores them. */
   readonly empty: string;
+  /** The access tokens, one a line. */
+  readonly tokens: string;
 }
 
 /**
@@ -120,9 +126,11 @@ export async function writeSeededBodies(config: Config, email: string, sessions:
       validate: join(dir, "validate-bodies.txt"),
       refresh: join(dir, "refresh-bodies.txt"),
       empty: join(dir, "empty-bodies.txt"),
+      tokens: join(dir, "tokens.txt"),
     };
     writeFileSync(files.validate, seeded.validateBodies.join("\n"));
     writeFileSync(files.refresh, seeded.refreshBodies.join("\n"));
+    writeFileSync(files.tokens, seeded.accessTokens.join("\n"));
     writeFileSync(files.empty, Array.from({ length: 1000 }, () => "AA==").join("\n"));
     return files;
   } finally {

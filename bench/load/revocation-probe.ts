@@ -1,0 +1,92 @@
+/**
+ * How long a revocation takes to reach another instance, as a caller sees it: for each seeded
+ * session, instance B validates its access token (so B remembers the session), then keeps
+ * validating it from `pollers` concurrent loops while the session is ended by a Logout on
+ * instance A. The delay of one probe runs from the moment the Logout is sent to A to the moment
+ * B's first REVOKED answer is received: an upper bound of the invalidation's journey (it includes
+ * A's own work before it deletes the session, and one ValidateToken round trip on B).
+ *
+ * Also counted: answers "active" from B to requests sent after A's Logout had returned. Not a
+ * broken promise by itself (the invalidation may still be on its way when the Logout's answer
+ * arrives), but what a caller would see.
+ *
+ * argv[2]: JSON { a, b (host:port), tokensFile (one access token a line), probes, pollers }
+ */
+import { readFileSync } from "node:fs";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  InactiveReason,
+  LogoutRequestSchema,
+  ValidateTokenRequestSchema,
+  ValidateTokenResponseSchema,
+} from "../../src/gen/auth/v1/auth_pb.js";
+import { percentile, round } from "../lib/stats.js";
+
+const options = JSON.parse(process.argv[2] ?? "{}") as { a: string; b: string; tokensFile: string; probes: number; pollers: number };
+const tokens = readFileSync(options.tokensFile, "utf8").split("\n").filter(Boolean).slice(0, options.probes);
+const identity = (value: Buffer) => value;
+const a = new grpc.Client(options.a, grpc.credentials.createInsecure());
+const b = new grpc.Client(options.b, grpc.credentials.createInsecure());
+
+function call(client: grpc.Client, method: string, body: Uint8Array, metadata = new grpc.Metadata()): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(`/auth.v1.AuthService/${method}`, identity, identity, Buffer.from(body), metadata, (error, reply) =>
+      error || reply === undefined ? reject(error ?? new Error("no reply")) : resolve(reply),
+    );
+  });
+}
+
+async function validateOnB(body: Uint8Array) {
+  return fromBinary(ValidateTokenResponseSchema, await call(b, "ValidateToken", body));
+}
+
+/** One probe: its delay in ms, and B's "active" answers to requests sent after the Logout returned. */
+async function probe(token: string): Promise<{ delayMs: number; activeAfterReturn: number }> {
+  const body = toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }));
+  if (!(await validateOnB(body)).active) throw new Error("a seeded token does not validate on B");
+  let seenAt: number | undefined;
+  let returnedAt = Number.POSITIVE_INFINITY;
+  let activeAfterReturn = 0;
+  const deadline = performance.now() + 5000;
+  const poll = async () => {
+    while (seenAt === undefined && performance.now() < deadline) {
+      const sentAt = performance.now();
+      const answer = await validateOnB(body);
+      if (answer.active) {
+        if (sentAt > returnedAt) activeAfterReturn++;
+      } else if (answer.reason === InactiveReason.REVOKED) seenAt ??= performance.now();
+      else throw new Error(`B answered ${InactiveReason[answer.reason]}`);
+    }
+  };
+  const pollers = Array.from({ length: options.pollers }, poll);
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", `Bearer ${token}`);
+  const sentAt = performance.now();
+  await call(a, "Logout", toBinary(LogoutRequestSchema, create(LogoutRequestSchema, {})), metadata);
+  returnedAt = performance.now();
+  await Promise.all(pollers);
+  if (seenAt === undefined) throw new Error("B still answered the session alive 5 s after its Logout");
+  return { delayMs: seenAt - sentAt, activeAfterReturn };
+}
+
+const delays: number[] = [];
+let activeAfterReturn = 0;
+for (const token of tokens) {
+  const result = await probe(token);
+  delays.push(result.delayMs);
+  activeAfterReturn += result.activeAfterReturn;
+}
+a.close();
+b.close();
+const sorted = delays.sort((x, y) => x - y);
+process.stdout.write(
+  `${JSON.stringify({
+    probes: sorted.length,
+    p50Ms: round(percentile(sorted, 50), 3),
+    p99Ms: round(percentile(sorted, 99), 3),
+    maxMs: round(sorted.at(-1) ?? Number.NaN, 3),
+    activeAfterReturn,
+  })}\n`,
+);
