@@ -1,6 +1,7 @@
 /**
  * Session liveness cached per process and invalidated by Redis (infra/redis/session-liveness.ts),
- * on a real Redis server, with two instances: A ends sessions, B checks them. The guarantee under
+ * on each of the suite's Redis deployments (a standalone server, a Sentinel group, a Cluster of
+ * three masters: one tracking pair per master), with two instances: A ends sessions, B checks them. The guarantee under
  * test: once B has received Redis's invalidation of a session, no check on B answers it alive; and
  * whenever B's invalidation connection drops, stalls or reconnects, B empties its cache before its
  * next answer and reads Redis until its tracking is back.
@@ -9,12 +10,16 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import type { SessionStore } from "../../src/domain/ports.js";
 import { hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
+import { closeRedis, masterConnections, type RedisClient } from "../../src/infra/redis/client.js";
 import { type KeyTracking, pairConnectionOptions, singleServerTracking } from "../../src/infra/redis/key-tracking.js";
 import { noLegacySessions } from "../../src/infra/redis/legacy-sessions.js";
 import { type CachedLiveness, cachedLiveness } from "../../src/infra/redis/session-liveness.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
+import { trackingFor } from "../../src/infra/redis/tracking-topology.js";
+import { openTopology, REDIS_TOPOLOGIES, type RedisTopologyName, redisEnv } from "../support/app.js";
 
 const DAY = 86_400_000;
 const TIMING = { heartbeatMs: 100, staleAfterMs: 400, onProblem: () => {} };
@@ -27,42 +32,49 @@ const until = async (condition: () => boolean, what: string, timeoutMs = 5000) =
   }
 };
 
-describe("session liveness cached on an instance and invalidated by Redis", () => {
-  const opened: { disconnect(): void }[] = [];
+/** The masters' connections of `client`, and the id of the client named `name` on one of them. */
+async function clientNamed(client: RedisClient, name: string): Promise<{ node: Redis; id: string } | undefined> {
+  for (const node of masterConnections(client)) {
+    const id = new RegExp(`id=(\\d+) [^\\n]* name=${name} `).exec(String(await node.call("CLIENT", "LIST")))?.[1];
+    if (id !== undefined) return { node, id };
+  }
+  return undefined;
+}
+
+describe.each(REDIS_TOPOLOGIES)("session liveness cached on an instance and invalidated by Redis (%s)", (topology: RedisTopologyName) => {
+  const opened: RedisClient[] = [];
   const caches: CachedLiveness[] = [];
   let prefix: string;
   let a: SessionStore;
-  let admin: Redis;
+  let admin: RedisClient;
+  const pairs = topology === "cluster" ? 3 : 1;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     prefix = `lv${randomBytes(4).toString("hex")}:`;
-    admin = new Redis(inject("redisUrl"));
+    admin = await openTopology(topology);
     opened.push(admin);
     a = createSessionStore(admin, prefix, 30 * DAY);
   });
   afterEach(() => {
     for (const cache of caches.splice(0)) cache.close();
   });
-  afterAll(() => {
-    for (const connection of opened) connection.disconnect();
+  afterAll(async () => {
+    for (const connection of opened) await closeRedis(connection);
   });
 
   /** Instance B: its own client, store and cache; `wrap` may interpose on its tracking. */
-  async function instanceB(options: { wrap?: (tracking: KeyTracking) => KeyTracking; port?: number } = {}) {
-    const redis = new Redis(inject("redisUrl"));
+  async function instanceB(options: { wrap?: (tracking: KeyTracking) => KeyTracking; tracking?: KeyTracking } = {}) {
+    const redis = await openTopology(topology);
     opened.push(redis);
-    const url = new URL(inject("redisUrl"));
-    const tracked = singleServerTracking(
-      () => new Redis({ host: url.hostname, port: options.port ?? Number(url.port), ...pairConnectionOptions }),
-      TIMING,
-    );
+    const tracked = options.tracking ?? trackingFor(loadConfig(redisEnv(topology)).redis, redis, TIMING);
+    if (tracked === undefined) throw new Error("no tracking for a real Redis");
     const cache = cachedLiveness(createSessionStore(redis, prefix, 30 * DAY), options.wrap?.(tracked) ?? tracked, {
       prefix,
       capacity: 1000,
       legacy: noLegacySessions,
     });
     caches.push(cache);
-    await until(() => cache.invalidationClients().length === 1, "the tracking pair");
+    await until(() => cache.invalidationClients().length === pairs, "the tracking pairs");
     return cache;
   }
 
@@ -180,39 +192,42 @@ describe("session liveness cached on an instance and invalidated by Redis", () =
     expect(b.stats().sessions).toBe(2);
     const [name] = b.invalidationClients();
     const reset = new Promise<string>((resolve) => b.onReset(resolve));
-    const list = String(await admin.call("CLIENT", "LIST"));
-    const clientId = new RegExp(`id=(\\d+) [^\\n]* name=${name} `).exec(list)?.[1];
-    expect(clientId).toBeDefined();
-    await admin.call("CLIENT", "KILL", "ID", clientId!);
+    const named = await clientNamed(admin, name ?? "");
+    expect(named).toBeDefined();
+    await named?.node.call("CLIENT", "KILL", "ID", named.id);
     expect(await reset).toMatch(/closed/);
     expect(b.stats().sessions).toBe(0);
     // While the pair is down nothing is cached: a revocation is seen by the next check.
     await a.revoke(second.userId, second.id);
     expect(await b.store.isActive(second.userId, second.id)).toBe(false);
-    await until(() => b.invalidationClients().length === 1 && b.invalidationClients()[0] !== name, "a new pair");
+    await until(() => b.invalidationClients().length === pairs && !b.invalidationClients().includes(name ?? ""), "a new pair");
     expect(await b.store.isActive(first.userId, first.id)).toBe(true);
     const hits = b.stats().hits;
     expect(await b.store.isActive(first.userId, first.id)).toBe(true);
     expect(b.stats().hits).toBe(hits + 1);
   });
 
-  it("empties its cache when its invalidation connection stops answering (a silent partition)", async () => {
-    const proxy = await stallingProxy(Number(new URL(inject("redisUrl")).port));
-    try {
-      const b = await instanceB({ port: proxy.port });
-      const { userId, id } = await newSession();
-      await b.store.isActive(userId, id);
-      expect(b.stats().sessions).toBe(1);
-      const reset = new Promise<string>((resolve) => b.onReset(resolve));
-      proxy.stall(); // no FIN, no RST: only the heartbeat can tell
-      await a.revoke(userId, id);
-      expect(await reset).toMatch(/stopped answering/);
-      expect(b.stats().sessions).toBe(0);
-      expect(await b.store.isActive(userId, id)).toBe(false);
-    } finally {
-      proxy.close();
-    }
-  });
+  it.runIf(topology === "standalone")(
+    "empties its cache when its invalidation connection stops answering (a silent partition)",
+    async () => {
+      const proxy = await stallingProxy(Number(new URL(inject("redisUrl")).port));
+      try {
+        const open = () => new Redis({ host: "127.0.0.1", port: proxy.port, ...pairConnectionOptions });
+        const b = await instanceB({ tracking: singleServerTracking(open, TIMING) });
+        const { userId, id } = await newSession();
+        await b.store.isActive(userId, id);
+        expect(b.stats().sessions).toBe(1);
+        const reset = new Promise<string>((resolve) => b.onReset(resolve));
+        proxy.stall(); // no FIN, no RST: only the heartbeat can tell
+        await a.revoke(userId, id);
+        expect(await reset).toMatch(/stopped answering/);
+        expect(b.stats().sessions).toBe(0);
+        expect(await b.store.isActive(userId, id)).toBe(false);
+      } finally {
+        proxy.close();
+      }
+    },
+  );
 
   it("refuses on the instance that ended a user's access before that call returns", async () => {
     const b = await instanceB();
