@@ -14,6 +14,7 @@
 
 import { availableParallelism } from "node:os";
 import { type AbuseLimitsConfig, type ClientAddressConfig, readAbuseLimits, readClientAddress } from "./config/abuse.js";
+import { type GrantsCacheConfig, readCaches, type SessionCacheConfig } from "./config/caches.js";
 import { type ConnectionLimits, readAllowedOrigins, readLimits, readTls, type TlsConfig } from "./config/edge.js";
 import { type LegacyTokensConfig, readLegacyTokens } from "./config/legacy-tokens.js";
 import { type MailConfig, readMail, readVerifyEmailUrlByApi } from "./config/mail.js";
@@ -103,22 +104,6 @@ export interface OperationsConfig {
   readonly adminToken: string | undefined;
 }
 
-/** The per-process cache of users' roles and permissions behind ValidateToken's `required_*`. */
-export interface GrantsCacheConfig {
-  /** How long an entry is trusted without a change notice (GRANTS_CACHE_TTL); 0: no cache. */
-  readonly ttlMs: number;
-  /** Users remembered per process (GRANTS_CACHE_SIZE). */
-  readonly maxUsers: number;
-}
-
-/** What the service keeps of sessions and users beside Redis (infra/redis/session-liveness.ts, session-users.ts). */
-export interface SessionCacheConfig {
-  /** Sessions whose liveness each process remembers, invalidated by Redis (SESSION_CACHE_SIZE); 0: none. */
-  readonly size: number;
-  /** How long the copy of a user kept beside their sessions lives at most (SESSION_USER_TTL). */
-  readonly userTtlMs: number;
-}
-
 export interface Config extends ListenerConfig, StoreConfig, PasswordHashingConfig, MailConfig, OperationsConfig {
   readonly jwt: JwtConfig;
   /** The old APIs' legacy token profiles (LEGACY_TOKEN_<API>_SECRET, _TTL); none by default. */
@@ -162,10 +147,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     jwt,
     legacyTokens: readLegacyTokens(r, { compatRoutes: listeners.compatRoutes, jwtSecret: jwt.secret }),
     policy: readPolicy(r, listeners.publicUrl),
-    grantsCache: { ttlMs: r.duration("GRANTS_CACHE_TTL", "30s", 0), maxUsers: r.int("GRANTS_CACHE_SIZE", 10_000, 1, 10_000_000) },
     abuse: readAbuseLimits(r),
     clientAddress: readClientAddress(r),
-    sessionCache: { size: r.int("SESSION_CACHE_SIZE", 100_000, 0, 10_000_000), userTtlMs: r.duration("SESSION_USER_TTL", "12h", 60_000) },
+    ...readCaches(r),
     ...readPasswordHashing(r, listeners.workers),
     ...readMail(r, stores, serving),
     ...readOperations(r),
