@@ -18,10 +18,13 @@
  *   8. enumeration: existing vs unknown accounts, paired, by the time of one answer, on servers
  *      and a service of its own (enumeration);
  *   9. ValidateToken and Refresh on a Redis Cluster against a standalone Redis, and Refresh with
- *      REDIS_WAIT_REPLICAS=1, on servers and services of their own (redis-topologies).
+ *      REDIS_WAIT_REPLICAS=1, on servers and services of their own (redis-topologies);
+ *  10. the raw ES256 rates on every core, node:crypto's one-shot primitive beside WebCrypto (es256);
+ *  11. revocation seen on another instance, under load: two single-worker services (revocation).
  * Options: --seconds <n> per measurement (default 8), --workers <n> (default: the cores),
- * --only enumeration|topologies (that scenario alone), --only tracing (what OpenTelemetry costs
- * ValidateToken, off and on: scenarios/tracing.ts; not part of the full run).
+ * --only <scenario> (one of the names in parentheses above, or `tracing`: what OpenTelemetry costs
+ * ValidateToken, off and on, not part of the full run), --baseline <dir> (Refresh also on the code
+ * of that worktree, built there, for a ratio from one machine state: scenarios/refresh.ts).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -42,20 +45,35 @@ import { writeSeededBodies } from "./lib/seed.js";
 import { type RunningService, rssMb, startService, stealSeconds } from "./lib/service.js";
 import { round } from "./lib/stats.js";
 import { enumerationScenario } from "./scenarios/enumeration.js";
+import { es256Raw } from "./scenarios/es256.js";
 import { isolationFromLogins } from "./scenarios/isolation.js";
 import { loginAtCost } from "./scenarios/login.js";
 import { redisBytesPerSession } from "./scenarios/redis-memory.js";
 import { redisTopologiesScenario } from "./scenarios/redis-topologies.js";
-import { refreshOverGrpc } from "./scenarios/refresh.js";
+import { refreshOnBaseline, refreshOverGrpc } from "./scenarios/refresh.js";
+import { revocationAcrossInstances } from "./scenarios/revocation.js";
 import { tracingScenario } from "./scenarios/tracing.js";
 import { validateOverGrpc } from "./scenarios/validate-grpc.js";
 import { validateOverHttp } from "./scenarios/validate-http.js";
 import { validateUncached } from "./scenarios/validate-uncached.js";
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: "string" }, workers: { type: "string" }, only: { type: "string" } },
+  options: { seconds: { type: "string" }, workers: { type: "string" }, only: { type: "string" }, baseline: { type: "string" } },
 });
 const SEEDED_SESSIONS = 30_000;
+/** Scenarios of the main run that `--only` may name (the others run on servers of their own). */
+const MAIN_SCENARIOS = [
+  "validate-grpc",
+  "validate-http",
+  "es256",
+  "validate-uncached",
+  "refresh",
+  "login",
+  "isolation",
+  "redis-memory",
+  "revocation",
+];
+const want = (scenario: string) => args.only === undefined || args.only === scenario;
 
 type Environment = (bcryptCost: number) => Promise<Record<string, string>>;
 
@@ -76,8 +94,16 @@ async function main(): Promise<void> {
   const bench = createBench({ seconds: Number(args.seconds ?? 8), workers: Number(args.workers ?? cores), work, redisInfo });
   try {
     const environment = await benchEnvironment(bench, postgres.url, redis.url);
-    await atProductionCost(bench, environment, redis.url);
-    await atCost10(bench, environment);
+    const { files, email, validateMessage } = await atProductionCost(bench, environment, redis.url);
+    const env = await environment(12);
+    if (args.baseline !== undefined && want("refresh")) {
+      const ours = bench.rows.find((r) => r.scenario.startsWith("Refresh gRPC"))?.figures.rps ?? Number.NaN;
+      await refreshOnBaseline(bench, args.baseline, env, email, SEEDED_SESSIONS, ours);
+    }
+    if (want("revocation")) {
+      await revocationAcrossInstances(bench, () => environment(12), files, validateMessage);
+    }
+    if (want("login")) await atCost10(bench, environment);
     report(bench, startedAt, stealAtStart);
   } finally {
     redisInfo.disconnect();
@@ -102,6 +128,7 @@ async function benchEnvironment(bench: Bench, postgresUrl: string, redisUrl: str
     HOST: "127.0.0.1",
     GRPC_PORT: String(await freePort()),
     HTTP_PORT: String(await freePort()),
+    METRICS_PORT: String(await freePort()),
     JWT_ISSUER: "https://auth.bench.example",
     // Required with DATABASE_URL: the benchmark's verification mail goes to a folder nobody reads.
     MAIL_OUTBOX_DIR: join(bench.work, "outbox"),
@@ -132,8 +159,8 @@ async function benchUser(svc: RunningService, tag: string) {
   return { email, password, accessToken };
 }
 
-/** Scenarios 1, 2, 3, 4 (cost 12), 5, 6 and 7 on a service at the production default cost. */
-async function atProductionCost(bench: Bench, environment: Environment, redisUrl: string): Promise<void> {
+/** Scenarios 1, 2, 3, 4 (cost 12), 5, 6, 7 and 10 on a service at the production default cost (those `--only` wants). */
+async function atProductionCost(bench: Bench, environment: Environment, redisUrl: string) {
   const env = await environment(12);
   const svc = await startService(root, env, join(bench.work, "service.log"));
   try {
@@ -142,15 +169,17 @@ async function atProductionCost(bench: Bench, environment: Environment, redisUrl
     bench.memory.idleMb = Object.fromEntries(svc.pids().map((pid) => [pid, rssMb(pid)]));
     const request = create(ValidateTokenRequestSchema, { token: user.accessToken });
     const validateMessage = toBinary(ValidateTokenRequestSchema, request);
-    await validateOverGrpc(bench, svc, validateMessage);
-    await validateOverHttp(bench, svc, validateMessage, toJsonString(ValidateTokenRequestSchema, request));
+    if (want("validate-grpc")) await validateOverGrpc(bench, svc, validateMessage);
+    if (want("validate-http")) await validateOverHttp(bench, svc, validateMessage, toJsonString(ValidateTokenRequestSchema, request));
+    const rates = want("es256") || want("validate-uncached") ? es256Raw(bench) : undefined;
     log(`seeding ${SEEDED_SESSIONS} sessions and their tokens …`);
     const files = await writeSeededBodies(loadConfig(env), user.email, SEEDED_SESSIONS, bench.work);
-    await validateUncached(bench, svc, files);
-    await refreshOverGrpc(bench, svc, files);
-    await loginAtCost(bench, svc, 12, user, bench.seconds * 2);
-    await isolationFromLogins(bench, svc, validateMessage, user);
-    bench.memory.redisBytesPerSession = await redisBytesPerSession(redisUrl);
+    if (want("validate-uncached")) await validateUncached(bench, svc, files, rates);
+    if (want("refresh")) await refreshOverGrpc(bench, svc, files);
+    if (want("login")) await loginAtCost(bench, svc, 12, user, bench.seconds * 2);
+    if (want("isolation")) await isolationFromLogins(bench, svc, validateMessage, user);
+    if (want("redis-memory")) bench.memory.redisBytesPerSession = await redisBytesPerSession(redisUrl);
+    return { files, email: user.email, validateMessage };
   } finally {
     await svc.stop().catch(() => {});
   }
@@ -216,8 +245,8 @@ function table(rows: readonly Row[]): string {
   return lines.join("\n");
 }
 
-if (args.only === undefined || args.only === "topologies") prepare();
-if (args.only === undefined) await main();
+if (args.only === undefined || args.only === "topologies" || MAIN_SCENARIOS.includes(args.only)) prepare();
+if (args.only === undefined || MAIN_SCENARIOS.includes(args.only)) await main();
 if (args.only === undefined || args.only === "topologies") {
   const rows = await redisTopologiesScenario({ root, seconds: Number(args.seconds ?? 8), workers: Number(args.workers ?? cores) });
   log("");

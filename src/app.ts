@@ -156,6 +156,12 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
       keyRing.reload().catch((error: unknown) => logger.warn({ err: error }, "could not reload the signing key ring"));
     });
   }
+  if (config.benchFloor) {
+    // Benchmarks only: when each invalidation reached this process (bench/scenarios/revocation.ts).
+    liveness?.onInvalidation((keys) => {
+      logger.info({ keys, atUs: Math.round((performance.timeOrigin + performance.now()) * 1000) }, "bench: session cache invalidation");
+    });
+  }
   const sessions = liveness?.store ?? sessionStore;
   const limitHooks = { onRefused: (limit: string) => metrics.rateLimited(limit), onUnavailable: () => metrics.storeError("redis") };
   const parts = {

@@ -6,6 +6,8 @@ import { join } from "node:path";
 export interface RunningService {
   readonly grpcAddress: string;
   readonly baseUrl: string;
+  /** GET /metrics on the operators' own listener (METRICS_HOST:METRICS_PORT). */
+  readonly metricsUrl: string;
   /** The primary (or only) process and its workers. */
   pids(): number[];
   stop(): Promise<void>;
@@ -47,6 +49,7 @@ export async function startService(root: string, env: Record<string, string>, lo
   return {
     grpcAddress: `127.0.0.1:${env.GRPC_PORT}`,
     baseUrl: `http://127.0.0.1:${env.HTTP_PORT}`,
+    metricsUrl: `http://127.0.0.1:${env.METRICS_PORT ?? 9464}/metrics`,
     pids() {
       let listed = "";
       try {
@@ -114,7 +117,10 @@ export async function peakRss<T>(
 
 /** The service's non-OK answers to `rpc` so far, across transports (from its /metrics). */
 export async function failedCalls(service: RunningService, rpc: string): Promise<number> {
-  const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
+  const response = await fetch(service.metricsUrl);
+  // Never count a page that is not the metrics as "no failures".
+  if (!response.ok) throw new Error(`GET ${service.metricsUrl}: ${response.status}`);
+  const text = await response.text();
   let failed = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith("auth_requests_total{") || !line.includes(`rpc="${rpc}"`) || line.includes('code="OK"')) continue;

@@ -10,11 +10,17 @@
  * broken promise by itself (the invalidation may still be on its way when the Logout's answer
  * arrives), but what a caller would see.
  *
- * argv[2]: JSON { a, b (host:port), tokensFile (one access token a line), probes, pollers }
+ * Then as many direct probes, which time the invalidation alone: B remembers a session, the probe
+ * deletes its key in Redis with `MULTI DEL … TIME EXEC` (TIME: the server's clock when the deletion
+ * ran, and with it the invalidation), and the scenario reads when B received it from B's bench log.
+ *
+ * argv[2]: JSON { a, b (host:port), tokensFile (one access token a line), probes, pollers,
+ * redisUrl, prefix }
  */
 import { readFileSync } from "node:fs";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { Redis } from "ioredis";
 import {
   InactiveReason,
   LogoutRequestSchema,
@@ -23,8 +29,18 @@ import {
 } from "../../src/gen/auth/v1/auth_pb.js";
 import { percentile, round } from "../lib/stats.js";
 
-const options = JSON.parse(process.argv[2] ?? "{}") as { a: string; b: string; tokensFile: string; probes: number; pollers: number };
-const tokens = readFileSync(options.tokensFile, "utf8").split("\n").filter(Boolean).slice(0, options.probes);
+const options = JSON.parse(process.argv[2] ?? "{}") as {
+  a: string;
+  b: string;
+  tokensFile: string;
+  probes: number;
+  pollers: number;
+  redisUrl: string;
+  prefix: string;
+};
+const allTokens = readFileSync(options.tokensFile, "utf8").split("\n").filter(Boolean);
+const tokens = allTokens.slice(0, options.probes);
+const direct = allTokens.slice(options.probes, 2 * options.probes);
 const identity = (value: Buffer) => value;
 const a = new grpc.Client(options.a, grpc.credentials.createInsecure());
 const b = new grpc.Client(options.b, grpc.credentials.createInsecure());
@@ -71,6 +87,18 @@ async function probe(token: string): Promise<{ delayMs: number; activeAfterRetur
   return { delayMs: seenAt - sentAt, activeAfterReturn };
 }
 
+/** A direct probe: the session's key and when Redis deleted it (µs since the epoch). */
+async function deleteInRedis(redis: Redis, token: string): Promise<{ key: string; deletedAtUs: number }> {
+  const body = toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }));
+  if (!(await validateOnB(body)).active) throw new Error("a seeded token does not validate on B");
+  const { sub, sid } = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as { sub: string; sid: string };
+  const key = `${options.prefix}{${sub}}:s:${sid}`;
+  const replies = (await redis.multi().del(key).time().exec()) ?? [];
+  const [seconds, micros] = (replies[1]?.[1] as [string, string] | undefined) ?? ["0", "0"];
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return { key, deletedAtUs: Number(seconds) * 1e6 + Number(micros) };
+}
+
 const delays: number[] = [];
 let activeAfterReturn = 0;
 for (const token of tokens) {
@@ -78,6 +106,10 @@ for (const token of tokens) {
   delays.push(result.delayMs);
   activeAfterReturn += result.activeAfterReturn;
 }
+const redis = new Redis(options.redisUrl);
+const deletions: { key: string; deletedAtUs: number }[] = [];
+for (const token of direct) deletions.push(await deleteInRedis(redis, token));
+redis.disconnect();
 a.close();
 b.close();
 const sorted = delays.sort((x, y) => x - y);
@@ -88,5 +120,6 @@ process.stdout.write(
     p99Ms: round(percentile(sorted, 99), 3),
     maxMs: round(sorted.at(-1) ?? Number.NaN, 3),
     activeAfterReturn,
+    deletions,
   })}\n`,
 );
