@@ -334,3 +334,28 @@ export async function startRedisSentinel(options: { masterName?: string; replica
     throw error;
   }
 }
+
+/**
+ * Asks for a failover until it happens: `ask` sends the request (a replica's CLUSTER FAILOVER, a
+ * sentinel's SENTINEL FAILOVER), `happened` tells whether the master moved. A manual failover is
+ * dropped silently when it cannot finish in time (Redis aborts a CLUSTER FAILOVER after 5 s if the
+ * replica has not caught up, which a loaded machine can cause), so it is asked again, up to
+ * `attempts` times, each given `waitMs`.
+ */
+export async function failOver(
+  ask: () => Promise<string>,
+  happened: () => Promise<boolean>,
+  { attempts = 4, waitMs = 20_000 } = {},
+): Promise<void> {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const answer = await ask();
+    // A sentinel already failing over answers INPROG: keep waiting for that one.
+    if (answer !== "OK" && !answer.includes("INPROG")) throw new Error(`the failover request answered ${answer}`);
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      if (await happened()) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`no failover after ${attempts} requests`);
+}
