@@ -1,21 +1,6 @@
 /**
- * The Redis Cluster slot of a key, as the Cluster specification defines it: CRC16 (XMODEM) of the
- * key's hash tag (the text between the first `{` and the next `}`, when not empty) or of the whole
- * key, modulo 16384. Written out here so the tests check the layout against the specification,
- * not against a client library's copy of it.
+ * The Redis Cluster slot of a key, for the tests: the service's own computation
+ * (src/infra/redis/key-slot.ts), which test/integration/key-slot.test.ts checks against what a
+ * real Cluster answers (CLUSTER KEYSLOT), so the tests do not keep a second copy of CRC16.
  */
-function crc16(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
-
-export function clusterSlot(key: string): number {
-  const open = key.indexOf("{");
-  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
-  const tagged = open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
-  return crc16(Buffer.from(tagged, "utf8")) % 16384;
-}
+export { keySlot as clusterSlot } from "../../src/infra/redis/key-slot.js";
