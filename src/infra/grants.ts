@@ -11,11 +11,12 @@
  * A load that started before a change is not stored after it (a version counter), so a slow query
  * cannot put stale grants back into the cache.
  */
-import { type Kysely, sql } from "kysely";
+import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { mergePermissions } from "../domain/model.js";
 import type { Grants, UserGrants } from "../domain/ports.js";
 import type { Database } from "./postgres/schema.js";
+import { roleNamesOfUser, rolePermissionsOfUser } from "./postgres/users.js";
 import type { RedisClient } from "./redis/client.js";
 
 export interface GrantsCacheOptions {
@@ -51,17 +52,8 @@ async function loadGrants(db: Kysely<Database>, userId: string): Promise<UserGra
   const row = await db
     .selectFrom("users")
     .select("users.tenant_id")
-    .select(
-      sql<string[]>`array(select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.assigned_at, ur.role_name)`.as(
-        "roles",
-      ),
-    )
-    .select(
-      sql<Record<string, unknown>[]>`coalesce((select jsonb_agg(r.permissions order by ur.assigned_at) from user_roles ur
-        join roles r on r.tenant_id = ur.tenant_id and r.name = ur.role_name where ur.user_id = users.id), '[]'::jsonb)`.as(
-        "role_permissions",
-      ),
-    )
+    .select(roleNamesOfUser())
+    .select(rolePermissionsOfUser())
     .where("users.id", "=", userId)
     .executeTakeFirst();
   if (row === undefined) return null;

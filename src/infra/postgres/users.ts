@@ -34,22 +34,20 @@ function rowToCredentials(row: UserRow): UserCredentials {
   return { user: userRowToUser(row), passwordHash: row.password_hash };
 }
 
+/** A user's role names, in the order they were assigned (a column of a query over `users`). */
+export const roleNamesOfUser = () =>
+  sql<string[]>`array(select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.assigned_at, ur.role_name)`.as(
+    "roles",
+  );
+
+/** The permissions of a user's roles, in the order they were assigned, to merge (a column of a query over `users`). */
+export const rolePermissionsOfUser = () =>
+  sql<Record<string, unknown>[]>`coalesce((select jsonb_agg(r.permissions order by ur.assigned_at) from user_roles ur
+    join roles r on r.tenant_id = ur.tenant_id and r.name = ur.role_name where ur.user_id = users.id), '[]'::jsonb)`.as("role_permissions");
+
 /** Selects users with their role names, in the order they were assigned. */
 export function selectUsers(db: Kysely<Database>) {
-  return db
-    .selectFrom("users")
-    .selectAll("users")
-    .select(
-      sql<string[]>`array(select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.assigned_at, ur.role_name)`.as(
-        "roles",
-      ),
-    )
-    .select(
-      sql<Record<string, unknown>[]>`coalesce((select jsonb_agg(r.permissions order by ur.assigned_at) from user_roles ur
-        join roles r on r.tenant_id = ur.tenant_id and r.name = ur.role_name where ur.user_id = users.id), '[]'::jsonb)`.as(
-        "role_permissions",
-      ),
-    );
+  return db.selectFrom("users").selectAll("users").select(roleNamesOfUser()).select(rolePermissionsOfUser());
 }
 
 /** What each unique index of users means to a caller. */
