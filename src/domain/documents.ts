@@ -53,7 +53,6 @@ export const ATTRIBUTES_LIMITS: DocumentLimits = {
 };
 
 const MAX_KEY_LENGTH = 128;
-const controlCharacter = /\p{Cc}/u;
 // A lone surrogate is no character: JSON can escape one (`"\ud800"`), protobuf's string fields
 // refuse it, and PostgreSQL's jsonb refuses it (the statement failed: a 500).
 const loneSurrogate = /\p{Cs}/u;
@@ -116,7 +115,8 @@ export function parsePermissionPath(field: string, path: string): string[] {
   const keys = path.split(".");
   if (keys.length > MAX_PERMISSION_PATH_KEYS) throw invalidField(field, `at most ${MAX_PERMISSION_PATH_KEYS} keys per path`);
   for (const key of keys) {
-    if (key === "" || key.length > MAX_KEY_LENGTH || controlCharacter.test(key) || isForbiddenKey(key)) {
+    // A document's own key rules: a path naming a key no document can hold is malformed, not unheld.
+    if (keyProblem(key, PERMISSIONS_LIMITS) !== undefined) {
       throw invalidField(field, `${JSON.stringify(path.slice(0, 200))} is not a permission path such as "reports.view"`);
     }
   }

@@ -26,7 +26,7 @@
  * Hangul). A username never holds `@`, so the shape of a login identifier says which it is.
  */
 import { domainToASCII } from "node:url";
-import { AuthError, invalidField } from "./errors.js";
+import { invalidField } from "./errors.js";
 import { CASE_FOLDING, CONFUSABLES, IDENTIFIER_ALLOWED, IDENTIFIER_SCRIPTS } from "./unicode-data.js";
 
 export interface NormalizedIdentifier {
@@ -253,9 +253,4 @@ export function lookupKey(identifier: string): string {
   if (at < 0) return foldKey(display);
   const domain = display.slice(at + 1);
   return `${foldKey(display.slice(0, at))}@${emailDomainKey(domain) ?? foldKey(domain)}`;
-}
-
-/** Whether an error is the refusal of an identifier (for callers that report per line). */
-export function isIdentifierRefusal(error: unknown): error is AuthError {
-  return error instanceof AuthError && (error.reason === "INVALID_EMAIL" || error.reason === "INVALID_USERNAME");
 }

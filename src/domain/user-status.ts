@@ -13,6 +13,7 @@
  */
 import { AuthError } from "./errors.js";
 import type { AuthDeps } from "./ports.js";
+import { hasRefusedTextCharacter } from "./validation.js";
 
 /** Who acts, for the audit trail. */
 export interface Actor {
@@ -52,11 +53,14 @@ function userNotFound(): AuthError {
 }
 
 /** The reason as stored: trimmed, control characters refused, bounded. */
-function checkReason(reason: string | undefined): string | undefined {
+export function checkReason(reason: string | undefined): string | undefined {
   const trimmed = reason?.trim();
   if (trimmed === undefined || trimmed === "") return undefined;
-  if (/\p{Cc}/u.test(trimmed))
-    throw new AuthError("INVALID_REQUEST", { message: "reason: control characters are not allowed", metadata: { field: "reason" } });
+  if (hasRefusedTextCharacter(trimmed))
+    throw new AuthError("INVALID_REQUEST", {
+      message: "reason: control and bidi control characters are not allowed",
+      metadata: { field: "reason" },
+    });
   if (trimmed.length > REASON_MAX)
     throw new AuthError("INVALID_REQUEST", { message: `reason: at most ${REASON_MAX} characters`, metadata: { field: "reason" } });
   return trimmed;

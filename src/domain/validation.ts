@@ -19,6 +19,12 @@ const tenantSlug = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 // name), no surrogates, unassigned code points or line and paragraph separators.
 const refusedInName = /[\p{Cc}\p{Cs}\p{Cn}\p{Zl}\p{Zp}\p{Bidi_Control}]/u;
 
+/**
+ * Whether free text a caller gives (a name, a description, a reason) holds what breaks logs and
+ * UIs: control, bidi-control, line-separator, unassigned or lone-surrogate characters.
+ */
+export const hasRefusedTextCharacter = (text: string): boolean => refusedInName.test(text);
+
 /** The tenant of a call: the `x-tenant` header (lowercased), or the default. */
 export function resolveTenant(header: string | undefined, defaultTenant: string): string {
   if (header === undefined || header.trim() === "") return defaultTenant;

@@ -5,9 +5,11 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { decodeNumberPageToken, decodePageToken, encodePageToken, MAX_PAGE_SIZE, pageSize } from "../../src/domain/admin/paging.js";
+import { checkDescription } from "../../src/domain/admin/roles.js";
 import { ATTRIBUTES_LIMITS, checkDocument, holdsPermission, PERMISSIONS_LIMITS, parsePermissionPath } from "../../src/domain/documents.js";
 import { AuthError } from "../../src/domain/errors.js";
 import { mergePermissions } from "../../src/domain/model.js";
+import { checkReason } from "../../src/domain/user-status.js";
 import { CreateRoleRequestSchema } from "../../src/gen/auth/admin/v1/admin_pb.js";
 
 function reasonOf(run: () => unknown): string {
@@ -142,5 +144,21 @@ describe("page tokens", () => {
     expect(pageSize(7)).toBe(7);
     expect(pageSize(100_000)).toBe(MAX_PAGE_SIZE);
     expect(reasonOf(() => pageSize(-1))).toBe("INVALID_REQUEST");
+  });
+});
+
+describe("free text an administrator writes", () => {
+  it("refuses in role descriptions and disable reasons what breaks logs and UIs: control, bidi control and line separators", () => {
+    for (const hostile of ["a\u0000b", "red\u001b[31m", "abc\u202Efdp.exe", "one\u2028two"]) {
+      expect(reasonOf(() => checkDescription(hostile))).toBe("INVALID_REQUEST");
+      expect(reasonOf(() => checkReason(hostile))).toBe("INVALID_REQUEST");
+    }
+    expect(checkDescription("  Quality and finance, Zürich  ")).toBe("Quality and finance, Zürich");
+    expect(checkReason(" left the company ")).toBe("left the company");
+  });
+
+  it("answers a permission path no document could hold (an invisible character) as malformed, not as unheld", () => {
+    expect(reasonOf(() => parsePermissionPath("required_permissions", "reports.vi\u200Bew"))).toBe("INVALID_REQUEST");
+    expect(parsePermissionPath("required_permissions", "reports.view")).toEqual(["reports", "view"]);
   });
 });

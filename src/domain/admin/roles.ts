@@ -3,17 +3,17 @@ import { tenantChanged } from "../changes.js";
 import { checkDocument, PERMISSIONS_LIMITS, TENANT_PERMISSIONS_MAX_BYTES } from "../documents.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext } from "../model.js";
-import { validateRoleName } from "../validation.js";
+import { hasRefusedTextCharacter, validateRoleName } from "../validation.js";
 import { byActor, PLATFORM_ADMIN_ROLE, TENANT_ADMIN_ROLE, tenantActor } from "./authority.js";
 import { decodePageToken, page, pageSize } from "./paging.js";
 import type { AdminDeps, Role } from "./ports.js";
 
 const MAX_DESCRIPTION = 500;
 
-function checkDescription(value: string): string {
+export function checkDescription(value: string): string {
   const description = value.trim();
-  if ([...description].length > MAX_DESCRIPTION || description.includes("\u0000")) {
-    throw invalidField("description", `at most ${MAX_DESCRIPTION} characters, no NUL`);
+  if ([...description].length > MAX_DESCRIPTION || hasRefusedTextCharacter(description)) {
+    throw invalidField("description", `at most ${MAX_DESCRIPTION} characters, no control or bidi control characters`);
   }
   return description;
 }
