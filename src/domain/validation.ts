@@ -65,6 +65,9 @@ export function validateRoleName(field: string, value: string): string {
   return name;
 }
 
+/** Whether a value has the shape of a user id (a UUID); for ids read from a token, not a request field. */
+export const isUserId = (value: string): boolean => uuidShape.test(value);
+
 /** A user id named in a request: a UUID (anything else would reach PostgreSQL as a type error). */
 export function validateUserId(field: string, value: string): string {
   const id = required(field, value.trim());

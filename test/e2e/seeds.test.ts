@@ -10,7 +10,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { decodeJwt, decodeProtectedHeader } from "jose";
+import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapPlatformAdmin } from "../../src/cli/create-admin.js";
 import { createAdminRestClient } from "../support/admin-clients.js";
@@ -248,6 +248,24 @@ describe("the old APIs' clients and backends, with the legacy token profiles on"
       const vigia = await fetch(`${base}/api/v1/auth/me`, { headers: bearer(access_token) });
       expect(vigia.status).toBe(401);
       expect(await vigia.json()).toMatchObject({ detail: "Could not validate credentials" });
+    });
+
+    it("a token its secret signs with a user or session id not of our shape is malformed, not an internal error", async () => {
+      // VidaPlus's backends hold the secret: they can sign any claims.
+      const { access_token } = await answer(await form(base, "/auth/token", "username=user@example.com&password=yourpassword"));
+      recordSecret(access_token);
+      const real = decodeJwt(access_token);
+      for (const claims of [{ user_id: "a{b}" }, { sid: "}{" }, { sid: "x".repeat(1_000) }]) {
+        const forged = recordSecret(
+          await new SignJWT({ ...real, ...claims })
+            .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+            .sign(new TextEncoder().encode(VIDAPLUS_SECRET)),
+        );
+        expect(ok(await auth.call("ValidateToken", { token: forged }))).toMatchObject({
+          active: false,
+          reason: "INACTIVE_REASON_MALFORMED",
+        });
+      }
     });
 
     it("ends with its session: ValidateToken and the refresh route refuse it at once; a backend verifying locally, only at its expiry", async () => {

@@ -12,11 +12,12 @@ import { generatePrivateKey, type SigningKey, signingKeyFrom } from "../../src/i
 const NOW = 1_800_000_000_000;
 const VIDAPLUS = "vidaplus-secret-of-at-least-32-bytes";
 const VIGIA = "vigia-secret-of-at-least-32-bytes!!";
+const SESSION_ID = "AAAAAAAAAAAAAAAAAAAAAA";
 const subject = {
   userId: "00000000-0000-4000-8000-000000000123",
   userNumber: 123,
   tenant: "acme-pharma",
-  sessionId: "session-1",
+  sessionId: SESSION_ID,
   roles: ["qf", "admin"],
   email: "juan.perez@example.com",
   emailVerified: true,
@@ -47,7 +48,7 @@ describe("legacy token profiles", () => {
     expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", typ: "JWT" });
     expect(decodeJwt(token)).toEqual({
       sub: "juan.perez@example.com",
-      sid: "session-1",
+      sid: SESSION_ID,
       tid: "acme-pharma",
       user_id: subject.userId,
       amr: ["pwd", "otp", "mfa"],
@@ -96,7 +97,7 @@ describe("legacy token profiles", () => {
         claims: {
           userId: subject.userId,
           tenant: "acme-pharma",
-          sessionId: "session-1",
+          sessionId: SESSION_ID,
           roles: ["admin", "qf"],
           email: "juan.perez@example.com",
           emailVerified: false,
@@ -120,7 +121,7 @@ describe("legacy token profiles", () => {
     const tokens = tokensWith();
     const any = { ...at(), accept: "any" as const };
     const sign = (claims: Record<string, unknown>, secret: string, alg = "HS256") =>
-      new SignJWT({ sid: "s", user_id: subject.userId, tid: "default", amr: ["pwd"], ...claims })
+      new SignJWT({ sid: SESSION_ID, user_id: subject.userId, tid: "default", amr: ["pwd"], ...claims })
         .setProtectedHeader({ alg, typ: "JWT" })
         .setIssuedAt(NOW / 1000)
         .setExpirationTime(NOW / 1000 + 60)
@@ -145,6 +146,33 @@ describe("legacy token profiles", () => {
       active: false,
       reason: "malformed",
     });
+  });
+
+  it("refuses, as malformed and without throwing, a user id or session id not of our shape (the old backends hold the secret)", async () => {
+    const tokens = tokensWith();
+    const any = { ...at(), accept: "any" as const };
+    const sign = (claims: Record<string, unknown>) =>
+      new SignJWT({ sub: "a@example.com", sid: SESSION_ID, user_id: subject.userId, tid: "default", amr: ["pwd"], ...claims })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setIssuedAt(NOW / 1000)
+        .setExpirationTime(NOW / 1000 + 60)
+        .sign(new TextEncoder().encode(VIDAPLUS));
+    expect(await tokens.verify(await sign({}), any)).toMatchObject({ active: true });
+    const hostile = [
+      { user_id: "a{b}" },
+      { user_id: "00000000-0000-4000-8000-00000000012}" },
+      { user_id: `${subject.userId} ` },
+      { sid: "}{" },
+      { sid: "x".repeat(10_000) },
+      { sid: `${SESSION_ID}\u0000` },
+      { sid: "AAAAAAAAAAAAAAAAAAAA{}" },
+    ];
+    for (const claims of hostile) {
+      expect(await tokens.verify(await sign(claims), any), JSON.stringify(claims).slice(0, 60)).toEqual({
+        active: false,
+        reason: "malformed",
+      });
+    }
   });
 
   it("refuses an expired one, and one asked for with an audience (it has none)", async () => {

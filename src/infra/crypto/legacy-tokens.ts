@@ -22,6 +22,8 @@
 import { randomBytes } from "node:crypto";
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { type AccessClaims, type InactiveReason, primaryRole, rolesAdminFirst, type TokenSubject } from "../../domain/model.js";
+import { isSessionId } from "../../domain/refresh-token.js";
+import { isUserId } from "../../domain/validation.js";
 
 /** The old APIs with a legacy token profile. */
 export const LEGACY_TOKEN_APIS = ["vidaplus", "vigia"] as const;
@@ -46,10 +48,14 @@ interface Profile {
 const isText = (value: unknown): value is string => typeof value === "string" && value !== "";
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === "string");
 
-/** Our session, user and sign-in methods, in every profile. */
+/**
+ * Our session, user and sign-in methods, in every profile. The old APIs' backends hold the secret
+ * too and can sign any `sid` and `user_id`: both must have the shape of ours (a session id, a
+ * UUID) before they name Redis keys, or a brace in a user id would fail the key's hash tag check.
+ */
 function ours(payload: Readonly<Record<string, unknown>>): { userId: string; sessionId: string; amr: string[] } | undefined {
   const { sid, user_id, amr } = payload;
-  if (!isText(sid) || !isText(user_id) || !isStringList(amr)) return undefined;
+  if (!isText(sid) || !isSessionId(sid) || !isText(user_id) || !isUserId(user_id) || !isStringList(amr)) return undefined;
   return { userId: user_id, sessionId: sid, amr };
 }
 
