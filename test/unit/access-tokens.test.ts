@@ -79,6 +79,16 @@ describe("remembered verifications", () => {
     expect(await verify(token, "api")).toMatchObject({ active: true });
   });
 
+  it("answers a wrong audience from memory without forgetting the token for the callers that name the right one", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    expect(await verify(token)).toMatchObject({ active: true });
+    for (let i = 0; i < 3; i++) expect(await verify(token, "billing")).toEqual({ active: false, reason: "wrong_audience" });
+    expect(await verify(token)).toMatchObject({ active: true });
+    // One full verification in all: the wrong audiences cost none, and the token is still remembered.
+    expect(tokens.cacheStats()).toEqual({ hits: 4, misses: 1, size: 1 });
+  });
+
   it("refuses a remembered token once its key has left the ring", async () => {
     const { tokens, verify, clock, ring } = setup(10);
     const { token } = await tokens.issue(claims, clock.now());

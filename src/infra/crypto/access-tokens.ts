@@ -6,8 +6,10 @@
  * call ValidateToken present the same token on every request for its whole lifetime, and the
  * signature check (about 100 µs of CPU for ES256 here) was most of a ValidateToken's cost. A
  * remembered token skips only the signature: its lifetime, audience, and whether its key may still
- * verify are checked again on every call, and anything but "still valid" goes down the full path,
- * so a remembered token is never answered differently from a fresh one. Failures are not
+ * verify are checked again on every call. A caller's audience that is not the token's is answered
+ * `wrong_audience` from memory (the full path's answer) and leaves the entry, since the audience is
+ * the caller's choice; anything else but "still valid" goes down the full path, so a remembered
+ * token is never answered differently from a fresh one. Failures are not
  * remembered, so nobody can fill the map without tokens we signed.
  */
 import { randomUUID } from "node:crypto";
@@ -98,8 +100,13 @@ class VerifiedTokens {
     return this.#entries.size;
   }
 
-  /** The remembered claims if every check but the signature still passes at `now`; else undefined. */
-  recall(token: string, audience: string, now: number): AccessClaims | undefined {
+  /**
+   * The remembered claims if every check but the signature still passes at `now`; "wrong_audience"
+   * if only the caller's audience is not the token's (what the full check would answer, and the
+   * entry stays: the audience is the caller's choice, so a wrong one must not evict the token for
+   * every other caller); else undefined, the entry forgotten.
+   */
+  recall(token: string, audience: string, now: number): AccessClaims | "wrong_audience" | undefined {
     if (this.capacity <= 0) return undefined;
     const entry = this.#entries.get(token);
     if (entry === undefined) return undefined;
@@ -111,7 +118,6 @@ class VerifiedTokens {
       entry.claims.expiresAt > nowSeconds - skew &&
       entry.claims.issuedAt <= nowSeconds + skew &&
       (entry.notBefore === undefined || entry.notBefore <= nowSeconds + skew) &&
-      entry.audiences.includes(audience) &&
       key !== undefined &&
       !(key instanceof Promise) &&
       key.algorithm === entry.algorithm;
@@ -119,7 +125,7 @@ class VerifiedTokens {
       this.#entries.delete(token);
       return undefined;
     }
-    return entry.claims;
+    return entry.audiences.includes(audience) ? entry.claims : "wrong_audience";
   }
 
   remember(token: string, entry: Verified): void {
@@ -227,7 +233,7 @@ export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): 
       const known = cache.recall(token, expectedAudience, now);
       if (known !== undefined) {
         cache.hits++;
-        return { active: true, claims: known };
+        return known === "wrong_audience" ? { active: false, reason: known } : { active: true, claims: known };
       }
       // A legacy token only where its profile is accepted (a route of its API, or ValidateToken),
       // and only when one is configured: otherwise nothing here looks at the token's header twice.
