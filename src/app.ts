@@ -25,7 +25,7 @@ import type { AdminDeps } from "./domain/admin/ports.js";
 import { bindFlows, type Flows } from "./domain/flows.js";
 import type { Clock, SecurityEvents } from "./domain/ports.js";
 import { createBackground } from "./infra/background.js";
-import { keyRingVersionKey, openKeyRing } from "./infra/crypto/key-setup.js";
+import { openKeyRing } from "./infra/crypto/key-setup.js";
 import { createAuditLog } from "./infra/postgres/audit.js";
 import type { Database } from "./infra/postgres/schema.js";
 import type { RedisClient } from "./infra/redis/client.js";
@@ -151,11 +151,6 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
   const { legacySessions, sessionWriter } = stores;
   const sessionStore = sessionStoreFor(config, redis, { legacy: legacySessions, writer: sessionWriter });
   const liveness = sessionLivenessFor(config, sessionStore, redis, legacySessions, logger);
-  if (config.jwt.keySource === "ring") {
-    liveness?.watch(keyRingVersionKey(config.redisKeyPrefix), () => {
-      keyRing.reload().catch((error: unknown) => logger.warn({ err: error }, "could not reload the signing key ring"));
-    });
-  }
   if (config.benchFloor) {
     // Benchmarks only: when each invalidation reached this process (bench/scenarios/revocation.ts).
     liveness?.onInvalidation((keys) => {

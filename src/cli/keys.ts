@@ -1,6 +1,6 @@
 /** `keys rotate`, `keys list` and `keys generate`: the signing key ring, operated from the command line. */
 import { type Config, JWT_ALGORITHMS, type JwtAlgorithm } from "../config.js";
-import { keyEncryptionKey, keyRingVersionKey, keyRotationChannel } from "../infra/crypto/key-setup.js";
+import { keyEncryptionKey, keyRotationChannel } from "../infra/crypto/key-setup.js";
 import { generatePrivateKeyPem } from "../infra/crypto/keys.js";
 import { listKeys, rotateKeys } from "../infra/postgres/signing-keys.js";
 import { closeRedis, openRedis, waitForRedis } from "../infra/redis/client.js";
@@ -24,8 +24,6 @@ export async function rotate(config: Config): Promise<number> {
     const redis = await openRedis(config.redis, { onError: () => {} });
     try {
       if (!(await waitForRedis(redis, 5000))) throw new Error("Redis is not reachable");
-      // The key every instance's client-side caching watches, then the announcement (for instances without it).
-      await redis.incr(keyRingVersionKey(config.redisKeyPrefix));
       const listeners = await publish(redis, keyRotationChannel(config.redisKeyPrefix), "rotated");
       process.stdout.write(`told ${listeners} running instance(s)\n`);
     } catch (error) {

@@ -15,13 +15,6 @@ import { parsePrivateKey, secretKeyFrom, signingKeyFrom } from "./keys.js";
 export const keyRotationChannel = (prefix: string) => `${prefix}keys:rotated`;
 
 /**
- * A key `cli keys rotate` changes at each rotation: instances that cache with Redis's client-side
- * caching watch it (infra/redis/session-liveness.ts) and reload when Redis announces its change,
- * or when their invalidation connection was interrupted.
- */
-export const keyRingVersionKey = (prefix: string) => `${prefix}keys:version`;
-
-/**
  * The key-encryption key: KEY_ENCRYPTION_KEY, or in embedded mode one generated once into the data
  * folder (readable by its owner only).
  */

@@ -1,8 +1,7 @@
 /**
  * What one process keeps of sessions, users and tenants between Redis's invalidations
  * (session-liveness.ts says what is promised): three tracked maps (tracked-map.ts), the dispatch
- * of Redis's invalidation messages to them, the keys watched for others (the key ring), and the
- * tracked reads that fill the maps.
+ * of Redis's invalidation messages to them, and the tracked reads that fill the maps.
  *
  * The keys it knows: `<prefix>{<user>}:s:<session>` (a session), `<prefix>{<user>}:st` (the
  * user's state: the disabled mark), `<prefix>{t:<tenant>}:g` (the tenant's generation); the rest
@@ -35,7 +34,6 @@ export class LivenessCache {
   readonly counts: CacheCounts = { hits: 0, misses: 0, invalidations: 0, resets: 0 };
   readonly #invalidationListeners: ((keys: readonly string[] | null) => void)[] = [];
   readonly #resetListeners: ((reason: string) => void)[] = [];
-  readonly #watched = new Map<string, () => void>();
 
   constructor(
     private readonly tracking: KeyTracking,
@@ -60,11 +58,6 @@ export class LivenessCache {
     this.#resetListeners.push(listener);
   }
 
-  watch(key: string, changed: () => void): void {
-    this.#watched.set(key, changed);
-    this.#arm(key);
-  }
-
   /**
    * A tracked read of `key` into `map` (as `id` of `owner`); undefined when the value cannot be
    * trusted (no tracking pair up, a failed read, a read that raced an invalidation or a reset):
@@ -86,22 +79,12 @@ export class LivenessCache {
     this.counts.invalidations += 1;
     if (keys === null) this.#clear();
     else for (const key of keys) this.#invalidate(key);
-    for (const [key, changed] of this.#watched) {
-      if (keys !== null && !keys.includes(key)) continue;
-      changed();
-      this.#arm(key);
-    }
     for (const listener of this.#invalidationListeners) listener(keys);
   }
 
   #reset(reason: string): void {
     this.counts.resets += 1;
     this.#clear();
-    // A change to a watched key may have gone unannounced.
-    for (const [key, changed] of this.#watched) {
-      changed();
-      this.#arm(key);
-    }
     for (const listener of this.#resetListeners) listener(reason);
   }
 
@@ -122,13 +105,5 @@ export class LivenessCache {
     this.sessions.clear();
     this.disabled.clear();
     this.generations.clear();
-  }
-
-  /** Reads a watched key through its tracking reader, so that Redis announces its next change. */
-  #arm(key: string): void {
-    this.tracking
-      .readerFor(key)
-      ?.exists(key)
-      .catch((error: unknown) => this.tracking.readFailed(key, error));
   }
 }

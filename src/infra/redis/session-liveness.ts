@@ -44,12 +44,6 @@ export interface CachedLiveness {
   onReset(listener: (reason: string) => void): void;
   /** The client names of the invalidation connections that are up (CLIENT LIST shows them). */
   invalidationClients(): string[];
-  /**
-   * Calls `changed` whenever Redis says `key` changed, and after every reset (a change may have
-   * gone unannounced then): a key written by whoever changes something this process keeps, such
-   * as the key ring.
-   */
-  watch(key: string, changed: () => void): void;
   close(): void;
 }
 
@@ -68,7 +62,6 @@ export function cachedLiveness(store: SessionStore, tracking: KeyTracking, optio
     onInvalidation: (listener) => cache.onInvalidation(listener),
     onReset: (listener) => cache.onReset(listener),
     invalidationClients: () => tracking.invalidationClients(),
-    watch: (key, changed) => cache.watch(key, changed),
     close: () => tracking.close(),
   };
 }
