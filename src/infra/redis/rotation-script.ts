@@ -6,10 +6,8 @@
  */
 import type { RotateOutcome, RotateRequest } from "../../domain/ports.js";
 import type { SessionKeys } from "./keys.js";
+import { STR } from "./lua.js";
 import { decodeUserCopy, encodeUserCopy } from "./user-copies.js";
-
-// A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
-const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
 
 // Compare, rotate and detect reuse in one atomic step. Digests are compared without an early
 // exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.

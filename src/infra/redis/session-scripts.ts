@@ -7,11 +7,9 @@
  * scripts compare numbers but never format one.
  */
 import type { RedisClient } from "./client.js";
+import { STR } from "./lua.js";
 import { rotateScript } from "./rotation-script.js";
 import { keepCopyScript, userChangedScript } from "./user-copies.js";
-
-// A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
-const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
 
 // Starts a session unless the user is disabled or a change that ended the user's access was
 // recorded after the epoch the caller read (see domain/session-epoch.ts).

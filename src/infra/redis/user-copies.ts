@@ -24,9 +24,7 @@ import type { CopyMarks, SessionStore, UserCopy } from "../../domain/ports.js";
 import { type RedisClient, redisCall } from "./client.js";
 import type { Write } from "./durable-writes.js";
 import { sessionKeys } from "./keys.js";
-
-// A missing field is false in Redis's Lua and a foreign object in ioredis-mock's: keep strings only.
-const STR = "local function str(v) if type(v) == 'string' then return v end return nil end";
+import { STR } from "./lua.js";
 
 // Keeps a copy unless the user's mark moved. KEYS: state, copy. ARGV: mark read, copy, TTL (ms).
 export const keepCopyScript = `
