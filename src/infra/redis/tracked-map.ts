@@ -126,11 +126,6 @@ export class TrackedMap<V> {
     this.#pending.clear();
   }
 
-  /** Every id whose entry satisfies `test` (for a user's entries; a scan, for rare changes). */
-  *ids(test: (owner: string) => boolean): Generator<string> {
-    for (const [id, entry] of this.#entries) if (test(entry.owner)) yield id;
-  }
-
   #forget(id: string, ticket: Ticket): void {
     if (this.#pending.get(id)?.ticket === ticket) this.#pending.delete(id);
   }
