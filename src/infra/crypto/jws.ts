@@ -14,7 +14,7 @@
  */
 import { createHmac, type KeyObject, sign, timingSafeEqual, verify } from "node:crypto";
 import type { JwtAlgorithm } from "../../config.js";
-import { isPlainObject } from "./jwt-claims.js";
+import { isPlainObject, strictUtf8 } from "./jwt-claims.js";
 
 /** Why a token did not verify, in ValidateToken's terms. */
 export type JwsFailure =
@@ -49,7 +49,6 @@ export type JwsVerdict =
   | { readonly ok: false; readonly reason: JwsFailure };
 
 const fail = (reason: JwsFailure): JwsVerdict => ({ ok: false, reason });
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** The header parameters jose recognises in `crit` for a JWS: `b64` (RFC 7797), which a JWT must not use. */
 const RECOGNIZED_CRIT = new Set(["b64"]);
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, as jose's own check

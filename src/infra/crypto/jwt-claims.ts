@@ -23,7 +23,8 @@ export type ClaimsVerdict =
   | { readonly ok: true; readonly claims: Record<string, unknown> }
   | { readonly ok: false; readonly reason: JwsFailure };
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** UTF-8 that refuses invalid bytes, as jose decodes. */
+export const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** jose's `isObject`: a plain object (its prototype Object.prototype or null). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
