@@ -19,7 +19,7 @@ import { type JwsFailure, signCompact, verifyCompact } from "./jws.js";
 import { checkClaims } from "./jwt-claims.js";
 import type { KeyRing } from "./key-ring.js";
 import type { SigningKey } from "./keys.js";
-import { createLegacyTokens, LEGACY_TOKEN_APIS, type LegacyProfiles, looksLegacy } from "./legacy-tokens.js";
+import { createLegacyTokens, isText, LEGACY_TOKEN_APIS, type LegacyProfiles, looksLegacy } from "./legacy-tokens.js";
 
 export interface AccessTokenOptions {
   readonly issuer: string;
@@ -48,8 +48,6 @@ export interface AccessTokensWithCache extends AccessTokens {
 
 const ACCESS_TOKEN_TYPE = "at+jwt";
 
-const isString = (value: unknown): value is string => typeof value === "string" && value !== "";
-
 /** The `amr` claim (RFC 8176): a list of strings, passed on as signed; a token without it claims no method. */
 function methodsOf(amr: unknown): string[] | undefined {
   if (amr === undefined) return [];
@@ -59,7 +57,7 @@ function methodsOf(amr: unknown): string[] | undefined {
 /** The domain claims of a verified payload; undefined when a claim is missing or mistyped. */
 function claimsOf(payload: Readonly<Record<string, unknown>>): AccessClaims | undefined {
   const { sub, sid, tid, roles, email, email_verified, username, iat, exp, amr } = payload;
-  if (!isString(sub) || !isString(sid) || !isString(tid) || typeof email !== "string") return undefined;
+  if (!isText(sub) || !isText(sid) || !isText(tid) || typeof email !== "string") return undefined;
   if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string")) return undefined;
   if (username !== undefined && typeof username !== "string") return undefined;
   // Tokens signed before the claim existed lack it: not known to be verified.

@@ -45,7 +45,8 @@ interface Profile {
   read(payload: Readonly<Record<string, unknown>>): Omit<AccessClaims, "issuedAt" | "expiresAt" | "profile"> | undefined;
 }
 
-const isText = (value: unknown): value is string => typeof value === "string" && value !== "";
+/** A non-empty string. */
+export const isText = (value: unknown): value is string => typeof value === "string" && value !== "";
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === "string");
 
 /**
