@@ -29,7 +29,6 @@ export type { AbuseLimitsConfig, Cidr, ClientAddressConfig } from "./config/abus
 export { type AdminClientConfig, loadAdminClientConfig } from "./config/admin-client.js";
 export type { ConnectionLimits, TlsConfig } from "./config/edge.js";
 export { type EnvironmentOptions, readEnvironment } from "./config/environment.js";
-export { LEGACY_TOKEN_PROFILES, type LegacyTokensConfig } from "./config/legacy-tokens.js";
 export type { MailConfig } from "./config/mail.js";
 export { ConfigError, parseDuration } from "./config/reader.js";
 export { parseRedisAddresses, type RedisAddress, type RedisConfig, type RedisTopology } from "./config/redis.js";

@@ -11,7 +11,9 @@ export type LegacyTokenProfile = (typeof LEGACY_TOKEN_PROFILES)[number];
 
 /** One profile: the API's own HMAC secret, and the lifetime of its tokens. */
 export interface LegacyTokenProfileConfig {
+  /** The HMAC key: the API's own secret (UTF-8), at least 32 bytes. */
   readonly secret: string;
+  /** Lifetime of a token of this profile. */
   readonly ttlMs: number;
 }
 

@@ -13,13 +13,14 @@
  * remembered, so nobody can fill the map without tokens we signed.
  */
 import { randomUUID } from "node:crypto";
+import { LEGACY_TOKEN_PROFILES, type LegacyTokensConfig } from "../../config/legacy-tokens.js";
 import type { AccessClaims, TokenCheck } from "../../domain/model.js";
 import type { AccessTokens } from "../../domain/ports.js";
 import { type JwsFailure, signCompact, verifyCompact } from "./jws.js";
 import { checkClaims } from "./jwt-claims.js";
 import type { KeyRing } from "./key-ring.js";
 import type { SigningKey } from "./keys.js";
-import { createLegacyTokens, isText, LEGACY_TOKEN_APIS, type LegacyProfiles, looksLegacy } from "./legacy-tokens.js";
+import { createLegacyTokens, isText, looksLegacy } from "./legacy-tokens.js";
 
 export interface AccessTokenOptions {
   readonly issuer: string;
@@ -29,7 +30,7 @@ export interface AccessTokenOptions {
   /** How many verified tokens to remember (0: none); oldest forgotten first. */
   readonly verifiedCacheSize?: number;
   /** The old APIs' legacy token profiles the operator configured (none by default). */
-  readonly legacy?: LegacyProfiles;
+  readonly legacy?: LegacyTokensConfig;
 }
 
 /** A verified token, remembered: what must hold again before it is answered from memory. */
@@ -222,7 +223,7 @@ async function verifyFully(
 export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): AccessTokensWithCache {
   const cache = new VerifiedTokens(ring, options.verifiedCacheSize ?? 0, Math.floor(options.clockSkewMs / 1000));
   const legacy = createLegacyTokens(options.legacy ?? {});
-  const legacyApis = LEGACY_TOKEN_APIS.filter((api) => legacy.has(api));
+  const legacyApis = LEGACY_TOKEN_PROFILES.filter((api) => legacy.has(api));
   return {
     issue: async (claims, now, notAfter, api) =>
       legacy.has(api) ? legacy.issue(api, claims, now, notAfter) : sign(ring, options, claims, now, notAfter),

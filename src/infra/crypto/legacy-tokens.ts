@@ -21,22 +21,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
+import { LEGACY_TOKEN_PROFILES, type LegacyTokenProfile, type LegacyTokensConfig } from "../../config/legacy-tokens.js";
 import { type AccessClaims, type InactiveReason, primaryRole, rolesAdminFirst, type TokenSubject } from "../../domain/model.js";
 import { isSessionId } from "../../domain/refresh-token.js";
 import { isUserId } from "../../domain/validation.js";
-
-/** The old APIs with a legacy token profile. */
-export const LEGACY_TOKEN_APIS = ["vidaplus", "vigia"] as const;
-export type LegacyTokenApi = (typeof LEGACY_TOKEN_APIS)[number];
-
-export interface LegacyProfileOptions {
-  /** The HMAC key: the API's own secret (UTF-8), at least 32 bytes. */
-  readonly secret: string;
-  /** Lifetime of a token of this profile. */
-  readonly ttlMs: number;
-}
-
-export type LegacyProfiles = Readonly<Partial<Record<LegacyTokenApi, LegacyProfileOptions>>>;
 
 /** What a token of a profile carries: its API's claim names, and our session and user. */
 interface Profile {
@@ -63,7 +51,7 @@ function ours(payload: Readonly<Record<string, unknown>>): { userId: string; ses
 /** What every profile adds to its API's claims. */
 const oursOf = (subject: TokenSubject) => ({ sid: subject.sessionId, user_id: subject.userId, amr: [...subject.amr] });
 
-const profiles: Record<LegacyTokenApi, Profile> = {
+const profiles: Record<LegacyTokenProfile, Profile> = {
   vidaplus: {
     // `sub` is the email: VidaPlus's get_current_user finds its user by it.
     claims: (subject) => ({ sub: subject.email, tid: subject.tenant, ...oursOf(subject) }),
@@ -114,8 +102,8 @@ export function looksLegacy(token: string): boolean {
 
 export interface LegacyTokens {
   /** Whether `api` has a configured profile. */
-  has(api: string | undefined): api is LegacyTokenApi;
-  issue(api: LegacyTokenApi, subject: TokenSubject, now: number, notAfter?: number): Promise<{ token: string; expiresAt: number }>;
+  has(api: string | undefined): api is LegacyTokenProfile;
+  issue(api: LegacyTokenProfile, subject: TokenSubject, now: number, notAfter?: number): Promise<{ token: string; expiresAt: number }>;
   /**
    * Verifies a token of one of `apis`' profiles (the configured ones): signature with that API's
    * secret, HS256 only, exp and iat with the clock skew, its claims. Inactive with BAD_SIGNATURE
@@ -123,20 +111,20 @@ export interface LegacyTokens {
    */
   verify(
     token: string,
-    apis: readonly LegacyTokenApi[],
+    apis: readonly LegacyTokenProfile[],
     options: { readonly now: number; readonly clockSkewMs: number },
   ): Promise<{ active: true; claims: AccessClaims } | { active: false; reason: InactiveReason }>;
 }
 
-export function createLegacyTokens(configured: LegacyProfiles): LegacyTokens {
-  const keys = new Map<LegacyTokenApi, { key: Uint8Array; ttlMs: number }>();
-  for (const api of LEGACY_TOKEN_APIS) {
+export function createLegacyTokens(configured: LegacyTokensConfig): LegacyTokens {
+  const keys = new Map<LegacyTokenProfile, { key: Uint8Array; ttlMs: number }>();
+  for (const api of LEGACY_TOKEN_PROFILES) {
     const options = configured[api];
     if (options !== undefined) keys.set(api, { key: new TextEncoder().encode(options.secret), ttlMs: options.ttlMs });
   }
 
   return {
-    has: (api): api is LegacyTokenApi => api !== undefined && keys.has(api as LegacyTokenApi),
+    has: (api): api is LegacyTokenProfile => api !== undefined && keys.has(api as LegacyTokenProfile),
 
     async issue(api, subject, now, notAfter) {
       const profile = keys.get(api);
