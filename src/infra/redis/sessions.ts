@@ -58,18 +58,17 @@ export function createSessionStore(
 ): SessionStore {
   const { durability } = options;
   defineSessionScripts(redis, ...(durability === undefined ? [] : [durability.writer]));
+  const writes = sessionWrites(redis, durability);
+  const copyTtlMs = options.userCopyTtlMs ?? DEFAULT_COPY_TTL_MS;
   const store: Store = {
     redis,
-    write: sessionWrites(redis, durability),
+    write: writes,
     keys: sessionKeys(prefix),
     legacy: options.legacy ?? noLegacySessions,
     sessionMaxLifetimeMs,
     stateTtl: String(sessionMaxLifetimeMs),
-    copyTtlMs: options.userCopyTtlMs ?? DEFAULT_COPY_TTL_MS,
-    copies: createUserCopies(redis, sessionWrites(redis, durability), prefix, {
-      copyTtlMs: options.userCopyTtlMs ?? DEFAULT_COPY_TTL_MS,
-      stateTtlMs: sessionMaxLifetimeMs,
-    }),
+    copyTtlMs,
+    copies: createUserCopies(redis, writes, prefix, { copyTtlMs, stateTtlMs: sessionMaxLifetimeMs }),
   };
   const { keys, legacy, write, stateTtl, copies } = store;
   return {
