@@ -56,6 +56,19 @@ function failedClaim(claim: string): ClaimsVerdict {
 
 const MALFORMED: ClaimsVerdict = { ok: false, reason: "malformed" };
 
+/** The order of the presence checks for each list of required claims, worked out once per list. */
+const presenceOrders = new WeakMap<readonly string[], readonly string[]>();
+
+/** jose checks presence in this order: iss, aud, then the required claims last to first, each once. */
+function presenceOrder(required: readonly string[]): readonly string[] {
+  let order = presenceOrders.get(required);
+  if (order === undefined) {
+    order = [...new Set(["iss", "aud", ...[...required].reverse()])];
+    presenceOrders.set(required, order);
+  }
+  return order;
+}
+
 /** The claims of a verified payload if they pass jose's checks with these rules. */
 export function checkClaims(header: Readonly<Record<string, unknown>>, payload: Uint8Array, rules: ClaimRules): ClaimsVerdict {
   let claims: unknown;
@@ -66,8 +79,7 @@ export function checkClaims(header: Readonly<Record<string, unknown>>, payload: 
   }
   if (!isPlainObject(claims)) return MALFORMED;
   if (typeof header.typ !== "string" || normalizeTyp(header.typ) !== normalizeTyp(rules.typ)) return { ok: false, reason: "wrong_type" };
-  // jose checks presence in this order: iss, aud, then the required claims last to first.
-  for (const claim of new Set(["iss", "aud", ...[...rules.requiredClaims].reverse()])) {
+  for (const claim of presenceOrder(rules.requiredClaims)) {
     if (!Object.hasOwn(claims, claim)) return failedClaim(claim);
   }
   if (claims.iss !== rules.issuer) return failedClaim("iss");
