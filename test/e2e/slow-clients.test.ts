@@ -217,6 +217,31 @@ describe("a gRPC message that cannot be decompressed", () => {
       session.destroy();
     }
   });
+
+  it("leaves other grpc-js answers alone even when the caller's own text says `decompress`", async () => {
+    // grpc-js answers an unreadable grpc-timeout with INTERNAL `Invalid grpc-timeout value "…"`,
+    // quoting the caller's value: that is no decompression failure and must not be dressed as one.
+    const session = http2.connect(`http://127.0.0.1:${app.grpcPort}`);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/auth.v1.AuthService/Login",
+        "content-type": "application/grpc",
+        "grpc-timeout": "decompress",
+        te: "trailers",
+      });
+      stream.on("error", () => {});
+      stream.end(frameHeader(0));
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
+      stream.resume();
+      expect(headers["grpc-status"]).toBe("13");
+      expect(decodeURIComponent(String(headers["grpc-message"]))).toBe('Invalid grpc-timeout value "decompress"');
+      expect(headers["grpc-status-details-bin"]).toBeUndefined();
+    } finally {
+      session.destroy();
+    }
+  });
 });
 
 describe("MAX_CONNECTIONS", () => {

@@ -10,7 +10,7 @@
  * - A message whose length prefix is over MAX_REQUEST_BYTES is refused by grpc-js itself as soon as
  *   the prefix arrives, before its bytes are buffered (its cap is set to ours), but with
  *   RESOURCE_EXHAUSTED and no detail, from inside grpc-js where no interceptor sees it. The guard
- *   follows the same framing, and when grpc-js answers such a message it rewrites that answer into
+ *   recognises grpc-js's answer to such a message by its status and text and rewrites it into
  *   ours: INVALID_ARGUMENT with the REQUEST_TOO_LARGE ErrorInfo, through the call envelope, like
  *   every other oversized input. (Answering first ourselves would race grpc-js's own answer on the
  *   same stream: two responses, and an exception thrown in grpc-js's data handler.)
@@ -75,37 +75,30 @@ export function guardHttp2Server(server: http2.Http2Server | http2.Http2SecureSe
   });
 }
 
-/** grpc-js's own answers to an oversized message (`Received message larger than max`, `... decompresses to a size larger than ...`). */
-const GRPC_JS_TOO_LARGE = /larger than/i;
-/** grpc-js's answer to a compressed message it cannot decompress (`Failed to decompress message`). */
-const GRPC_JS_UNDECOMPRESSABLE = /decompress/i;
+/**
+ * grpc-js's own answers to an oversized message, matched from the start: the status details of
+ * other answers quote the caller's own text (`Invalid grpc-timeout value "…"`), which must never
+ * pass for one of these. From @grpc/grpc-js 1.14: `Received message larger than max (n vs m)`
+ * (stream-decoder.js, as soon as a length prefix says more than the cap) and `Received message that
+ * decompresses to a size larger than m` (server-interceptors.js).
+ */
+const GRPC_JS_TOO_LARGE = /^Received message (?:that decompresses to a size )?larger than/;
+/** grpc-js's answer to a compressed message it cannot decompress (server-interceptors.js). */
+const GRPC_JS_UNDECOMPRESSABLE = /^Failed to decompress message$/;
 
 /**
  * Turns grpc-js's answers to a message it refused (RESOURCE_EXHAUSTED for an oversized one,
- * INTERNAL for one it cannot decompress) into ours. The stream's
- * `respond` is wrapped, for this one stream, before grpc-js sees the stream; the guard's reading
- * of the length prefixes (which runs before grpc-js's, on the same chunks) says whether the
- * message was over the limit, and the answer's own message covers grpc-js's decompressed-size
- * check.
+ * INTERNAL for one it cannot decompress) into ours. The stream's `respond` is wrapped, for this
+ * one stream, before grpc-js sees the stream; only an answer with one of those two codes has its
+ * message decoded and compared.
  */
 function mapGrpcJsRefusals(stream: http2.ServerHttp2Stream, max: number, ours: (error: AuthError) => Record<string, string>): void {
-  let overLimit = false;
-  stream.on(
-    "data",
-    lengthPrefixWatcher(max, () => {
-      overLimit = true;
-    }),
-  );
   const respond = stream.respond.bind(stream);
   stream.respond = (headers?: http2.OutgoingHttpHeaders, options?: http2.ServerStreamResponseOptions) => {
     const status = String(headers?.["grpc-status"] ?? "");
-    let message = String(headers?.["grpc-message"] ?? "");
-    try {
-      message = decodeURIComponent(message);
-    } catch {
-      // grpc-js's messages are plain; a malformed escape is simply not one of them.
-    }
-    if (status === "8" && (overLimit || GRPC_JS_TOO_LARGE.test(message))) {
+    if (status !== "8" && status !== "13") return respond(headers, options);
+    const message = grpcMessageOf(headers);
+    if (status === "8" && GRPC_JS_TOO_LARGE.test(message)) {
       return respond({ ":status": 200, "content-type": "application/grpc", ...ours(tooLarge(max)) }, options);
     }
     if (status === "13" && GRPC_JS_UNDECOMPRESSABLE.test(message)) {
@@ -116,35 +109,13 @@ function mapGrpcJsRefusals(stream: http2.ServerHttp2Stream, max: number, ours: (
   };
 }
 
-/**
- * Follows the gRPC framing of a request (1 flag byte, a 4-byte big-endian length, the message) and
- * calls `onTooLarge` once, as soon as a length prefix says more than `max` bytes.
- */
-function lengthPrefixWatcher(max: number, onTooLarge: () => void): (chunk: Buffer) => void {
-  let header = Buffer.alloc(0);
-  let skip = 0;
-  let tripped = false;
-  return (chunk) => {
-    let offset = 0;
-    while (!tripped && offset < chunk.length) {
-      if (skip > 0) {
-        const n = Math.min(skip, chunk.length - offset);
-        skip -= n;
-        offset += n;
-        continue;
-      }
-      const n = Math.min(5 - header.length, chunk.length - offset);
-      header = Buffer.concat([header, chunk.subarray(offset, offset + n)]);
-      offset += n;
-      if (header.length < 5) return;
-      const length = header.readUInt32BE(1);
-      header = Buffer.alloc(0);
-      if (length > max) {
-        tripped = true;
-        onTooLarge();
-        return;
-      }
-      skip = length;
-    }
-  };
+/** The decoded `grpc-message` of an answer (grpc-js writes it with encodeURI). */
+function grpcMessageOf(headers: http2.OutgoingHttpHeaders | undefined): string {
+  const message = String(headers?.["grpc-message"] ?? "");
+  try {
+    return decodeURIComponent(message);
+  } catch {
+    // grpc-js's messages are plain; a malformed escape is simply not one of them.
+    return message;
+  }
 }
