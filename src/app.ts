@@ -18,7 +18,7 @@ import {
 } from "./app/adapters.js";
 import { listenForGrantChanges, listenForKeyRotations } from "./app/announcements.js";
 import { createLifecycle } from "./app/lifecycle.js";
-import { closeStores, openStores, redisHooksFor, type Stores, storesReadiness } from "./app/stores.js";
+import { closeStores, openStores, redisHooksFor, type Stores, storesReadinessCheck } from "./app/stores.js";
 import type { Config } from "./config.js";
 import { type AdminFlows, bindAdminFlows } from "./domain/admin/flows.js";
 import type { AdminDeps } from "./domain/admin/ports.js";
@@ -90,7 +90,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     throw error;
   });
   const domain = await wireDomain(config, stores, { logger, clock, metrics, tracing });
-  const readiness = () => storesReadiness(stores);
+  const readiness = storesReadinessCheck(stores);
   const transports = wireTransports(config, domain, { logger, clock, metrics, tracing, readiness });
   const drainBackground = (timeoutMs = config.shutdownTimeoutMs) => domain.background.drain(timeoutMs);
   const lifecycle = createLifecycle({

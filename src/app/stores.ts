@@ -130,8 +130,25 @@ export async function closeStores({ db, redis, sessionWriter, lock }: Stores): P
   lock?.release();
 }
 
+/**
+ * The readiness check of /readyz and the health timer, single-flight: callers that come while a
+ * check is running share it instead of each queueing a `select 1` for a pool connection and a PING
+ * per master (a flood of /readyz would otherwise starve logins of connections and time out the
+ * checks themselves). A finished result is not reused: the next caller starts a fresh check, so an
+ * outage shows at once.
+ */
+export function storesReadinessCheck(stores: Stores): () => Promise<Readiness> {
+  let running: Promise<Readiness> | undefined;
+  return () => {
+    running ??= storesReadiness(stores).finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+}
+
 /** Whether PostgreSQL and Redis (every master of a Cluster) answer within a second. */
-export async function storesReadiness({ db, redis }: Stores): Promise<Readiness> {
+async function storesReadiness({ db, redis }: Stores): Promise<Readiness> {
   const probe = (check: Promise<void>) =>
     withTimeout(check, 1000).then(
       () => "ok" as const,

@@ -7,12 +7,14 @@ import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService, InactiveReason } from "../../src/gen/auth/v1/auth_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createGrpcClient, reasonFromConnectJson } from "../support/clients.js";
 import { newPassword } from "../support/secrets.js";
+import { type RedisServer, startRedis } from "../support/servers.js";
 
 describe("the HTTP port", () => {
   let app: TestApp;
@@ -152,5 +154,54 @@ describe("the HTTP port", () => {
       expect(info?.reason).toBe("TOKEN_MISSING");
       expect(info?.domain).toBe("auth.v1");
     });
+  });
+});
+
+describe("a flood of /readyz", () => {
+  // A Redis of its own, so that its PING count is this app's readiness probes and nothing else's.
+  let redis: RedisServer;
+  let app: TestApp;
+  let observer: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    // One pool connection, and no health timer probing during the test.
+    app = await startTestApp({
+      name: "readyz-flood",
+      redisUrl: redis.url,
+      env: { DATABASE_POOL_MAX: "1", HEALTH_CHECK_INTERVAL: "10m" },
+    });
+    observer = new Redis(redis.url, { lazyConnect: true });
+    await observer.connect();
+  });
+  afterAll(async () => {
+    observer?.disconnect();
+    await app?.stop();
+    await redis?.stop();
+  });
+
+  const pings = async () => Number(/cmdstat_ping:calls=(\d+)/.exec(await observer.info("commandstats"))?.[1] ?? 0);
+
+  it("shares one store probe among concurrent callers instead of queueing one per request on the pool", async () => {
+    const before = await pings();
+    // Hold the only pool connection, so that the probes' `select 1` wait while the requests arrive
+    // (well under the probe's 1 s timeout).
+    let release = () => {};
+    const held = app.app.db.connection().execute(() => new Promise<void>((resolve) => (release = resolve)));
+    const answers = Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const response = await fetch(`${app.baseUrl}/readyz`);
+        return { status: response.status, body: await response.json() };
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    release();
+    await held;
+    for (const answer of await answers) {
+      expect(answer).toEqual({ status: 200, body: { status: "ok", checks: { postgres: "ok", redis: "ok" } } });
+    }
+    // One probe for the requests that arrived while the connection was held; one more for any that
+    // arrived after it finished. Before, every request ran its own: 40.
+    expect((await pings()) - before).toBeLessThanOrEqual(3);
   });
 });
