@@ -38,6 +38,28 @@ describe("the HTTP port", () => {
     expect(await ready.json()).toEqual({ status: "ok", checks: { postgres: "ok", redis: "ok" } });
   });
 
+  it.each([
+    "/healthz",
+    "/readyz",
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/openapi.json",
+    "/docs",
+    "/docs/init.js",
+    "/docs/swagger-ui.css",
+  ])("answers %s to GET and HEAD only, any other method with a 405 naming them", async (path) => {
+    expect((await fetch(`${app.baseUrl}${path}`)).status).toBe(200);
+    const head = await fetch(`${app.baseUrl}${path}`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+      const response = await fetch(`${app.baseUrl}${path}`, { method, headers: { "content-type": "application/json" }, body: "{}" });
+      expect([method, response.status, response.headers.get("allow")]).toEqual([method, 405, "GET, HEAD"]);
+      expect(await response.json()).toMatchObject({ code: 12, message: `Method ${method} is not allowed on ${path}.` });
+    }
+  });
+
   it("answers an unknown route with a JSON 404", async () => {
     const response = await fetch(`${app.baseUrl}/nope`);
     expect(response.status).toBe(404);

@@ -66,9 +66,16 @@ export interface HttpServerOptions {
 // verifiers refetch when a token names a kid they do not have.
 const WELL_KNOWN_CACHE = { "cache-control": "public, max-age=300" };
 
-/** Paths served by this module itself, all GET. */
+/** Paths served by this module itself, all GET (and HEAD). */
 const FIXED_PATHS = new Set(["/healthz", "/readyz", JWKS_PATH, ...DISCOVERY_PATHS, "/openapi.json"]);
+/** The methods of the fixed documents (FIXED_PATHS and the API page): any other is a 405. */
+const FIXED_METHODS = ["GET", "HEAD"] as const;
 const isDiscoveryPath = (path: string) => (DISCOVERY_PATHS as readonly string[]).includes(path);
+
+/** A 405 for a known path asked with another method, naming the methods it takes. */
+function wrongMethod(req: IncomingMessage, res: ServerResponse, path: string, allow: readonly string[]): void {
+  writeProtocolError(res, 405, Code.Unimplemented, `Method ${req.method} is not allowed on ${path}.`, { allow: allow.join(", ") });
+}
 
 /**
  * The slow-client bounds of a Node HTTP server. Node checks the headers and request timeouts only
@@ -111,15 +118,14 @@ export function createHttpServer(services: readonly ServedService[], flows: Flow
   };
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, path: string, url: URL) => {
-    if (await documents(path, res)) return;
-    if (docs.serve(path, res)) return;
+    if (FIXED_PATHS.has(path) || docs.has(path)) {
+      if (req.method !== "GET" && req.method !== "HEAD") return wrongMethod(req, res, path, FIXED_METHODS);
+      if (await documents(path, res)) return;
+      if (docs.serve(path, res)) return;
+    }
     if (connect.has(path)) return connect.handle(path, req, res);
     const result = await route(req, res, path, url);
-    if (result.kind === "wrong-method") {
-      return writeProtocolError(res, 405, Code.Unimplemented, `Method ${req.method} is not allowed on ${path}.`, {
-        allow: result.allow.join(", "),
-      });
-    }
+    if (result.kind === "wrong-method") return wrongMethod(req, res, path, result.allow);
     if (result.kind === "no-route") return writeProtocolError(res, 404, Code.NotFound, `No route for ${req.method} ${path}.`);
   };
 
