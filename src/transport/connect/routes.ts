@@ -6,9 +6,10 @@
 
 import type { DescMethod } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { CallEnvelope, CallInput } from "../call/envelope.js";
 import { codeOf, toAuthError, toConnectError } from "../errors.js";
-import { errorHeaders, httpStatusByCode } from "../http/errors.js";
+import { errorHeaders } from "../http/errors.js";
 import type { Rpc, ServedService } from "../services.js";
 
 /** The socket peer of the HTTP request, set by the Node adapter (absent in memory). */
@@ -42,7 +43,7 @@ function connectHandler(rpc: Rpc, envelope: CallEnvelope) {
       return await envelope.run(call, (c) => rpc.handle(request, c.ctx));
     } catch (thrown) {
       const error = toAuthError(thrown);
-      const status = httpStatusByCode[codeOf(error)];
+      const status = codeToHttpStatus(codeOf(error));
       // The shared rules of HTTP errors (a 401's WWW-Authenticate) hold for Connect's answers too.
       for (const [key, value] of Object.entries(errorHeaders(error, status))) context.responseHeader.set(key, value);
       throw toConnectError(error);

@@ -2,7 +2,8 @@
  * The one writer of HTTP error responses on the HTTP port. Each family of routes keeps its
  * documented body (an `ErrorFormat`: google.rpc.Status JSON for the gateway, RFC 6749 for the
  * OAuth endpoint, each seed API's own), and this module applies the rules they all share:
- * - the HTTP status of a code comes from our own table below (the one DESIGN §5 fixes);
+ * - the HTTP status of a code is the Connect protocol's (DESIGN §5), from connect's own
+ *   `codeToHttpStatus`, the table connect-node answers Connect calls with;
  * - a body over the limit is 413 (where the family does not say otherwise) and closes the
  *   connection, since the rest of that body was never read;
  * - a 401 says how to authenticate (RFC 6750 §3), and says `error="invalid_token"` only when the
@@ -16,36 +17,17 @@
  */
 import type { ServerResponse } from "node:http";
 import { create, createRegistry, toJson } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
+import type { Code } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import type { AuthError, AuthErrorReason } from "../../domain/errors.js";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { codeOf, packedDetailsOf } from "../errors.js";
 import { sendHtml, sendJson } from "./io.js";
 
-/** The HTTP status of each code (the Connect protocol's mapping, which gRPC-HTTP gateways share). */
-export const httpStatusByCode = {
-  [Code.Canceled]: 499,
-  [Code.Unknown]: 500,
-  [Code.InvalidArgument]: 400,
-  [Code.DeadlineExceeded]: 504,
-  [Code.NotFound]: 404,
-  [Code.AlreadyExists]: 409,
-  [Code.PermissionDenied]: 403,
-  [Code.ResourceExhausted]: 429,
-  [Code.FailedPrecondition]: 400,
-  [Code.Aborted]: 409,
-  [Code.OutOfRange]: 400,
-  [Code.Unimplemented]: 501,
-  [Code.Internal]: 500,
-  [Code.Unavailable]: 503,
-  [Code.DataLoss]: 500,
-  [Code.Unauthenticated]: 401,
-} as const satisfies Record<Code, number>;
-
 /** The HTTP status of an error by the shared rules: 413 for a body over the limit, otherwise its code's. */
 export function httpStatusOf(error: AuthError): number {
-  return error.reason === "REQUEST_TOO_LARGE" ? 413 : httpStatusByCode[codeOf(error)];
+  return error.reason === "REQUEST_TOO_LARGE" ? 413 : codeToHttpStatus(codeOf(error));
 }
 
 /** Reasons that mean the presented token is bad (RFC 6750 §3.1 `invalid_token`), as opposed to a missing one or a wrong password. */
