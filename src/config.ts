@@ -24,6 +24,7 @@ import { type RedisConfig, readRedis } from "./config/redis.js";
 import { type JwtConfig, readJwt } from "./config/signing.js";
 import { readTracing, type TracingConfig } from "./config/tracing.js";
 import type { AuthPolicy } from "./domain/ports.js";
+import { isTenantSlug } from "./domain/validation.js";
 
 export type { AbuseLimitsConfig, Cidr, ClientAddressConfig } from "./config/abuse.js";
 export { type AdminClientConfig, loadAdminClientConfig } from "./config/admin-client.js";
@@ -249,8 +250,6 @@ function readCompatRoutes(r: ConfigReader): Seed[] {
   return seeds;
 }
 
-const TENANT_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
-
 /** The domain's policy: session and token lifetimes, password and account rules, mailed links. */
 function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
   const policy: AuthPolicy = {
@@ -277,10 +276,10 @@ function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
   if (policy.refreshReuseGraceMs >= policy.refreshTokenTtlMs) {
     r.problem("REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL");
   }
-  if (!TENANT_SLUG.test(policy.defaultTenant)) {
+  if (!isTenantSlug(policy.defaultTenant)) {
     r.problem(`DEFAULT_TENANT=${policy.defaultTenant}: expected a slug of lowercase letters, digits and dashes`);
   }
-  if (!TENANT_SLUG.test(policy.platformTenant)) {
+  if (!isTenantSlug(policy.platformTenant)) {
     r.problem(`PLATFORM_TENANT=${policy.platformTenant}: expected a slug of lowercase letters, digits and dashes`);
   }
   // Anyone may register into the default tenant; the platform tenant's users administer everything.

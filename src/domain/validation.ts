@@ -25,11 +25,22 @@ const refusedInName = /[\p{Cc}\p{Cs}\p{Cn}\p{Zl}\p{Zp}\p{Bidi_Control}]/u;
  */
 export const hasRefusedTextCharacter = (text: string): boolean => refusedInName.test(text);
 
+/** Whether `text` is a tenant slug: lowercase letters, digits and inner dashes, 1 to 64 characters. */
+export function isTenantSlug(text: string): boolean {
+  return tenantSlug.test(text);
+}
+
+/** The tenant `text` names once trimmed and lowercased, as an `x-tenant` header is read; undefined when it is no slug. */
+export function tenantSlugOf(text: string): string | undefined {
+  const tenant = text.trim().toLowerCase();
+  return isTenantSlug(tenant) ? tenant : undefined;
+}
+
 /** The tenant of a call: the `x-tenant` header (lowercased), or the default. */
 export function resolveTenant(header: string | undefined, defaultTenant: string): string {
   if (header === undefined || header.trim() === "") return defaultTenant;
-  const tenant = header.trim().toLowerCase();
-  if (!tenantSlug.test(tenant)) {
+  const tenant = tenantSlugOf(header);
+  if (tenant === undefined) {
     throw new AuthError("INVALID_TENANT", {
       message: "x-tenant: expected a slug of lowercase letters, digits and dashes",
       metadata: { field: "x-tenant" },

@@ -21,6 +21,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { tenantSlugOf } from "../domain/validation.js";
 import type { CallInput } from "../transport/call/envelope.js";
 import type { CallOutcome, CallSpan, CallTracer } from "../transport/call/tracing.js";
 
@@ -33,9 +34,6 @@ const SERVER_FAULTS = new Set<Code>([
   Code.Unavailable,
   Code.DataLoss,
 ]);
-
-/** A tenant as the service spells them; anything else a caller sends is not recorded. */
-const TENANT_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 /** `invalid_argument`, as Connect spells a code. */
 const connectCodeName = (code: Code) => Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`));
@@ -64,7 +62,9 @@ export function createCallTracer(options: CallTracerOptions): CallTracer {
           ? propagator.extract(ROOT_CONTEXT, input, headerGetter)
           : ROOT_CONTEXT;
       const attributes: Attributes = { "authward.call": input.name, "authward.request_id": facts.requestId };
-      if (facts.tenant !== undefined && TENANT_SLUG.test(facts.tenant)) attributes["authward.tenant"] = facts.tenant;
+      // The tenant as the call resolves it (`Acme` is acme); anything else a caller sends is not recorded.
+      const tenant = facts.tenant === undefined ? undefined : tenantSlugOf(facts.tenant);
+      if (tenant !== undefined) attributes["authward.tenant"] = tenant;
       const service = input.method?.parent.typeName;
       if (service !== undefined && input.method !== undefined) {
         attributes["rpc.service"] = service;

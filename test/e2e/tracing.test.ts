@@ -136,6 +136,16 @@ describe("OpenTelemetry traces", () => {
     });
   });
 
+  it("records the tenant as the service resolves it: an x-tenant in capitals is the lowercase tenant the call ran in", async () => {
+    const caller = callerContext();
+    const login = ok(
+      await grpc.call("Login", { identifier: email, password }, { traceparent: traceparent(caller), "x-tenant": "DeFault" }),
+    );
+    secrets.push(login.accessToken, login.refreshToken);
+    const server = await expectLoginTrace(caller);
+    expect(server.attributes["authward.tenant"]).toBe("default");
+  });
+
   it("continues it over REST (the gateway), with http.* attributes and the status written", async () => {
     const caller = callerContext();
     const login = ok(await rest.call("Login", { identifier: email, password }, { traceparent: traceparent(caller) }));
