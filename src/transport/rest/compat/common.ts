@@ -8,7 +8,7 @@ import type { AuthError, AuthErrorReason } from "../../../domain/errors.js";
 import type { Flows } from "../../../domain/flows.js";
 import type { OldApi } from "../../../domain/model.js";
 import type { ErrorFormat } from "../../http/errors.js";
-import type { Exchange, HttpRoute, OpenApiTag } from "../../http/router.js";
+import { type Exchange, exactPath, type HttpRoute, type OpenApiTag } from "../../http/router.js";
 import { parsePathTemplate } from "../path-template.js";
 
 export interface CompatOptions {
@@ -127,10 +127,7 @@ export function compatRoute(
   doc: CompatDoc,
 ): HttpRoute {
   const template = path.includes("{") ? parsePathTemplate(path) : undefined;
-  const match =
-    template === undefined
-      ? (candidate: string) => (candidate === path ? {} : undefined)
-      : (candidate: string) => template.match(candidate);
+  const match = template === undefined ? exactPath(path) : (candidate: string) => template.match(candidate);
   return {
     method,
     name,
