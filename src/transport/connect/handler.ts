@@ -1,9 +1,10 @@
 /**
  * Connect (JSON and binary) and gRPC-Web through connect-node, on the HTTP port. Request bodies are
- * read here, with our limit, and JSON or binary Connect bodies are decoded once up front, so a
- * malformed or oversized body is INVALID_ARGUMENT with a reason like every other error
- * (connect-node alone would answer RESOURCE_EXHAUSTED, i.e. HTTP 429, for an oversized body, and
- * send decode errors without our ErrorInfo detail).
+ * read here, with our limit, and checked up front by decoding them, so a malformed or oversized
+ * body is INVALID_ARGUMENT with a reason like every other error (connect-node alone would answer
+ * RESOURCE_EXHAUSTED, i.e. HTTP 429, for an oversized body, and send decode errors without our
+ * ErrorInfo detail). connect-node then decodes the message a second time for the handler; only the
+ * JSON text is parsed once (connect-node is handed the parsed value).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type DescMessage, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
@@ -15,7 +16,7 @@ import { parseJson } from "../../domain/keys.js";
 import type { CallEnvelope } from "../call/envelope.js";
 import { toConnectError } from "../errors.js";
 import { errorHeaders, httpStatusOf } from "../http/errors.js";
-import { afterHttpAnswer, readBody } from "../http/io.js";
+import { afterHttpAnswer, mediaTypeOf, readBody } from "../http/io.js";
 import { headerOf } from "../http/router.js";
 import type { ServedService } from "../services.js";
 import { connectCallInput, connectRoutes, kAfterAnswer, kPeer } from "./routes.js";
@@ -68,12 +69,11 @@ function checkEnveloped(schema: DescMessage, bytes: Buffer, json: boolean): void
 }
 
 /**
- * Decodes a unary body once, whatever the protocol (Connect, gRPC-Web, gRPC over HTTP/1.1), to
- * report a malformed one, or one naming a prototype key, with our error; returns what
- * connect-node should parse (the JSON value for Connect JSON, the bytes otherwise).
+ * Decodes a unary body, whatever the protocol (Connect, gRPC-Web, gRPC over HTTP/1.1), to report a
+ * malformed one, or one naming a prototype key, with our error; returns what connect-node should
+ * parse (the JSON value for Connect JSON, the bytes otherwise).
  */
-function prepareBody(schema: DescMessage, contentType: string, bytes: Buffer): JsonValue | Uint8Array {
-  const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase() ?? "";
+function prepareBody(schema: DescMessage, mediaType: string, bytes: Buffer): JsonValue | Uint8Array {
   if (mediaType === "application/json") return checkMessage(schema, bytes, true) ?? {};
   if (mediaType === "application/proto") checkMessage(schema, bytes, false);
   const enveloped = envelopedMediaType.exec(mediaType);
@@ -106,7 +106,7 @@ export function createConnectHandler(services: readonly ServedService[], options
       const peer = req.socket.remoteAddress;
       let body: UniversalServerRequest["body"];
       try {
-        const prepared = prepareBody(route.method.input, req.headers["content-type"] ?? "", await readBody(req, maxRequestBytes));
+        const prepared = prepareBody(route.method.input, mediaTypeOf(req), await readBody(req, maxRequestBytes));
         body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
       } catch (thrown) {
         // A body we could not read never reaches the handler: the call ends here, and connect-node
