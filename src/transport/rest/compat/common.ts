@@ -6,7 +6,7 @@
  */
 import type { AuthError, AuthErrorReason } from "../../../domain/errors.js";
 import type { Flows } from "../../../domain/flows.js";
-import type { OldApi } from "../../../domain/model.js";
+import type { OldApi, RequestContext } from "../../../domain/model.js";
 import type { ErrorFormat } from "../../http/errors.js";
 import { type Exchange, exactPath, type HttpRoute, type OpenApiTag } from "../../http/router.js";
 import { parsePathTemplate } from "../path-template.js";
@@ -134,9 +134,16 @@ export function compatRoute(
     errors,
     match,
     path,
-    handle: (exchange) => handle({ ...exchange, ctx: { ...exchange.ctx, api } }),
+    // The envelope's context with the API added, without copying it: a spread would read its lazy
+    // `ip` (the client address through TRUSTED_PROXIES) on every call, though few flows need it.
+    handle: (exchange) => handle({ ...exchange, ctx: withApi(exchange.ctx, api) }),
     openApi: { operation: compatOperation(name, template?.variables ?? [], errors, doc), tag: doc.api },
   };
+}
+
+/** `ctx` carrying `api`: its other facts, getters included, are read through to `ctx` as they are asked for. */
+function withApi(ctx: RequestContext, api: OldApi): RequestContext {
+  return Object.create(ctx, { api: { value: api, enumerable: true } }) as RequestContext;
 }
 
 /** The OpenAPI operation of a seed route. */
