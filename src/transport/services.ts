@@ -66,8 +66,3 @@ export function serveService<S extends DescService>(service: S, handlers: Servic
 function isUnary(method: DescMethod): method is DescMethodUnary {
   return method.methodKind === "unary";
 }
-
-/** Every RPC of every service. */
-export function allRpcs(services: readonly ServedService[]): Rpc[] {
-  return services.flatMap((s) => s.rpcs);
-}

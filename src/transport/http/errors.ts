@@ -62,12 +62,12 @@ export interface ErrorFormat {
   readonly openApiSchema?: Readonly<Record<string, unknown>>;
 }
 
-/** Writes `error` in `format`'s shape under the shared rules; a response already under way is cut instead. */
 /** The status `writeHttpError` answers `error` with in `format`. */
 export function httpErrorStatus(error: AuthError, format: ErrorFormat): number {
   return format.status?.(error) ?? httpStatusOf(error);
 }
 
+/** Writes `error` in `format`'s shape under the shared rules; a response already under way is cut instead. */
 export function writeHttpError(res: ServerResponse, error: AuthError, format: ErrorFormat): void {
   if (res.headersSent) {
     res.destroy();
