@@ -17,11 +17,11 @@
  *   (JSON, claims under `claims`, a service credential), so neither is listed.
  * - `scopes_supported`: tokens carry roles, not scopes.
  */
+import { DOCS_PATH } from "./docs.js";
 import { TOKEN_ENDPOINT_PATH, TOKEN_GRANT_TYPES } from "./oauth-token.js";
 
 export const DISCOVERY_PATHS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] as const;
 export const JWKS_PATH = "/.well-known/jwks.json";
-export const DOCS_PATH = "/docs";
 
 export interface DiscoveryFacts {
   /** The `iss` of every token (JWT_ISSUER, by default PUBLIC_URL). */

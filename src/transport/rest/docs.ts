@@ -10,26 +10,32 @@ import type { ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
-const assets = {
-  "/docs/swagger-ui.css": "text/css; charset=utf-8",
-  "/docs/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-  "/docs/swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
-  "/docs/favicon-32x32.png": "image/png",
-} as const;
+/** Where the API page is served; its assets are under it. */
+export const DOCS_PATH = "/docs";
+
+/** swagger-ui-dist's files served under DOCS_PATH, by file name, with their media types. */
+const assets: Readonly<Record<string, string>> = {
+  "swagger-ui.css": "text/css; charset=utf-8",
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+  "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
+  "favicon-32x32.png": "image/png",
+};
+/** The page's own script (Swagger UI's start-up), beside the assets. */
+const INIT_PATH = `${DOCS_PATH}/init.js`;
 
 const page = `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>Auth service API</title>
-  <link rel="stylesheet" href="/docs/swagger-ui.css">
-  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+  <link rel="stylesheet" href="${DOCS_PATH}/swagger-ui.css">
+  <link rel="icon" type="image/png" href="${DOCS_PATH}/favicon-32x32.png">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="/docs/swagger-ui-bundle.js"></script>
-  <script src="/docs/swagger-ui-standalone-preset.js"></script>
-  <script src="/docs/init.js"></script>
+  <script src="${DOCS_PATH}/swagger-ui-bundle.js"></script>
+  <script src="${DOCS_PATH}/swagger-ui-standalone-preset.js"></script>
+  <script src="${INIT_PATH}"></script>
 </body>
 </html>
 `;
@@ -57,7 +63,7 @@ function securityHeaders(publicUrl: string): Record<string, string> {
       "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
       `connect-src 'self'${apiOrigin}; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
+    // X-Content-Type-Options: nosniff is on every answer of the port (http/server.ts).
   };
 }
 
@@ -73,25 +79,32 @@ export function createDocs(publicUrl: string) {
     }
     return content;
   };
-  const has = (path: string) => path === "/docs" || path === "/docs/init.js" || path in assets;
+  /** The asset file `path` names, if it names one (own keys only: `/docs/constructor` is none). */
+  const assetOf = (path: string): string | undefined => {
+    if (!path.startsWith(`${DOCS_PATH}/`)) return undefined;
+    const name = path.slice(DOCS_PATH.length + 1);
+    return Object.hasOwn(assets, name) ? name : undefined;
+  };
+  const has = (path: string) => path === DOCS_PATH || path === INIT_PATH || assetOf(path) !== undefined;
   return {
     /** Whether `path` is the page or one of its assets. */
     has,
     /** Serves /docs and its assets; false when the path is not one of them. */
     serve(path: string, res: ServerResponse): boolean {
-      if (path === "/docs") {
+      if (path === DOCS_PATH) {
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...security });
         res.end(page);
         return true;
       }
-      if (path === "/docs/init.js") {
+      if (path === INIT_PATH) {
         res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache", ...security });
         res.end(init);
         return true;
       }
-      const type = assets[path as keyof typeof assets];
-      if (type === undefined) return false;
-      const content = file(path.slice("/docs/".length));
+      const name = assetOf(path);
+      const type = name === undefined ? undefined : assets[name];
+      if (name === undefined || type === undefined) return false;
+      const content = file(name);
       res.writeHead(200, {
         "content-type": type,
         "content-length": String(content.length),
