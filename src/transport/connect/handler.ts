@@ -3,8 +3,8 @@
  * read here, with our limit, and checked up front by decoding them, so a malformed or oversized
  * body is INVALID_ARGUMENT with a reason like every other error (connect-node alone would answer
  * RESOURCE_EXHAUSTED, i.e. HTTP 429, for an oversized body, and send decode errors without our
- * ErrorInfo detail). connect-node then decodes the message a second time for the handler; only the
- * JSON text is parsed once (connect-node is handed the parsed value).
+ * ErrorInfo detail). connect-node then decodes the message a second time for the handler, with
+ * the router's options (unknown JSON fields ignored, as the check here and the REST gateway do).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type DescMessage, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
@@ -70,11 +70,16 @@ function checkEnveloped(schema: DescMessage, bytes: Buffer, json: boolean): void
 
 /**
  * Decodes a unary body, whatever the protocol (Connect, gRPC-Web, gRPC over HTTP/1.1), to report a
- * malformed one, or one naming a prototype key, with our error; returns what connect-node should
- * parse (the JSON value for Connect JSON, the bytes otherwise).
+ * malformed one, or one naming a prototype key, with our error; returns the bytes connect-node
+ * should parse (`{}` for an empty Connect JSON body).
  */
-function prepareBody(schema: DescMessage, mediaType: string, bytes: Buffer): JsonValue | Uint8Array {
-  if (mediaType === "application/json") return checkMessage(schema, bytes, true) ?? {};
+function prepareBody(schema: DescMessage, mediaType: string, bytes: Buffer): Uint8Array {
+  // connect-node is handed the bytes, not our parsed value: it parses a value it is handed with
+  // fromJson's defaults, which refuse unknown fields; bytes go through its jsonOptions (below).
+  if (mediaType === "application/json") {
+    checkMessage(schema, bytes, true);
+    return bytes.length === 0 ? Buffer.from("{}") : bytes;
+  }
   if (mediaType === "application/proto") checkMessage(schema, bytes, false);
   const enveloped = envelopedMediaType.exec(mediaType);
   if (enveloped !== null) checkEnveloped(schema, bytes, enveloped[1] === "json");
@@ -107,7 +112,7 @@ export function createConnectHandler(services: readonly ServedService[], options
       let body: UniversalServerRequest["body"];
       try {
         const prepared = prepareBody(route.method.input, mediaTypeOf(req), await readBody(req, maxRequestBytes));
-        body = prepared instanceof Uint8Array ? createAsyncIterable([prepared]) : prepared;
+        body = createAsyncIterable([prepared]);
       } catch (thrown) {
         // A body we could not read never reaches the handler: the call ends here, and connect-node
         // reads the error through this iterable and encodes it for the client's protocol.
