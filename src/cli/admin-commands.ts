@@ -6,6 +6,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { parseJson } from "../domain/keys.js";
+import { isUserId } from "../domain/validation.js";
 import type { AdminService } from "../gen/auth/admin/v1/admin_pb.js";
 import type { User } from "../gen/auth/v1/auth_pb.js";
 import { UsageError } from "./admin-client.js";
@@ -14,8 +15,6 @@ import { readSecret } from "./input.js";
 type Admin = Client<typeof AdminService>;
 type Flags = Readonly<Record<string, string | boolean | string[] | undefined>>;
 type Print = (line: string) => void;
-
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const str = (flags: Flags, name: string): string | undefined => {
   const value = flags[name];
@@ -33,7 +32,7 @@ function positional(args: readonly string[], index: number, what: string): strin
  * tenant, matched exactly in any letter case.
  */
 export async function findUser(admin: Admin, tenant: string, name: string): Promise<User> {
-  if (uuidShape.test(name)) return (await admin.getUser({ tenant, userId: name })).user as User;
+  if (isUserId(name)) return (await admin.getUser({ tenant, userId: name })).user as User;
   if (/^#\d+$/.test(name)) return (await admin.getUser({ tenant, number: BigInt(name.slice(1)) })).user as User;
   const key = name.toLowerCase();
   const byEmail = name.includes("@");

@@ -12,7 +12,7 @@ import { abuseLimitsFor } from "../app/adapters.js";
 import type { Config } from "../config.js";
 import { type Account, accountOf, liftLoginLimits } from "../domain/abuse-limits.js";
 import { AuthError } from "../domain/errors.js";
-import { loginKey, resolveTenant, validateEmail } from "../domain/validation.js";
+import { isUserId, loginKey, resolveTenant, validateEmail } from "../domain/validation.js";
 import { createAuditLog } from "../infra/postgres/audit.js";
 import type { Database } from "../infra/postgres/schema.js";
 import { createUserRepository } from "../infra/postgres/users.js";
@@ -28,8 +28,6 @@ export interface UnlockCommand {
   /** Who runs the command, for the audit trail (the operating-system user). */
   readonly operator: string | undefined;
 }
-
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Runs the command; returns the line to print. Throws an AuthError for bad input. */
 export async function runUnlockCommand(db: Kysely<Database>, redis: RedisClient, config: Config, logger: Logger, command: UnlockCommand) {
@@ -53,7 +51,7 @@ export async function runUnlockCommand(db: Kysely<Database>, redis: RedisClient,
     account = accountOf(tenant, loginKey(email), found?.user.id);
     who = found === null ? `${email} (no such user in ${tenant})` : `${email} (${found.user.id})`;
   } else if (command.userId !== undefined) {
-    if (!uuid.test(command.userId)) throw new AuthError("INVALID_REQUEST", { message: "--user-id: not a UUID" });
+    if (!isUserId(command.userId)) throw new AuthError("INVALID_REQUEST", { message: "--user-id: not a UUID" });
     const user = await users.findById(command.userId);
     if (user === null) throw new AuthError("USER_NOT_FOUND", { message: "No such user." });
     account = { kind: "user", userId: user.id };

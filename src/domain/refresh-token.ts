@@ -14,12 +14,12 @@
  * on one usable token, and the store never holds a secret it could hand to anyone else.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import { isUserId } from "./validation.js";
 
 const USER_ID_BYTES = 16;
 const SESSION_ID_BYTES = 16;
 const SECRET_BYTES = 32;
 const base64url = /^[A-Za-z0-9_-]+$/;
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const encodedLength = (bytes: number) => Math.ceil((bytes * 4) / 3);
 
 export interface ParsedRefreshToken {
@@ -43,7 +43,7 @@ export function isSessionId(value: string): boolean {
 }
 
 export function formatRefreshToken(userId: string, sessionId: string, secret: string): string {
-  if (!uuid.test(userId)) throw new Error("user ids are UUIDs");
+  if (!isUserId(userId)) throw new Error("user ids are UUIDs");
   return `${Buffer.from(userId.replaceAll("-", ""), "hex").toString("base64url")}.${sessionId}.${secret}`;
 }
 

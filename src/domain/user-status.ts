@@ -13,7 +13,7 @@
  */
 import { AuthError } from "./errors.js";
 import type { AuthDeps } from "./ports.js";
-import { hasRefusedTextCharacter } from "./validation.js";
+import { hasRefusedTextCharacter, isUserId } from "./validation.js";
 
 /** Who acts, for the audit trail. */
 export interface Actor {
@@ -46,7 +46,6 @@ export interface UserStatusResult {
 export type UserStatusDeps = Pick<AuthDeps, "users" | "sessions" | "events" | "clock">;
 
 const REASON_MAX = 500;
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function userNotFound(): AuthError {
   return new AuthError("USER_NOT_FOUND", { message: "No such user." });
@@ -69,7 +68,7 @@ export function checkReason(reason: string | undefined): string | undefined {
 /** The user id, if it names a user of the required tenant; USER_NOT_FOUND otherwise. */
 async function checkTarget(deps: UserStatusDeps, input: UserStatusInput): Promise<string> {
   // Anything but a UUID names nobody (and must not reach a uuid column as text).
-  if (!uuid.test(input.userId)) throw userNotFound();
+  if (!isUserId(input.userId)) throw userNotFound();
   const userId = input.userId.toLowerCase();
   if (input.tenant !== undefined) {
     const user = await deps.users.findById(userId);

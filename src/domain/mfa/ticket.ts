@@ -9,12 +9,12 @@
  * parsing as a refresh token.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { isUserId } from "../validation.js";
 
 const PREFIX = "mfa";
 const USER_ID_BYTES = 16;
 const SECRET_BYTES = 32;
 const base64url = /^[A-Za-z0-9_-]+$/;
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const encodedLength = (bytes: number) => Math.ceil((bytes * 4) / 3);
 
 export interface ParsedTicket {
@@ -23,7 +23,7 @@ export interface ParsedTicket {
 }
 
 export function newTicket(userId: string): { readonly ticket: string; readonly secret: string } {
-  if (!uuid.test(userId)) throw new Error("user ids are UUIDs");
+  if (!isUserId(userId)) throw new Error("user ids are UUIDs");
   const secret = randomBytes(SECRET_BYTES).toString("base64url");
   const user = Buffer.from(userId.replaceAll("-", ""), "hex").toString("base64url");
   return { ticket: `${PREFIX}.${user}.${secret}`, secret };
