@@ -25,6 +25,17 @@ export function runtimeEnvOfDockerfile(root: string): Record<string, string> {
   return { NODE_OPTIONS: nodeOptions, MALLOC_ARENA_MAX: arenas };
 }
 
+/**
+ * BENCH_NODE_OPTIONS, when the bench is run with it, is added to the service's NODE_OPTIONS: to
+ * profile a scenario (`BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only …`)
+ * or try a runtime flag against the Dockerfile's.
+ */
+function withExtraNodeOptions(env: Record<string, string>): Record<string, string> {
+  const extra = process.env.BENCH_NODE_OPTIONS;
+  if (extra === undefined || extra === "") return env;
+  return { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ""} ${extra}`.trim() };
+}
+
 export async function startService(root: string, env: Record<string, string>, logFile: string): Promise<RunningService> {
   const workers = Number(env.WORKERS ?? 1);
   // Straight to a file: the service writes its logs itself, as in production, and the benchmark
@@ -32,7 +43,7 @@ export async function startService(root: string, env: Record<string, string>, lo
   const fd = openSync(logFile, "a");
   const child: ChildProcess = spawn(process.execPath, ["dist/main.js"], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...runtimeEnvOfDockerfile(root), ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...withExtraNodeOptions({ ...runtimeEnvOfDockerfile(root), ...env }) },
     stdio: ["ignore", fd, fd],
   });
   closeSync(fd);
