@@ -4,7 +4,7 @@
  * The usual refresh is one Redis round trip and no PostgreSQL: the rotation runs on the copy of
  * the user kept beside their sessions (`UserCopy` in ports.ts: written at login, deleted by every
  * change to the user), and returns it. Without a usable copy (none yet, expired, deleted by a
- * change, or a user without roles, whose tenant's policy must be read), nothing is rotated and the
+ * change, or kept by an earlier version for a user without roles), nothing is rotated and the
  * refresh reads the user from PostgreSQL first, as it always did, then rotates with the session
  * epoch it read (session-epoch.ts) and keeps a new copy.
  *

@@ -89,7 +89,7 @@ export type RotateOutcome =
   | ({ readonly kind: "kept" } & Rotated)
   /** The presented secret was rotated less than the grace window ago: here is its successor. */
   | ({ readonly kind: "grace"; readonly sealedNext: string } & Rotated)
-  /** Without `epoch`: no usable copy of the user (or one without roles); nothing changed. Read the user, then rotate with `epoch`. */
+  /** Without `epoch`: no usable copy of the user; nothing changed. Read the user, then rotate with `epoch`. */
   | { readonly kind: "userNeeded"; readonly tenant: string; readonly userChange: string }
   /** The session belongs to another tenant than the caller's `x-tenant`; nothing changed. */
   | { readonly kind: "tenantMismatch" }
@@ -154,7 +154,11 @@ export interface SessionStore {
   restoreAccess(userId: string, epoch: number): Promise<void>;
   /** The marks a copy of the user must be read under: read them before reading the user from PostgreSQL. */
   copyMarks(userId: string, tenant: string): Promise<CopyMarks>;
-  /** Keeps a copy of the user beside their sessions, unless the user changed since `marks` were read. */
+  /**
+   * Keeps a copy of the user beside their sessions, unless the user changed since `marks` were
+   * read. Only of a user their tenant's policy admits, as read after `marks` (a user without roles
+   * in a tenant that requires them is never kept: Refresh would let them in on it).
+   */
   keepCopy(user: User, marks: CopyMarks): Promise<void>;
   /** The user changed (after PostgreSQL committed it): the copy beside their sessions goes. */
   userChanged(userId: string): Promise<void>;

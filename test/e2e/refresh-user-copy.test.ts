@@ -140,6 +140,36 @@ describe("Refresh on the copy of the user kept beside the sessions", () => {
     ok(await admin.call("UpdateRole", { tenant, name: "viewer", permissions: { reports: { view: true } } }, platform));
   });
 
+  it("a user without roles, in a tenant that requires none, refreshes on a copy too; once it requires roles, NO_ROLES", async () => {
+    const email = `r.${randomBytes(4).toString("hex")}@example.com`;
+    const password = newPassword();
+    const userId = ok(await admin.call("CreateUser", { tenant, email, password }, platform)).user.id as string;
+    const login = ok(await onA.call("Login", { identifier: email, password }, { "x-tenant": tenant }));
+    ok(await admin.call("SetUserRoles", { tenant, userId, roles: [] }, platform));
+    const users = b.app.deps.users;
+    const findById = users.findById.bind(users);
+    let reads = 0;
+    (users as { findById: typeof users.findById }).findById = async (id) => {
+      reads++;
+      return findById(id);
+    };
+    try {
+      // The change dropped the copy: this refresh reads PostgreSQL (and the tenant's policy), and keeps one.
+      const first = ok(await refreshOnB(login.refreshToken));
+      expect(first.user).toMatchObject({ id: userId, roles: [] });
+      expect(reads).toBe(1);
+      const second = ok(await refreshOnB(first.refreshToken));
+      expect(second.user).toMatchObject({ id: userId, roles: [] });
+      expect(reads).toBe(1);
+      ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: true } }, platform));
+      expect(failed(await refreshOnB(second.refreshToken)).reason).toBe("NO_ROLES");
+      expect(reads).toBe(2);
+    } finally {
+      (users as { findById: typeof users.findById }).findById = findById;
+      ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: false } }, platform));
+    }
+  });
+
   it("a tenant that comes to require roles refuses the next refresh of a user without any", async () => {
     const { userId, refreshToken } = await signedIn();
     ok(await admin.call("SetUserRoles", { tenant, userId, roles: [] }, platform));

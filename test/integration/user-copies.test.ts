@@ -126,11 +126,21 @@ describe.each([
     }
   });
 
-  it("uses no copy of a user without roles (the tenant's policy is read on the other way)", async () => {
+  it("rotates on the copy of a user without roles (kept only once their tenant's policy let them in)", async () => {
     const user = userOf({ roles: [] });
     const s = await session(user);
     await store.keepCopy(user, await store.copyMarks(user.id, user.tenant));
+    expect(await store.rotate(rotation(user, s))).toMatchObject({ kind: "rotated", copy: { user: { id: user.id, roles: [] } } });
+  });
+
+  it("uses no copy an earlier version kept of a user without roles (it began with 0), and changes nothing", async () => {
+    const user = userOf({ roles: [] });
+    const s = await session(user);
+    await store.keepCopy(user, await store.copyMarks(user.id, user.tenant));
+    const key = `${prefix}{${user.id}}:u`;
+    await redis.set(key, `0${(await redis.get(key))?.slice(1)}`);
     expect((await store.rotate(rotation(user, s))).kind).toBe("userNeeded");
+    expect((await store.rotate(rotation(user, s, { epoch: 0 }))).kind).toBe("rotated");
   });
 
   it("refuses a session of another tenant than x-tenant, and says when a missing session's user is disabled", async () => {

@@ -13,8 +13,8 @@ import { decodeUserCopy, encodeUserCopy } from "./user-copies.js";
 // exit; they are SHA-256 of 256-bit secrets, so even a leaky compare would reveal nothing usable.
 // Two ways in: with the epoch the caller read from PostgreSQL (ARGV[10]), which keeps the copy of
 // the user it read when the user's mark has not moved (ARGV[13..15]); or without (''), on the copy
-// of the user kept beside the sessions (user-copies.ts), returned with the outcome: without a copy
-// whose user holds a role, nothing changes and the caller is told to read the user.
+// of the user kept beside the sessions (user-copies.ts), returned with the outcome: without a usable
+// copy (one beginning with '1'), nothing changes and the caller is told to read the user.
 // Success replies carry how the session began (`amr`, space-separated), which new tokens carry again.
 // KEYS: session, successor, index, state, copy.
 export const rotateScript = `

@@ -15,8 +15,12 @@
  *   change then answers UNAVAILABLE, and repeating it finishes it), that bounds how long the copy
  *   may be stale.
  *
- * The copy is JSON after one character, `1` when the user holds a role: the rotation script uses a
- * copy only then (a user without roles goes through PostgreSQL, where the tenant's policy is read).
+ * The copy is JSON after one character, `1`: the rotation script uses a copy only then. A copy is
+ * only ever kept of a user their tenant's policy admitted, as read after the marks it is kept under
+ * (Login's admission; Refresh's read of a user without roles reads the tenant's policy), so a
+ * user without roles in a tenant that requires none refreshes on it too; a tenant that comes to
+ * require roles moves its generation, and the copy is not used. Copies of users without roles kept
+ * by earlier versions begin with `0`: not used, replaced at the next refresh.
  */
 import { randomBytes } from "node:crypto";
 import type { User } from "../../domain/model.js";
@@ -53,7 +57,7 @@ export function encodeUserCopy({ user, tenantGeneration }: UserCopy): string {
     emailVerifiedAt: user.emailVerifiedAt === null ? null : user.emailVerifiedAt.getTime(),
     tg: tenantGeneration,
   });
-  return `${user.roles.length > 0 ? "1" : "0"}${json}`;
+  return `1${json}`;
 }
 
 /** A copy from its stored text; undefined when it is not one (a copy is only ever a shortcut). */
