@@ -30,7 +30,7 @@ export interface Seeded {
 
 /**
  * `sessions` sessions spread over users of their own (150 each, as heavy users have), each with
- * one access token and its refresh token.
+ * one access token and its refresh token, and the copy of each user Login would have kept.
  */
 export async function seedSessions(config: Config, redis: RedisClient, passwordHash: string, sessions: number): Promise<Seeded> {
   const db = openDatabaseFor(config, { poolMax: 4, onPoolError: () => {} });
@@ -55,6 +55,8 @@ export async function seedSessions(config: Config, redis: RedisClient, passwordH
         passwordHash,
         roles: ["user"],
       });
+      // As Login keeps one: Refresh then reads no PostgreSQL (src/infra/redis/user-copies.ts).
+      await store.keepCopy(user, await store.copyMarks(user.id, user.tenant));
       await Promise.all(
         Array.from({ length: Math.min(perUser, sessions - u * perUser) }, async () => {
           const id = newSessionId();
