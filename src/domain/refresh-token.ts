@@ -13,7 +13,8 @@
  * the same token inside the grace window receives the same successor: concurrent refreshes converge
  * on one usable token, and the store never holds a secret it could hand to anyone else.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync } from "node:crypto";
+import { secureRandomBytes } from "./random-bytes.js";
 import { isUserId } from "./validation.js";
 
 const USER_ID_BYTES = 16;
@@ -30,11 +31,11 @@ export interface ParsedRefreshToken {
 }
 
 export function newSessionId(): string {
-  return randomBytes(SESSION_ID_BYTES).toString("base64url");
+  return secureRandomBytes(SESSION_ID_BYTES).toString("base64url");
 }
 
 export function newSecret(): string {
-  return randomBytes(SECRET_BYTES).toString("base64url");
+  return secureRandomBytes(SECRET_BYTES).toString("base64url");
 }
 
 /** Whether a value has the shape of our session ids (a caller-named id is checked before any lookup). */
@@ -88,7 +89,7 @@ function sealingKey(presentedSecret: string): Buffer {
 
 /** Encrypts `nextSecret` so that only the holder of `presentedSecret` can recover it. */
 export function sealSuccessor(nextSecret: string, presentedSecret: string): string {
-  const iv = randomBytes(12);
+  const iv = secureRandomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", sealingKey(presentedSecret), iv);
   const body = Buffer.concat([cipher.update(nextSecret, "utf8"), cipher.final()]);
   return Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url");
