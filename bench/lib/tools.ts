@@ -26,6 +26,8 @@ export interface H2loadOptions {
   readonly streams: number;
   readonly seconds: number;
   readonly warmupSeconds?: number;
+  /** Requests per second in all, spread over the connections (h2load --rps); as fast as it can when absent. */
+  readonly rps?: number;
 }
 
 /** h2load against a gRPC method; latencies from its per-request log. h2load cannot read grpc-status: callers count those errors on the server. */
@@ -46,6 +48,7 @@ export async function h2load(options: H2loadOptions): Promise<Figures> {
         String(options.seconds),
         "--warm-up-time",
         String(options.warmupSeconds ?? 2),
+        ...(options.rps === undefined ? [] : ["--rps", String(Math.max(1, Math.round(options.rps / options.connections)))]),
         "-H",
         "content-type: application/grpc",
         "-H",

@@ -14,8 +14,8 @@
  * deletes its key in Redis with `MULTI DEL … TIME EXEC` (TIME: the server's clock when the deletion
  * ran, and with it the invalidation), and the scenario reads when B received it from B's bench log.
  *
- * argv[2]: JSON { a, b (host:port), tokensFile (one access token a line), probes, pollers,
- * redisUrl, prefix }
+ * argv[2]: JSON { a, b (host:port), tokensFile (one access token a line), offset (the first line
+ * used; each probe ends its session), probes, pollers, redisUrl, prefix }
  */
 import { readFileSync } from "node:fs";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -33,14 +33,15 @@ const options = JSON.parse(process.argv[2] ?? "{}") as {
   a: string;
   b: string;
   tokensFile: string;
+  offset: number;
   probes: number;
   pollers: number;
   redisUrl: string;
   prefix: string;
 };
 const allTokens = readFileSync(options.tokensFile, "utf8").split("\n").filter(Boolean);
-const tokens = allTokens.slice(0, options.probes);
-const direct = allTokens.slice(options.probes, 2 * options.probes);
+const tokens = allTokens.slice(options.offset, options.offset + options.probes);
+const direct = allTokens.slice(options.offset + options.probes, options.offset + 2 * options.probes);
 const identity = (value: Buffer) => value;
 const a = new grpc.Client(options.a, grpc.credentials.createInsecure());
 const b = new grpc.Client(options.b, grpc.credentials.createInsecure());

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { type Bench, log, root } from "../lib/run.js";
 import type { SeededFiles } from "../lib/seed.js";
 import { type RunningService, startService } from "../lib/service.js";
-import { percentile, round } from "../lib/stats.js";
+import { percentile, round as roundTo } from "../lib/stats.js";
 import { grpcFrame, h2load } from "../lib/tools.js";
 
 interface ProbeResult {
@@ -38,11 +38,21 @@ function probe(
   a: RunningService,
   b: RunningService,
   tokensFile: string,
+  offset: number,
   probes: number,
   redis: { url: string; prefix: string },
 ): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const options = { a: a.grpcAddress, b: b.grpcAddress, tokensFile, probes, pollers: 2, redisUrl: redis.url, prefix: redis.prefix };
+    const options = {
+      a: a.grpcAddress,
+      b: b.grpcAddress,
+      tokensFile,
+      offset,
+      probes,
+      pollers: 2,
+      redisUrl: redis.url,
+      prefix: redis.prefix,
+    };
     const child = spawn(
       process.execPath,
       ["--import", "tsx", join(root, "bench", "load", "revocation-probe.ts"), JSON.stringify(options)],
@@ -61,9 +71,89 @@ function probe(
   });
 }
 
+/** One round's figures: the probe's, the invalidations' delays (sorted) and how many never arrived. */
+interface Round {
+  readonly result: ProbeResult;
+  readonly invalidation: number[];
+  readonly lost: number;
+  /** What instance B answered per second under the background load. */
+  readonly loadRps: number;
+  readonly peakMb: Record<string, number>;
+}
+
+interface Pair {
+  readonly a: RunningService;
+  readonly b: RunningService;
+  readonly redis: { url: string; prefix: string };
+}
+
+/** A round of probes (sessions `offset`… of the seeded tokens) under ValidateToken load on both instances, `rps` each or flat out. */
+async function round(
+  bench: Bench,
+  pair: Pair,
+  files: SeededFiles,
+  validateBody: Uint8Array,
+  probes: number,
+  offset: number,
+  rps?: number,
+): Promise<Round> {
+  const { a, b } = pair;
+  // Long enough to cover the probes (a few ms each, tens under load); awaited before the next round.
+  const seconds = 25;
+  const load = (svc: RunningService) =>
+    h2load({
+      url: `http://${svc.grpcAddress}/auth.v1.AuthService/ValidateToken`,
+      body: grpcFrame(validateBody),
+      connections: 4,
+      streams: 4,
+      seconds,
+      warmupSeconds: 1,
+      ...(rps === undefined ? {} : { rps }),
+    }).catch(() => undefined);
+  const background = [load(a), load(b)];
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const observed = await bench.observe(b, () => probe(a, b, files.tokens, offset, probes, pair.redis));
+  const [, onB] = await Promise.all(background);
+  const result = observed.result;
+  const arrived = arrivals(join(bench.work, "service-b.log"));
+  const delays = result.deletions.map(({ key, deletedAtUs }) => ((arrived.get(key) ?? Number.NaN) - deletedAtUs) / 1000);
+  const invalidation = delays.filter((d) => !Number.isNaN(d)).sort((x, y) => x - y);
+  return { result, invalidation, lost: delays.length - invalidation.length, loadRps: onB?.rps ?? Number.NaN, peakMb: observed.peakMb };
+}
+
+/** The round's two rows and its ratios (named with `suffix`). */
+function report(bench: Bench, { result, invalidation, lost, loadRps }: Round, load: string, suffix: string): void {
+  bench.rows.push({
+    scenario: `revocation seen on instance B after a Logout on A (${result.probes} probes, ${load})`,
+    figures: { rps: Number.NaN, p50Ms: result.p50Ms, p99Ms: result.p99Ms, requests: result.probes, errors: 0 },
+    note: `max ${result.maxMs} ms; B answered ${result.activeAfterReturn} requests sent after the Logout returned as active; B served ${Math.round(loadRps)} req/s of background load`,
+  });
+  bench.ratios[`revocation seen p99 ms${suffix}`] = result.p99Ms;
+  bench.ratios[`revocation seen max ms${suffix}`] = result.maxMs;
+  bench.rows.push({
+    scenario: `an invalidation's journey: key deleted in Redis → received by instance B (${invalidation.length} probes, ${load})`,
+    figures: {
+      rps: Number.NaN,
+      p50Ms: round2(percentile(invalidation, 50)),
+      p99Ms: round2(percentile(invalidation, 99)),
+      requests: invalidation.length,
+      errors: lost,
+    },
+    note: `max ${round2(invalidation.at(-1) ?? Number.NaN)} ms; from Redis's TIME at the deletion to B's clock at its arrival (one machine, one clock)`,
+  });
+  bench.ratios[`invalidation p99 ms${suffix}`] = round2(percentile(invalidation, 99));
+  bench.ratios[`invalidation max ms${suffix}`] = round2(invalidation.at(-1) ?? Number.NaN);
+  log(`revocation (${load}): p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${round2(result.maxMs)} ms`);
+}
+
+const round2 = (value: number) => roundTo(value, 3);
+
 /**
- * `env(port)`: the service's environment on fresh ports; `files`: seeded sessions (the first
- * `probes` tokens are ended, the last one carries the background load).
+ * `env(port)`: the service's environment on fresh ports; `files`: seeded sessions (each round
+ * ends 2 × `probes` of them; the last one carries the background load). Two rounds: both instances
+ * loaded flat out (each event loop always has work queued, and the two services, the two loads,
+ * the probe and Redis share the cores), then at half the rate B answered flat out: busy instances
+ * with headroom, as a fleet is run.
  */
 export async function revocationAcrossInstances(
   bench: Bench,
@@ -75,50 +165,14 @@ export async function revocationAcrossInstances(
   const envA: Record<string, string> = { ...(await env()), WORKERS: "1" };
   const a = await startService(root, envA, join(bench.work, "service-a.log"));
   const b = await startService(root, { ...(await env()), WORKERS: "1" }, join(bench.work, "service-b.log"));
-  const redis = { url: envA.REDIS_URL ?? "", prefix: envA.REDIS_KEY_PREFIX ?? "" };
+  const pair: Pair = { a, b, redis: { url: envA.REDIS_URL ?? "", prefix: envA.REDIS_KEY_PREFIX ?? "" } };
   try {
-    // Long enough to cover the probes (a few ms each, tens under load); awaited before the services stop.
-    const seconds = 25;
-    const load = (svc: RunningService) =>
-      h2load({
-        url: `http://${svc.grpcAddress}/auth.v1.AuthService/ValidateToken`,
-        body: grpcFrame(validateBody),
-        connections: 4,
-        streams: 4,
-        seconds,
-        warmupSeconds: 1,
-      }).catch(() => undefined);
-    const background = [load(a), load(b)];
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const observed = await bench.observe(b, () => probe(a, b, files.tokens, probes, redis));
-    await Promise.all(background);
-    const result = observed.result;
-    const arrived = arrivals(join(bench.work, "service-b.log"));
-    const invalidation = result.deletions.map(({ key, deletedAtUs }) => ((arrived.get(key) ?? Number.NaN) - deletedAtUs) / 1000);
-    const sorted = invalidation.filter((d) => !Number.isNaN(d)).sort((x, y) => x - y);
-    const lost = invalidation.length - sorted.length;
-    bench.rows.push({
-      scenario: `revocation seen on instance B after a Logout on A (${result.probes} probes, both under ValidateToken load)`,
-      figures: { rps: Number.NaN, p50Ms: result.p50Ms, p99Ms: result.p99Ms, requests: result.probes, errors: 0 },
-      note: `max ${result.maxMs} ms; B answered ${result.activeAfterReturn} requests sent after the Logout returned as active`,
-    });
-    bench.ratios["revocation seen p99 ms"] = result.p99Ms;
-    bench.ratios["revocation seen max ms"] = result.maxMs;
-    bench.rows.push({
-      scenario: `an invalidation's journey: key deleted in Redis → received by instance B (${sorted.length} probes, under the same load)`,
-      figures: {
-        rps: Number.NaN,
-        p50Ms: round(percentile(sorted, 50), 3),
-        p99Ms: round(percentile(sorted, 99), 3),
-        requests: sorted.length,
-        errors: lost,
-      },
-      note: `max ${round(sorted.at(-1) ?? Number.NaN, 3)} ms; from Redis's TIME at the deletion to B's clock at its arrival (one machine, one clock)`,
-    });
-    bench.ratios["invalidation p99 ms"] = round(percentile(sorted, 99), 3);
-    bench.ratios["invalidation max ms"] = round(sorted.at(-1) ?? Number.NaN, 3);
-    bench.peaks["two instances, revocation probe"] = observed.peakMb;
-    log(`revocation: p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${round(result.maxMs)} ms`);
+    const flatOut = await round(bench, pair, files, validateBody, probes, 0);
+    report(bench, flatOut, "both under ValidateToken load flat out", "");
+    bench.peaks["two instances, revocation probe"] = flatOut.peakMb;
+    const rps = Math.round(flatOut.loadRps / 2);
+    const paced = await round(bench, pair, files, validateBody, probes, 2 * probes, rps);
+    report(bench, paced, `both under ValidateToken load at ${rps} req/s each, half of flat out`, " at half load");
   } finally {
     await a.stop().catch(() => {});
     await b.stop().catch(() => {});
