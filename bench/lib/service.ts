@@ -28,7 +28,8 @@ export function runtimeEnvOfDockerfile(root: string): Record<string, string> {
 /**
  * BENCH_NODE_OPTIONS, when the bench is run with it, is added to the service's NODE_OPTIONS: to
  * profile a scenario (`BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only …`)
- * or try a runtime flag against the Dockerfile's.
+ * or try a runtime flag against the Dockerfile's. BENCH_NODE_ARGS (space-separated) go on the
+ * service's command line, for the flags NODE_OPTIONS refuses, such as `--trace-gc`.
  */
 function withExtraNodeOptions(env: Record<string, string>): Record<string, string> {
   const extra = process.env.BENCH_NODE_OPTIONS;
@@ -41,11 +42,15 @@ export async function startService(root: string, env: Record<string, string>, lo
   // Straight to a file: the service writes its logs itself, as in production, and the benchmark
   // process does not spend CPU relaying them.
   const fd = openSync(logFile, "a");
-  const child: ChildProcess = spawn(process.execPath, ["dist/main.js"], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...withExtraNodeOptions({ ...runtimeEnvOfDockerfile(root), ...env }) },
-    stdio: ["ignore", fd, fd],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "dist/main.js"],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...withExtraNodeOptions({ ...runtimeEnvOfDockerfile(root), ...env }) },
+      stdio: ["ignore", fd, fd],
+    },
+  );
   closeSync(fd);
   const startedAt = readFileSync(logFile, "utf8").length;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
