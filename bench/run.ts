@@ -42,7 +42,7 @@ import { AuthService, ValidateTokenRequestSchema } from "../src/gen/auth/v1/auth
 import { freePort, startPostgres, startRedis } from "../test/support/servers.js";
 import { type Bench, cores, createBench, log, type Row, root } from "./lib/run.js";
 import { writeSeededBodies } from "./lib/seed.js";
-import { type RunningService, rssMb, startService, stealSeconds } from "./lib/service.js";
+import { memoryMb, type RunningService, rssMb, startService, stealSeconds } from "./lib/service.js";
 import { round } from "./lib/stats.js";
 import { enumerationScenario } from "./scenarios/enumeration.js";
 import { es256Raw } from "./scenarios/es256.js";
@@ -167,6 +167,7 @@ async function atProductionCost(bench: Bench, environment: Environment, redisUrl
     const user = await benchUser(svc, "bench");
     await new Promise((resolve) => setTimeout(resolve, 1000));
     bench.memory.idleMb = Object.fromEntries(svc.pids().map((pid) => [pid, rssMb(pid)]));
+    bench.memory.idlePrivateMb = Object.fromEntries(svc.pids().map((pid) => [pid, memoryMb(pid).private]));
     const request = create(ValidateTokenRequestSchema, { token: user.accessToken });
     const validateMessage = toBinary(ValidateTokenRequestSchema, request);
     if (want("validate-grpc")) await validateOverGrpc(bench, svc, validateMessage);

@@ -57,6 +57,7 @@ export function createBench(options: { seconds: number; workers: number; work: s
     const info = await options.redisInfo.info("cpu");
     return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
   };
+  const memory: Record<string, unknown> = {};
   return {
     seconds: options.seconds,
     workers: options.workers,
@@ -64,15 +65,18 @@ export function createBench(options: { seconds: number; workers: number; work: s
     rows: [],
     ratios: {},
     peaks: {},
-    memory: {},
+    memory,
     async observe(svc, load) {
       const pids = svc.pids();
       const service0 = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
       const redis0 = await redisCpu();
       const steal0 = stealSeconds();
       const t0 = performance.now();
-      const { result, peakMb } = await peakRss(svc, load);
+      const { result, peakMb, peakPrivateMb } = await peakRss(svc, load);
       const seconds = (performance.now() - t0) / 1000;
+      // The largest private memory (RSS without shared file pages) of any process in any load of the run.
+      const largestPrivate = Math.max(Number(memory.maxPrivateMb ?? 0), ...Object.values(peakPrivateMb));
+      memory.maxPrivateMb = largestPrivate;
       return {
         result,
         peakMb,

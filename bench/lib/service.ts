@@ -99,33 +99,45 @@ export function stealSeconds(): number {
   return Number(fields[8] ?? 0) / 100;
 }
 
-/** Resident memory of a process in MB, from /proc. */
-export function rssMb(pid: number): number {
+/**
+ * Resident memory of a process in MB, from /proc: all of it (RSS), and its private part (RssAnon:
+ * the heap, stacks, malloc), which leaves out the pages of mapped files, mostly the node binary's
+ * code, that every Node process on the machine shares.
+ */
+export function memoryMb(pid: number): { readonly rss: number; readonly private: number } {
   try {
-    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-    return Math.round(kb / 102.4) / 10;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const mb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 102.4) / 10;
+    return { rss: mb("VmRSS"), private: mb("RssAnon") };
   } catch {
-    return 0;
+    return { rss: 0, private: 0 };
   }
 }
 
-/** Samples the RSS of every process of the service while `during` runs; the highest seen, per process. */
+export const rssMb = (pid: number): number => memoryMb(pid).rss;
+
+/** Samples the memory of every process of the service while `during` runs; the highest RSS and private memory seen, per process. */
 export async function peakRss<T>(
   service: RunningService,
   during: () => Promise<T>,
-): Promise<{ result: T; peakMb: Record<number, number> }> {
+): Promise<{ result: T; peakMb: Record<number, number>; peakPrivateMb: Record<number, number> }> {
   const peak: Record<number, number> = {};
+  const peakPrivate: Record<number, number> = {};
   // The processes once (ps is a process of its own), then /proc only.
   const pids = service.pids();
   const sample = () => {
-    for (const pid of pids) peak[pid] = Math.max(peak[pid] ?? 0, rssMb(pid));
+    for (const pid of pids) {
+      const memory = memoryMb(pid);
+      peak[pid] = Math.max(peak[pid] ?? 0, memory.rss);
+      peakPrivate[pid] = Math.max(peakPrivate[pid] ?? 0, memory.private);
+    }
   };
   sample();
   const timer = setInterval(sample, 250);
   try {
     const result = await during();
     sample();
-    return { result, peakMb: peak };
+    return { result, peakMb: peak, peakPrivateMb: peakPrivate };
   } finally {
     clearInterval(timer);
   }
