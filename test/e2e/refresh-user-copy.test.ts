@@ -65,21 +65,27 @@ describe("Refresh on the copy of the user kept beside the sessions", () => {
 
   const refreshOnB = (refreshToken: string) => onB.call("Refresh", { refreshToken }, { "x-tenant": tenant });
 
-  it("reads no PostgreSQL for a refresh with a copy, and answers the user as Login did", async () => {
-    const { refreshToken, userId } = await signedIn();
+  /** Counts B's reads of a user from PostgreSQL until `restore`. */
+  function countUserReads() {
     const users = b.app.deps.users;
     const findById = users.findById.bind(users);
-    let reads = 0;
+    const counter = { reads: 0, restore: () => ((users as { findById: typeof users.findById }).findById = findById) };
     (users as { findById: typeof users.findById }).findById = async (id) => {
-      reads++;
+      counter.reads++;
       return findById(id);
     };
+    return counter;
+  }
+
+  it("reads no PostgreSQL for a refresh with a copy, and answers the user as Login did", async () => {
+    const { refreshToken, userId } = await signedIn();
+    const counter = countUserReads();
     try {
       const refreshed = ok(await refreshOnB(refreshToken));
-      expect(reads).toBe(0);
+      expect(counter.reads).toBe(0);
       expect(refreshed.user).toMatchObject({ id: userId, tenant, isActive: true, roles: ["user", "viewer"] });
     } finally {
-      (users as { findById: typeof users.findById }).findById = findById;
+      counter.restore();
     }
   });
 
@@ -146,26 +152,20 @@ describe("Refresh on the copy of the user kept beside the sessions", () => {
     const userId = ok(await admin.call("CreateUser", { tenant, email, password }, platform)).user.id as string;
     const login = ok(await onA.call("Login", { identifier: email, password }, { "x-tenant": tenant }));
     ok(await admin.call("SetUserRoles", { tenant, userId, roles: [] }, platform));
-    const users = b.app.deps.users;
-    const findById = users.findById.bind(users);
-    let reads = 0;
-    (users as { findById: typeof users.findById }).findById = async (id) => {
-      reads++;
-      return findById(id);
-    };
+    const counter = countUserReads();
     try {
       // The change dropped the copy: this refresh reads PostgreSQL (and the tenant's policy), and keeps one.
       const first = ok(await refreshOnB(login.refreshToken));
       expect(first.user).toMatchObject({ id: userId, roles: [] });
-      expect(reads).toBe(1);
+      expect(counter.reads).toBe(1);
       const second = ok(await refreshOnB(first.refreshToken));
       expect(second.user).toMatchObject({ id: userId, roles: [] });
-      expect(reads).toBe(1);
+      expect(counter.reads).toBe(1);
       ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: true } }, platform));
       expect(failed(await refreshOnB(second.refreshToken)).reason).toBe("NO_ROLES");
-      expect(reads).toBe(2);
+      expect(counter.reads).toBe(2);
     } finally {
-      (users as { findById: typeof users.findById }).findById = findById;
+      counter.restore();
       ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: false } }, platform));
     }
   });
