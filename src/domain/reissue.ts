@@ -10,6 +10,7 @@ import { accessClaimsFor } from "./login.js";
 import type { RequestContext, User } from "./model.js";
 import type { AuthDeps } from "./ports.js";
 import { supersededByAccountChange } from "./session-epoch.js";
+import { loadTenant } from "./tenants.js";
 
 export async function reissueAccessToken(
   deps: AuthDeps,
@@ -20,6 +21,8 @@ export async function reissueAccessToken(
     const user = await deps.users.findById(claims.userId);
     if (user === null) throw new AuthError("SESSION_REVOKED");
     if (!user.isActive) throw new AuthError("ACCOUNT_DISABLED");
+    // A tenant that requires roles refuses a user whose last role was taken away, as Refresh does.
+    if (user.roles.length === 0 && (await loadTenant(deps, user.tenant)).policy.rolesRequired) throw new AuthError("NO_ROLES");
     const now = deps.clock.now();
     // Refused when a change to the account finished after the read above (see session-epoch.ts).
     const remainingMs = await deps.sessions.touch(claims.userId, claims.sessionId, now, deps.policy.refreshTokenTtlMs, user.sessionEpoch);

@@ -164,6 +164,12 @@ describe("Refresh on the copy of the user kept beside the sessions", () => {
       ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: true } }, platform));
       expect(failed(await refreshOnB(second.refreshToken)).reason).toBe("NO_ROLES");
       expect(counter.reads).toBe(2);
+      // The VidaPlus refresh (a new access token for the bearer's session) refuses them too.
+      const reissued = await fetch(`${b.baseUrl}/auth/refresh_token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${second.accessToken}` },
+      });
+      expect(reissued.status).toBe(403);
     } finally {
       counter.restore();
       ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: false } }, platform));
