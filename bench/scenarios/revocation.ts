@@ -150,7 +150,7 @@ const round2 = (value: number) => roundTo(value, 3);
 
 /**
  * `env(port)`: the service's environment on fresh ports; `files`: seeded sessions (each round
- * ends 2 × `probes` of them; the last one carries the background load). Two rounds: both instances
+ * ends 2 × `probes` of them); `validateBody`: the background load's request. Two rounds: both instances
  * loaded flat out (each event loop always has work queued, and the two services, the two loads,
  * the probe and Redis share the cores), then at half the rate B answered flat out: busy instances
  * with headroom, as a fleet is run.
@@ -171,6 +171,8 @@ export async function revocationAcrossInstances(
     report(bench, flatOut, "both under ValidateToken load flat out", "");
     bench.peaks["two instances, revocation probe"] = flatOut.peakMb;
     const rps = Math.round(flatOut.loadRps / 2);
+    // Without a rate from the first round (its load failed), a second round would run unloaded.
+    if (!Number.isFinite(rps) || rps < 1) throw new Error("revocation: the flat-out round's background load reported no rate");
     const paced = await round(bench, pair, files, validateBody, probes, 2 * probes, rps);
     report(bench, paced, `both under ValidateToken load at ${rps} req/s each, half of flat out`, " at half load");
   } finally {

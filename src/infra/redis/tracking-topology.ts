@@ -16,10 +16,10 @@ export function trackingFor(config: RedisConfig, client: RedisClient, timing: Tr
   // The reader's reads of a session never seen here (a new token's, under load: one per call) are
   // sent together, one write per turn of the event loop rather than one per read (ioredis's
   // auto-pipelining; `npm run bench` with 30,000 tokens: Redis's CPU per call 17 -> 6 µs, the
-  // service's about 5 % lower). Only the reader's:
-  // its own commands (CLIENT TRACKING, CLIENT LIST) are awaited before any read, so none can
-  // overtake a queued one; a read sent a little later is only more likely to be distrusted as
-  // racing an invalidation (tracked-map.ts), never trusted wrongly.
+  // service's about 5 % lower). Only the reader's: its own commands (CLIENT TRACKING, CLIENT LIST,
+  // pipelined too) are each awaited before the pair is up and reads begin; a read sent a little
+  // later is only more likely to be distrusted as racing an invalidation (tracked-map.ts: its
+  // ticket is taken before it is queued), never trusted wrongly.
   const named = (role: "reader" | "invalidations"): RedisOptions => ({
     ...pairConnectionOptions,
     connectionName: `authward-${role}`,
