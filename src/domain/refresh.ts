@@ -65,9 +65,14 @@ export async function refresh(
   return answer(deps, ctx, step, outcome, (copy) => userOfCopy(deps, step, copy));
 }
 
-/** The user the copy describes, if it was read under the tenant's current generation; else PostgreSQL's. */
+/**
+ * The user the copy describes, if it was read under the tenant's current generation; else
+ * PostgreSQL's. A copy read under none (kept by an earlier version while the tenant's generation
+ * was missing) matches nothing: the store never reads a generation as "".
+ */
 async function userOfCopy(deps: AuthDeps, step: Step, copy: UserCopy | undefined): Promise<User> {
-  if (copy !== undefined && copy.tenantGeneration === (await deps.sessions.tenantGeneration(copy.user.tenant))) return copy.user;
+  const generation = copy?.tenantGeneration;
+  if (copy !== undefined && generation !== "" && generation === (await deps.sessions.tenantGeneration(copy.user.tenant))) return copy.user;
   // The copy predates a change to its tenant's roles or policy (or did not read back). The session
   // is rotated already: describe the user as PostgreSQL has them now, and keep that copy instead.
   // (A user left without roles in a tenant that requires them is refused only now, after the

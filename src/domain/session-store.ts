@@ -164,6 +164,9 @@ export interface SessionStore {
   userChanged(userId: string): Promise<void>;
   /** The tenant's roles or policy changed: every copy of its users read before is no longer trusted. */
   tenantChanged(tenant: string): Promise<void>;
-  /** The tenant's generation now (see UserCopy). */
+  /**
+   * The tenant's generation now (see UserCopy), never "": a missing one (never written, or lost
+   * with Redis's data) is created with a new random value, so it matches no copy kept before.
+   */
   tenantGeneration(tenant: string): Promise<string>;
 }

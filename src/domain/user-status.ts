@@ -11,6 +11,7 @@
  * Deleting a user (the AdminService's) is the same shape: a PostgreSQL statement that ends the
  * user and returns a raised epoch, then `endUserAccess`.
  */
+import { beforeUserChange } from "./changes.js";
 import { AuthError } from "./errors.js";
 import type { AuthDeps } from "./ports.js";
 import { hasRefusedTextCharacter, isUserId } from "./validation.js";
@@ -88,6 +89,8 @@ export function endUserAccess(deps: Pick<AuthDeps, "sessions">, userId: string, 
 export async function disableUser(deps: UserStatusDeps, input: UserStatusInput): Promise<UserStatusResult> {
   const reason = checkReason(input.reason);
   const userId = await checkTarget(deps, input);
+  // No copy of the user kept until now is used once the flag is written (changes.ts).
+  await beforeUserChange(deps, userId);
   const change = await deps.users.setActive(userId, false, new Date(deps.clock.now()));
   if (change === null) throw userNotFound();
   const sessionsEnded = await endUserAccess(deps, userId, change.sessionEpoch, true);
@@ -98,6 +101,7 @@ export async function disableUser(deps: UserStatusDeps, input: UserStatusInput):
 export async function enableUser(deps: UserStatusDeps, input: UserStatusInput): Promise<UserStatusResult> {
   const reason = checkReason(input.reason);
   const userId = await checkTarget(deps, input);
+  await beforeUserChange(deps, userId);
   const change = await deps.users.setActive(userId, true, new Date(deps.clock.now()));
   if (change === null) throw userNotFound();
   // The epoch rose with the flag: a disable that finishes its Redis step late cannot mark the

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { bootstrapPlatformAdmin } from "../../src/cli/create-admin.js";
+import { AuthError } from "../../src/domain/errors.js";
 import { issueOneTimeToken } from "../../src/domain/one-time-tokens.js";
 import { createAdminGrpcClient } from "../support/admin-clients.js";
 import { startTestApp, type TestApp } from "../support/app.js";
@@ -221,5 +222,120 @@ describe("Refresh on the copy of the user kept beside the sessions", () => {
     }
     expect(await redis.exists(copyKey(userId))).toBe(0);
     expect(ok(await refreshOnB(next)).user.fullName).toBe("After");
+  });
+
+  /**
+   * Replaces `name` of `object` by `replacement` (given the original) until the returned restore
+   * runs: the service's own stores, with one step made to fail as an unreachable Redis would.
+   */
+  function interpose<T extends object, K extends keyof T>(object: T, name: K, replacement: (original: T[K]) => T[K]) {
+    const original = object[name];
+    object[name] = replacement(typeof original === "function" ? (original.bind(object) as T[K]) : original);
+    return () => {
+      object[name] = original;
+    };
+  }
+
+  const unreachable = () => new AuthError("UNAVAILABLE", { cause: new Error("Connection is closed.") });
+
+  /** A user without roles in a new tenant that requires none, signed in on A (a copy kept). */
+  async function signedInWithoutRoles(tenantId: string) {
+    ok(await admin.call("CreateTenant", { id: tenantId, displayName: "Generation" }, platform));
+    const email = `g.${randomBytes(4).toString("hex")}@example.com`;
+    const password = newPassword();
+    const userId = ok(await admin.call("CreateUser", { tenant: tenantId, email, password }, platform)).user.id as string;
+    ok(await admin.call("SetUserRoles", { tenant: tenantId, userId, roles: [] }, platform));
+    const login = ok(await onA.call("Login", { identifier: email, password }, { "x-tenant": tenantId }));
+    expect(await redis.exists(copyKey(userId))).toBe(1);
+    return { userId, refreshToken: login.refreshToken as string };
+  }
+
+  it("uses no copy kept before the tenant's generation was lost (the key deleted after a tenant change)", async () => {
+    const fresh = `gen${randomBytes(3).toString("hex")}`;
+    const generationKey = `${a.config.redisKeyPrefix}{t:${fresh}}:g`;
+    // The tenant has never changed: its generation key does not exist when Login keeps the copy.
+    expect(await redis.exists(generationKey)).toBe(0);
+    const { refreshToken } = await signedInWithoutRoles(fresh);
+    ok(await admin.call("UpdateTenant", { tenant: fresh, policy: { rolesRequired: true } }, platform));
+    // Lost, as after a restart without persistence, an eviction or a failover.
+    await redis.del(generationKey);
+    expect(failed(await onA.call("Refresh", { refreshToken }, { "x-tenant": fresh })).reason).toBe("NO_ROLES");
+  });
+
+  it("a user change whose Redis step after the commit fails leaves no earlier copy in use (the copy went before the write)", async () => {
+    const { userId, refreshToken } = await signedIn();
+    const { directory, sessions } = a.app.deps;
+    let written = false;
+    let copyAtWrite: number | undefined;
+    const restoreWrite = interpose(directory, "setRoles", (setRoles) => async (...args) => {
+      copyAtWrite = await redis.exists(copyKey(userId));
+      const updated = await setRoles(...args);
+      written = true;
+      return updated;
+    });
+    const restoreStep = interpose(sessions, "userChanged", (userChanged) => async (id) => {
+      if (written) throw unreachable();
+      return userChanged(id);
+    });
+    try {
+      expect(failed(await admin.call("SetUserRoles", { tenant, userId, roles: ["user"] }, platform)).reason).toBe("UNAVAILABLE");
+    } finally {
+      restoreStep();
+      restoreWrite();
+    }
+    expect(copyAtWrite).toBe(0);
+    const refreshed = ok(await refreshOnB(refreshToken));
+    expect(refreshed.user.roles).toEqual(["user"]);
+    expect(claimsOf(refreshed.accessToken).roles).toEqual(["user"]);
+  });
+
+  it("a tenant change whose Redis step after the commit fails leaves no earlier copy in use (the generation moved before)", async () => {
+    const fresh = `gen${randomBytes(3).toString("hex")}`;
+    const { refreshToken } = await signedInWithoutRoles(fresh);
+    const { tenants, sessions } = a.app.deps;
+    let written = false;
+    const restoreWrite = interpose(tenants, "update", (update) => async (...args) => {
+      const updated = await update(...args);
+      written = true;
+      return updated;
+    });
+    const restoreStep = interpose(sessions, "tenantChanged", (tenantChanged) => async (id) => {
+      if (written) throw unreachable();
+      return tenantChanged(id);
+    });
+    try {
+      const answer = await admin.call("UpdateTenant", { tenant: fresh, policy: { rolesRequired: true } }, platform);
+      expect(failed(answer).reason).toBe("UNAVAILABLE");
+    } finally {
+      restoreStep();
+      restoreWrite();
+    }
+    expect(failed(await onA.call("Refresh", { refreshToken }, { "x-tenant": fresh })).reason).toBe("NO_ROLES");
+  });
+
+  it("a change whose Redis step before the write fails is refused UNAVAILABLE with nothing written", async () => {
+    const { userId } = await signedIn();
+    const fresh = `gen${randomBytes(3).toString("hex")}`;
+    ok(await admin.call("CreateTenant", { id: fresh, displayName: "Unchanged" }, platform));
+    const { sessions, users, tenants } = a.app.deps;
+    const restoreUser = interpose(sessions, "userChanged", () => async () => {
+      throw unreachable();
+    });
+    const restoreTenant = interpose(sessions, "tenantChanged", () => async () => {
+      throw unreachable();
+    });
+    try {
+      expect(failed(await admin.call("SetUserRoles", { tenant, userId, roles: ["user"] }, platform)).reason).toBe("UNAVAILABLE");
+      const answer = await admin.call("UpdateTenant", { tenant: fresh, policy: { rolesRequired: true } }, platform);
+      expect(failed(answer).reason).toBe("UNAVAILABLE");
+    } finally {
+      restoreTenant();
+      restoreUser();
+    }
+    expect((await users.findById(userId))?.roles).toEqual(["user", "viewer"]);
+    expect((await tenants.find(fresh))?.settings.rolesRequired).toBe(false);
+    // Repeating the change finishes it.
+    ok(await admin.call("SetUserRoles", { tenant, userId, roles: ["user"] }, platform));
+    expect((await users.findById(userId))?.roles).toEqual(["user"]);
   });
 });

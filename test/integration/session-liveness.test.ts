@@ -237,6 +237,27 @@ describe.each(REDIS_TOPOLOGIES)("session liveness cached on an instance and inva
     await b.store.endAccess(userId, { epoch: 1 });
     expect(await b.store.isActive(userId, id)).toBe(false);
   });
+
+  it("never reads a tenant's generation as missing: creates it, and reads a lost one as a new one", async () => {
+    const b = await instanceB();
+    const tenant = `g${randomBytes(4).toString("hex")}`;
+    const key = `${prefix}{t:${tenant}}:g`;
+    const first = await b.store.tenantGeneration(tenant);
+    expect(first).not.toBe("");
+    expect(await admin.get(key)).toBe(first);
+    expect(await b.store.tenantGeneration(tenant)).toBe(first);
+    // Lost (a restart without persistence, an eviction): once B hears of it, a new generation.
+    await admin.del(key);
+    const deadline = Date.now() + 5000;
+    let now = await b.store.tenantGeneration(tenant);
+    while (now === first && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      now = await b.store.tenantGeneration(tenant);
+    }
+    expect(now).not.toBe("");
+    expect(now).not.toBe(first);
+    expect(await admin.get(key)).toBe(now);
+  });
 });
 
 /** A TCP proxy to Redis that can stop forwarding without closing anything. */

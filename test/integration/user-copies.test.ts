@@ -99,7 +99,7 @@ describe.each([
     const marks = await store.copyMarks(user.id, user.tenant);
     await store.keepCopy(user, marks);
     const outcome = await store.rotate(rotation(user, s));
-    expect(outcome).toMatchObject({ kind: "rotated", amr: ["pwd", "otp"], copy: { user, tenantGeneration: "" } });
+    expect(outcome).toMatchObject({ kind: "rotated", amr: ["pwd", "otp"], copy: { user, tenantGeneration: marks.tenantGeneration } });
   });
 
   it("keeps no copy when the user changed after the marks were read", async () => {
@@ -157,5 +157,44 @@ describe.each([
     const after = await store.tenantGeneration("gen-tenant");
     expect(after).not.toBe(before);
     expect(after).not.toBe("");
+  });
+
+  const generationKey = (tenant: string) => `${prefix}{t:${tenant}}:g`;
+  const newTenant = () => `gen-${randomBytes(4).toString("hex")}`;
+
+  it("creates a missing generation at its first read, once, whoever reads it first", async () => {
+    const tenant = newTenant();
+    const user = userOf({ tenant });
+    const reads = await Promise.all([store.copyMarks(user.id, tenant), store.tenantGeneration(tenant), store.tenantGeneration(tenant)]);
+    const generations = [reads[0].tenantGeneration, reads[1], reads[2]];
+    expect(generations[0]).not.toBe("");
+    expect(new Set(generations).size).toBe(1);
+    expect(await redis.get(generationKey(tenant))).toBe(generations[0]);
+  });
+
+  it("reads a lost generation as a new one: no copy kept before the loss matches it", async () => {
+    const tenant = newTenant();
+    const user = userOf({ tenant });
+    const s = await session(user);
+    // Kept while the tenant had never changed (the key did not exist).
+    await redis.del(generationKey(tenant));
+    const marks = await store.copyMarks(user.id, tenant);
+    await store.keepCopy(user, marks);
+    await store.tenantChanged(tenant);
+    // The key is lost (a restart without persistence, an eviction, a failover, a FLUSH).
+    await redis.del(generationKey(tenant));
+    const outcome = await store.rotate(rotation(user, s));
+    if (outcome.kind !== "rotated" || outcome.copy === undefined) throw new Error(`no copy: ${outcome.kind}`);
+    const now = await store.tenantGeneration(tenant);
+    expect(now).not.toBe("");
+    expect(outcome.copy.tenantGeneration).not.toBe(now);
+  });
+
+  it("treats an empty generation as a missing one", async () => {
+    const tenant = newTenant();
+    await redis.set(generationKey(tenant), "");
+    const generation = await store.tenantGeneration(tenant);
+    expect(generation).not.toBe("");
+    expect(await redis.get(generationKey(tenant))).toBe(generation);
   });
 });

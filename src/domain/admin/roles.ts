@@ -1,5 +1,5 @@
 /** Role administration within a tenant: roles with a bounded permissions object. */
-import { tenantChanged } from "../changes.js";
+import { changeTenant } from "../changes.js";
 import { checkDocument, PERMISSIONS_LIMITS, TENANT_PERMISSIONS_MAX_BYTES } from "../documents.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext } from "../model.js";
@@ -72,10 +72,10 @@ export async function updateRole(
     ...(input.description === undefined ? {} : { description: checkDescription(input.description) }),
     ...(input.permissions === undefined ? {} : { permissions: checkDocument(input.permissions, PERMISSIONS_LIMITS) }),
   };
-  const role = await deps.roles.update(tenant.id, name, changes, new Date(deps.clock.now()), TENANT_PERMISSIONS_MAX_BYTES);
+  const at = new Date(deps.clock.now());
+  // Every holder's permissions change: copies of them and ValidateToken's grants everywhere are dropped.
+  const role = await changeTenant(deps, tenant.id, () => deps.roles.update(tenant.id, name, changes, at, TENANT_PERMISSIONS_MAX_BYTES));
   if (role === null) throw new AuthError("ROLE_NOT_FOUND", { metadata: { field: "name" } });
-  // Every holder's permissions changed: ValidateToken's caches everywhere forget the tenant's grants.
-  await tenantChanged(deps, tenant.id);
   await deps.events.record({
     type: "role_updated",
     tenant: tenant.id,
@@ -96,9 +96,8 @@ export async function deleteRole(
   if (name === TENANT_ADMIN_ROLE || (tenant.id === deps.policy.platformTenant && name === PLATFORM_ADMIN_ROLE)) {
     throw new AuthError("ROLE_PROTECTED", { metadata: { field: "name" } });
   }
-  const usersAffected = await deps.roles.delete(tenant.id, name);
+  const usersAffected = await changeTenant(deps, tenant.id, () => deps.roles.delete(tenant.id, name));
   if (usersAffected === null) throw new AuthError("ROLE_NOT_FOUND", { metadata: { field: "name" } });
-  await tenantChanged(deps, tenant.id);
   await deps.events.record({ type: "role_deleted", tenant: tenant.id, ...byActor(actor), detail: { role: name, usersAffected } });
   return usersAffected;
 }

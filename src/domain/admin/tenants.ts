@@ -1,5 +1,5 @@
 /** Tenant administration: create, read, list, change the policy of, disable and enable tenants. */
-import { tenantChanged } from "../changes.js";
+import { changeTenant } from "../changes.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext } from "../model.js";
 import type { TenantChanges } from "../ports.js";
@@ -86,9 +86,9 @@ export async function updateTenant(
   const actor = await platformActor(deps, ctx);
   const id = validateTenantId("tenant", input.tenant);
   const changes: TenantChanges = { displayName: displayNameOf(input.displayName), settings: checkPolicy(input.policy) };
-  const tenant = await deps.tenants.update(id, changes, new Date(deps.clock.now()));
+  const at = new Date(deps.clock.now());
+  const tenant = await changeTenant(deps, id, () => deps.tenants.update(id, changes, at));
   if (tenant === null) throw new AuthError("TENANT_NOT_FOUND");
-  await tenantChanged(deps, id);
   await deps.events.record({
     type: "tenant_updated",
     tenant: id,
@@ -113,7 +113,8 @@ export async function disableTenant(
   const id = validateTenantId("tenant", input.tenant);
   if (id === deps.policy.platformTenant) throw new AuthError("TENANT_PROTECTED");
   // Disabled first, so that no new session starts while the existing ones are being ended.
-  const tenant = await deps.tenants.update(id, { isActive: false }, new Date(deps.clock.now()));
+  const at = new Date(deps.clock.now());
+  const tenant = await changeTenant(deps, id, () => deps.tenants.update(id, { isActive: false }, at));
   if (tenant === null) throw new AuthError("TENANT_NOT_FOUND");
   let sessionsEnded = 0;
   for (let after: string | null = null; ; ) {
@@ -122,7 +123,6 @@ export async function disableTenant(
     if (ids.length < BATCH) break;
     after = ids[ids.length - 1] ?? null;
   }
-  await tenantChanged(deps, id);
   await deps.events.record({ type: "tenant_disabled", tenant: id, ...byActor(actor), detail: { sessionsEnded } });
   return { tenant, sessionsEnded };
 }
@@ -130,9 +130,9 @@ export async function disableTenant(
 export async function enableTenant(deps: AdminDeps, ctx: RequestContext, input: { readonly tenant: string }): Promise<Tenant> {
   const actor = await platformActor(deps, ctx);
   const id = validateTenantId("tenant", input.tenant);
-  const tenant = await deps.tenants.update(id, { isActive: true }, new Date(deps.clock.now()));
+  const at = new Date(deps.clock.now());
+  const tenant = await changeTenant(deps, id, () => deps.tenants.update(id, { isActive: true }, at));
   if (tenant === null) throw new AuthError("TENANT_NOT_FOUND");
-  await tenantChanged(deps, id);
   await deps.events.record({ type: "tenant_enabled", tenant: id, ...byActor(actor) });
   return tenant;
 }

@@ -1,12 +1,12 @@
 /**
  * What an administrator does to a user's access: disable and enable, delete, set roles, end
- * sessions, reset second factors, lift sign-in locks. Each changes PostgreSQL first (the locks live
- * in Redis only), then Redis, and writes an audit
- * event naming the administrator.
+ * sessions, reset second factors, lift sign-in locks. Each changes PostgreSQL (between the Redis
+ * steps of changes.ts when it changes what a copy of the user holds), then Redis (the locks live in
+ * Redis only), and writes an audit event naming the administrator.
  */
 import { isIP } from "node:net";
 import { liftLoginLimits } from "../abuse-limits.js";
-import { userChanged } from "../changes.js";
+import { changeUser, userChanged } from "../changes.js";
 import { AuthError, invalidField } from "../errors.js";
 import type { RequestContext, User } from "../model.js";
 import { disableUser as disableAccount, enableUser as enableAccount, endUserAccess, type Actor as StatusActor } from "../user-status.js";
@@ -72,12 +72,13 @@ export async function deleteUser(
 ): Promise<number> {
   const { actor, user } = await administeredUser(deps, ctx, input);
   refuseSelf(actor, user.id);
-  // PostgreSQL first (the row, and an epoch past the user's last), then Redis: every session ends,
-  // and a request that read the user before the delete cannot start one after it.
-  const epoch = await deps.directory.delete(user.id);
-  if (epoch === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
-  const sessionsEnded = await endUserAccess(deps, user.id, epoch, false);
-  await userChanged(deps, { tenant: user.tenant, userId: user.id });
+  // PostgreSQL (the row, and an epoch past the user's last), then Redis: every session ends, and a
+  // request that read the user before the delete cannot start one after it.
+  const sessionsEnded = await changeUser(deps, { tenant: user.tenant, userId: user.id }, async () => {
+    const epoch = await deps.directory.delete(user.id);
+    if (epoch === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
+    return endUserAccess(deps, user.id, epoch, false);
+  });
   await recordUserEvent(deps, actor, user, "user_deleted", { sessionsEnded });
   return sessionsEnded;
 }
@@ -90,9 +91,11 @@ export async function setUserRoles(
   const { actor, user } = await administeredUser(deps, ctx, input);
   refuseSelf(actor, user.id);
   const roles = checkRoles(input.roles);
-  const updated = await deps.directory.setRoles(user.id, user.tenant, roles, new Date(deps.clock.now()));
+  const at = new Date(deps.clock.now());
+  const updated = await changeUser(deps, { tenant: user.tenant, userId: user.id }, () =>
+    deps.directory.setRoles(user.id, user.tenant, roles, at),
+  );
   if (updated === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
-  await userChanged(deps, { tenant: user.tenant, userId: user.id });
   await recordUserEvent(deps, actor, user, "user_roles_set", { roles });
   return updated;
 }

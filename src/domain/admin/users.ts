@@ -3,7 +3,7 @@
  * and change; what ends or restores a user's access is in user-access.ts.
  */
 import { randomBytes } from "node:crypto";
-import { userChanged } from "../changes.js";
+import { changeUser } from "../changes.js";
 import { ATTRIBUTES_LIMITS, checkDocument } from "../documents.js";
 import { deferVerificationMail } from "../email-verification.js";
 import { AuthError, invalidField } from "../errors.js";
@@ -203,9 +203,8 @@ export async function updateUser(deps: AdminDeps, ctx: RequestContext, input: Up
   if (input.fullName !== undefined) changes.fullName = validateFullName(input.fullName);
   if (input.attributes !== undefined) changes.attributes = checkDocument(input.attributes, ATTRIBUTES_LIMITS);
   if (input.emailVerified !== undefined) changes.emailVerifiedAt = input.emailVerified ? (user.emailVerifiedAt ?? now) : null;
-  const updated = await deps.directory.update(user.id, changes, now);
+  const updated = await changeUser(deps, { tenant: user.tenant, userId: user.id }, () => deps.directory.update(user.id, changes, now));
   if (updated === null) throw new AuthError("USER_NOT_FOUND", { message: "The tenant has no such user." });
-  await userChanged(deps, { tenant: user.tenant, userId: user.id });
   if (emailChanged) {
     // Links mailed to the old address must not act on the account any more.
     await deps.oneTimeTokens.voidAll(user.id, "reset_password", now);

@@ -22,7 +22,8 @@
  * - `<prefix>{<user>}:u`: the copy of the user Refresh reads (user-copies.ts), a string; it lives
  *   SESSION_USER_TTL at most.
  * - `<prefix>{t:<tenant>}:g`: the tenant's generation, a random string replaced by every change to
- *   its roles or policy (absent: ""); no expiry.
+ *   its roles or policy; created with a new random string by the first read that finds it missing
+ *   (user-copies.ts), so a lost key matches no copy; no expiry.
  * - `<prefix>{<user>}:mfa:<hash>`: an MFA ticket (see infra/redis/mfa-tickets.ts), JSON, living
  *   as long as the ticket.
  *

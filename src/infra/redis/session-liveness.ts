@@ -107,7 +107,9 @@ function cachedReads(
       const key = keys.tenantGeneration(tenant);
       const generation =
         generations.get(tenant, tenant) ?? (await cache.read(generations, tenant, tenant, key, async (r) => (await r.get(key)) ?? ""));
-      return generation ?? store.tenantGeneration(tenant);
+      // Missing (read as ""), or not trusted: the store's read, which creates a missing generation
+      // (its write invalidates the "" kept here).
+      return generation === undefined || generation === "" ? store.tenantGeneration(tenant) : generation;
     },
   };
 }

@@ -9,7 +9,7 @@
 import type { RedisClient } from "./client.js";
 import { STR } from "./lua.js";
 import { rotateScript } from "./rotation-script.js";
-import { keepCopyScript, userChangedScript } from "./user-copies.js";
+import { keepCopyScript, tenantGenerationScript, userChangedScript } from "./user-copies.js";
 
 // Starts a session unless the user is disabled or a change that ended the user's access was
 // recorded after the epoch the caller read (see domain/session-epoch.ts).
@@ -126,6 +126,7 @@ const definitions = {
   authRotate: { numberOfKeys: 5, lua: rotateScript },
   authKeepCopy: { numberOfKeys: 2, lua: keepCopyScript },
   authUserChanged: { numberOfKeys: 2, lua: userChangedScript },
+  authTenantGeneration: { numberOfKeys: 1, lua: tenantGenerationScript },
   authTouch: { numberOfKeys: 2, lua: touchScript },
   authRevoke: { numberOfKeys: 3, lua: revokeScript },
   authRestoreAccess: { numberOfKeys: 1, lua: restoreAccessScript },

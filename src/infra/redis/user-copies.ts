@@ -3,17 +3,24 @@
  * `{<user>}:u`, the mark `uc` in `{<user>}:st`, the tenant's generation `{t:<tenant>}:g`).
  *
  * Why a copy can be trusted:
- * - Every change to a user, once PostgreSQL has committed it, replaces the user's mark and deletes
- *   the copy in one script (`userChanged`; `endAccess` does it too).
+ * - Every change to a user replaces the user's mark and deletes the copy in one script
+ *   (`userChanged`), before PostgreSQL is written and again once it has committed
+ *   (domain/changes.ts; `endAccess` does it after the commit too).
  * - A writer (Login, or a Refresh that read PostgreSQL) reads the mark before it reads the user,
  *   and its copy is kept only if the mark is still the one it read, in one script. So a copy
  *   read before a change's commit is never kept after that change's Redis step, the race of
  *   every cache-aside scheme (read old, change, delete, write old).
  * - What a user's copy cannot see, a change to the tenant (a role's permissions, the policy), moves
- *   the tenant's generation; a copy read under another generation is not used (refresh.ts).
- * - It lives SESSION_USER_TTL at most: if a change's Redis step fails (Redis unreachable; the
- *   change then answers UNAVAILABLE, and repeating it finishes it), that bounds how long the copy
- *   may be stale.
+ *   the tenant's generation, before and after the write too; a copy read under another
+ *   generation is not used (refresh.ts). A missing generation (never written, or lost: a restart
+ *   without persistence, an eviction, a FLUSH) matches no copy: the first read that finds it
+ *   missing creates it with a new random value, in one script, and a generation is never read as
+ *   "" (which copies of earlier versions, kept while it was missing, carry). (A failover that
+ *   loses a change's write brings back the value before it: REDIS_WAIT_REPLICAS prevents that.)
+ * - If a change's step before the write fails (Redis unreachable), the change answers
+ *   UNAVAILABLE with nothing written. If its step after the commit fails, it answers UNAVAILABLE
+ *   too, and repeating it finishes it; meanwhile only a copy kept while the write ran can be
+ *   stale, and it lives SESSION_USER_TTL at most.
  *
  * The copy is JSON after one character, `1`: the rotation script uses a copy only then. A copy is
  * only ever kept of a user their tenant's policy admitted, as read after the marks it is kept under
@@ -45,6 +52,16 @@ redis.call('HSET', KEYS[1], 'uc', ARGV[1])
 if not str(redis.call('HGET', KEYS[1], 'd')) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 redis.call('DEL', KEYS[2])
 return 1
+`;
+
+// The tenant's generation, created with ARGV[1] when missing (or empty): a missing generation must
+// match no copy, so it is never read as one. KEYS: generation. ARGV: a new random generation.
+export const tenantGenerationScript = `
+${STR}
+local current = str(redis.call('GET', KEYS[1]))
+if current and current ~= '' then return current end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
 `;
 
 type CopyOperations = Pick<SessionStore, "copyMarks" | "keepCopy" | "userChanged" | "tenantChanged" | "tenantGeneration">;
@@ -90,7 +107,13 @@ export function createUserCopies(
   { copyTtlMs, stateTtlMs }: { readonly copyTtlMs: number; readonly stateTtlMs: number },
 ): CopyOperations {
   const keys = sessionKeys(prefix);
-  const tenantGeneration = async (tenant: string) => (await redis.get(keys.tenantGeneration(tenant))) ?? "";
+  // A plain read first: the key is missing only at a tenant's first read, or the first after it was lost.
+  const tenantGeneration = async (tenant: string): Promise<string> => {
+    const key = keys.tenantGeneration(tenant);
+    const current = await redis.get(key);
+    if (current !== null && current !== "") return current;
+    return String(await write("authTenantGeneration", key, newMark()));
+  };
   return {
     copyMarks: (userId, tenant) =>
       redisCall(redis, async (): Promise<CopyMarks> => {
