@@ -25,6 +25,8 @@
  * --only <scenario> (one of the names in parentheses above, or `tracing`: what OpenTelemetry costs
  * ValidateToken, off and on, not part of the full run), --baseline <dir> (Refresh also on the code
  * of that worktree, built there, for a ratio from one machine state: scenarios/refresh.ts).
+ * BENCH_ENV (a JSON object) overrides the service's variables, BENCH_NODE_OPTIONS / BENCH_NODE_ARGS
+ * its Node flags (BENCHMARKS.md).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -113,6 +115,15 @@ async function main(): Promise<void> {
   }
 }
 
+/** BENCH_ENV: a JSON object of the service's variables to override, for an experiment (BENCHMARKS.md). */
+function overrides(): Record<string, string> {
+  const parsed: unknown = JSON.parse(process.env.BENCH_ENV ?? "{}");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== "string")) {
+    throw new Error('BENCH_ENV must be a JSON object of strings, such as {"TOKEN_CACHE_SIZE":"0"}');
+  }
+  return parsed as Record<string, string>;
+}
+
 /** A database of its own, and the service's environment at a given bcrypt cost. */
 async function benchEnvironment(bench: Bench, postgresUrl: string, redisUrl: string): Promise<Environment> {
   const admin = new pg.Client({ connectionString: postgresUrl });
@@ -145,6 +156,7 @@ async function benchEnvironment(bench: Bench, postgresUrl: string, redisUrl: str
     LOGIN_MAX_FAILURES_PER_ADDRESS: "1000000",
     WORKERS: String(bench.workers),
     DATA_DIR: join(bench.work, "data"),
+    ...overrides(),
   });
 }
 

@@ -115,7 +115,15 @@ async function measure(services: Map<Mode, RunningService>, body: Buffer, stream
       const url = `http://${svc.grpcAddress}/auth.v1.AuthService/ValidateToken`;
       const cpu0 = svc.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
       const t0 = performance.now();
-      const figures = await h2load({ url, body, connections, streams: perConnection, seconds: seconds / 2, warmupSeconds: 1 });
+      const figures = await h2load({
+        url,
+        body,
+        connections,
+        streams: perConnection,
+        seconds: seconds / 2,
+        warmupSeconds: 1,
+        staggered: true,
+      });
       const cpu = svc.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpu0;
       const calls = figures.rps * ((performance.now() - t0) / 1000);
       rounds.get(mode)!.push({ figures, cpuUsPerCall: (cpu * 1e6) / calls });

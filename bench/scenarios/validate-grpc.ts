@@ -13,7 +13,7 @@ import { grpcFrame, h2load } from "../lib/tools.js";
 /** Rounds of ValidateToken and its floor, alternating; each round lasts half a measurement. */
 const ROUNDS = 3;
 
-/** h2load's connections × streams for a concurrency: several connections so the cluster spreads them. */
+/** h2load's connections × streams for a concurrency: several connections, staggered so that the cluster spreads them evenly. */
 const spread = (concurrency: number): [number, number] => (concurrency === 1 ? [1, 1] : [4, concurrency / 4]);
 
 export async function validateOverGrpc(bench: Bench, svc: RunningService, validateMessage: Uint8Array): Promise<void> {
@@ -22,7 +22,15 @@ export async function validateOverGrpc(bench: Bench, svc: RunningService, valida
   for (const concurrency of [1, 16, 64, 256]) {
     const [connections, streams] = spread(concurrency);
     const load = (path: string, body: Buffer) => () =>
-      h2load({ url: `http://${svc.grpcAddress}${path}`, body, connections, streams, seconds: bench.seconds / 2, warmupSeconds: 1 });
+      h2load({
+        url: `http://${svc.grpcAddress}${path}`,
+        body,
+        connections,
+        streams,
+        seconds: bench.seconds / 2,
+        warmupSeconds: 1,
+        staggered: true,
+      });
     const validateRounds: Observed<Figures>[] = [];
     const floorRounds: Observed<Figures>[] = [];
     const before = await failedCalls(svc, "ValidateToken");

@@ -47,7 +47,12 @@ describe("remembered verifications", () => {
     const ring = ringOf(key);
     const tokens = createAccessTokens(ring, { issuer: "iss", audience: "api", ttlMs: 15 * MINUTE, clockSkewMs: 30_000, verifiedCacheSize });
     const verify = (token: string, audience?: string) => tokens.verify(token, { audience, now: clock.now() });
-    return { clock, ring, tokens, verify };
+    /** Verifies `token` twice: a token is remembered at its second verification. */
+    const remembered = async (token: string) => {
+      await verify(token);
+      return verify(token);
+    };
+    return { clock, ring, tokens, verify, remembered };
   };
 
   it("answers a token seen before from memory, with the same claims", async () => {
@@ -55,15 +60,38 @@ describe("remembered verifications", () => {
     const { token } = await tokens.issue(claims, clock.now());
     const first = await verify(token);
     const second = await verify(token);
+    const third = await verify(token);
     expect(first).toMatchObject({ active: true, claims: { userId: "u1", sessionId: "s1", roles: ["user"] } });
     expect(second).toEqual(first);
-    expect(tokens.cacheStats()).toEqual({ hits: 1, misses: 1, size: 1 });
+    expect(third).toEqual(first);
+    expect(tokens.cacheStats()).toEqual({ hits: 1, misses: 2, size: 1 });
+  });
+
+  it("remembers a token at its second verification, not its first", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    await verify(token);
+    expect(tokens.cacheStats()).toEqual({ hits: 0, misses: 1, size: 0 });
+    await verify(token);
+    expect(tokens.cacheStats()).toEqual({ hits: 0, misses: 2, size: 1 });
+  });
+
+  it("keeps the tokens in use when a flood of tokens is verified once each", async () => {
+    const { tokens, verify, remembered, clock } = setup(4);
+    const inUse = await Promise.all([1, 2].map(async () => (await tokens.issue(claims, clock.now())).token));
+    for (const token of inUse) await remembered(token);
+    for (let i = 0; i < 200; i++) await verify((await tokens.issue(claims, clock.now())).token);
+    expect(tokens.cacheStats().size).toBe(2);
+    const { hits } = tokens.cacheStats();
+    for (const token of inUse) expect(await verify(token)).toMatchObject({ active: true });
+    expect(tokens.cacheStats().hits).toBe(hits + 2);
   });
 
   it("still expires a remembered token on time, and forgets it", async () => {
-    const { tokens, verify, clock } = setup(10);
+    const { tokens, verify, remembered, clock } = setup(10);
     const { token } = await tokens.issue(claims, clock.now());
-    expect(await verify(token)).toMatchObject({ active: true });
+    expect(await remembered(token)).toMatchObject({ active: true });
+    expect(tokens.cacheStats().size).toBe(1);
     clock.advance(15 * MINUTE + 30_000 - 2000);
     expect(await verify(token)).toMatchObject({ active: true });
     clock.advance(3000);
@@ -72,46 +100,47 @@ describe("remembered verifications", () => {
   });
 
   it("still checks the audience the caller names", async () => {
-    const { tokens, verify, clock } = setup(10);
+    const { tokens, verify, remembered, clock } = setup(10);
     const { token } = await tokens.issue(claims, clock.now());
-    expect(await verify(token)).toMatchObject({ active: true });
+    expect(await remembered(token)).toMatchObject({ active: true });
     expect(await verify(token, "billing")).toEqual({ active: false, reason: "wrong_audience" });
     expect(await verify(token, "api")).toMatchObject({ active: true });
   });
 
   it("answers a wrong audience from memory without forgetting the token for the callers that name the right one", async () => {
-    const { tokens, verify, clock } = setup(10);
+    const { tokens, verify, remembered, clock } = setup(10);
     const { token } = await tokens.issue(claims, clock.now());
-    expect(await verify(token)).toMatchObject({ active: true });
+    expect(await remembered(token)).toMatchObject({ active: true });
     for (let i = 0; i < 3; i++) expect(await verify(token, "billing")).toEqual({ active: false, reason: "wrong_audience" });
     expect(await verify(token)).toMatchObject({ active: true });
-    // One full verification in all: the wrong audiences cost none, and the token is still remembered.
-    expect(tokens.cacheStats()).toEqual({ hits: 4, misses: 1, size: 1 });
+    // The two verifications that remembered it: the wrong audiences cost none, and the token is still remembered.
+    expect(tokens.cacheStats()).toEqual({ hits: 4, misses: 2, size: 1 });
   });
 
   it("refuses a remembered token once its key has left the ring", async () => {
-    const { tokens, verify, clock, ring } = setup(10);
+    const { tokens, verify, remembered, clock, ring } = setup(10);
     const { token } = await tokens.issue(claims, clock.now());
-    expect(await verify(token)).toMatchObject({ active: true });
+    expect(await remembered(token)).toMatchObject({ active: true });
+    expect(tokens.cacheStats().size).toBe(1);
     ring.remove();
     expect(await verify(token)).toEqual({ active: false, reason: "unknown_key" });
   });
 
   it("does not take a token that differs by one character for one it remembers", async () => {
-    const { tokens, verify, clock } = setup(10);
+    const { tokens, verify, remembered, clock } = setup(10);
     const { token } = await tokens.issue(claims, clock.now());
-    expect(await verify(token)).toMatchObject({ active: true });
+    expect(await remembered(token)).toMatchObject({ active: true });
     const last = token.at(-2) === "A" ? "B" : "A";
     const forged = `${token.slice(0, -2)}${last}${token.at(-1)}`;
     expect(await verify(forged)).toMatchObject({ active: false });
   });
 
   it("remembers only successes, at most the configured number, forgetting the oldest first", async () => {
-    const { tokens, verify, clock } = setup(2);
-    await verify("not.a.token");
+    const { tokens, verify, remembered, clock } = setup(2);
+    await remembered("not.a.token");
     expect(tokens.cacheStats().size).toBe(0);
     const issued = await Promise.all([1, 2, 3].map(() => tokens.issue(claims, clock.now())));
-    for (const { token } of issued) await verify(token);
+    for (const { token } of issued) await remembered(token);
     expect(tokens.cacheStats()).toMatchObject({ size: 2, hits: 0 });
     await verify(issued[2]!.token);
     expect(tokens.cacheStats().hits).toBe(1);

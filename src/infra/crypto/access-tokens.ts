@@ -81,11 +81,44 @@ function claimsOf(payload: Readonly<Record<string, unknown>>): AccessClaims | un
 }
 
 /**
+ * Which verified tokens are worth remembering: those verified a second time while the first is
+ * still recorded. A caller presents its token again within moments, so the second call remembers
+ * it; a token verified once and not again (a flood of new tokens, more tokens in turn than the map
+ * holds) never enters the map, and so never pushes out the tokens that are in use. Each verified
+ * token overwrites one slot of a table twice the map's size with a fingerprint of its last
+ * characters (signature bytes: our own signatures, since only verified tokens are offered); two
+ * tokens with one fingerprint only let the second in early. No allocation per token.
+ */
+class Doorkeeper {
+  readonly #slots: Int32Array;
+  readonly #mask: number;
+
+  constructor(capacity: number) {
+    let size = 1024;
+    while (size < 2 * capacity && size < 1 << 22) size *= 2;
+    this.#slots = new Int32Array(size);
+    this.#mask = size - 1;
+  }
+
+  /** Whether `token` was offered before (and its slot kept it since); records it either way. */
+  admits(token: string): boolean {
+    let fingerprint = 0;
+    for (let i = Math.max(0, token.length - 8); i < token.length; i++) fingerprint = (Math.imul(fingerprint, 31) + token.charCodeAt(i)) | 0;
+    const slot = fingerprint & this.#mask;
+    if (this.#slots[slot] === fingerprint) return true;
+    this.#slots[slot] = fingerprint;
+    return false;
+  }
+}
+
+/**
  * Verified tokens by their text, the oldest forgotten first; an entry answers only while every
- * check but the signature still passes.
+ * check but the signature still passes. A token is remembered at its second verification (the
+ * Doorkeeper's).
  */
 class VerifiedTokens {
   readonly #entries = new Map<string, Verified>();
+  readonly #doorkeeper: Doorkeeper;
   hits = 0;
   misses = 0;
 
@@ -93,7 +126,9 @@ class VerifiedTokens {
     private readonly ring: KeyRing,
     private readonly capacity: number,
     private readonly skewSeconds: number,
-  ) {}
+  ) {
+    this.#doorkeeper = new Doorkeeper(Math.max(0, capacity));
+  }
 
   get size(): number {
     return this.#entries.size;
@@ -128,7 +163,7 @@ class VerifiedTokens {
   }
 
   remember(token: string, entry: Verified): void {
-    if (this.capacity <= 0) return;
+    if (this.capacity <= 0 || !this.#doorkeeper.admits(token)) return;
     if (this.#entries.size >= this.capacity) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
