@@ -76,6 +76,17 @@ describe("remembered verifications", () => {
     expect(tokens.cacheStats()).toEqual({ hits: 0, misses: 2, size: 1 });
   });
 
+  it("remembers each of several tokens verified in turn at its second verification", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const issued = await Promise.all([1, 2, 3].map(async () => (await tokens.issue(claims, clock.now())).token));
+    for (const token of issued) await verify(token);
+    expect(tokens.cacheStats().size).toBe(0);
+    for (const token of issued) await verify(token);
+    expect(tokens.cacheStats()).toEqual({ hits: 0, misses: 6, size: 3 });
+    for (const token of issued) await verify(token);
+    expect(tokens.cacheStats()).toEqual({ hits: 3, misses: 6, size: 3 });
+  });
+
   it("keeps the tokens in use when a flood of tokens is verified once each", async () => {
     const { tokens, verify, remembered, clock } = setup(4);
     const inUse = await Promise.all([1, 2].map(async () => (await tokens.issue(claims, clock.now())).token));

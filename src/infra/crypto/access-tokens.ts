@@ -83,11 +83,13 @@ function claimsOf(payload: Readonly<Record<string, unknown>>): AccessClaims | un
 /**
  * Which verified tokens are worth remembering: those verified a second time while the first is
  * still recorded. A caller presents its token again within moments, so the second call remembers
- * it; a token verified once and not again (a flood of new tokens, more tokens in turn than the map
- * holds) never enters the map, and so never pushes out the tokens that are in use. Each verified
- * token overwrites one slot of a table twice the map's size with a fingerprint of its last
- * characters (signature bytes: our own signatures, since only verified tokens are offered); two
- * tokens with one fingerprint only let the second in early. No allocation per token.
+ * it; a token verified once and not again (a burst of new tokens, more tokens in turn than the map
+ * holds) mostly does not enter the map, and so mostly does not push out the tokens in use. Each
+ * verified token overwrites one slot of a table twice the map's size with a fingerprint of its
+ * last characters; two tokens with one fingerprint only let the second in early. It is not a
+ * defence against a caller who holds a valid token: base64url decoding is lenient (whitespace,
+ * padding, unused bits), so such a caller can write many distinct texts of one token and fill the
+ * map, as they always could, now with twice the requests. No allocation per token.
  */
 class Doorkeeper {
   readonly #slots: Int32Array;
