@@ -158,6 +158,8 @@ describe("slow clients and HTTP/2 limits", () => {
   });
 
   it("answers a length prefix of 2 GB at once, without waiting for (or buffering) the bytes", async () => {
+    const counted = { rpc: "Login", code: "InvalidArgument", transport: "grpc" };
+    const before = sample(await (await fetch(app.metricsUrl)).text(), "auth_requests_total", counted);
     const session = http2.connect(`http://127.0.0.1:${app.grpcPort}`);
     session.on("error", () => {});
     try {
@@ -165,6 +167,7 @@ describe("slow clients and HTTP/2 limits", () => {
         ":method": "POST",
         ":path": "/auth.v1.AuthService/Login",
         "content-type": "application/grpc",
+        "x-request-id": "refused-at-the-prefix",
         te: "trailers",
       });
       stream.on("error", () => {});
@@ -175,6 +178,9 @@ describe("slow clients and HTTP/2 limits", () => {
       const details = fromBinary(StatusSchema, Buffer.from(String(headers["grpc-status-details-bin"]), "base64"));
       expect(details.details.map((any) => anyUnpack(any, ErrorInfoSchema)?.reason)).toEqual(["REQUEST_TOO_LARGE"]);
       expect(headers["cache-control"]).toBe("no-store");
+      // Ended through the call envelope like any other call: the caller's request id, the metrics.
+      expect(headers["x-request-id"]).toBe("refused-at-the-prefix");
+      expect(sample(await (await fetch(app.metricsUrl)).text(), "auth_requests_total", counted)).toBe(before + 1);
     } finally {
       session.destroy();
     }

@@ -12,7 +12,7 @@
  *   RESOURCE_EXHAUSTED and no detail, from inside grpc-js where no interceptor sees it. The guard
  *   recognises grpc-js's answer to such a message by its status and text and rewrites it into
  *   ours: INVALID_ARGUMENT with the REQUEST_TOO_LARGE ErrorInfo, through the call envelope, like
- *   every other oversized input. (Answering first ourselves would race grpc-js's own answer on the
+ *   every other oversized input (`wrapGrpcJsSendStatus`). (Answering first ourselves would race grpc-js's own answer on the
  *   same stream: two responses, and an exception thrown in grpc-js's data handler.)
  * - A compressed message grpc-js cannot decompress is answered by grpc-js with INTERNAL, as if
  *   the fault were ours; it is rewritten the same way into INVALID_ARGUMENT with INVALID_REQUEST,
@@ -21,6 +21,8 @@
 import type * as http2 from "node:http2";
 import { constants } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
+// grpc-js's innermost server call, where it answers a message it refused; not re-exported by its index.
+import { BaseServerInterceptingCall } from "@grpc/grpc-js/build/src/server-interceptors.js";
 import { AuthError } from "../../domain/errors.js";
 import { tooLarge } from "../http/io.js";
 
@@ -30,8 +32,8 @@ export interface Http2GuardOptions {
   readonly maxMessageBytes: number;
   /** Whether `path` is one of our RPCs: only their oversized messages are answered here (grpc-js caps the rest). */
   readonly isRpc: (path: string) => boolean;
-  /** Ends the call of a message grpc-js refused (a log line, the metrics) and returns the trailers to answer with. */
-  readonly refuse: (path: string, headers: http2.IncomingHttpHeaders, peer: string | undefined, error: AuthError) => Record<string, string>;
+  /** Ends the call of a message grpc-js refused (a log line, the metrics) and returns the status to answer with. */
+  readonly refuse: (path: string, metadata: grpc.Metadata, peer: string, error: AuthError) => GrpcStatus;
 }
 
 /**
@@ -49,7 +51,10 @@ export function http2ServersOf(server: grpc.Server): (http2.Http2Server | http2.
 
 /** Installs the guard on one of grpc-js's HTTP/2 servers, ahead of grpc-js's own handlers. */
 export function guardHttp2Server(server: http2.Http2Server | http2.Http2SecureServer, options: Http2GuardOptions): void {
-  server.prependListener("session", (session: http2.ServerHttp2Session) => {
+  wrapGrpcJsSendStatus();
+  const refusals = refusalMapper(options);
+  server.prependListener("session", (session: GuardedSession) => {
+    session[refusalsOf] = refusals;
     // A connection that has not opened a call in time is closed; later idle periods between calls
     // are grpc-js's (GRPC_MAX_CONNECTION_IDLE).
     const timer = setTimeout(() => session.destroy(), options.headersTimeoutMs);
@@ -57,8 +62,7 @@ export function guardHttp2Server(server: http2.Http2Server | http2.Http2SecureSe
     session.once("stream", () => clearTimeout(timer));
     session.once("close", () => clearTimeout(timer));
   });
-  server.prependListener("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-    const path = headers[":path"] ?? "";
+  server.prependListener("stream", (stream: http2.ServerHttp2Stream) => {
     const timer = setTimeout(() => {
       // Not received in time (or answered while the client still sends): reset the call.
       if (!stream.closed && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
@@ -67,11 +71,6 @@ export function guardHttp2Server(server: http2.Http2Server | http2.Http2SecureSe
     const done = () => clearTimeout(timer);
     stream.once("end", done);
     stream.once("close", done);
-    if (options.isRpc(path)) {
-      mapGrpcJsRefusals(stream, options.maxMessageBytes, (error) =>
-        options.refuse(path, headers, stream.session?.socket?.remoteAddress, error),
-      );
-    }
   });
 }
 
@@ -86,36 +85,65 @@ const GRPC_JS_TOO_LARGE = /^Received message (?:that decompresses to a size )?la
 /** grpc-js's answer to a compressed message it cannot decompress (server-interceptors.js). */
 const GRPC_JS_UNDECOMPRESSABLE = /^Failed to decompress message$/;
 
-/**
- * Turns grpc-js's answers to a message it refused (RESOURCE_EXHAUSTED for an oversized one,
- * INTERNAL for one it cannot decompress) into ours. The stream's `respond` is wrapped, for this
- * one stream, before grpc-js sees the stream; only an answer with one of those two codes has its
- * message decoded and compared.
- */
-function mapGrpcJsRefusals(stream: http2.ServerHttp2Stream, max: number, ours: (error: AuthError) => Record<string, string>): void {
-  const respond = stream.respond.bind(stream);
-  stream.respond = (headers?: http2.OutgoingHttpHeaders, options?: http2.ServerStreamResponseOptions) => {
-    const status = String(headers?.["grpc-status"] ?? "");
-    if (status !== "8" && status !== "13") return respond(headers, options);
-    const message = grpcMessageOf(headers);
-    if (status === "8" && GRPC_JS_TOO_LARGE.test(message)) {
-      return respond({ ":status": 200, "content-type": "application/grpc", ...ours(tooLarge(max)) }, options);
-    }
-    if (status === "13" && GRPC_JS_UNDECOMPRESSABLE.test(message)) {
-      const malformed = new AuthError("INVALID_REQUEST", { message: "The request message could not be decompressed." });
-      return respond({ ":status": 200, "content-type": "application/grpc", ...ours(malformed) }, options);
-    }
-    return respond(headers, options);
-  };
+/** A status as grpc-js's server calls send it (its `PartialStatusObject`, not re-exported by its index). */
+export type GrpcStatus = Pick<grpc.StatusObject, "code" | "details"> & { metadata?: grpc.Metadata | null };
+
+/** What the guard needs of a grpc-js call whose status it rewrites (grpc-js's BaseServerInterceptingCall). */
+interface GrpcJsCall {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly handler: { readonly path: string };
+  readonly metadata: grpc.Metadata;
+  getPeer(): string;
 }
 
-/** The decoded `grpc-message` of an answer (grpc-js writes it with encodeURI). */
-function grpcMessageOf(headers: http2.OutgoingHttpHeaders | undefined): string {
-  const message = String(headers?.["grpc-message"] ?? "");
-  try {
-    return decodeURIComponent(message);
-  } catch {
-    // grpc-js's messages are plain; a malformed escape is simply not one of them.
-    return message;
+/** Our answer to a call grpc-js refused, or undefined to let grpc-js's own status go out. */
+type RefusalMapper = (call: GrpcJsCall, status: GrpcStatus) => GrpcStatus | undefined;
+
+/** The mapper of the connection a call came on: one per connection (each server's guard sets its own), none per call. */
+const refusalsOf = Symbol("authward.grpcRefusals");
+type GuardedSession = http2.ServerHttp2Session & { [refusalsOf]?: RefusalMapper };
+
+/**
+ * Turns grpc-js's answers to a message it refused (RESOURCE_EXHAUSTED for an oversized one,
+ * INTERNAL for one it cannot decompress) into ours. grpc-js sends those from the call it keeps
+ * below every interceptor (BaseServerInterceptingCall), so its `sendStatus` is wrapped, once, on the
+ * class: a status of another code, or one carrying metadata (every answer of ours carries its
+ * details), passes through after two comparisons. Wrapping each call's stream instead (its
+ * `respond`, the first form of this guard) gave every stream object a shape of its own and cost
+ * ValidateToken about a tenth of its rate. A grpc-js that moves the class or the method fails at
+ * start-up (and in the tests), never silently.
+ */
+function wrapGrpcJsSendStatus(): void {
+  if (sendStatusWrapped) return;
+  const proto = (BaseServerInterceptingCall as { prototype?: { sendStatus?: unknown } } | undefined)?.prototype;
+  const original = proto?.sendStatus;
+  if (proto === undefined || typeof original !== "function") {
+    throw new Error(
+      "@grpc/grpc-js no longer has BaseServerInterceptingCall.prototype.sendStatus: the gRPC port's guard cannot be installed",
+    );
   }
+  proto.sendStatus = function sendStatus(this: GrpcJsCall, status: GrpcStatus) {
+    if ((status.code === 8 || status.code === 13) && status.metadata == null) {
+      const ours = (this.stream.session as GuardedSession | undefined)?.[refusalsOf]?.(this, status);
+      if (ours !== undefined) return original.call(this, ours);
+    }
+    return original.call(this, status);
+  };
+  sendStatusWrapped = true;
+}
+let sendStatusWrapped = false;
+
+/** The mapper of one guarded server: our error for grpc-js's refusal of a message to one of our RPCs. */
+function refusalMapper(options: Http2GuardOptions): RefusalMapper {
+  return (call, status) => {
+    const path = call.handler.path;
+    if (!options.isRpc(path)) return undefined;
+    const message = status.details ?? "";
+    let error: AuthError | undefined;
+    if (status.code === 8 && GRPC_JS_TOO_LARGE.test(message)) error = tooLarge(options.maxMessageBytes);
+    else if (status.code === 13 && GRPC_JS_UNDECOMPRESSABLE.test(message)) {
+      error = new AuthError("INVALID_REQUEST", { message: "The request message could not be decompressed." });
+    }
+    return error === undefined ? undefined : options.refuse(path, call.metadata, call.getPeer(), error);
+  };
 }

@@ -6,7 +6,6 @@
  * error. The port's limits (streams per connection, idle and age, keepalive, connection cap, slow
  * and oversized requests) are set here and in ./http2-guard.ts, once for every service.
  */
-import type { IncomingHttpHeaders } from "node:http2";
 import { type DescMessage, type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { ConnectionLimits } from "../../config.js";
@@ -15,7 +14,7 @@ import type { CallEnvelope } from "../call/envelope.js";
 import { codeOf, statusDetailsBin } from "../errors.js";
 import { capConnections } from "../listeners.js";
 import type { Rpc, ServedService } from "../services.js";
-import { guardHttp2Server, http2ServersOf } from "./http2-guard.js";
+import { type GrpcStatus, guardHttp2Server, http2ServersOf } from "./http2-guard.js";
 
 export interface GrpcServerOptions {
   readonly maxRequestBytes: number;
@@ -109,7 +108,7 @@ function afterGrpcAnswer(grpcCall: grpc.ServerUnaryCall<Buffer, Message>, start:
   else grpcCall.once("cancelled", go);
 }
 
-function toServiceError(authError: AuthError): Partial<grpc.StatusObject> {
+function toServiceError(authError: AuthError): GrpcStatus & { metadata: grpc.Metadata } {
   const metadata = new grpc.Metadata();
   metadata.set("grpc-status-details-bin", Buffer.from(statusDetailsBin(authError)));
   return { code: codeOf(authError) as number as grpc.status, details: authError.message, metadata };
@@ -161,21 +160,20 @@ export function createGrpcServer(services: readonly ServedService[], options: Gr
   }
   if (options.benchFloor) addBenchFloor(server);
 
-  /** Ends a call the guard refused before grpc-js read it: its log line and metrics, then its trailers. */
-  const refuse = (path: string, headers: IncomingHttpHeaders, peer: string | undefined, thrown: AuthError): Record<string, string> => {
+  /** Ends a call the guard refused before grpc-js read it: its log line and metrics, then its status. */
+  const refuse = (path: string, metadata: grpc.Metadata, peer: string, thrown: AuthError): GrpcStatus => {
     const method = rpcByPath.get(path)!.method;
-    const header = (name: string) => {
-      const value = headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    };
-    const call = options.envelope.open({ transport: "grpc", name: method.name, method, header, peer });
-    const error = options.envelope.fail(call, thrown);
-    return {
-      ...call.responseHeaders,
-      "grpc-status": String(codeOf(error)),
-      "grpc-message": encodeURIComponent(error.message),
-      "grpc-status-details-bin": Buffer.from(statusDetailsBin(error)).toString("base64"),
-    };
+    const call = options.envelope.open({
+      transport: "grpc",
+      name: method.name,
+      method,
+      header: (name) => firstValue(metadata, name),
+      headerList: (name) => joinedValues(metadata, name),
+      peer: ipOfPeer(peer),
+    });
+    const status = toServiceError(options.envelope.fail(call, thrown));
+    for (const [key, value] of Object.entries(call.responseHeaders)) status.metadata.set(key, value);
+    return status;
   };
 
   return {
