@@ -23,8 +23,10 @@
  *  11. revocation seen on another instance, under load: two single-worker services (revocation).
  * Options: --seconds <n> per measurement (default 8), --workers <n> (default: the cores),
  * --only <scenario> (one of the names in parentheses above, or `tracing`: what OpenTelemetry costs
- * ValidateToken, off and on, not part of the full run), --baseline <dir> (Refresh also on the code
- * of that worktree, built there, for a ratio from one machine state: scenarios/refresh.ts).
+ * ValidateToken, off and on, not part of the full run; or `validate-baseline`: ValidateToken and the
+ * floor on this code and on the --baseline worktree's, in interleaved rounds, one worker each unless
+ * --workers says otherwise), --baseline <dir> (Refresh also on the code of that worktree, built
+ * there, for a ratio from one machine state: scenarios/refresh.ts).
  * BENCH_ENV (a JSON object) overrides the service's variables, BENCH_NODE_OPTIONS / BENCH_NODE_ARGS
  * its Node flags (BENCHMARKS.md).
  */
@@ -55,6 +57,7 @@ import { redisTopologiesScenario } from "./scenarios/redis-topologies.js";
 import { refreshOnBaseline, refreshOverGrpc } from "./scenarios/refresh.js";
 import { revocationAcrossInstances } from "./scenarios/revocation.js";
 import { tracingScenario } from "./scenarios/tracing.js";
+import { validateAgainstBaseline } from "./scenarios/validate-baseline.js";
 import { validateOverGrpc } from "./scenarios/validate-grpc.js";
 import { validateOverHttp } from "./scenarios/validate-http.js";
 import { validateUncached } from "./scenarios/validate-uncached.js";
@@ -267,6 +270,19 @@ if (args.only === undefined || args.only === "topologies") {
   if (rows.some((r) => r.figures.errors > 0)) process.exitCode = 1;
 }
 if (args.only === undefined || args.only === "enumeration") await enumerationScenario({ root, log });
+if (args.only === "validate-baseline") {
+  if (args.baseline === undefined) throw new Error("--only validate-baseline needs --baseline <worktree>");
+  const rows = await validateAgainstBaseline({
+    root,
+    baseline: args.baseline,
+    log,
+    seconds: Number(args.seconds ?? 8),
+    workers: Number(args.workers ?? 1),
+  });
+  const date = new Date().toISOString().slice(0, 10);
+  writeFileSync(join(root, "bench", "results", `${date}-validate-baseline.json`), `${JSON.stringify({ date, rows }, null, 2)}\n`);
+  if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
+}
 if (args.only === "tracing") {
   const rows = await tracingScenario({ root, log, seconds: Number(args.seconds ?? 8) });
   const date = new Date().toISOString().slice(0, 10);

@@ -28,9 +28,10 @@ import pg from "pg";
 import { AuthService, ValidateTokenRequestSchema } from "../../src/gen/auth/v1/auth_pb.js";
 import { freePort, startPostgres, startRedis } from "../../test/support/servers.js";
 import { median } from "../lib/run.js";
-import { cpuSeconds, type RunningService, startService } from "../lib/service.js";
-import { type Figures, round } from "../lib/stats.js";
-import { grpcFrame, h2load } from "../lib/tools.js";
+import { grpcRound, type Round } from "../lib/rounds.js";
+import { type RunningService, startService } from "../lib/service.js";
+import { round } from "../lib/stats.js";
+import { grpcFrame } from "../lib/tools.js";
 
 const ROUNDS = 3;
 const MODES = ["off", "on, every call exported", "on, sampler always_off"] as const;
@@ -47,11 +48,6 @@ export interface TracingRow {
   readonly ratioToOff: number;
   /** The service's CPU per call (µs; warm-up included, at the round's rate): what a call costs, however loaded the machine. */
   readonly serviceCpuUsPerCall: number;
-}
-
-interface Round {
-  readonly figures: Figures;
-  readonly cpuUsPerCall: number;
 }
 
 /** An OTLP endpoint that takes every export and keeps only the count of bytes. */
@@ -107,26 +103,10 @@ async function validateBody(svc: RunningService): Promise<Buffer> {
 
 /** Rounds of each mode at `streams`, alternating; a row per mode. */
 async function measure(services: Map<Mode, RunningService>, body: Buffer, streams: number, seconds: number): Promise<TracingRow[]> {
-  const [connections, perConnection] = streams === 1 ? [1, 1] : [4, streams / 4];
   const rounds = new Map<Mode, Round[]>(MODES.map((mode) => [mode, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of MODES) {
-      const svc = services.get(mode)!;
-      const url = `http://${svc.grpcAddress}/auth.v1.AuthService/ValidateToken`;
-      const cpu0 = svc.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-      const t0 = performance.now();
-      const figures = await h2load({
-        url,
-        body,
-        connections,
-        streams: perConnection,
-        seconds: seconds / 2,
-        warmupSeconds: 1,
-        staggered: true,
-      });
-      const cpu = svc.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpu0;
-      const calls = figures.rps * ((performance.now() - t0) / 1000);
-      rounds.get(mode)!.push({ figures, cpuUsPerCall: (cpu * 1e6) / calls });
+      rounds.get(mode)!.push(await grpcRound(services.get(mode)!, "/auth.v1.AuthService/ValidateToken", body, streams, seconds / 2));
     }
   }
   const off = rounds.get("off")!.map((round) => round.figures);
