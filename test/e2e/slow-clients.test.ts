@@ -8,6 +8,7 @@
  */
 import * as http2 from "node:http2";
 import { connect, type Socket } from "node:net";
+import { gzipSync } from "node:zlib";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -222,6 +223,52 @@ describe("a gRPC message that cannot be decompressed", () => {
     } finally {
       session.destroy();
     }
+  });
+
+  /** Sends `body` on one gzip-encoded Login call; its answer's headers (a trailers-only answer's status). */
+  async function gzipCall(body: Buffer): Promise<http2.IncomingHttpHeaders> {
+    const session = http2.connect(`http://127.0.0.1:${app.grpcPort}`);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/auth.v1.AuthService/Login",
+        "content-type": "application/grpc",
+        "grpc-encoding": "gzip",
+        te: "trailers",
+      });
+      stream.on("error", () => {});
+      stream.end(body);
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
+      stream.resume();
+      return headers;
+    } finally {
+      session.destroy();
+    }
+  }
+  const compressed = (message: Buffer) => {
+    const frame = Buffer.concat([frameHeader(message.length), message]);
+    frame[0] = 1;
+    return frame;
+  };
+  const refusals = async () =>
+    sample(await (await fetch(app.metricsUrl)).text(), "auth_requests_total", { rpc: "Login", code: "InvalidArgument", transport: "grpc" });
+
+  it("ends a call of fifty unreadable messages once: one answer, one count", async () => {
+    const before = await refusals();
+    const headers = await gzipCall(Buffer.concat(Array.from({ length: 50 }, () => compressed(Buffer.from([0x0a, 0x01, 0x61])))));
+    expect(headers["grpc-status"]).toBe("3");
+    // grpc-js decompresses each message on its own, after the answer has gone: give the others time to fail.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await refusals()).toBe(before + 1);
+  });
+
+  it("answers a message that decompresses past the cap with REQUEST_TOO_LARGE", async () => {
+    const bomb = gzipSync(Buffer.alloc(app.config.maxRequestBytes * 4));
+    const headers = await gzipCall(compressed(bomb));
+    expect(headers["grpc-status"]).toBe("3");
+    const details = fromBinary(StatusSchema, Buffer.from(String(headers["grpc-status-details-bin"]), "base64"));
+    expect(details.details.map((any) => anyUnpack(any, ErrorInfoSchema)?.reason)).toEqual(["REQUEST_TOO_LARGE"]);
   });
 
   it("leaves other grpc-js answers alone even when the caller's own text says `decompress`", async () => {

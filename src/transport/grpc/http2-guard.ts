@@ -93,6 +93,8 @@ interface GrpcJsCall {
   readonly stream: http2.ServerHttp2Stream;
   readonly handler: { readonly path: string };
   readonly metadata: grpc.Metadata;
+  /** Set once the call has sent its status or its stream has gone. */
+  readonly cancelled: boolean;
   getPeer(): string;
 }
 
@@ -123,7 +125,11 @@ function wrapGrpcJsSendStatus(): void {
     );
   }
   proto.sendStatus = function sendStatus(this: GrpcJsCall, status: GrpcStatus) {
-    if ((status.code === 8 || status.code === 13) && status.metadata == null) {
+    // Only the first status of a call goes out (grpc-js drops the others): a call that has ended
+    // is not ended again. Each message of a frame is decompressed on its own, so fifty bad ones
+    // in one call would otherwise be fifty log lines and counts.
+    const ended = this.cancelled || this.stream.destroyed || this.stream.closed;
+    if (!ended && (status.code === 8 || status.code === 13) && status.metadata == null) {
       const ours = (this.stream.session as GuardedSession | undefined)?.[refusalsOf]?.(this, status);
       if (ours !== undefined) return original.call(this, ours);
     }
