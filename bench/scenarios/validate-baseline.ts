@@ -125,7 +125,11 @@ export async function validateAgainstBaseline(options: {
     log(`validate-baseline: building ${dir} …`);
     execFileSync("npm", ["run", "--silent", "build:service"], { cwd: dir, stdio: "inherit" });
   }
-  const commit = (dir: string) => execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir }).toString().trim();
+  const commit = (dir: string) => {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir }).toString().trim();
+    const changed = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: dir }).toString().trim() !== "";
+    return changed ? `${head} + uncommitted changes to src` : head;
+  };
   const work = mkdtempSync(join(tmpdir(), "auth-bench-baseline-"));
   const postgres = await startPostgres();
   const redis = await startRedis();
