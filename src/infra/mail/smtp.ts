@@ -1,5 +1,5 @@
 /** The Mailer port over SMTP (nodemailer), configured by SMTP_URL and MAIL_FROM. */
-import { createTransport } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { Mailer } from "../../domain/ports.js";
 import { invitationMail, type MailContent, passwordResetMail, verificationMail } from "./messages.js";
 
@@ -7,7 +7,7 @@ import { invitationMail, type MailContent, passwordResetMail, verificationMail }
 export function createSmtpMailer(smtpUrl: string, from: string): Mailer & { close(): void } {
   const url = new URL(smtpUrl);
   const secure = url.protocol === "smtps:";
-  const transport = createTransport({
+  const options = {
     host: url.hostname,
     port: url.port === "" ? (secure ? 465 : 587) : Number(url.port),
     secure,
@@ -17,14 +17,18 @@ export function createSmtpMailer(smtpUrl: string, from: string): Mailer & { clos
     connectionTimeout: 5000,
     greetingTimeout: 5000,
     socketTimeout: 10_000,
-  });
+  };
+  // nodemailer is loaded at the first mail, not at start-up: its modules took ~2 MB of each
+  // worker's old generation, held by every process that has sent no mail yet.
+  let transport: Promise<Transporter> | undefined;
   const send = async (to: string, content: MailContent) => {
-    await transport.sendMail({ from, to, subject: content.subject, text: content.text, html: content.html });
+    transport ??= import("nodemailer").then(({ createTransport }) => createTransport(options));
+    await (await transport).sendMail({ from, to, subject: content.subject, text: content.text, html: content.html });
   };
   return {
     sendVerification: (to, link, expiresAt) => send(to, verificationMail(link, expiresAt)),
     sendPasswordReset: (to, link, expiresAt) => send(to, passwordResetMail(link, expiresAt)),
     sendInvitation: (to, link, expiresAt) => send(to, invitationMail(link, expiresAt)),
-    close: () => transport.close(),
+    close: () => void transport?.then((opened) => opened.close()),
   };
 }
