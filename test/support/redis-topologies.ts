@@ -2,15 +2,15 @@
  * Real Redis Cluster and Sentinel deployments for the tests, from Debian's `redis-server`: a
  * Cluster of three masters with one replica each, and a Sentinel group of one master, one replica
  * and three sentinels. Ephemeral (a temporary folder, free ports, no persistence) and stopped by
- * the pids we started, nothing else.
+ * the pids we started, nothing else. A process whose port was taken before it bound it is started
+ * again on fresh ports (see `onFreshPorts`).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "./servers.js";
+import { choosePorts, onFreshPorts, type PortChooser, type RedisProcess, spawnRedis, waitForRedis } from "./servers.js";
 
 const run = promisify(execFile);
 
@@ -53,30 +53,16 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
   }
 }
 
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  await waitUntil(
-    `a listener on port ${port}`,
-    () =>
-      new Promise<boolean>((resolve) => {
-        const socket = connect(port, "127.0.0.1");
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once("error", () => resolve(false));
-      }),
-    timeoutMs,
-  );
-}
-
 /** The processes of one deployment: started by us, stopped by their pids. */
 class Processes {
-  readonly #children = new Map<number, ChildProcess>();
+  readonly #children = new Map<number, RedisProcess["child"]>();
 
-  spawn(args: string[]): ChildProcess {
-    const child = spawn("redis-server", args, { stdio: "ignore" });
-    if (child.pid !== undefined) this.#children.set(child.pid, child);
-    return child;
+  /** Spawns a redis-server for `port` and waits until it answers there (see `waitForRedis`). */
+  async start(port: number, args: string[]): Promise<RedisProcess> {
+    const server = spawnRedis(args);
+    if (server.child.pid !== undefined) this.#children.set(server.child.pid, server.child);
+    await waitForRedis(server, port);
+    return server;
   }
 
   /** SIGTERM to one process we started, waiting for its exit. */
@@ -125,7 +111,10 @@ export interface RedisCluster {
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** SIGKILLs one node, as a crash would (its replica takes over after cluster-node-timeout). */
   crash(node: RedisNode): Promise<void>;
-  /** Starts a crashed node again, on its port and configuration: it rejoins (as a replica). */
+  /**
+   * Starts a crashed node again, on its ports and configuration: it rejoins (as a replica). It
+   * cannot move: a port taken meanwhile fails it, with the node's log lines.
+   */
   restart(node: RedisNode): Promise<void>;
   stop(): Promise<void>;
 }
@@ -134,22 +123,22 @@ export interface RedisCluster {
  * Three masters and three replicas. `nodeTimeoutMs` is cluster-node-timeout (how long before a
  * silent node counts as failing); manual failovers do not wait for it.
  */
-export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
+export async function startRedisCluster(options: { nodeTimeoutMs?: number; choosePort?: PortChooser } = {}): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), "auth-rc-"));
   const processes = new Processes();
-  const nodes: RedisNode[] = [];
   try {
+    // A node's arguments and pid, by its port: a restart after a crash reuses both ports.
     const argsOf = new Map<number, string[]>();
     const pidOf = new Map<number, number>();
-    const launch = (port: number) => {
-      const child = processes.spawn(argsOf.get(port) ?? []);
-      if (child.pid !== undefined) pidOf.set(port, child.pid);
+    const launch = async (port: number) => {
+      const server = await processes.start(port, argsOf.get(port) ?? []);
+      pidOf.set(port, server.child.pid ?? -1);
     };
-    for (let i = 0; i < 6; i++) {
-      // The bus port is chosen too: port + 10000 (its default) may be taken or past 65535.
-      const [port, busPort] = [await freePort(), await freePort()];
-      nodes.push({ host: "127.0.0.1", port });
-      argsOf.set(port, [
+    const launchNode = async ([port, busPort]: readonly number[]): Promise<RedisNode> => {
+      const file = join(dir, `nodes-${port}.conf`);
+      // A node that failed on this port before may have left its configuration: start blank.
+      rmSync(file, { force: true });
+      argsOf.set(port!, [
         "--port",
         String(port),
         "--cluster-enabled",
@@ -157,14 +146,26 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
         "--cluster-port",
         String(busPort),
         "--cluster-config-file",
-        join(dir, `nodes-${port}.conf`),
+        file,
         "--cluster-node-timeout",
         String(options.nodeTimeoutMs ?? 2000),
         ...common(dir),
       ]);
-      launch(port);
+      await launch(port!);
+      return { host: "127.0.0.1", port: port! };
+    };
+    const starting: Promise<RedisNode>[] = [];
+    for (let i = 0; i < 6; i++) {
+      // The bus port is chosen too: port + 10000 (its default) may be taken or past 65535. Each
+      // node's ports are chosen in turn (its port, then its bus port); the nodes start together.
+      const ports = await choosePorts(2, options.choosePort);
+      starting.push(onFreshPorts(ports, launchNode, options));
     }
-    await Promise.all(nodes.map((n) => waitForPort(n.port)));
+    // Every node is waited for, so that none is left starting when one fails.
+    const settled = await Promise.allSettled(starting);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw failed.reason;
+    const nodes = settled.map((s) => (s as PromiseFulfilledResult<RedisNode>).value);
     // Masters are the first three given; each later node replicates one of them.
     await run(
       "redis-cli",
@@ -224,8 +225,7 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
         await processes.kill(pidOf.get(node.port) ?? -1, "SIGKILL");
       },
       async restart(node) {
-        launch(node.port);
-        await waitForPort(node.port);
+        await launch(node.port);
       },
       async stop() {
         await processes.stopAll();
@@ -256,43 +256,58 @@ export interface RedisSentinel {
 }
 
 /** One master, one replica (or `replicas`), three sentinels (quorum 2). */
-export async function startRedisSentinel(options: { masterName?: string; replicas?: number } = {}): Promise<RedisSentinel> {
+export async function startRedisSentinel(
+  options: { masterName?: string; replicas?: number; choosePort?: PortChooser } = {},
+): Promise<RedisSentinel> {
   const masterName = options.masterName ?? "authward";
   const replicaCount = options.replicas ?? 1;
   const dir = mkdtempSync(join(tmpdir(), "auth-rs-"));
   const processes = new Processes();
   try {
-    const data: RedisNode[] = [];
-    for (let i = 0; i <= replicaCount; i++) data.push({ host: "127.0.0.1", port: await freePort() });
-    const [master, ...replicas] = data as [RedisNode, ...RedisNode[]];
-    processes.spawn(["--port", String(master.port), ...common(dir)]);
-    for (const replica of replicas) {
-      processes.spawn(["--port", String(replica.port), "--replicaof", master.host, String(master.port), ...common(dir)]);
+    const startNode = async (args: (port: number) => string[]) => {
+      const launchOn = async ([port]: readonly number[]): Promise<RedisNode> => {
+        await processes.start(port!, args(port!));
+        return { host: "127.0.0.1", port: port! };
+      };
+      return onFreshPorts(await choosePorts(1, options.choosePort), launchOn, options);
+    };
+    // The master first: the replicas and the sentinels are given its port, then start together.
+    const master = await startNode((port) => ["--port", String(port), ...common(dir)]);
+    const replicas: Promise<RedisNode>[] = [];
+    for (let i = 0; i < replicaCount; i++) {
+      replicas.push(startNode((port) => ["--port", String(port), "--replicaof", master.host, String(master.port), ...common(dir)]));
     }
-    await Promise.all(data.map((n) => waitForPort(n.port)));
-    const sentinels: RedisNode[] = [];
+    const sentinelStarts: Promise<RedisNode>[] = [];
     for (let i = 0; i < 3; i++) {
-      const port = await freePort();
-      sentinels.push({ host: "127.0.0.1", port });
-      // Sentinel rewrites its configuration file as it learns the group: one file each.
-      const file = join(dir, `sentinel-${port}.conf`);
-      writeFileSync(
-        file,
-        [
-          `port ${port}`,
-          "bind 127.0.0.1",
-          `dir ${dir}`,
-          "loglevel warning",
-          `sentinel monitor ${masterName} ${master.host} ${master.port} 2`,
-          `sentinel down-after-milliseconds ${masterName} 2000`,
-          `sentinel failover-timeout ${masterName} 10000`,
-          `sentinel parallel-syncs ${masterName} 1`,
-          "",
-        ].join("\n"),
+      sentinelStarts.push(
+        startNode((port) => {
+          // Sentinel rewrites its configuration file as it learns the group: one file each.
+          const file = join(dir, `sentinel-${port}.conf`);
+          writeFileSync(
+            file,
+            [
+              `port ${port}`,
+              "bind 127.0.0.1",
+              `dir ${dir}`,
+              "loglevel warning",
+              `sentinel monitor ${masterName} ${master.host} ${master.port} 2`,
+              `sentinel down-after-milliseconds ${masterName} 2000`,
+              `sentinel failover-timeout ${masterName} 10000`,
+              `sentinel parallel-syncs ${masterName} 1`,
+              "",
+            ].join("\n"),
+          );
+          return [file, "--sentinel"];
+        }),
       );
-      processes.spawn([file, "--sentinel"]);
     }
-    await Promise.all(sentinels.map((n) => waitForPort(n.port)));
+    // Every process is waited for, so that none is left starting when one fails.
+    const settled = await Promise.allSettled([...replicas, ...sentinelStarts]);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw failed.reason;
+    const started = settled.map((s) => (s as PromiseFulfilledResult<RedisNode>).value);
+    const data = [master, ...started.slice(0, replicaCount)];
+    const sentinels = started.slice(replicaCount);
     const group: RedisSentinel = {
       masterName,
       sentinels,

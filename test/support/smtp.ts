@@ -4,7 +4,7 @@
  */
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
-import { freePort } from "./servers.js";
+import { choosePorts, onFreshPorts, type PortChooser, ServerStartError } from "./servers.js";
 
 export interface TestSmtp {
   readonly url: string;
@@ -29,13 +29,17 @@ export function linkIn(mail: ParsedMail): URL {
   return new URL(match[0]);
 }
 
-export async function createTestSmtp(options: { listen?: boolean } = {}): Promise<TestSmtp> {
-  const port = await freePort();
+/**
+ * An SMTP server on a free port, listening at once unless `listen` is false (then `start` listens
+ * later, on that port). A port taken before it listens is replaced by a fresh one.
+ */
+export async function createTestSmtp(options: { listen?: boolean; choosePort?: PortChooser } = {}): Promise<TestSmtp> {
+  let [port] = (await choosePorts(1, options.choosePort)) as [number];
   const messages: ParsedMail[] = [];
   const taken = new Set<ParsedMail>();
   let server: SMTPServer | undefined;
 
-  const start = () =>
+  const listenOn = (on: number) =>
     new Promise<void>((resolve, reject) => {
       server = new SMTPServer({
         authOptional: true,
@@ -51,9 +55,22 @@ export async function createTestSmtp(options: { listen?: boolean } = {}): Promis
           );
         },
       });
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => resolve());
+      server.once("error", (error: NodeJS.ErrnoException) =>
+        reject(new ServerStartError(`the test SMTP server could not listen on port ${on}: ${error.message}`, error.code === "EADDRINUSE")),
+      );
+      server.listen(on, "127.0.0.1", () => resolve());
     });
+  const start = () => listenOn(port);
+  if (options.listen !== false) {
+    port = await onFreshPorts(
+      [port],
+      async ([chosen]) => {
+        await listenOn(chosen!);
+        return chosen!;
+      },
+      options,
+    );
+  }
 
   const smtp: TestSmtp = {
     url: `smtp://127.0.0.1:${port}`,
@@ -74,6 +91,5 @@ export async function createTestSmtp(options: { listen?: boolean } = {}): Promis
       }
     },
   };
-  if (options.listen !== false) await start();
   return smtp;
 }
