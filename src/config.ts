@@ -42,6 +42,10 @@ export type Seed = (typeof SEEDS)[number];
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+/** A call's log line is ~300 bytes: 4 KB holds about a dozen (see logger.ts for what a crash can lose). */
+const DEFAULT_LOG_BUFFER_BYTES = 4096;
+/** Below sonic-boom's largest single write (16 KB). */
+const MAX_LOG_BUFFER_BYTES = 8192;
 
 /** The two ports, what they accept, and how the process starts and stops. */
 export interface ListenerConfig {
@@ -98,6 +102,8 @@ export interface PasswordHashingConfig {
 
 export interface OperationsConfig {
   readonly logLevel: LogLevel;
+  /** Log bytes held before a write to stdout (LOG_BUFFER_BYTES; 0: each line as it comes); see logger.ts. */
+  readonly logBufferBytes: number;
   /** The password `cli create-admin` gives a new admin (ADMIN_PASSWORD); read only by the CLI. */
   readonly adminPassword: string | undefined;
   /** An administrator's access token for the CLI's AdminService commands (AUTH_ADMIN_TOKEN); read only by the CLI. */
@@ -300,6 +306,7 @@ function readOperations(r: ConfigReader): OperationsConfig {
   if (!LOG_LEVELS.includes(logLevel)) r.problem(`LOG_LEVEL=${logLevel}: expected one of ${LOG_LEVELS.join(", ")}`);
   return {
     logLevel,
+    logBufferBytes: r.int("LOG_BUFFER_BYTES", DEFAULT_LOG_BUFFER_BYTES, 0, MAX_LOG_BUFFER_BYTES),
     // Not trimmed: a password's spaces are its own (ADMIN_PASSWORD_FILE drops one trailing newline).
     adminPassword: r.verbatim("ADMIN_PASSWORD"),
     adminToken: r.raw("AUTH_ADMIN_TOKEN"),

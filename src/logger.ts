@@ -168,10 +168,29 @@ export function serializeError(error: unknown, depth = 0): SerializedError | str
   };
 }
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+export interface LoggerOptions {
+  /** Without `destination`: bytes held before a write to stdout (0: each line as it comes); see stdoutBuffered. */
+  readonly bufferBytes?: number;
+}
+
+export function createLogger(level: LogLevel, destination?: DestinationStream, options: LoggerOptions = {}): Logger {
+  const bufferBytes = options.bufferBytes ?? 0;
+  const buffered = destination === undefined && bufferBytes > 0 ? stdoutBuffered(bufferBytes) : undefined;
   const logger = pino(
     {
       level,
+      // An error or a fatal line is written at once, whatever is held: it is the line most wanted
+      // if the process is about to end (a fatal one is followed by an exit, which flushes anyway).
+      ...(buffered === undefined
+        ? {}
+        : {
+            hooks: {
+              logMethod(this: Logger, args: Parameters<Logger["info"]>, method: Logger["info"], level: number) {
+                method.apply(this, args);
+                if (level >= ERROR_LEVEL) buffered.flushSoon();
+              },
+            },
+          }),
       base: { service: "auth-service", pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       serializers: { err: (error: unknown) => serializeError(error) },
@@ -179,9 +198,47 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       // on every line (issue 17). `bindings` formats the base only: see redactChildBindings.
       formatters: { level: (label) => ({ level: label }), bindings: redactSecrets, log: redactSecrets },
     },
-    destination,
+    destination ?? buffered?.stream,
   );
   return redactChildBindings(logger);
+}
+
+/** pino's number for `error`. */
+const ERROR_LEVEL = 50;
+/** The longest a line waits while fewer than `bufferBytes` are held. */
+const FLUSH_INTERVAL_MS = 250;
+
+/**
+ * stdout, written once `bytes` are held or every 250 ms, whichever comes first: pino's
+ * asynchronous destination with `minLength`, which its documentation recommends for the least
+ * overhead. Each call writes one line at `info` (a Refresh or a Login: ~300 bytes); written one
+ * at a time, each line cost a write handed to libuv's thread pool, ~4 % of a Refresh's CPU (issue
+ * 17, BENCHMARKS.md). What that trades, and why it is acceptable:
+ * - Lost on a crash: pino flushes what it holds, synchronously, when the process exits (a graceful
+ *   stop, a `fatal` line followed by `process.exit`), and an error or fatal line is sent for
+ *   writing at once. What a kill -9, the OOM killer, a native crash or a power cut loses is at most
+ *   `bytes` or 250 ms of lines, against the one write in flight before (pino's default
+ *   destination is asynchronous too). The call log is operational: nothing that must survive is
+ *   only in it: the security events (a reused refresh token, a lock-out, administration) are
+ *   rows of PostgreSQL's audit table (infra/postgres/audit.ts), which the call awaits.
+ * - Delayed: a line reaches stdout up to 250 ms late on a quiet process.
+ * LOG_BUFFER_BYTES=0 writes each line as it comes, as before.
+ */
+function stdoutBuffered(bytes: number): { readonly stream: DestinationStream; flushSoon(): void } {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: bytes });
+  // sonic-boom's flush writes even when nothing is held (an empty write); its held length is not
+  // public, so it is read if present and flushed anyway if not.
+  const flushSoon = () => {
+    const held = (stream as unknown as { _len?: unknown })._len;
+    if (typeof held === "number" && held <= 0) return;
+    try {
+      stream.flush();
+    } catch {
+      // Destroyed (stdout closed): pino's own error handling applies; nothing to flush into.
+    }
+  };
+  setInterval(flushSoon, FLUSH_INTERVAL_MS).unref();
+  return { stream, flushSoon };
 }
 
 /**

@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, { bufferBytes: config.logBufferBytes });
 
   if (cluster.isPrimary && (config.embedded.database || config.embedded.redis)) {
     logger.warn(
