@@ -140,7 +140,7 @@ async function answer(
       ctx.onIdentified?.({ userId, tenant: user.tenant });
       // A retry of a token rotated moments ago (a lost response, a concurrent tab) gets the
       // successor it already received, so every retry converges on one usable token.
-      const secret = outcome.kind === "grace" ? openSuccessor(outcome.sealedNext, step.secret) : step.next;
+      const secret = outcome.kind === "grace" ? openSuccessor(outcome.sealedNext, step.secret, outcome.currentHash) : step.next;
       if (secret === null) throw new AuthError("TOKEN_INVALID");
       // The session's own `amr`: how it began, which its every token carries again.
       return issueTokens(deps, user, sessionId, secret, outcome.ttlMs, now, outcome.amr, ctx.api);

@@ -87,8 +87,8 @@ export type RotateOutcome =
   | ({ readonly kind: "rotated" } & Rotated)
   /** Keep mode: the presented secret was current and stays so. */
   | ({ readonly kind: "kept" } & Rotated)
-  /** The presented secret was rotated less than the grace window ago: here is its successor. */
-  | ({ readonly kind: "grace"; readonly sealedNext: string } & Rotated)
+  /** The presented secret was rotated less than the grace window ago: here is its successor, sealed, and the current digest it opens to. */
+  | ({ readonly kind: "grace"; readonly sealedNext: string; readonly currentHash: string } & Rotated)
   /** Without `epoch`: no usable copy of the user; nothing changed. Read the user, then rotate with `epoch`. */
   | { readonly kind: "userNeeded"; readonly tenant: string; readonly userChange: string }
   /** The session belongs to another tenant than the caller's `x-tenant`; nothing changed. */

@@ -141,7 +141,8 @@ describe.each([
     const outcome = await retry.outcome;
     expect(outcome.kind).toBe("grace");
     // The sealed successor is the one from the first rotation, not the retry's own candidate.
-    expect(outcome.kind === "grace" && openSuccessor(outcome.sealedNext, secret)).toBe(first.next);
+    expect(outcome.kind === "grace" && openSuccessor(outcome.sealedNext, secret, outcome.currentHash)).toBe(first.next);
+    expect(outcome.kind === "grace" && outcome.currentHash).toBe(hashSecret(first.next));
     expect(await rotate(session, first.next, now + 6000).outcome).toMatchObject({ kind: "rotated" });
   });
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { AuthError, type AuthErrorReason } from "../../src/domain/errors.js";
 import { bindFlows } from "../../src/domain/flows.js";
 import type { RequestContext } from "../../src/domain/model.js";
+import { newSecret, sealSuccessor } from "../../src/domain/refresh-token.js";
 import { disableUser } from "../../src/domain/user-status.js";
 import { memoryDeps } from "../support/memory-ports.js";
 
@@ -51,6 +52,20 @@ describe("refresh", () => {
     const retry = await flows.refresh(anonymous, { refreshToken: tokens.refreshToken });
     expect(retry.refreshToken).toBe(first.refreshToken);
     expect((await flows.refresh(anonymous, { refreshToken: first.refreshToken })).refreshToken).not.toBe(first.refreshToken);
+  });
+
+  it("answers TOKEN_INVALID, never another token, when the kept successor does not open to the session's current digest", async () => {
+    const { flows, deps, tokens, clock } = await signedIn();
+    await flows.refresh(anonymous, { refreshToken: tokens.refreshToken });
+    clock.advance(1000);
+    const presented = tokens.refreshToken.split(".")[2] ?? "";
+    // A successor sealed under the same secret, but not the one the session now expects.
+    const rotate = deps.sessions.rotate.bind(deps.sessions);
+    deps.sessions.rotate = async (request) => {
+      const outcome = await rotate(request);
+      return outcome.kind === "grace" ? { ...outcome, sealedNext: sealSuccessor(newSecret(), presented) } : outcome;
+    };
+    expect(await reasonOf(flows.refresh(anonymous, { refreshToken: tokens.refreshToken }))).toBe("TOKEN_INVALID");
   });
 
   it("revokes the whole session when a rotated token is replayed after the grace window", async () => {

@@ -1,3 +1,4 @@
+import { createCipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   formatRefreshToken,
@@ -65,16 +66,50 @@ describe("refresh tokens", () => {
     expect(digest).not.toBe(hashSecret(newSecret()));
   });
 
-  it("seal a successor that only the presented secret opens", () => {
+  it("seal a successor that only the presented secret opens, and only to the session's current digest", () => {
     const presented = newSecret();
     const next = newSecret();
+    const current = hashSecret(next);
     const sealed = sealSuccessor(next, presented);
+    expect(sealed).toMatch(/^[A-Za-z0-9_-]{65}$/);
     expect(sealed).not.toContain(next);
-    expect(openSuccessor(sealed, presented)).toBe(next);
-    expect(openSuccessor(sealed, newSecret())).toBeNull();
+    expect(openSuccessor(sealed, presented, current)).toBe(next);
+    // Each seal has a nonce of its own: the same successor sealed twice shares nothing.
+    const again = sealSuccessor(next, presented);
+    expect(again).not.toBe(sealed);
+    expect(again.slice(22)).not.toBe(sealed.slice(22));
+    expect(openSuccessor(again, presented, current)).toBe(next);
+    expect(openSuccessor(sealed, newSecret(), current)).toBeNull();
+    // Opened to anything but the session's current digest: nothing.
+    expect(openSuccessor(sealed, presented, hashSecret(newSecret()))).toBeNull();
+    for (const index of [0, 21, 22, 40, 63]) {
+      const chars = [...sealed];
+      chars[index] = chars[index] === "A" ? "B" : "A";
+      expect(openSuccessor(chars.join(""), presented, current)).toBeNull();
+    }
+    expect(openSuccessor("short", presented, current)).toBeNull();
+    expect(openSuccessor(`${sealed.slice(0, 64)}+`, presented, current)).toBeNull();
+    expect(openSuccessor(sealed, "not a secret", current)).toBeNull();
+  });
+
+  it("still open a successor sealed in the earlier form (AES-256-GCM under an HKDF key), checked the same way", () => {
+    const presented = newSecret();
+    const next = newSecret();
+    const key = Buffer.from(hkdfSync("sha256", Buffer.from(presented, "utf8"), Buffer.alloc(0), "auth.v1 refresh successor", 32));
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", key, iv);
+    const body = Buffer.concat([cipher.update(next, "utf8"), cipher.final()]);
+    const sealed = Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url");
+    expect(openSuccessor(sealed, presented, hashSecret(next))).toBe(next);
+    expect(openSuccessor(sealed, newSecret(), hashSecret(next))).toBeNull();
+    expect(openSuccessor(sealed, presented, hashSecret(newSecret()))).toBeNull();
     const tampered = Buffer.from(sealed, "base64url");
     tampered[14] = (tampered[14] ?? 0) ^ 1;
-    expect(openSuccessor(tampered.toString("base64url"), presented)).toBeNull();
-    expect(openSuccessor("short", presented)).toBeNull();
+    expect(openSuccessor(tampered.toString("base64url"), presented, hashSecret(next))).toBeNull();
+  });
+
+  it("hash a secret to the base64url SHA-256 of its text", () => {
+    const secret = newSecret();
+    expect(hashSecret(secret)).toBe(createHash("sha256").update(secret, "utf8").digest("base64url"));
   });
 });

@@ -15,7 +15,8 @@ import { decodeUserCopy, encodeUserCopy } from "./user-copies.js";
 // the user it read when the user's mark has not moved (ARGV[13..15]); or without (''), on the copy
 // of the user kept beside the sessions (user-copies.ts), returned with the outcome: without a usable
 // copy (one beginning with '1'), nothing changes and the caller is told to read the user.
-// Success replies carry how the session began (`amr`, space-separated), which new tokens carry again.
+// Success replies carry how the session began (`amr`, space-separated), which new tokens carry again;
+// a grace reply also carries the current digest, which the sealed successor must open to.
 // KEYS: session, successor, index, state, copy.
 export const rotateScript = `
 ${STR}
@@ -88,7 +89,7 @@ if prev and prev ~= '' and same(prev, presented) then
     if successor then
       redis.call('HSET', s, 'lu', nowText)
       keepCopy()
-      return {'grace', successor, redis.call('PTTL', s), amr, copy}
+      return {'grace', successor, redis.call('PTTL', s), amr, copy, cur}
     end
   end
   redis.call('DEL', s, n)
@@ -144,13 +145,13 @@ const copyOf = (text: unknown) => (typeof text === "string" && text !== "" ? dec
 
 /** The script's reply as an outcome. */
 export function rotateOutcome(reply: RotateReply): RotateOutcome {
-  const [kind, a, b, c, d] = reply;
+  const [kind, a, b, c, d, e] = reply;
   switch (kind) {
     case "rotated":
     case "kept":
       return { kind, ttlMs: Number(a), amr: amrOf(b), copy: copyOf(c) };
     case "grace":
-      return { kind, sealedNext: String(a ?? ""), ttlMs: Number(b), amr: amrOf(c), copy: copyOf(d) };
+      return { kind, sealedNext: String(a ?? ""), currentHash: String(e ?? ""), ttlMs: Number(b), amr: amrOf(c), copy: copyOf(d) };
     case "reused":
       return { kind, userId: String(a ?? ""), tenant: String(b ?? "") };
     case "missing":
