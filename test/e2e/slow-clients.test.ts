@@ -198,7 +198,8 @@ describe("a gRPC message that cannot be decompressed", () => {
     await app?.stop();
   });
 
-  it("is INVALID_ARGUMENT with INVALID_REQUEST, as any malformed message, not grpc-js's INTERNAL", async () => {
+  /** Sends `body` on one Login call with `extra` headers; its answer's headers (a trailers-only answer's status). */
+  async function loginCall(extra: http2.OutgoingHttpHeaders, body: Buffer): Promise<http2.IncomingHttpHeaders> {
     const session = http2.connect(`http://127.0.0.1:${app.grpcPort}`);
     session.on("error", () => {});
     try {
@@ -206,36 +207,8 @@ describe("a gRPC message that cannot be decompressed", () => {
         ":method": "POST",
         ":path": "/auth.v1.AuthService/Login",
         "content-type": "application/grpc",
-        "grpc-encoding": "gzip",
         te: "trailers",
-      });
-      stream.on("error", () => {});
-      // The compressed flag, and three bytes that are no gzip stream.
-      const frame = Buffer.concat([frameHeader(3), Buffer.from([0x0a, 0x01, 0x61])]);
-      frame[0] = 1;
-      stream.end(frame);
-      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
-      stream.resume();
-      expect(headers["grpc-status"]).toBe("3");
-      const details = fromBinary(StatusSchema, Buffer.from(String(headers["grpc-status-details-bin"]), "base64"));
-      expect(details.details.map((any) => anyUnpack(any, ErrorInfoSchema)?.reason)).toEqual(["INVALID_REQUEST"]);
-      expect(headers["x-request-id"]).toBeDefined();
-    } finally {
-      session.destroy();
-    }
-  });
-
-  /** Sends `body` on one gzip-encoded Login call; its answer's headers (a trailers-only answer's status). */
-  async function gzipCall(body: Buffer): Promise<http2.IncomingHttpHeaders> {
-    const session = http2.connect(`http://127.0.0.1:${app.grpcPort}`);
-    session.on("error", () => {});
-    try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": "/auth.v1.AuthService/Login",
-        "content-type": "application/grpc",
-        "grpc-encoding": "gzip",
-        te: "trailers",
+        ...extra,
       });
       stream.on("error", () => {});
       stream.end(body);
@@ -246,6 +219,7 @@ describe("a gRPC message that cannot be decompressed", () => {
       session.destroy();
     }
   }
+  const gzipCall = (body: Buffer) => loginCall({ "grpc-encoding": "gzip" }, body);
   const compressed = (message: Buffer) => {
     const frame = Buffer.concat([frameHeader(message.length), message]);
     frame[0] = 1;
@@ -253,6 +227,15 @@ describe("a gRPC message that cannot be decompressed", () => {
   };
   const refusals = async () =>
     sample(await (await fetch(app.metricsUrl)).text(), "auth_requests_total", { rpc: "Login", code: "InvalidArgument", transport: "grpc" });
+
+  it("is INVALID_ARGUMENT with INVALID_REQUEST, as any malformed message, not grpc-js's INTERNAL", async () => {
+    // The compressed flag, and three bytes that are no gzip stream.
+    const headers = await gzipCall(compressed(Buffer.from([0x0a, 0x01, 0x61])));
+    expect(headers["grpc-status"]).toBe("3");
+    const details = fromBinary(StatusSchema, Buffer.from(String(headers["grpc-status-details-bin"]), "base64"));
+    expect(details.details.map((any) => anyUnpack(any, ErrorInfoSchema)?.reason)).toEqual(["INVALID_REQUEST"]);
+    expect(headers["x-request-id"]).toBeDefined();
+  });
 
   it("ends a call of fifty unreadable messages once: one answer, one count", async () => {
     const before = await refusals();
@@ -274,26 +257,10 @@ describe("a gRPC message that cannot be decompressed", () => {
   it("leaves other grpc-js answers alone even when the caller's own text says `decompress`", async () => {
     // grpc-js answers an unreadable grpc-timeout with INTERNAL `Invalid grpc-timeout value "…"`,
     // quoting the caller's value: that is no decompression failure and must not be dressed as one.
-    const session = http2.connect(`http://127.0.0.1:${app.grpcPort}`);
-    session.on("error", () => {});
-    try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": "/auth.v1.AuthService/Login",
-        "content-type": "application/grpc",
-        "grpc-timeout": "decompress",
-        te: "trailers",
-      });
-      stream.on("error", () => {});
-      stream.end(frameHeader(0));
-      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
-      stream.resume();
-      expect(headers["grpc-status"]).toBe("13");
-      expect(decodeURIComponent(String(headers["grpc-message"]))).toBe('Invalid grpc-timeout value "decompress"');
-      expect(headers["grpc-status-details-bin"]).toBeUndefined();
-    } finally {
-      session.destroy();
-    }
+    const headers = await loginCall({ "grpc-timeout": "decompress" }, frameHeader(0));
+    expect(headers["grpc-status"]).toBe("13");
+    expect(decodeURIComponent(String(headers["grpc-message"]))).toBe('Invalid grpc-timeout value "decompress"');
+    expect(headers["grpc-status-details-bin"]).toBeUndefined();
   });
 });
 
