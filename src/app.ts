@@ -152,9 +152,11 @@ async function wireDomain(config: Config, stores: Stores, { logger, clock, metri
   const sessionStore = sessionStoreFor(config, redis, { legacy: legacySessions, writer: sessionWriter });
   const liveness = sessionLivenessFor(config, sessionStore, redis, legacySessions, logger);
   if (config.benchFloor) {
-    // Benchmarks only: when each invalidation reached this process (bench/scenarios/revocation.ts).
-    liveness?.onInvalidation((keys) => {
-      logger.info({ keys, atUs: Math.round((performance.timeOrigin + performance.now()) * 1000) }, "bench: session cache invalidation");
+    // Benchmarks only: when each invalidation reached this process and was honoured (atUs: on the
+    // invalidation thread), and when the event loop applied it (appliedAtUs; bench/scenarios/revocation.ts).
+    liveness?.onInvalidation((keys, atUs) => {
+      const appliedAtUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
+      logger.info({ keys, atUs, appliedAtUs }, "bench: session cache invalidation");
     });
   }
   const sessions = liveness?.store ?? sessionStore;

@@ -13,15 +13,13 @@
  */
 import type { Cluster, Redis } from "ioredis";
 import { keySlot } from "./key-slot.js";
+import { InvalidationThread } from "./invalidation-thread.js";
 import { combine, type KeyTracking, type TrackingListener, type TrackingTiming } from "./key-tracking.js";
 import { TrackingPair } from "./tracking-pair.js";
 
-/** `open(node, role)`: a new lazy, never-reconnecting RESP2 connection to a master. */
-export function clusterTracking(
-  cluster: Cluster,
-  open: (node: { host: string; port: number }, role: "reader" | "invalidations") => Redis,
-  timing: TrackingTiming,
-): KeyTracking {
+/** `open(node)`: a new lazy, never-reconnecting RESP2 tracking reader of a master. One invalidation thread holds every pair's invalidation connection. */
+export function clusterTracking(cluster: Cluster, open: (node: { host: string; port: number }) => Redis, timing: TrackingTiming): KeyTracking {
+  const thread = new InvalidationThread(timing);
   let listener: TrackingListener | undefined;
   const pairs = new Map<string, TrackingPair>();
   const events = combine(
@@ -43,13 +41,12 @@ export function clusterTracking(
       if (pairs.has(address)) continue;
       const at = { host: String(node.options.host), port: Number(node.options.port) };
       const pair: TrackingPair = new TrackingPair({
-        open: (role) => open(at, role),
+        open: () => open(at),
+        thread,
         onInvalidate: events.onInvalidate,
         onReset: (reason) => events.onReset(pair, reason),
-        onRound: (sentAt) => events.onRound(pair, sentAt),
+        onRound: (seq) => events.onRound(pair, seq),
         onProblem: timing.onProblem,
-        heartbeatMs: timing.heartbeatMs,
-        staleAfterMs: timing.staleAfterMs,
       });
       pairs.set(address, pair);
       pair.start();
@@ -62,6 +59,7 @@ export function clusterTracking(
   };
 
   return {
+    epochs: thread.epochs,
     readerFor: (key) => pairOf(key)?.reader,
     readFailed: (key, error) => pairOf(key)?.fail("a tracked read failed", error),
     invalidationClients: () =>
@@ -75,6 +73,7 @@ export function clusterTracking(
       for (const event of ["refresh", "+node", "-node", "ready"]) cluster.off(event, sync);
       for (const pair of pairs.values()) pair.close();
       pairs.clear();
+      thread.close();
     },
   };
 }

@@ -4,21 +4,28 @@
  * a Cluster has one pair per master, and a key is read through the pair of its slot's master.
  *
  * What the cache above sees: `readerFor(key)` (a reader while that key's pair is up; otherwise
- * undefined, and the caller reads through the ordinary client and caches nothing), and three
- * events: keys invalidated, a reset (everything cached must go), and a completed heartbeat round
- * (every change made before `sentAt` has been announced by every pair that is up).
+ * undefined, and the caller reads through the ordinary client and caches nothing), the epochs
+ * the invalidation thread publishes in shared memory (invalidation-epochs.ts: what a cached value
+ * is checked against on every hit), and three events: keys invalidated, a reset (everything
+ * cached must go), and a completed heartbeat round (every change made before PING number `seq`
+ * was sent has been announced by every pair that is up).
  */
 import type { Redis } from "ioredis";
+import type { Epochs } from "./invalidation-epochs.js";
+import { InvalidationThread } from "./invalidation-thread.js";
 import { TrackingPair } from "./tracking-pair.js";
 
 export interface TrackingListener {
-  invalidate(keys: readonly string[] | null): void;
+  /** `atUs`: when the invalidation reached the process (µs since the epoch), which may be well before this call. */
+  invalidate(keys: readonly string[] | null, atUs: number): void;
   reset(reason: string): void;
-  /** Every pair that is up has announced every change made before `sentAt` (performance.now). */
-  round(sentAt: number): void;
+  /** Every pair that is up has announced every change made before PING number `seq` was sent (Epochs.pingSeq). */
+  round(seq: number): void;
 }
 
 export interface KeyTracking {
+  /** What the invalidation thread publishes; a cached value is trusted only while its marks hold. */
+  readonly epochs: Epochs;
   /** The tracking reader of the server holding `key`, while its pair is up. */
   readerFor(key: string): Redis | undefined;
   /** A tracked read failed: that pair resets (the cache goes) and is rebuilt. */
@@ -31,7 +38,7 @@ export interface KeyTracking {
 }
 
 export interface TrackingTiming {
-  /** Heartbeat period on each invalidation connection. */
+  /** Heartbeat period on each invalidation connection (sent by the invalidation thread). */
   readonly heartbeatMs: number;
   /** A heartbeat unanswered this long resets the pair. */
   readonly staleAfterMs: number;
@@ -48,13 +55,13 @@ export function combine(pairs: () => readonly TrackingPair[], listener: () => Tr
   const acked = new Map<TrackingPair, number>();
   let reported = Number.NEGATIVE_INFINITY;
   return {
-    onInvalidate: (keys: readonly string[] | null) => listener()?.invalidate(keys),
+    onInvalidate: (keys: readonly string[] | null, atUs: number) => listener()?.invalidate(keys, atUs),
     onReset: (pair: TrackingPair, reason: string) => {
       acked.delete(pair);
       listener()?.reset(reason);
     },
-    onRound: (pair: TrackingPair, sentAt: number) => {
-      acked.set(pair, sentAt);
+    onRound: (pair: TrackingPair, seq: number) => {
+      acked.set(pair, seq);
       let lowest = Number.POSITIVE_INFINITY;
       for (const each of pairs()) if (each.up) lowest = Math.min(lowest, acked.get(each) ?? Number.NEGATIVE_INFINITY);
       if (lowest > reported && Number.isFinite(lowest)) {
@@ -66,10 +73,11 @@ export function combine(pairs: () => readonly TrackingPair[], listener: () => Tr
 }
 
 /**
- * One server (standalone, or a Sentinel group's master: `open` returns connections that find the
+ * One server (standalone, or a Sentinel group's master: `open` returns readers that find the
  * current master, and a failover closes them, which resets the pair).
  */
-export function singleServerTracking(open: (role: "reader" | "invalidations") => Redis, timing: TrackingTiming): KeyTracking {
+export function singleServerTracking(open: () => Redis, timing: TrackingTiming): KeyTracking {
+  const thread = new InvalidationThread(timing);
   let listener: TrackingListener | undefined;
   let pair: TrackingPair | undefined;
   const events = combine(
@@ -77,6 +85,7 @@ export function singleServerTracking(open: (role: "reader" | "invalidations") =>
     () => listener,
   );
   return {
+    epochs: thread.epochs,
     readerFor: () => pair?.reader,
     readFailed: (_key, error) => pair?.fail("a tracked read failed", error),
     invalidationClients: () => (pair?.invalidationClientName === undefined ? [] : [pair.invalidationClientName]),
@@ -84,22 +93,24 @@ export function singleServerTracking(open: (role: "reader" | "invalidations") =>
       listener = to;
       const self: TrackingPair = new TrackingPair({
         open,
+        thread,
         onInvalidate: events.onInvalidate,
         onReset: (reason) => events.onReset(self, reason),
-        onRound: (sentAt) => events.onRound(self, sentAt),
+        onRound: (seq) => events.onRound(self, seq),
         onProblem: timing.onProblem,
-        heartbeatMs: timing.heartbeatMs,
-        staleAfterMs: timing.staleAfterMs,
       });
       pair = self;
       self.start();
     },
-    close: () => pair?.close(),
+    close() {
+      pair?.close();
+      thread.close();
+    },
   };
 }
 
 /**
- * Options for the connections of a pair, over those of the service's own client: RESP2 (see
+ * Options for a pair's tracking reader, over those of the service's own client: RESP2 (see
  * tracking-pair.ts), no ioredis reconnection and no queue (the pair rebuilds itself), connected
  * when the pair says so.
  */

@@ -1,7 +1,9 @@
 /**
  * What one process keeps of sessions, users and tenants between Redis's invalidations
- * (session-liveness.ts says what is promised): three tracked maps (tracked-map.ts), the dispatch
- * of Redis's invalidation messages to them, and the tracked reads that fill the maps.
+ * (session-liveness.ts says what is promised): three tracked maps (tracked-map.ts) checked
+ * against the invalidation thread's epochs (invalidation-epochs.ts), the dispatch of Redis's
+ * invalidation messages to them (which frees memory; answers do not wait for it), and the
+ * tracked reads that fill the maps.
  *
  * The keys it knows: `<prefix>{<user>}:s:<session>` (a session), `<prefix>{<user>}:st` (the
  * user's state: the disabled mark), `<prefix>{t:<tenant>}:g` (the tenant's generation); the rest
@@ -24,7 +26,7 @@ export interface CacheCounts {
 }
 
 export class LivenessCache {
-  readonly stamps = new Stamps();
+  readonly stamps: Stamps;
   /** Session id → until when it is alive (ms since the epoch; GONE: not), owned by its user. */
   readonly sessions: TrackedMap<number>;
   /** User id → whether the user is marked disabled. */
@@ -32,7 +34,7 @@ export class LivenessCache {
   /** Tenant → its generation. */
   readonly generations: TrackedMap<string>;
   readonly counts: CacheCounts = { hits: 0, misses: 0, invalidations: 0, resets: 0 };
-  readonly #invalidationListeners: ((keys: readonly string[] | null) => void)[] = [];
+  readonly #invalidationListeners: ((keys: readonly string[] | null, atUs: number) => void)[] = [];
   readonly #resetListeners: ((reason: string) => void)[] = [];
 
   constructor(
@@ -40,17 +42,20 @@ export class LivenessCache {
     private readonly prefix: string,
     capacity: number,
   ) {
-    this.sessions = new TrackedMap(this.stamps, capacity);
-    this.disabled = new TrackedMap(this.stamps, Math.max(1, Math.floor(capacity / 4)));
-    this.generations = new TrackedMap(this.stamps, 10_000);
+    const { epochs } = tracking;
+    // Fences wait for a heartbeat PING sent after them: PINGs are numbered in shared memory.
+    this.stamps = new Stamps(() => epochs.pingSeq());
+    this.sessions = new TrackedMap(this.stamps, capacity, epochs);
+    this.disabled = new TrackedMap(this.stamps, Math.max(1, Math.floor(capacity / 4)), epochs);
+    this.generations = new TrackedMap(this.stamps, 10_000, epochs);
     tracking.start({
-      invalidate: (keys) => this.#invalidated(keys),
+      invalidate: (keys, atUs) => this.#invalidated(keys, atUs),
       reset: (reason) => this.#reset(reason),
-      round: (sentAt) => this.stamps.round(sentAt),
+      round: (seq) => this.stamps.round(seq),
     });
   }
 
-  onInvalidation(listener: (keys: readonly string[] | null) => void): void {
+  onInvalidation(listener: (keys: readonly string[] | null, atUs: number) => void): void {
     this.#invalidationListeners.push(listener);
   }
 
@@ -67,7 +72,7 @@ export class LivenessCache {
     const reader = this.tracking.readerFor(key);
     if (reader === undefined) return undefined;
     try {
-      const loaded = await map.load(id, owner, () => read(reader));
+      const loaded = await map.load(id, owner, () => read(reader), key);
       return loaded.cached ? loaded.value : undefined;
     } catch (error) {
       this.tracking.readFailed(key, error);
@@ -75,15 +80,18 @@ export class LivenessCache {
     }
   }
 
-  #invalidated(keys: readonly string[] | null): void {
+  #invalidated(keys: readonly string[] | null, atUs: number): void {
     this.counts.invalidations += 1;
     if (keys === null) this.#clear();
     else for (const key of keys) this.#invalidate(key);
-    for (const listener of this.#invalidationListeners) listener(keys);
+    for (const listener of this.#invalidationListeners) listener(keys, atUs);
   }
 
   #reset(reason: string): void {
     this.counts.resets += 1;
+    // The thread moved the global epoch already when it saw the reset; a reset seen here (a
+    // reader closed, a read failed, a pair came up) moves it too.
+    this.tracking.epochs.reset();
     this.#clear();
     for (const listener of this.#resetListeners) listener(reason);
   }

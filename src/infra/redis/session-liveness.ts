@@ -38,8 +38,12 @@ export interface LivenessStats {
 export interface CachedLiveness {
   readonly store: SessionStore;
   stats(): LivenessStats;
-  /** Listens to every invalidation this process receives (for the benchmark's propagation probe and tests). */
-  onInvalidation(listener: (keys: readonly string[] | null) => void): void;
+  /**
+   * Listens to every invalidation this process receives (for the benchmark's propagation probe
+   * and tests), when the event loop gets to it; `atUs`: when it reached the process (the
+   * invalidation thread) and was honoured, µs since the epoch.
+   */
+  onInvalidation(listener: (keys: readonly string[] | null, atUs: number) => void): void;
   /** Hears each reset (the cache emptied). */
   onReset(listener: (reason: string) => void): void;
   /** The client names of the invalidation connections that are up (CLIENT LIST shows them). */

@@ -9,18 +9,29 @@
  * - A read that began before a reset (a dropped connection: invalidations may have been lost) and
  *   settles after it: each read carries the generation it began in, and a reset starts a new one.
  *
+ * Both are first decided in shared memory, by the invalidation thread (invalidation-epochs.ts): a
+ * read carries the epochs of its key and the global epoch taken before it was sent, and a value
+ * is kept and answered only while both are unchanged. So an invalidation or a reset is honoured
+ * from the moment it reaches the thread, even while the event loop has not yet run its message;
+ * the map's own bookkeeping below (`invalidate`, `clear`, the tickets) then frees the memory and
+ * also covers maps without epochs (unit tests).
+ *
  * Fences are this process's own changes: after it ended a user's sessions, every entry of that
  * user read before is stale here at once, before any invalidation arrives (read-your-writes on the
  * instance that made the change). A fence lasts until a heartbeat round proves the invalidations
- * of that change have arrived (`Stamps.round`).
+ * of that change have arrived (`Stamps.round`): a round of a PING sent after the fence was made.
  */
+import type { EpochMark, Epochs } from "./invalidation-epochs.js";
 
 /** Counters shared by the maps of one cache: the reset generation, read stamps, and fences. */
 export class Stamps {
   generation = 0;
   #counter = 0;
-  /** owner → the stamp of this process's latest change to it, and when it was made (performance.now). */
+  /** owner → the stamp of this process's latest change to it, and when it was made (`now`). */
   readonly fences = new Map<string, { readonly stamp: number; readonly at: number }>();
+
+  /** `now`: the clock of fences and rounds (the number of the last heartbeat PING sent, with the invalidation thread). */
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   next(): number {
     this.#counter += 1;
@@ -29,7 +40,7 @@ export class Stamps {
 
   /** This process changed `owner`: whatever it read of it before is stale. */
   fence(owner: string): void {
-    this.fences.set(owner, { stamp: this.next(), at: performance.now() });
+    this.fences.set(owner, { stamp: this.next(), at: this.now() });
   }
 
   /** Whether a read of `owner` stamped `stamp` predates a fence. */
@@ -39,7 +50,7 @@ export class Stamps {
     return fence !== undefined && fence.stamp > stamp;
   }
 
-  /** Every change made before `sentAt` has been announced: its fence may go. */
+  /** Every change made before `sentAt` (on the `now` clock) has been announced: its fence may go. */
   round(sentAt: number): void {
     for (const [owner, fence] of this.fences) if (fence.at < sentAt) this.fences.delete(owner);
   }
@@ -54,11 +65,13 @@ interface Entry<V> {
   readonly value: V;
   readonly owner: string;
   readonly stamp: number;
+  readonly mark: EpochMark | undefined;
 }
 
 interface Ticket {
   readonly stamp: number;
   readonly generation: number;
+  readonly mark: EpochMark | undefined;
   invalidated: boolean;
 }
 
@@ -72,9 +85,11 @@ export class TrackedMap<V> {
   readonly #entries = new Map<string, Entry<V>>();
   readonly #pending = new Map<string, { ticket: Ticket; owner: string; promise: Promise<Loaded<V>> }>();
 
+  /** `epochs`: the invalidation thread's (a value read with a mark is trusted only while it holds). */
   constructor(
     private readonly stamps: Stamps,
     private readonly capacity: number,
+    private readonly epochs?: Epochs,
   ) {}
 
   get size(): number {
@@ -85,7 +100,7 @@ export class TrackedMap<V> {
   get(id: string, owner: string): V | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined || entry.owner !== owner) return undefined;
-    if (this.stamps.fenced(owner, entry.stamp)) {
+    if ((entry.mark !== undefined && !this.epochs?.holds(entry.mark)) || this.stamps.fenced(owner, entry.stamp)) {
       this.#entries.delete(id);
       return undefined;
     }
@@ -94,12 +109,14 @@ export class TrackedMap<V> {
 
   /**
    * Reads `id` with `read` (a tracked read) and keeps the value unless the read raced an
-   * invalidation, a reset or a fence. Concurrent loads of one id share one read.
+   * invalidation, a reset or a fence. Concurrent loads of one id share one read. `key`: the Redis
+   * key read, whose epochs are marked now, before the read is sent.
    */
-  load(id: string, owner: string, read: () => Promise<V>): Promise<Loaded<V>> {
+  load(id: string, owner: string, read: () => Promise<V>, key?: string): Promise<Loaded<V>> {
     const inFlight = this.#pending.get(id);
     if (inFlight !== undefined && inFlight.owner === owner) return inFlight.promise;
-    const ticket: Ticket = { stamp: this.stamps.next(), generation: this.stamps.generation, invalidated: false };
+    const mark = key === undefined ? undefined : this.epochs?.mark(key);
+    const ticket: Ticket = { stamp: this.stamps.next(), generation: this.stamps.generation, mark, invalidated: false };
     const promise = read().then(
       (value) => ({ value, cached: this.#settle(id, owner, ticket, value) }),
       (error: unknown) => {
@@ -133,12 +150,13 @@ export class TrackedMap<V> {
   #settle(id: string, owner: string, ticket: Ticket, value: V): boolean {
     this.#forget(id, ticket);
     if (ticket.invalidated || ticket.generation !== this.stamps.generation || this.stamps.fenced(owner, ticket.stamp)) return false;
+    if (ticket.mark !== undefined && !this.epochs?.holds(ticket.mark)) return false;
     if (this.capacity <= 0) return false;
     if (!this.#entries.has(id) && this.#entries.size >= this.capacity) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(id, { value, owner, stamp: ticket.stamp });
+    this.#entries.set(id, { value, owner, stamp: ticket.stamp, mark: ticket.mark });
     return true;
   }
 }

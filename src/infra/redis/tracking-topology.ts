@@ -20,20 +20,16 @@ export function trackingFor(config: RedisConfig, client: RedisClient, timing: Tr
   // pipelined too) are each awaited before the pair is up and reads begin; a read sent a little
   // later is only more likely to be distrusted as racing an invalidation (tracked-map.ts: its
   // ticket is taken before it is queued), never trusted wrongly.
-  const named = (role: "reader" | "invalidations"): RedisOptions => ({
-    ...pairConnectionOptions,
-    connectionName: `authward-${role}`,
-    enableAutoPipelining: role === "reader",
-  });
+  // (The invalidation connections are the invalidation thread's, not ioredis connections.)
+  const reader: RedisOptions = { ...pairConnectionOptions, connectionName: "authward-reader", enableAutoPipelining: true };
   if (plan.kind === "cluster") {
     if (!isCluster(client)) throw new Error("a Cluster's tracking needs the Cluster client");
     const nodeOptions = plan.options.redisOptions ?? {};
-    return clusterTracking(client as Cluster, (node, role) => new Redis({ ...nodeOptions, ...node, ...named(role) }), timing);
+    return clusterTracking(client as Cluster, (node) => new Redis({ ...nodeOptions, ...node, ...reader }), timing);
   }
   // Standalone, or a Sentinel group: the options find the current master on every connection.
   return singleServerTracking(
-    (role) =>
-      plan.url === undefined ? new Redis({ ...plan.options, ...named(role) }) : new Redis(plan.url, { ...plan.options, ...named(role) }),
+    () => (plan.url === undefined ? new Redis({ ...plan.options, ...reader }) : new Redis(plan.url, { ...plan.options, ...reader })),
     timing,
   );
 }
