@@ -6,6 +6,7 @@
  * whenever B's invalidation connection drops, stalls or reconnects, B empties its cache before its
  * next answer and reads Redis until its tracking is back.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { Redis } from "ioredis";
@@ -226,6 +227,66 @@ describe.each(REDIS_TOPOLOGIES)("session liveness cached on an instance and inva
       } finally {
         proxy.close();
       }
+    },
+  );
+
+  /**
+   * Checks `userId`'s session `id` on B in a loop that never yields to the event loop, until B
+   * stops answering it from memory (a miss: B reads Redis); that check's answer, or undefined.
+   */
+  function spinUntilMiss(b: CachedLiveness, userId: string, id: string, timeoutMs = 5000): Promise<boolean> | undefined {
+    const misses = b.stats().misses;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const answer = b.store.isActive(userId, id);
+      if (b.stats().misses > misses) return answer;
+    }
+    return undefined;
+  }
+
+  const redisCli = (...args: string[]) => execFileSync("redis-cli", ["-u", inject("redisUrl"), ...args], { encoding: "utf8" });
+
+  it.runIf(topology === "standalone")(
+    "refuses a cached session once its invalidation reached the process, while the event loop is still blocked",
+    async () => {
+      const b = await instanceB();
+      const { userId, id } = await newSession();
+      expect(await b.store.isActive(userId, id)).toBe(true);
+      expect(await b.store.isActive(userId, id)).toBe(true);
+      let heard = false;
+      b.onInvalidation(() => {
+        heard = true;
+      });
+      // From here to the checks this event loop never yields: the deletion runs in another
+      // process, and only the invalidation thread can learn of it.
+      expect(redisCli("DEL", `${prefix}{${userId}}:s:${id}`).trim()).toBe("1");
+      const answer = spinUntilMiss(b, userId, id);
+      expect(heard).toBe(false); // the event loop has not run the thread's message yet
+      expect(answer).toBeDefined(); // … and the cached "alive" was refused all the same
+      expect(await answer).toBe(false);
+    },
+  );
+
+  it.runIf(topology === "standalone")(
+    "distrusts its cache once its invalidation connection is killed, while the event loop is still blocked",
+    async () => {
+      const b = await instanceB();
+      const { userId, id } = await newSession();
+      expect(await b.store.isActive(userId, id)).toBe(true);
+      const named = await clientNamed(admin, b.invalidationClients()[0] ?? "");
+      expect(named).toBeDefined();
+      const resets: string[] = [];
+      b.onReset((reason) => resets.push(reason));
+      // Blocked from here: the connection dies, then the session is deleted, and its invalidation
+      // has nowhere to go. Only the thread sees the connection close.
+      redisCli("CLIENT", "KILL", "ID", named?.id ?? "");
+      expect(redisCli("DEL", `${prefix}{${userId}}:s:${id}`).trim()).toBe("1");
+      const answer = spinUntilMiss(b, userId, id);
+      expect(answer).toBeDefined();
+      expect(await answer).toBe(false);
+      // The read that followed found the connection flagged lost and reset the pair itself.
+      expect(resets[0]).toMatch(/closed/);
+      expect(b.stats().sessions).toBe(0);
     },
   );
 

@@ -288,6 +288,14 @@ function invalidationThread(env: ThreadEnv): void {
     }
   });
 
+  // A thread that fails leaves nothing cached trusted, before it goes (the event loop hears of
+  // its exit later, and starts another).
+  process.on("uncaughtException", () => {
+    Atomics.add(view, layout.GLOBAL, 1);
+    for (const connection of connections.values()) Atomics.store(connection.flag, 0, 1);
+    process.exit(1);
+  });
+
   setInterval(() => {
     Atomics.add(view, layout.TICKS, 1);
     const at = now();
@@ -374,7 +382,9 @@ export class InvalidationThread {
       eval: true,
       workerData: data,
       env: {},
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+      // A small young generation (the thread keeps little); no cap on the old one, whose overflow
+      // would end the thread without a word in shared memory.
+      resourceLimits: { maxYoungGenerationSizeMb: 2 },
     });
     worker.unref();
     this.#worker = worker;
