@@ -22,13 +22,18 @@ interface ProbeResult {
   readonly deletions: readonly { readonly key: string; readonly deletedAtUs: number }[];
 }
 
-/** When B received each key's invalidation, from B's bench log (BENCH_FLOOR), in µs since the epoch. */
-function arrivals(logFile: string): Map<string, number> {
-  const arrived = new Map<string, number>();
+/**
+ * When each key's invalidation reached B (its invalidation thread, from which B refuses the
+ * session) and when B's event loop applied it, from B's bench log (BENCH_FLOOR), in µs since the
+ * epoch. (A log without `appliedAtUs`, from code that received invalidations on the event loop:
+ * both are `atUs`.)
+ */
+function arrivals(logFile: string): Map<string, { atUs: number; appliedAtUs: number }> {
+  const arrived = new Map<string, { atUs: number; appliedAtUs: number }>();
   for (const line of readFileSync(logFile, "utf8").split("\n")) {
     if (!line.includes("bench: session cache invalidation")) continue;
-    const { keys, atUs } = JSON.parse(line) as { keys: string[] | null; atUs: number };
-    for (const key of keys ?? []) if (!arrived.has(key)) arrived.set(key, atUs);
+    const { keys, atUs, appliedAtUs } = JSON.parse(line) as { keys: string[] | null; atUs: number; appliedAtUs?: number };
+    for (const key of keys ?? []) if (!arrived.has(key)) arrived.set(key, { atUs, appliedAtUs: appliedAtUs ?? atUs });
   }
   return arrived;
 }
@@ -75,6 +80,8 @@ function probe(
 interface Round {
   readonly result: ProbeResult;
   readonly invalidation: number[];
+  /** Deletion → B's event loop applied the invalidation (sorted): when its maps let go, not when it is refused. */
+  readonly applied: number[];
   readonly lost: number;
   /** What instance B answered per second under the background load. */
   readonly loadRps: number;
@@ -116,13 +123,24 @@ async function round(
   const [, onB] = await Promise.all(background);
   const result = observed.result;
   const arrived = arrivals(join(bench.work, "service-b.log"));
-  const delays = result.deletions.map(({ key, deletedAtUs }) => ((arrived.get(key) ?? Number.NaN) - deletedAtUs) / 1000);
+  const delays = result.deletions.map(({ key, deletedAtUs }) => ((arrived.get(key)?.atUs ?? Number.NaN) - deletedAtUs) / 1000);
   const invalidation = delays.filter((d) => !Number.isNaN(d)).sort((x, y) => x - y);
-  return { result, invalidation, lost: delays.length - invalidation.length, loadRps: onB?.rps ?? Number.NaN, peakMb: observed.peakMb };
+  const applied = result.deletions
+    .map(({ key, deletedAtUs }) => ((arrived.get(key)?.appliedAtUs ?? Number.NaN) - deletedAtUs) / 1000)
+    .filter((d) => !Number.isNaN(d))
+    .sort((x, y) => x - y);
+  return {
+    result,
+    invalidation,
+    applied,
+    lost: delays.length - invalidation.length,
+    loadRps: onB?.rps ?? Number.NaN,
+    peakMb: observed.peakMb,
+  };
 }
 
 /** The round's two rows and its ratios (named with `suffix`). */
-function report(bench: Bench, { result, invalidation, lost, loadRps }: Round, load: string, suffix: string): void {
+function report(bench: Bench, { result, invalidation, applied, lost, loadRps }: Round, load: string, suffix: string): void {
   bench.rows.push({
     scenario: `revocation seen on instance B after a Logout on A (${result.probes} probes, ${load})`,
     figures: { rps: Number.NaN, p50Ms: result.p50Ms, p99Ms: result.p99Ms, requests: result.probes, errors: 0 },
@@ -139,10 +157,15 @@ function report(bench: Bench, { result, invalidation, lost, loadRps }: Round, lo
       requests: invalidation.length,
       errors: lost,
     },
-    note: `max ${round2(invalidation.at(-1) ?? Number.NaN)} ms; from Redis's TIME at the deletion to B's clock at its arrival (one machine, one clock)`,
+    note: `max ${round2(invalidation.at(-1) ?? Number.NaN)} ms; from Redis's TIME at the deletion to B's clock at its arrival, when B refuses the session from (one machine, one clock)`,
   });
   bench.ratios[`invalidation p99 ms${suffix}`] = round2(percentile(invalidation, 99));
   bench.ratios[`invalidation max ms${suffix}`] = round2(invalidation.at(-1) ?? Number.NaN);
+  bench.rows.push({
+    scenario: `… and applied by B's event loop (its maps let go; the session was refused from its arrival) (${applied.length} probes, ${load})`,
+    figures: { rps: Number.NaN, p50Ms: round2(percentile(applied, 50)), p99Ms: round2(percentile(applied, 99)), requests: applied.length, errors: 0 },
+    note: `max ${round2(applied.at(-1) ?? Number.NaN)} ms`,
+  });
   log(`revocation (${load}): p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${round2(result.maxMs)} ms`);
 }
 
