@@ -163,7 +163,13 @@ function report(bench: Bench, { result, invalidation, applied, lost, loadRps }: 
   bench.ratios[`invalidation max ms${suffix}`] = round2(invalidation.at(-1) ?? Number.NaN);
   bench.rows.push({
     scenario: `… and applied by B's event loop (its maps let go; the session was refused from its arrival) (${applied.length} probes, ${load})`,
-    figures: { rps: Number.NaN, p50Ms: round2(percentile(applied, 50)), p99Ms: round2(percentile(applied, 99)), requests: applied.length, errors: 0 },
+    figures: {
+      rps: Number.NaN,
+      p50Ms: round2(percentile(applied, 50)),
+      p99Ms: round2(percentile(applied, 99)),
+      requests: applied.length,
+      errors: 0,
+    },
     note: `max ${round2(applied.at(-1) ?? Number.NaN)} ms`,
   });
   log(`revocation (${load}): p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${round2(result.maxMs)} ms`);

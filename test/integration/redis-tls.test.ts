@@ -2,7 +2,8 @@
  * Redis over TLS with a password, through the service's own client factory, against Debian's
  * redis-server listening on TLS only with a certificate this test makes: the session store works
  * with the CA given as REDIS_TLS_CA_FILE and the password as REDIS_PASSWORD_FILE, and the
- * connection is refused without the CA (an untrusted certificate) or with a wrong password.
+ * connection is refused without the CA (an untrusted certificate) or with a wrong password. The
+ * session cache's invalidation thread, which speaks RESP over its own socket, connects there too.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -13,7 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
 import { closeRedis, openRedis, type RedisClient, waitForRedis } from "../../src/infra/redis/client.js";
+import { noLegacySessions } from "../../src/infra/redis/legacy-sessions.js";
+import { cachedLiveness } from "../../src/infra/redis/session-liveness.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
+import { trackingFor } from "../../src/infra/redis/tracking-topology.js";
 import { freePort } from "../support/servers.js";
 
 describe("Redis over TLS", () => {
@@ -86,6 +90,35 @@ describe("Redis over TLS", () => {
     };
     expect(await store.create(session)).toBe("created");
     expect(await store.isActive(session.userId, session.id)).toBe(true);
+  });
+
+  it("caches session liveness over TLS, its invalidation thread connecting with the same CA and password", async () => {
+    const env = { REDIS_TLS_CA_FILE: join(dir, "redis.crt"), REDIS_PASSWORD_FILE: join(dir, "password") };
+    const { client, answers } = await open(env);
+    expect(answers).toBe(true);
+    const config = loadConfig({ REDIS_URL: `rediss://127.0.0.1:${port}`, ...env }, { readFile: (path) => readFileSync(path, "utf8") });
+    const tracking = trackingFor(config.redis, client, { heartbeatMs: 100, staleAfterMs: 400, onProblem: () => {} });
+    if (tracking === undefined) throw new Error("no tracking for a real Redis");
+    const store = createSessionStore(client, "tlsc:", 86_400_000);
+    const cache = cachedLiveness(store, tracking, { prefix: "tlsc:", capacity: 100, legacy: noLegacySessions });
+    try {
+      const deadline = Date.now() + 5000;
+      while (cache.invalidationClients().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(cache.invalidationClients()).toHaveLength(1);
+      const now = Date.now();
+      const session = { id: newSessionId(), userId: randomUUID(), tenant: "default", secretHash: hashSecret(newSecret()) };
+      const times = { createdAt: now, absoluteExpiresAt: now + 60_000, idleTtlMs: 60_000 };
+      expect(await store.create({ ...session, ...times, ip: undefined, userAgent: undefined, epoch: 0, amr: ["pwd"] })).toBe("created");
+      expect(await cache.store.isActive(session.userId, session.id)).toBe(true);
+      expect(await cache.store.isActive(session.userId, session.id)).toBe(true);
+      expect(cache.stats()).toMatchObject({ hits: 1, sessions: 1 });
+      const invalidated = new Promise<void>((resolve) => cache.onInvalidation(() => resolve()));
+      await store.revoke(session.userId, session.id);
+      await invalidated;
+      expect(await cache.store.isActive(session.userId, session.id)).toBe(false);
+    } finally {
+      cache.close();
+    }
   });
 
   it("refuses a server whose certificate no trusted CA signed", async () => {

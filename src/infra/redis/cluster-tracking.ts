@@ -12,13 +12,17 @@
  * closes the old master's connections (or stops its heartbeat), which empties the cache too.
  */
 import type { Cluster, Redis } from "ioredis";
-import { keySlot } from "./key-slot.js";
 import { InvalidationThread } from "./invalidation-thread.js";
+import { keySlot } from "./key-slot.js";
 import { combine, type KeyTracking, type TrackingListener, type TrackingTiming } from "./key-tracking.js";
 import { TrackingPair } from "./tracking-pair.js";
 
 /** `open(node)`: a new lazy, never-reconnecting RESP2 tracking reader of a master. One invalidation thread holds every pair's invalidation connection. */
-export function clusterTracking(cluster: Cluster, open: (node: { host: string; port: number }) => Redis, timing: TrackingTiming): KeyTracking {
+export function clusterTracking(
+  cluster: Cluster,
+  open: (node: { host: string; port: number }) => Redis,
+  timing: TrackingTiming,
+): KeyTracking {
   const thread = new InvalidationThread(timing);
   let listener: TrackingListener | undefined;
   const pairs = new Map<string, TrackingPair>();

@@ -23,23 +23,14 @@
  * first, then tells the event loop. Its timer also counts ticks, which the event loop's watchdog
  * reads: a thread that stops ticking, exits or fails moves the global epoch too.
  */
-import { type TLSSocket, type ConnectionOptions as TlsOptions } from "node:tls";
-import type { Socket } from "node:net";
-import { Worker } from "node:worker_threads";
-import { Epochs, GLOBAL, keySlotOf, PING_SEQ, SLOT_BASE, TICKS } from "./invalidation-epochs.js";
 
+import { Worker } from "node:worker_threads";
+import { Epochs, GLOBAL, PING_SEQ, SLOT_BASE, TICKS } from "./invalidation-epochs.js";
+import { type FromThread, programSource, type ThreadData, type ThreadTarget, type ToThread } from "./invalidation-program.js";
+
+export type { ThreadTarget } from "./invalidation-program.js";
 export const INVALIDATION_CHANNEL = "__redis__:invalidate";
 const CONNECT_TIMEOUT_MS = 2000;
-
-/** Where the thread connects: the tracking reader's server, credentials and TLS. */
-export interface ThreadTarget {
-  readonly host?: string;
-  readonly port?: number;
-  readonly path?: string;
-  readonly tls?: TlsOptions;
-  readonly username?: string;
-  readonly password?: string;
-}
 
 export interface InvalidationEvents {
   /** Keys Redis announced changed (null: every key), and when the thread received them (µs since the epoch). */
@@ -66,263 +57,6 @@ export interface ThreadTiming {
   readonly staleAfterMs: number;
   readonly onProblem: (problem: string, error?: unknown) => void;
 }
-
-type ToThread =
-  | { readonly op: "open"; readonly pair: number; readonly target: ThreadTarget; readonly flag: SharedArrayBuffer }
-  | { readonly op: "close"; readonly pair: number };
-
-type FromThread =
-  | { readonly op: "ready" }
-  | { readonly op: "opened"; readonly pair: number; readonly id: string; readonly name: string }
-  | { readonly op: "invalidate"; readonly pair: number; readonly keys: string[] | null; readonly atUs: number }
-  | { readonly op: "lost"; readonly pair: number; readonly reason: string; readonly error?: string }
-  | { readonly op: "round"; readonly pair: number; readonly seq: number };
-
-interface ThreadData {
-  readonly buffer: SharedArrayBuffer;
-  readonly heartbeatMs: number;
-  readonly staleAfterMs: number;
-  readonly connectTimeoutMs: number;
-  readonly layout: { readonly GLOBAL: number; readonly PING_SEQ: number; readonly TICKS: number; readonly SLOT_BASE: number };
-}
-
-interface ThreadEnv {
-  readonly parentPort: { postMessage(message: FromThread): void; on(event: "message", listener: (message: ToThread) => void): void };
-  readonly workerData: ThreadData;
-  readonly net: typeof import("node:net");
-  readonly tls: typeof import("node:tls");
-  readonly randomHex: () => string;
-  readonly keySlotOf: (key: string) => number;
-}
-
-type Reply = string | number | Buffer | null | { readonly error: string } | Reply[];
-
-/**
- * The thread's program. Evaluated from its source text (see SOURCE below), so it refers to
- * nothing outside itself but `env`.
- */
-function invalidationThread(env: ThreadEnv): void {
-  const { parentPort, workerData, net, tls } = env;
-  const { heartbeatMs, staleAfterMs, connectTimeoutMs, layout } = workerData;
-  const view = new Int32Array(workerData.buffer);
-  const CHANNEL = "__redis__:invalidate";
-  const now = () => performance.timeOrigin + performance.now();
-
-  interface Connection {
-    readonly pair: number;
-    readonly socket: Socket | TLSSocket;
-    readonly flag: Int32Array;
-    readonly openedAt: number;
-    readonly name: string;
-    state: "opening" | "up" | "gone";
-    input: Buffer;
-    /** Handlers of the replies to the set-up commands, in order. */
-    readonly setup: ((reply: Reply) => void)[];
-    id: string;
-    ping: { readonly sentAt: number; readonly seq: number } | undefined;
-  }
-  const connections = new Map<number, Connection>();
-
-  const command = (...args: string[]) => {
-    let out = `*${args.length}\r\n`;
-    for (const arg of args) out += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
-    return out;
-  };
-
-  /** One RESP2 reply from `at`, or undefined when it is not complete yet. */
-  const parse = (buf: Buffer, at: number): { value: Reply; next: number } | undefined => {
-    const eol = buf.indexOf("\r\n", at);
-    if (eol < 0) return undefined;
-    const line = buf.toString("latin1", at + 1, eol);
-    switch (buf[at]) {
-      case 43: // +
-        return { value: line, next: eol + 2 };
-      case 45: // -
-        return { value: { error: line }, next: eol + 2 };
-      case 58: // :
-        return { value: Number(line), next: eol + 2 };
-      case 36: {
-        // $
-        const length = Number(line);
-        if (length < 0) return { value: null, next: eol + 2 };
-        const end = eol + 2 + length;
-        return buf.length < end + 2 ? undefined : { value: buf.subarray(eol + 2, end), next: end + 2 };
-      }
-      case 42: {
-        // *
-        const count = Number(line);
-        if (count < 0) return { value: null, next: eol + 2 };
-        const items: Reply[] = [];
-        let next = eol + 2;
-        for (let i = 0; i < count; i++) {
-          const item = parse(buf, next);
-          if (item === undefined) return undefined;
-          items.push(item.value);
-          next = item.next;
-        }
-        return { value: items, next };
-      }
-      default:
-        throw new Error("a reply that is not RESP2");
-    }
-  };
-
-  const text = (reply: Reply) => (Buffer.isBuffer(reply) ? reply.toString() : typeof reply === "string" ? reply : undefined);
-  const isError = (reply: Reply): reply is { error: string } => reply !== null && typeof reply === "object" && "error" in reply;
-
-  const lose = (connection: Connection, reason: string, error?: string) => {
-    if (connection.state === "gone") return;
-    // Shared memory first: from here on nothing cached is trusted, before the event loop hears of it.
-    Atomics.add(view, layout.GLOBAL, 1);
-    Atomics.store(connection.flag, 0, 1);
-    connection.state = "gone";
-    connection.socket.destroy();
-    connections.delete(connection.pair);
-    parentPort.postMessage({ op: "lost", pair: connection.pair, reason, ...(error === undefined ? {} : { error }) });
-  };
-
-  const invalidated = (connection: Connection, keys: Reply) => {
-    if (keys === null) {
-      Atomics.add(view, layout.GLOBAL, 1);
-      parentPort.postMessage({ op: "invalidate", pair: connection.pair, keys: null, atUs: Math.round(now() * 1000) });
-      return;
-    }
-    if (!Array.isArray(keys)) return lose(connection, "an invalidation message of an unknown shape");
-    const names: string[] = [];
-    for (const key of keys) {
-      const name = text(key);
-      if (name === undefined) return lose(connection, "an invalidation message of an unknown shape");
-      Atomics.add(view, layout.SLOT_BASE + env.keySlotOf(name), 1);
-      names.push(name);
-    }
-    parentPort.postMessage({ op: "invalidate", pair: connection.pair, keys: names, atUs: Math.round(now() * 1000) });
-  };
-
-  const received = (connection: Connection, reply: Reply) => {
-    if (connection.state === "opening") {
-      const handler = connection.setup.shift();
-      if (handler === undefined) return lose(connection, "an unexpected reply while setting up");
-      if (isError(reply)) return lose(connection, "could not set up client-side caching", reply.error);
-      return handler(reply);
-    }
-    const kind = Array.isArray(reply) ? text(reply[0] ?? null) : undefined;
-    if (Array.isArray(reply) && kind === "message" && text(reply[1] ?? null) === CHANNEL) return invalidated(connection, reply[2] ?? null);
-    if (kind === "pong" && connection.ping !== undefined) {
-      const { seq } = connection.ping;
-      connection.ping = undefined;
-      parentPort.postMessage({ op: "round", pair: connection.pair, seq });
-      return;
-    }
-    lose(connection, "an invalidation message of an unknown shape");
-  };
-
-  const open = (pair: number, target: ThreadTarget, flag: SharedArrayBuffer) => {
-    const socket =
-      target.tls !== undefined
-        ? tls.connect({ ...target.tls, ...(target.path === undefined ? { host: target.host, port: target.port } : { path: target.path }) })
-        : target.path !== undefined
-          ? net.connect({ path: target.path })
-          : net.connect({ host: target.host, port: target.port ?? 6379 });
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 30_000);
-    const connection: Connection = {
-      pair,
-      socket,
-      flag: new Int32Array(flag),
-      openedAt: now(),
-      name: `authward-invalidations-${env.randomHex()}`,
-      state: "opening",
-      input: Buffer.alloc(0),
-      setup: [],
-      id: "",
-      ping: undefined,
-    };
-    connections.set(pair, connection);
-    const ok = () => {};
-    let out = "";
-    if (target.password !== undefined) {
-      out += target.username === undefined ? command("AUTH", target.password) : command("AUTH", target.username, target.password);
-      connection.setup.push(ok);
-    }
-    out += command("CLIENT", "ID") + command("CLIENT", "SETNAME", connection.name) + command("SUBSCRIBE", CHANNEL);
-    connection.setup.push(
-      (reply) => {
-        connection.id = String(reply);
-      },
-      ok,
-      (reply) => {
-        if (!Array.isArray(reply) || text(reply[0] ?? null) !== "subscribe") return lose(connection, "could not subscribe to invalidations");
-        connection.state = "up";
-        parentPort.postMessage({ op: "opened", pair, id: connection.id, name: connection.name });
-      },
-    );
-    socket.write(out);
-    socket.on("data", (chunk: Buffer) => {
-      connection.input = connection.input.length === 0 ? chunk : Buffer.concat([connection.input, chunk]);
-      let at = 0;
-      try {
-        for (;;) {
-          if (connection.state === "gone") return;
-          const reply = parse(connection.input, at);
-          if (reply === undefined) break;
-          at = reply.next;
-          received(connection, reply.value);
-        }
-      } catch (error) {
-        return lose(connection, "an invalidation message of an unknown shape", String(error));
-      }
-      connection.input = at >= connection.input.length ? Buffer.alloc(0) : connection.input.subarray(at);
-    });
-    socket.on("error", (error: Error) => lose(connection, "the invalidation connection failed", error.message));
-    socket.on("close", () => lose(connection, "the invalidation connection closed"));
-  };
-
-  parentPort.on("message", (message: ToThread) => {
-    if (message.op === "open") open(message.pair, message.target, message.flag);
-    else {
-      const connection = connections.get(message.pair);
-      if (connection === undefined) return;
-      connection.state = "gone";
-      connections.delete(message.pair);
-      connection.socket.destroy();
-    }
-  });
-
-  // A thread that fails leaves nothing cached trusted, before it goes (the event loop hears of
-  // its exit later, and starts another).
-  process.on("uncaughtException", () => {
-    Atomics.add(view, layout.GLOBAL, 1);
-    for (const connection of connections.values()) Atomics.store(connection.flag, 0, 1);
-    process.exit(1);
-  });
-
-  setInterval(() => {
-    Atomics.add(view, layout.TICKS, 1);
-    const at = now();
-    for (const connection of connections.values()) {
-      if (connection.state === "opening") {
-        if (at - connection.openedAt > connectTimeoutMs) lose(connection, "could not set up client-side caching: timed out");
-      } else if (connection.ping !== undefined) {
-        if (at - connection.ping.sentAt > staleAfterMs) lose(connection, "the invalidation connection stopped answering");
-      } else {
-        const seq = Atomics.add(view, layout.PING_SEQ, 1) + 1;
-        connection.ping = { sentAt: at, seq };
-        connection.socket.write(command("PING"));
-      }
-    }
-  }, heartbeatMs);
-  parentPort.postMessage({ op: "ready" });
-}
-
-// CommonJS, evaluated in the worker: no file to find at run time, under tsx, vitest or dist alike.
-// (`__name`: tsx's transform names functions with it.)
-const SOURCE = `"use strict";
-const __name = (f) => f;
-const { parentPort, workerData } = require("node:worker_threads");
-const keySlotOf = ${keySlotOf.toString()};
-const randomHex = () => require("node:crypto").randomBytes(8).toString("hex");
-(${invalidationThread.toString()})({ parentPort, workerData, net: require("node:net"), tls: require("node:tls"), randomHex, keySlotOf });
-`;
 
 interface PairEntry {
   readonly events: InvalidationEvents;
@@ -378,7 +112,7 @@ export class InvalidationThread {
       layout: { GLOBAL, PING_SEQ, TICKS, SLOT_BASE },
     };
     // env {}: the thread needs none of the process's variables (some hold secrets).
-    const worker = new Worker(SOURCE, {
+    const worker = new Worker(programSource(), {
       eval: true,
       workerData: data,
       env: {},
@@ -431,7 +165,8 @@ export class InvalidationThread {
         return;
       case "lost": {
         this.#pairs.delete(message.pair);
-        if (entry.opening !== undefined) entry.opening.reject(new Error(`${message.reason}${message.error === undefined ? "" : `: ${message.error}`}`));
+        if (entry.opening !== undefined)
+          entry.opening.reject(new Error(`${message.reason}${message.error === undefined ? "" : `: ${message.error}`}`));
         else entry.events.lost(message.reason, message.error);
       }
     }

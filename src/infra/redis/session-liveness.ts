@@ -4,13 +4,15 @@
  * client-side caching, key-tracking.ts), and whose other operations are the store's own.
  *
  * The guarantee, which replaces "refused at once": a session is refused on an instance as soon as
- * Redis's invalidation of its key has reached that instance; from then on no ValidateToken (nor
- * any bearer call) there answers it as alive, including one whose read was in flight when the
- * invalidation came (tracked-map.ts). On the instance that ended it, it is refused before the
- * ending call returns (a fence). Whenever invalidations might have been lost (a connection of the
- * tracking pair dropped, reconnected, or stopped answering its heartbeat), the cache is emptied
- * before the next answer and nothing is cached until the pair is up again: those calls read
- * Redis, as without the cache.
+ * Redis's invalidation of its key has reached that instance's process (its invalidation thread,
+ * invalidation-thread.ts, which publishes it in shared memory at once, whatever the event loop is
+ * doing); from then on no ValidateToken (nor any bearer call) there answers it as alive, including
+ * one whose read was in flight when the invalidation came (tracked-map.ts). On the instance that
+ * ended it, it is refused before the ending call returns (a fence). Whenever invalidations might
+ * have been lost (a connection of the tracking pair dropped, reconnected, or stopped answering
+ * its heartbeat; the invalidation thread failed or stopped), nothing cached is trusted for the
+ * next answer (the thread moves the shared global epoch before it reports the loss) and nothing
+ * is cached until the pair is up again: those calls read Redis, as without the cache.
  *
  * What is cached: "session S of user U is alive until T" (from PTTL: Redis's own expiry, read
  * relative to the moment the read was sent, so a remembered session is never kept past its key's

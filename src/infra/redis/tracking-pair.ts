@@ -70,9 +70,9 @@ export function threadTarget(reader: Redis): ThreadTarget {
     ...(options.password === undefined || options.password === null ? {} : { password: options.password }),
   };
   const stream = reader.stream as Socket | TLSSocket | undefined;
-  const servername = stream !== undefined && "servername" in stream && typeof stream.servername === "string" ? stream.servername : undefined;
-  const tls =
-    options.tls === undefined ? {} : { tls: { ...options.tls, ...(servername === undefined ? {} : { servername }) } };
+  const servername =
+    stream !== undefined && "servername" in stream && typeof stream.servername === "string" ? stream.servername : undefined;
+  const tls = options.tls === undefined ? {} : { tls: { ...options.tls, ...(servername === undefined ? {} : { servername }) } };
   if (typeof options.path === "string" && options.path !== "") return { path: options.path, ...credentials, ...tls };
   const sentinel = Array.isArray(options.sentinels) && options.sentinels.length > 0;
   const host = sentinel ? stream?.remoteAddress : options.host;
@@ -169,7 +169,8 @@ export class TrackingPair {
     this.#invalidations = invalidations;
     await reader.call("CLIENT", "TRACKING", "ON", "REDIRECT", invalidations.id);
     const listed = String(await reader.call("CLIENT", "LIST", "ID", invalidations.id));
-    if (!listed.includes(` name=${invalidations.name} `)) throw new Error("the invalidation connection is not on the tracking reader's server");
+    if (!listed.includes(` name=${invalidations.name} `))
+      throw new Error("the invalidation connection is not on the tracking reader's server");
     if (this.#state !== "starting" || this.#attempt !== attempt) return; // closed or failed meanwhile
     if (invalidations.lost()) throw new Error("the invalidation connection was lost while setting up");
     this.#state = "up";

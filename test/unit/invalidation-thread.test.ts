@@ -1,0 +1,141 @@
+/**
+ * The invalidation thread (infra/redis/invalidation-thread.ts) against a fake Redis that speaks
+ * just enough RESP2: what it publishes in shared memory for each message, before the event loop
+ * hears of it, and what it does with a message it does not understand.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { GLOBAL, keySlotOf, SLOT_BASE } from "../../src/infra/redis/invalidation-epochs.js";
+import { type InvalidationEvents, InvalidationThread } from "../../src/infra/redis/invalidation-thread.js";
+
+const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+const message = (keys: string | null) =>
+  `*3\r\n${bulk("message")}${bulk("__redis__:invalidate")}${keys === null ? "*-1\r\n" : `*1\r\n${bulk(keys)}`}`;
+
+/** A fake Redis: answers the thread's set-up and PINGs, and hands the test the socket. */
+async function fakeRedis(): Promise<{ port: number; client: Promise<Socket>; server: Server }> {
+  let accept!: (socket: Socket) => void;
+  const client = new Promise<Socket>((resolve) => (accept = resolve));
+  const server = createServer((socket) => {
+    let seen = "";
+    socket.on("data", (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes("SUBSCRIBE")) {
+        socket.write(`:42\r\n+OK\r\n*3\r\n${bulk("subscribe")}${bulk("__redis__:invalidate")}:1\r\n`);
+        seen = "";
+        accept(socket);
+      } else if (seen.includes("PING")) {
+        socket.write(`*2\r\n${bulk("pong")}${bulk("")}`);
+        seen = "";
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return { port: (server.address() as { port: number }).port, client, server };
+}
+
+/** Events heard on the event loop. */
+function recorder() {
+  const heard: string[] = [];
+  const events: InvalidationEvents = {
+    invalidate: (keys) => heard.push(`invalidate ${keys === null ? "*" : keys.join(",")}`),
+    lost: (reason) => heard.push(`lost ${reason}`),
+    round: () => heard.push("round"),
+  };
+  return { heard, events };
+}
+
+/** Spins, never yielding to the event loop, until `condition` holds (or 2 s pass). */
+function spin(condition: () => boolean): boolean {
+  const deadline = Date.now() + 2000;
+  while (!condition()) if (Date.now() > deadline) return false;
+  return true;
+}
+
+describe("the invalidation thread", () => {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => {
+    for (const step of cleanup.splice(0)) step();
+  });
+
+  async function setUp() {
+    const redis = await fakeRedis();
+    const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {} });
+    cleanup.push(
+      () => thread.close(),
+      () => redis.server.close(),
+    );
+    const { heard, events } = recorder();
+    const connection = await thread.open({ host: "127.0.0.1", port: redis.port }, events);
+    const socket = await redis.client;
+    cleanup.push(() => socket.destroy());
+    return { thread, connection, socket, heard };
+  }
+
+  it("sets up with CLIENT ID, a random name and SUBSCRIBE, and answers the id", async () => {
+    const { connection } = await setUp();
+    expect(connection.id).toBe("42");
+    expect(connection.name).toMatch(/^authward-invalidations-[0-9a-f]{16}$/);
+    expect(connection.lost()).toBe(false);
+  });
+
+  it("moves a key's slot in shared memory before the event loop hears of the invalidation", async () => {
+    const { thread, socket, heard } = await setUp();
+    const key = "p:{u1}:s:abc";
+    const slot = SLOT_BASE + keySlotOf(key);
+    const before = Atomics.load(thread.epochs.view, slot);
+    const mark = thread.epochs.mark(key);
+    socket.write(message(key));
+    // No await from here: the event loop cannot run the thread's message.
+    expect(spin(() => Atomics.load(thread.epochs.view, slot) === before + 1)).toBe(true);
+    expect(thread.epochs.holds(mark)).toBe(false);
+    expect(heard).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(heard).toContain(`invalidate ${key}`);
+  });
+
+  it("moves the global epoch on a flush (an invalidation of every key)", async () => {
+    const { thread, socket } = await setUp();
+    const global = Atomics.load(thread.epochs.view, GLOBAL);
+    socket.write(message(null));
+    expect(spin(() => Atomics.load(thread.epochs.view, GLOBAL) > global)).toBe(true);
+  });
+
+  it("flags the connection lost and moves the global epoch on a message it does not understand, or on a close", async () => {
+    const first = await setUp();
+    const global = Atomics.load(first.thread.epochs.view, GLOBAL);
+    first.socket.write("*1\r\n$5\r\nhello\r\n");
+    expect(spin(() => first.connection.lost())).toBe(true);
+    expect(Atomics.load(first.thread.epochs.view, GLOBAL)).toBeGreaterThan(global);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(first.heard).toContain("lost an invalidation message of an unknown shape");
+
+    const second = await setUp();
+    second.socket.destroy();
+    expect(spin(() => second.connection.lost())).toBe(true);
+  });
+
+  it("sends numbered heartbeats and reports each answer as a round", async () => {
+    const { thread, heard } = await setUp();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard.filter((event) => event === "round").length).toBeGreaterThan(1);
+    expect(thread.epochs.pingSeq()).toBeGreaterThan(1);
+  });
+
+  it("flags the connection lost when its heartbeat goes unanswered", async () => {
+    const redis = await fakeRedis();
+    const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {} });
+    cleanup.push(
+      () => thread.close(),
+      () => redis.server.close(),
+    );
+    const { heard, events } = recorder();
+    const connection = await thread.open({ host: "127.0.0.1", port: redis.port }, events);
+    const socket = await redis.client;
+    cleanup.push(() => socket.destroy());
+    socket.removeAllListeners("data"); // a silent server from now on
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(connection.lost()).toBe(true);
+    expect(heard).toContain("lost the invalidation connection stopped answering");
+  });
+});
