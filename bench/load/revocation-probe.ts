@@ -8,7 +8,9 @@
  *
  * Also counted: answers "active" from B to requests sent after A's Logout had returned. Not a
  * broken promise by itself (the invalidation may still be on its way when the Logout's answer
- * arrives), but what a caller would see.
+ * arrives), but what a caller would see. And, for the scenario to compare with when the
+ * invalidation reached B (B's log), when the last request B answered "active" was sent: one sent
+ * after the invalidation reached B and answered "active" would be a broken promise.
  *
  * Then as many direct probes, which time the invalidation alone: B remembers a session, the probe
  * deletes its key in Redis with `MULTI DEL … TIME EXEC` (TIME: the server's clock when the deletion
@@ -58,20 +60,36 @@ async function validateOnB(body: Uint8Array) {
   return fromBinary(ValidateTokenResponseSchema, await call(b, "ValidateToken", body));
 }
 
-/** One probe: its delay in ms, and B's "active" answers to requests sent after the Logout returned. */
-async function probe(token: string): Promise<{ delayMs: number; activeAfterReturn: number }> {
+/** The session key of a token. */
+function sessionKey(token: string): string {
+  const { sub, sid } = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as { sub: string; sid: string };
+  return `${options.prefix}{${sub}}:s:${sid}`;
+}
+
+/** This machine's clock in µs since the epoch (the one B logs with). */
+const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/**
+ * One probe: its delay in ms, B's "active" answers to requests sent after the Logout returned,
+ * and when the last request B answered "active" was sent (µs since the epoch), to be compared
+ * with when the invalidation reached B.
+ */
+async function probe(token: string): Promise<{ delayMs: number; activeAfterReturn: number; key: string; lastActiveSentUs: number }> {
   const body = toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }));
   if (!(await validateOnB(body)).active) throw new Error("a seeded token does not validate on B");
   let seenAt: number | undefined;
   let returnedAt = Number.POSITIVE_INFINITY;
   let activeAfterReturn = 0;
+  let lastActiveSentUs = 0;
   const deadline = performance.now() + 5000;
   const poll = async () => {
     while (seenAt === undefined && performance.now() < deadline) {
       const sentAt = performance.now();
+      const sentUs = nowUs();
       const answer = await validateOnB(body);
       if (answer.active) {
         if (sentAt > returnedAt) activeAfterReturn++;
+        lastActiveSentUs = Math.max(lastActiveSentUs, sentUs);
       } else if (answer.reason === InactiveReason.REVOKED) seenAt ??= performance.now();
       else throw new Error(`B answered ${InactiveReason[answer.reason]}`);
     }
@@ -85,15 +103,14 @@ async function probe(token: string): Promise<{ delayMs: number; activeAfterRetur
   returnedAt = performance.now();
   await Promise.all(pollers);
   if (seenAt === undefined) throw new Error("B still answered the session alive 5 s after its Logout");
-  return { delayMs: seenAt - sentAt, activeAfterReturn };
+  return { delayMs: seenAt - sentAt, activeAfterReturn, key: sessionKey(token), lastActiveSentUs };
 }
 
 /** A direct probe: the session's key and when Redis deleted it (µs since the epoch). */
 async function deleteInRedis(redis: Redis, token: string): Promise<{ key: string; deletedAtUs: number }> {
   const body = toBinary(ValidateTokenRequestSchema, create(ValidateTokenRequestSchema, { token }));
   if (!(await validateOnB(body)).active) throw new Error("a seeded token does not validate on B");
-  const { sub, sid } = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as { sub: string; sid: string };
-  const key = `${options.prefix}{${sub}}:s:${sid}`;
+  const key = sessionKey(token);
   const replies = (await redis.multi().del(key).time().exec()) ?? [];
   const [seconds, micros] = (replies[1]?.[1] as [string, string] | undefined) ?? ["0", "0"];
   await new Promise((resolve) => setTimeout(resolve, 5));
@@ -102,10 +119,12 @@ async function deleteInRedis(redis: Redis, token: string): Promise<{ key: string
 
 const delays: number[] = [];
 let activeAfterReturn = 0;
+const lastActive: { key: string; lastActiveSentUs: number }[] = [];
 for (const token of tokens) {
   const result = await probe(token);
   delays.push(result.delayMs);
   activeAfterReturn += result.activeAfterReturn;
+  lastActive.push({ key: result.key, lastActiveSentUs: result.lastActiveSentUs });
 }
 const redis = new Redis(options.redisUrl);
 const deletions: { key: string; deletedAtUs: number }[] = [];
@@ -121,6 +140,7 @@ process.stdout.write(
     p99Ms: round(percentile(sorted, 99), 3),
     maxMs: round(sorted.at(-1) ?? Number.NaN, 3),
     activeAfterReturn,
+    lastActive,
     deletions,
   })}\n`,
 );

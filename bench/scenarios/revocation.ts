@@ -19,6 +19,8 @@ interface ProbeResult {
   readonly p99Ms: number;
   readonly maxMs: number;
   readonly activeAfterReturn: number;
+  /** Per Logout probe: when the last request B answered "active" was sent (µs since the epoch). */
+  readonly lastActive: readonly { readonly key: string; readonly lastActiveSentUs: number }[];
   readonly deletions: readonly { readonly key: string; readonly deletedAtUs: number }[];
 }
 
@@ -82,6 +84,10 @@ interface Round {
   readonly invalidation: number[];
   /** Deletion → B's event loop applied the invalidation (sorted): when its maps let go, not when it is refused. */
   readonly applied: number[];
+  /** Requests sent after the invalidation had reached B, and answered "active" (the promise: none). */
+  readonly activeAfterArrival: number;
+  /** Logout probes whose invalidation's arrival B did not log. */
+  readonly unlogged: number;
   readonly lost: number;
   /** What instance B answered per second under the background load. */
   readonly loadRps: number;
@@ -129,10 +135,19 @@ async function round(
     .map(({ key, deletedAtUs }) => ((arrived.get(key)?.appliedAtUs ?? Number.NaN) - deletedAtUs) / 1000)
     .filter((d) => !Number.isNaN(d))
     .sort((x, y) => x - y);
+  let activeAfterArrival = 0;
+  let unlogged = 0;
+  for (const { key, lastActiveSentUs } of result.lastActive ?? []) {
+    const at = arrived.get(key)?.atUs;
+    if (at === undefined) unlogged += 1;
+    else if (lastActiveSentUs > at) activeAfterArrival += 1;
+  }
   return {
     result,
     invalidation,
     applied,
+    activeAfterArrival,
+    unlogged,
     lost: delays.length - invalidation.length,
     loadRps: onB?.rps ?? Number.NaN,
     peakMb: observed.peakMb,
@@ -140,14 +155,16 @@ async function round(
 }
 
 /** The round's two rows and its ratios (named with `suffix`). */
-function report(bench: Bench, { result, invalidation, applied, lost, loadRps }: Round, load: string, suffix: string): void {
+function report(bench: Bench, round: Round, load: string, suffix: string): void {
+  const { result, invalidation, applied, lost, loadRps, activeAfterArrival, unlogged } = round;
   bench.rows.push({
     scenario: `revocation seen on instance B after a Logout on A (${result.probes} probes, ${load})`,
     figures: { rps: Number.NaN, p50Ms: result.p50Ms, p99Ms: result.p99Ms, requests: result.probes, errors: 0 },
-    note: `max ${result.maxMs} ms; B answered ${result.activeAfterReturn} requests sent after the Logout returned as active; B served ${Math.round(loadRps)} req/s of background load`,
+    note: `max ${result.maxMs} ms; B answered ${result.activeAfterReturn} requests sent after the Logout returned as active, and ${activeAfterArrival} sent after the invalidation had reached it (${unlogged} arrivals not logged); B served ${Math.round(loadRps)} req/s of background load`,
   });
   bench.ratios[`revocation seen p99 ms${suffix}`] = result.p99Ms;
   bench.ratios[`revocation seen max ms${suffix}`] = result.maxMs;
+  bench.ratios[`active after the invalidation reached B${suffix}`] = activeAfterArrival;
   bench.rows.push({
     scenario: `an invalidation's journey: key deleted in Redis → received by instance B (${invalidation.length} probes, ${load})`,
     figures: {
