@@ -122,6 +122,23 @@ describe("the invalidation thread", () => {
     expect(thread.epochs.pingSeq()).toBeGreaterThan(1);
   });
 
+  it("moves the global epoch and flags its connections lost before it dies of an error, and is replaced", async () => {
+    const { thread, connection, heard } = await setUp();
+    const global = Atomics.load(thread.epochs.view, GLOBAL);
+    // A TLS option that node:tls refuses synchronously: an exception the thread does not catch.
+    const failing = thread.open({ host: "127.0.0.1", port: 1, tls: { minVersion: "bogus" as "TLSv1.3" } }, recorder().events);
+    expect(spin(() => connection.lost())).toBe(true);
+    expect(Atomics.load(thread.epochs.view, GLOBAL)).toBeGreaterThan(global);
+    await expect(failing).rejects.toThrow(/invalidation thread exited/);
+    expect(heard).toContain("lost the invalidation thread exited (1)");
+    // The next connection gets a new thread.
+    const redis = await fakeRedis();
+    cleanup.push(() => redis.server.close());
+    const again = await thread.open({ host: "127.0.0.1", port: redis.port }, recorder().events);
+    cleanup.push(async () => (await redis.client).destroy());
+    expect(again.lost()).toBe(false);
+  });
+
   it("flags the connection lost when its heartbeat goes unanswered", async () => {
     const redis = await fakeRedis();
     const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {} });
