@@ -36,6 +36,8 @@ export interface ThreadData {
   readonly heartbeatMs: number;
   readonly staleAfterMs: number;
   readonly connectTimeoutMs: number;
+  /** The thread's nice value, if the process may raise it. */
+  readonly niceness: number;
   readonly layout: { readonly GLOBAL: number; readonly PING_SEQ: number; readonly TICKS: number; readonly SLOT_BASE: number };
 }
 
@@ -44,6 +46,7 @@ interface ProgramEnv {
   readonly workerData: ThreadData;
   readonly net: typeof import("node:net");
   readonly tls: typeof import("node:tls");
+  readonly os: typeof import("node:os");
   readonly randomHex: () => string;
   // The embedded functions come in `env` too: a test runner may rewrite references to imports.
   readonly keySlotOf: typeof keySlotOf;
@@ -77,6 +80,16 @@ export class InvalidationProgram {
 
   run(): void {
     const { parentPort, workerData } = this.env;
+    // Ahead of the event loops when the network wakes it: on two busy cores, a thread of the
+    // default priority waited up to 7-9 ms (p99) for one; at -10, 0.7 ms (BENCHMARKS.md). Linux
+    // keeps the nice value per thread, so only this one is raised; raising it needs root,
+    // CAP_SYS_NICE or RLIMIT_NICE ≥ 30, and without them the thread runs at the default priority.
+    // It works a few microseconds per invalidation and per heartbeat, so it can starve nothing.
+    try {
+      this.env.os.setPriority(workerData.niceness);
+    } catch {
+      // Not permitted here.
+    }
     parentPort.on("message", (message) => {
       if (message.op === "open") this.#open(message.pair, message.target, message.flag);
       else this.#close(message.pair);
@@ -264,6 +277,7 @@ const { parentPort, workerData } = require("node:worker_threads");
 const randomHex = () => require("node:crypto").randomBytes(8).toString("hex");
 const net = require("node:net");
 const tls = require("node:tls");
-new InvalidationProgram({ parentPort, workerData, net, tls, randomHex, keySlotOf, encodeCommand, parseReply }).run();
+const os = require("node:os");
+new InvalidationProgram({ parentPort, workerData, net, tls, os, randomHex, keySlotOf, encodeCommand, parseReply }).run();
 `;
 }

@@ -37,6 +37,8 @@ import { type FromThread, programSource, type ThreadData, type ThreadTarget, typ
 export type { ThreadTarget } from "./invalidation-program.js";
 export const INVALIDATION_CHANNEL = "__redis__:invalidate";
 const CONNECT_TIMEOUT_MS = 2000;
+/** The thread's nice value where the process may raise it (invalidation-program.ts says why). */
+const THREAD_NICENESS = -10;
 
 export interface InvalidationEvents {
   /** Keys Redis announced changed (null: every key), and when the thread received them (µs since the epoch). */
@@ -115,6 +117,7 @@ export class InvalidationThread {
       heartbeatMs: this.timing.heartbeatMs,
       staleAfterMs: this.timing.staleAfterMs,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      niceness: THREAD_NICENESS,
       layout: { GLOBAL, PING_SEQ, TICKS, SLOT_BASE },
     };
     // env {}: the thread needs none of the process's variables (some hold secrets).
