@@ -15,7 +15,7 @@ import { clientAddressFrom, credentialFrom, requestIdFrom, type TrustedProxies, 
 import { type CallFacts, type CallObserver, observeCallEnd, type Transport } from "./log.js";
 import type { CallSpan, CallTracer } from "./tracing.js";
 
-/** What a transport knows about a call before it runs. */
+/** What a transport knows about a call before it runs. Its functions are called as its methods: a transport may implement it as a class. */
 export interface CallInput {
   readonly transport: Transport;
   /** The RPC (`Login`) or the route (`oauth.token`), for the log line and the metrics. */
@@ -100,7 +100,6 @@ export interface CallEnvelopeOptions {
 class CallContext implements RequestContext {
   readonly credential: RequestContext["credential"];
   readonly userAgent: string | undefined;
-  readonly afterAnswer: RequestContext["afterAnswer"];
   private address: string | undefined | null = null;
 
   constructor(
@@ -111,12 +110,21 @@ class CallContext implements RequestContext {
   ) {
     this.credential = credentialFrom(input.header("authorization"));
     this.userAgent = input.header("user-agent");
-    this.afterAnswer = input.afterAnswer;
   }
 
   get ip(): string | undefined {
-    if (this.address === null) this.address = clientAddressFrom(this.input.peer, this.input.headerList ?? this.input.header, this.proxies);
+    if (this.address === null) {
+      const input = this.input;
+      const list = (name: string) => (input.headerList === undefined ? input.header(name) : input.headerList(name));
+      this.address = clientAddressFrom(input.peer, list, this.proxies);
+    }
     return this.address;
+  }
+
+  /** The transport's, called on it (a transport may give its input methods of a class, not closures). */
+  get afterAnswer(): RequestContext["afterAnswer"] {
+    const input = this.input;
+    return input.afterAnswer === undefined ? undefined : (start: () => void) => input.afterAnswer!(start);
   }
 
   onIdentified(who: { readonly userId: string }): void {

@@ -10,7 +10,7 @@ import { type DescMessage, type DescMethod, type DescService, fromBinary, type M
 import * as grpc from "@grpc/grpc-js";
 import type { ConnectionLimits } from "../../config.js";
 import { AuthError } from "../../domain/errors.js";
-import type { CallEnvelope } from "../call/envelope.js";
+import type { Call, CallEnvelope, CallHandler, CallInput } from "../call/envelope.js";
 import { codeOf, statusDetailsBin } from "../errors.js";
 import { capConnections } from "../listeners.js";
 import type { Rpc, ServedService } from "../services.js";
@@ -142,6 +142,10 @@ function serverOptions(options: GrpcServerOptions): grpc.ServerOptions {
       : {}),
     "grpc.keepalive_time_ms": limits.grpcKeepaliveTimeMs,
     "grpc.keepalive_timeout_ms": 20_000,
+    // Channelz (grpc-js's call and socket statistics, on by default) is read only through its own
+    // service, which this server does not offer; tracked, it costs closures, timestamps and
+    // counters per call and per message on every call of the port.
+    "grpc.enable_channelz": 0,
   };
 }
 
@@ -213,30 +217,78 @@ function methodDefinition(service: DescService, method: DescMethod): grpc.Method
   };
 }
 
+/**
+ * A gRPC call as the envelope reads it. A class, not an object literal of closures: ValidateToken
+ * is served tens of thousands of times a second, and each closure is an allocation per call. The
+ * peer's address is parsed only when a flow asks for the client's address (never on ValidateToken).
+ */
+class GrpcCallInput implements CallInput {
+  readonly transport = "grpc";
+  readonly name: string;
+  private address: string | undefined | null = null;
+
+  constructor(
+    readonly method: DescMethod,
+    readonly grpcCall: grpc.ServerUnaryCall<Buffer, Message>,
+  ) {
+    this.name = method.name;
+  }
+
+  header(name: string): string | undefined {
+    return firstValue(this.grpcCall.metadata, name);
+  }
+
+  headerList(name: string): string | undefined {
+    return joinedValues(this.grpcCall.metadata, name);
+  }
+
+  get peer(): string | undefined {
+    if (this.address === null) this.address = ipOfPeer(this.grpcCall.getPeer());
+    return this.address;
+  }
+
+  afterAnswer(start: () => void): void {
+    afterGrpcAnswer(this.grpcCall, start);
+  }
+}
+
+/**
+ * The answer's metadata: the response headers go out with the answer, in the same write as its
+ * message and trailers (sent before the handler's await, they would cost a write, a syscall, of
+ * their own per call).
+ */
+function sendResponseHeaders(grpcCall: grpc.ServerUnaryCall<Buffer, Message>, call: Call): void {
+  const metadata = new grpc.Metadata();
+  const headers = call.responseHeaders;
+  for (const key in headers) metadata.set(key, headers[key]!);
+  grpcCall.sendMetadata(metadata);
+}
+
 /** Adapts one RPC to grpc-js through the call envelope. */
 function unaryHandler(rpc: Rpc, options: GrpcServerOptions): grpc.handleUnaryCall<Buffer, Message> {
   const { method } = rpc;
-  return (grpcCall, callback) => {
-    const call = options.envelope.open({
-      transport: "grpc",
-      name: method.name,
-      method,
-      header: (name) => firstValue(grpcCall.metadata, name),
-      headerList: (name) => joinedValues(grpcCall.metadata, name),
-      peer: ipOfPeer(grpcCall.getPeer()),
-      afterAnswer: (start) => afterGrpcAnswer(grpcCall, start),
-    });
-    // The response headers go out with the answer, in the same write as its message and trailers:
-    // sent before the handler's await, they would cost a write (a syscall) of their own per call.
-    const answer = (error: AuthError | null, response?: Message) => {
-      const metadata = new grpc.Metadata();
-      for (const [key, value] of Object.entries(call.responseHeaders)) metadata.set(key, value);
-      grpcCall.sendMetadata(metadata);
-      if (error === null) callback(null, response);
-      else callback(toServiceError(error));
-    };
-    options.envelope
-      .run(call, (c) => rpc.handle(decode(method.input, grpcCall.request, options.maxRequestBytes), c.ctx))
-      .then((response) => answer(null, response), answer);
-  };
+  const { envelope, maxRequestBytes } = options;
+  // One handler per RPC, not per call: the request travels on the call's input.
+  const handle = (call: Call) =>
+    rpc.handle(decode(method.input, (call.input as GrpcCallInput).grpcCall.request, maxRequestBytes), call.ctx);
+  return (grpcCall, callback) => void serve(envelope, envelope.open(new GrpcCallInput(method, grpcCall)), handle, callback);
+}
+
+async function serve(
+  envelope: CallEnvelope,
+  call: Call,
+  handle: CallHandler<Message>,
+  callback: grpc.sendUnaryData<Message>,
+): Promise<void> {
+  const { grpcCall } = call.input as GrpcCallInput;
+  let response: Message;
+  try {
+    response = await envelope.run(call, handle);
+  } catch (error) {
+    sendResponseHeaders(grpcCall, call);
+    callback(toServiceError(error as AuthError));
+    return;
+  }
+  sendResponseHeaders(grpcCall, call);
+  callback(null, response);
 }
