@@ -6,7 +6,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, si
 import { calculateJwkThumbprint, decodeProtectedHeader, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp, testSigningKey } from "../support/app.js";
-import { type TestClient, transports } from "../support/clients.js";
+import { bearer, ok, type TestClient, transports } from "../support/clients.js";
 import { newPassword, recordSecret } from "../support/secrets.js";
 
 const b64 = (value: object | string) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
@@ -195,6 +195,25 @@ describe("ValidateToken with hostile tokens", () => {
       it("answers inactive for a token of another tenant than x-tenant", async () => {
         const result = await clients[index]!.call("ValidateToken", { token: good }, { "x-tenant": "acme" });
         expect(result.ok && result.response.reason).toBe("INACTIVE_REASON_WRONG_TENANT");
+      });
+
+      // From the third call a token's signature is remembered (at its second verification) and
+      // its session's liveness too: the same answer, and none once the session ended.
+      it("answers a remembered token as the full check did, and refuses it once its session ended", async () => {
+        const client = clients[index]!;
+        const email = `m.${randomBytes(4).toString("hex")}@example.com`;
+        const password = newPassword();
+        await client.call("Register", { email, password });
+        const login = ok(await client.call("Login", { identifier: email, password }));
+        const token = recordSecret(login.accessToken as string);
+        const answers = [];
+        for (let i = 0; i < 4; i++) answers.push(ok(await client.call("ValidateToken", { token })));
+        expect(answers[0]).toMatchObject({ active: true, email });
+        for (const answer of answers.slice(1)) expect(answer).toEqual(answers[0]);
+        const roles = ok(await client.call("ValidateToken", { token, requiredRoles: ["admin"] }));
+        expect(roles.reason).toBe("INACTIVE_REASON_INSUFFICIENT_PERMISSIONS");
+        ok(await client.call("Logout", { refreshToken: login.refreshToken }, bearer(token)));
+        expect(ok(await client.call("ValidateToken", { token })).reason).toBe("INACTIVE_REASON_REVOKED");
       });
     });
   }
