@@ -91,6 +91,11 @@ export function sessionLivenessFor(
     ...DEFAULT_TIMING,
     onProblem: (problem, error) =>
       logger.warn({ err: error }, `session cache: ${problem}; sessions are read from Redis until client-side caching is up again`),
+    onDefaultPriority: (wanted) =>
+      logger.warn(
+        { wanted },
+        "session cache: the invalidation thread runs at the default priority (raising it needs root, CAP_SYS_NICE or RLIMIT_NICE >= 30, e.g. `ulimits: nice: 30` in compose); a revocation under full CPU load then takes several ms to reach this process instead of under one (BENCHMARKS.md)",
+      ),
   });
   if (tracking === undefined) return undefined;
   return cachedLiveness(store, tracking, { prefix: config.redisKeyPrefix, capacity: config.sessionCache.size, legacy });

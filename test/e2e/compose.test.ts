@@ -25,6 +25,7 @@ interface Service {
   command?: string[];
   ports?: (string | { published?: string | number; target?: number; host_ip?: string })[];
   environment?: Record<string, string>;
+  ulimits?: Record<string, number | { soft: number; hard: number }>;
 }
 const servicesOf = (extra: Record<string, string> = {}): Record<string, Service> =>
   (parse(compose(["config"], { ...env, ...extra })) as { services: Record<string, Service> }).services;
@@ -106,5 +107,11 @@ describe("docker-compose.yml", () => {
     const auth = servicesOf().auth as Service;
     expect(auth.environment?.PUBLIC_URL).toBe("http://localhost:8080");
     expect(auth.environment?.SMTP_URL).toBe("smtp://mailpit:1025");
+  });
+
+  it("lets the service raise its invalidation thread to nice -10 (RLIMIT_NICE 30), and nothing more", () => {
+    const auth = servicesOf().auth as Service;
+    const nice = auth.ulimits?.nice;
+    expect(typeof nice === "number" ? nice : nice?.soft).toBe(30);
   });
 });

@@ -58,9 +58,9 @@ describe("the invalidation thread", () => {
     for (const step of cleanup.splice(0)) step();
   });
 
-  async function setUp() {
+  async function setUp(priority: { niceness?: number; onDefaultPriority?: (wanted: number) => void } = {}) {
     const redis = await fakeRedis();
-    const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {} });
+    const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {}, ...priority });
     cleanup.push(
       () => thread.close(),
       () => redis.server.close(),
@@ -77,6 +77,18 @@ describe("the invalidation thread", () => {
     expect(connection.id).toBe("42");
     expect(connection.name).toMatch(/^authward-invalidations-[0-9a-f]{16}$/);
     expect(connection.lost()).toBe(false);
+  });
+
+  // As root (the test runs), the thread may raise its priority; an out-of-range nice value is
+  // refused by the kernel's interface as a process without the privilege is refused.
+  it.runIf(process.getuid?.() === 0)("raises its priority where permitted, and says so once where not", async () => {
+    const granted: number[] = [];
+    await setUp({ onDefaultPriority: (wanted) => granted.push(wanted) });
+    expect(granted).toEqual([]);
+    const refused: number[] = [];
+    // The thread says "ready" (with the nice value it has) before its first connection is open.
+    await setUp({ niceness: -21, onDefaultPriority: (wanted) => refused.push(wanted) });
+    expect(refused).toEqual([-21]);
   });
 
   it("moves a key's slot in shared memory before the event loop hears of the invalidation", async () => {

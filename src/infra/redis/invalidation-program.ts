@@ -25,7 +25,7 @@ export type ToThread =
   | { readonly op: "close"; readonly pair: number };
 
 export type FromThread =
-  | { readonly op: "ready" }
+  | { readonly op: "ready"; readonly niceness: number }
   | { readonly op: "opened"; readonly pair: number; readonly id: string; readonly name: string }
   | { readonly op: "invalidate"; readonly pair: number; readonly keys: string[] | null; readonly atUs: number }
   | { readonly op: "lost"; readonly pair: number; readonly reason: string; readonly error?: string }
@@ -85,10 +85,12 @@ export class InvalidationProgram {
     // keeps the nice value per thread, so only this one is raised; raising it needs root,
     // CAP_SYS_NICE or RLIMIT_NICE ≥ 30, and without them the thread runs at the default priority.
     // It works a few microseconds per invalidation and per heartbeat, so it can starve nothing.
+    let niceness = 0;
     try {
       this.env.os.setPriority(workerData.niceness);
+      niceness = workerData.niceness;
     } catch {
-      // Not permitted here.
+      // Not permitted here: the default priority (the main thread reports it once).
     }
     parentPort.on("message", (message) => {
       if (message.op === "open") this.#open(message.pair, message.target, message.flag);
@@ -102,7 +104,7 @@ export class InvalidationProgram {
       process.exit(1);
     });
     setInterval(() => this.#tick(), workerData.heartbeatMs);
-    parentPort.postMessage({ op: "ready" });
+    parentPort.postMessage({ op: "ready", niceness });
   }
 
   #now(): number {

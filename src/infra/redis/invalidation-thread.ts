@@ -64,6 +64,13 @@ export interface ThreadTiming {
   readonly heartbeatMs: number;
   readonly staleAfterMs: number;
   readonly onProblem: (problem: string, error?: unknown) => void;
+  /**
+   * Told once, when the first thread is ready, that it could not raise its priority (`wanted`):
+   * the process lacks root, CAP_SYS_NICE or RLIMIT_NICE ≥ 20 − wanted.
+   */
+  readonly onDefaultPriority?: (wanted: number) => void;
+  /** The nice value the thread asks for: -10 unless a test asks otherwise. */
+  readonly niceness?: number;
 }
 
 interface PairEntry {
@@ -81,6 +88,7 @@ export class InvalidationThread {
   readonly epochs = new Epochs();
   #worker: Worker | undefined;
   #ready = false;
+  #priorityReported = false;
   #next = 1;
   readonly #pairs = new Map<number, PairEntry>();
   #watchdog: NodeJS.Timeout | undefined;
@@ -117,7 +125,7 @@ export class InvalidationThread {
       heartbeatMs: this.timing.heartbeatMs,
       staleAfterMs: this.timing.staleAfterMs,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      niceness: THREAD_NICENESS,
+      niceness: this.timing.niceness ?? THREAD_NICENESS,
       layout: { GLOBAL, PING_SEQ, TICKS, SLOT_BASE },
     };
     // env {}: the thread needs none of the process's variables (some hold secrets).
@@ -144,6 +152,9 @@ export class InvalidationThread {
   #received(worker: Worker, message: FromThread): void {
     if (worker !== this.#worker) return;
     if (message.op === "ready") {
+      const wanted = this.timing.niceness ?? THREAD_NICENESS;
+      if (message.niceness !== wanted && !this.#priorityReported) this.timing.onDefaultPriority?.(wanted);
+      this.#priorityReported = true;
       this.#ready = true;
       this.#ticks = this.epochs.ticks();
       this.#ticksSeenAt = performance.now();

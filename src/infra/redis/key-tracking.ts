@@ -43,6 +43,8 @@ export interface TrackingTiming {
   /** A heartbeat unanswered this long resets the pair. */
   readonly staleAfterMs: number;
   readonly onProblem: (problem: string, error?: unknown) => void;
+  /** The invalidation thread could not raise its priority to `wanted` (invalidation-thread.ts). */
+  readonly onDefaultPriority?: (wanted: number) => void;
 }
 
 export const DEFAULT_TIMING = { heartbeatMs: 500, staleAfterMs: 2000 } as const;
