@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { bootstrapPlatformAdmin } from "../../src/cli/create-admin.js";
 import { AuthError } from "../../src/domain/errors.js";
 import { issueOneTimeToken } from "../../src/domain/one-time-tokens.js";
+import { formatRefreshToken, newSecret, parseRefreshToken } from "../../src/domain/refresh-token.js";
 import { createAdminGrpcClient } from "../support/admin-clients.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { bearer, createConnectClient, createGrpcClient, failed, ok, type TestClient } from "../support/clients.js";
@@ -182,6 +183,17 @@ describe("Refresh on the copy of the user kept beside the sessions", () => {
     ok(await admin.call("SetUserRoles", { tenant, userId, roles: [] }, platform));
     ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: true } }, platform));
     try {
+      // The session and user ids are in every access token: a wrong secret for them (the change
+      // dropped the copy) is TOKEN_INVALID, with no PostgreSQL read and nothing said of the account.
+      const { sessionId } = parseRefreshToken(refreshToken)!;
+      const counter = countUserReads();
+      try {
+        const guessed = recordSecret(formatRefreshToken(userId, sessionId, newSecret()));
+        expect(failed(await refreshOnB(guessed)).reason).toBe("TOKEN_INVALID");
+        expect(counter.reads).toBe(0);
+      } finally {
+        counter.restore();
+      }
       expect(failed(await refreshOnB(refreshToken)).reason).toBe("NO_ROLES");
     } finally {
       ok(await admin.call("UpdateTenant", { tenant, policy: { rolesRequired: false } }, platform));

@@ -93,6 +93,17 @@ describe.each([
     expect((await store.rotate(rotation(user, s, { epoch: 0 }))).kind).toBe("rotated");
   });
 
+  it("without a copy, asks for the user only for the current secret: a wrong or replayed one is answered as with a copy", async () => {
+    const user = userOf();
+    const s = await session(user);
+    expect((await store.rotate(rotation(user, { ...s, secret: newSecret() }))).kind).toBe("mismatch");
+    // Rotated once (with the epoch: no copy), the old secret is in its grace window, then the next.
+    const first = rotation(user, s, { epoch: 0 });
+    expect((await store.rotate(first)).kind).toBe("rotated");
+    expect((await store.rotate(rotation(user, s))).kind).toBe("grace");
+    expect((await store.rotate(rotation(user, s, { now: now + 60_000 }))).kind).toBe("reused");
+  });
+
   it("rotates on a copy kept under the current mark, in one step, and returns the user as kept", async () => {
     const user = userOf();
     const s = await session(user);

@@ -14,7 +14,9 @@ import { decodeUserCopy, encodeUserCopy } from "./user-copies.js";
 // Two ways in: with the epoch the caller read from PostgreSQL (ARGV[10]), which keeps the copy of
 // the user it read when the user's mark has not moved (ARGV[13..15]); or without (''), on the copy
 // of the user kept beside the sessions (user-copies.ts), returned with the outcome: without a usable
-// copy (one beginning with '1'), nothing changes and the caller is told to read the user.
+// copy (one beginning with '1'), a presented current secret changes nothing and the caller is told
+// to read the user; any other secret gets the answer it gets with a copy (a grace answer then
+// describes the user as PostgreSQL has them: refresh.ts).
 // Success replies carry how the session began (`amr`, space-separated), which new tokens carry again;
 // a grace reply also carries the current digest, which the sealed successor must open to.
 // KEYS: session, successor, index, state, copy.
@@ -38,10 +40,18 @@ if ae <= now then
   return {'missing', redis.call('HEXISTS', state, 'd')}
 end
 if tenantHeader ~= '' and tenant ~= tenantHeader then return {'tenant_mismatch'} end
+local function same(a, b)
+  if not a or not b or #a ~= #b then return false end
+  local diff = 0
+  for i = 1, #a do diff = diff + math.abs(string.byte(a, i) - string.byte(b, i)) end
+  return diff == 0
+end
 local copy = ''
 if fast then
   copy = str(redis.call('GET', copyKey)) or ''
-  if string.sub(copy, 1, 1) ~= '1' then return {'needs_user', tenant or '', str(redis.call('HGET', state, 'uc')) or ''} end
+  -- The user is read only for the current secret: a wrong, old or replayed one is answered below
+  -- as it would be with a copy (no PostgreSQL read, and nothing said about the account first).
+  if string.sub(copy, 1, 1) ~= '1' and same(cur, presented) then return {'needs_user', tenant or '', str(redis.call('HGET', state, 'uc')) or ''} end
 else
   -- The caller read the user before a change that ended their access: it may not extend anything.
   local recorded = str(redis.call('HGET', state, 'e'))
@@ -51,12 +61,6 @@ local function keepCopy()
   if ARGV[13] ~= '' and (str(redis.call('HGET', state, 'uc')) or '') == ARGV[14] then
     redis.call('SET', copyKey, ARGV[13], 'PX', ARGV[15])
   end
-end
-local function same(a, b)
-  if not a or not b or #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do diff = diff + math.abs(string.byte(a, i) - string.byte(b, i)) end
-  return diff == 0
 end
 if same(cur, presented) and keep then
   local ttl = math.min(idle, ae - now)
