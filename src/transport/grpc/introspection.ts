@@ -22,15 +22,58 @@ function fileDescriptorProtos(services: readonly DescService[]): Buffer[] {
   return [...seen.values()];
 }
 
-/** Reflection over `services` (and the types they use). */
+/**
+ * Reflection over `services` (and the types they use), indexed at the first reflection call.
+ *
+ * @grpc/reflection decodes and indexes every descriptor when it is constructed, once for v1 and
+ * once for v1alpha: ~1.1 MB of each process's heap, held for the whole life of a process that,
+ * in production, is seldom or never asked. So the services are registered at start-up (with an
+ * instance that indexes nothing, whose method definitions are the same), and each call is handed
+ * to the handlers of an instance built with the descriptors at the first call.
+ */
 export function addReflection(server: grpc.Server, services: readonly DescService[]): void {
-  // The reflection service reads `fileDescriptorProtos` of each entry, as @grpc/proto-loader
-  // makes them; the protobuf-es descriptors give the same bytes.
-  const files = fileDescriptorProtos(services);
-  const definition = Object.fromEntries(
-    services.map((service) => [service.typeName, { fileDescriptorProtos: files }]),
-  ) as unknown as PackageDefinition;
-  new ReflectionService(definition).addToServer(server);
+  let handlers: Map<string, grpc.UntypedHandleCall> | undefined;
+  const indexed = () => {
+    if (handlers === undefined) {
+      const byPath = new Map<string, grpc.UntypedHandleCall>();
+      // The reflection service reads `fileDescriptorProtos` of each entry, as @grpc/proto-loader
+      // makes them; the protobuf-es descriptors give the same bytes.
+      const files = fileDescriptorProtos(services);
+      const definition = Object.fromEntries(
+        services.map((service) => [service.typeName, { fileDescriptorProtos: files }]),
+      ) as unknown as PackageDefinition;
+      new ReflectionService(definition).addToServer({
+        addService(service, implementation) {
+          for (const [name, handler] of Object.entries(implementation)) byPath.set(methodPath(service, name), handler);
+        },
+      });
+      handlers = byPath;
+    }
+    return handlers;
+  };
+  new ReflectionService({}).addToServer({
+    addService(service, implementation) {
+      const forwarded = Object.fromEntries(
+        Object.keys(implementation).map((name) => {
+          const path = methodPath(service, name);
+          const forward = (...args: unknown[]) => {
+            const handler = indexed().get(path) as ((...args: unknown[]) => void) | undefined;
+            if (handler === undefined) throw new Error(`reflection: no handler for ${path}`);
+            handler(...args);
+          };
+          return [name, forward];
+        }),
+      );
+      server.addService(service, forwarded as grpc.UntypedServiceImplementation);
+    },
+  });
+}
+
+/** The full path (`/package.Service/Method`) of `name` in a service definition. */
+function methodPath(service: grpc.ServiceDefinition, name: string): string {
+  const method = service[name];
+  if (method === undefined) throw new Error(`reflection: the service definition has no method ${name}`);
+  return method.path;
 }
 
 /** The health service for the whole server and each of `services`, NOT_SERVING until the first readiness check says otherwise. */
