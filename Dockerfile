@@ -19,10 +19,11 @@ RUN npm run build:service && npm prune --omit=dev
 FROM node:26.10.0-bookworm-slim@sha256:662933cf47f013bc8e4beb31a6116448427a82057ba7c42c97e4c5ba766504c2
 # Memory: V8 sizes its heap for the machine and collects late, so under load each process grew
 # to 300 MB of mostly garbage (and of native HTTP/2 buffers that garbage holds). A 256 MB old
-# generation, 4 MB semi-spaces and two malloc arenas keep a worker at 130 MB idle and 150-200 MB
-# under load, 56 MB of it the node binary's shared pages (BENCHMARKS.md, Memory); the live heap
-# is 30-50 MB. 4 MB semi-spaces rather than 8 save ~10 MB per process for ~2 points more of CPU
-# in GC. Override NODE_OPTIONS to give it more.
+# generation, 4 MB semi-spaces and two malloc arenas keep a worker at 120 MB idle and 140-170 MB
+# under load, 52-56 MB of it the node binary's shared pages (BENCHMARKS.md, Memory); the live
+# heap is 30-50 MB. 4 MB semi-spaces rather than 8 save ~10 MB per process for ~2 points more of
+# CPU in GC; 2 MB would save 4 MB more for 8 % of ValidateToken's rate. Override NODE_OPTIONS to
+# give it more (docs/configuration.md, The Node runtime).
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=4" \
     MALLOC_ARENA_MAX=2 \
