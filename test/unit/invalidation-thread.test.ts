@@ -13,7 +13,7 @@ const message = (keys: string | null) =>
   `*3\r\n${bulk("message")}${bulk("__redis__:invalidate")}${keys === null ? "*-1\r\n" : `*1\r\n${bulk(keys)}`}`;
 
 /** A fake Redis: answers the thread's set-up and PINGs, and hands the test the socket. */
-async function fakeRedis(): Promise<{ port: number; client: Promise<Socket>; server: Server }> {
+async function fakeRedis(authReply = "+OK\r\n"): Promise<{ port: number; client: Promise<Socket>; server: Server }> {
   let accept!: (socket: Socket) => void;
   const client = new Promise<Socket>((resolve) => (accept = resolve));
   const server = createServer((socket) => {
@@ -21,7 +21,8 @@ async function fakeRedis(): Promise<{ port: number; client: Promise<Socket>; ser
     socket.on("data", (chunk: Buffer) => {
       seen += chunk.toString();
       if (seen.includes("SUBSCRIBE")) {
-        socket.write(`:42\r\n+OK\r\n*3\r\n${bulk("subscribe")}${bulk("__redis__:invalidate")}:1\r\n`);
+        const auth = seen.includes("AUTH") ? authReply : "";
+        socket.write(`${auth}:42\r\n+OK\r\n*3\r\n${bulk("subscribe")}${bulk("__redis__:invalidate")}:1\r\n`);
         seen = "";
         accept(socket);
       } else if (seen.includes("PING")) {
@@ -71,6 +72,27 @@ describe("the invalidation thread", () => {
     cleanup.push(() => socket.destroy());
     return { thread, connection, socket, heard };
   }
+
+  // ioredis only warns when given a password the server does not need; the tracking reader is an
+  // ioredis client, so the thread must not refuse what the reader accepted.
+  it.each([
+    [
+      "a server without a password",
+      "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n",
+      true,
+    ],
+    ["a wrong password", "-WRONGPASS invalid username-password pair or user is disabled.\r\n", false],
+  ])("given a password, sets up on %s: %s", async (_, authReply, opens) => {
+    const redis = await fakeRedis(authReply);
+    const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {} });
+    cleanup.push(
+      () => thread.close(),
+      () => redis.server.close(),
+    );
+    const opening = thread.open({ host: "127.0.0.1", port: redis.port, password: "not-needed" }, recorder().events);
+    if (opens) expect((await opening).id).toBe("42");
+    else await expect(opening).rejects.toThrow(/could not set up client-side caching/);
+  });
 
   it("sets up with CLIENT ID, a random name and SUBSCRIBE, and answers the id", async () => {
     const { connection } = await setUp();

@@ -99,8 +99,8 @@ export class InvalidationProgram {
     // A thread that fails leaves nothing cached trusted, before it goes (the event loop hears of
     // its exit later, and starts another).
     process.on("uncaughtException", () => {
-      Atomics.add(this.#view, workerData.layout.GLOBAL, 1);
       for (const connection of this.#connections.values()) Atomics.store(connection.flag, 0, 1);
+      Atomics.add(this.#view, workerData.layout.GLOBAL, 1);
       process.exit(1);
     });
     setInterval(() => this.#tick(), workerData.heartbeatMs);
@@ -135,7 +135,7 @@ export class InvalidationProgram {
     if (target.password !== undefined) {
       const auth = target.username === undefined ? [target.password] : [target.username, target.password];
       out += this.env.encodeCommand("AUTH", ...auth);
-      connection.setup.push(ok);
+      connection.setup.push(this.#authAnswered);
     }
     out +=
       this.env.encodeCommand("CLIENT", "ID") +
@@ -189,6 +189,18 @@ export class InvalidationProgram {
     connection.input = at >= connection.input.length ? Buffer.alloc(0) : connection.input.subarray(at);
   }
 
+  /** The AUTH reply's handler: AUTH is the one set-up command whose error may be harmless. */
+  readonly #authAnswered = (_reply: Reply): void => {};
+
+  /**
+   * A password given to a server that has none (`-ERR AUTH <password> called without any password
+   * configured…`; "no password is set" before Redis 6): the connection works, as with ioredis,
+   * which only warns (the tracking reader, an ioredis client, warns already).
+   */
+  #passwordNotNeeded(handler: (reply: Reply) => void, error: string): boolean {
+    return handler === this.#authAnswered && /without any password configured|no password is set/i.test(error);
+  }
+
   #text(reply: Reply): string | undefined {
     return Buffer.isBuffer(reply) ? reply.toString() : typeof reply === "string" ? reply : undefined;
   }
@@ -197,7 +209,7 @@ export class InvalidationProgram {
     if (connection.state === "opening") {
       const handler = connection.setup.shift();
       if (handler === undefined) this.#lose(connection, "an unexpected reply while setting up");
-      else if (reply !== null && typeof reply === "object" && "error" in reply) {
+      else if (reply !== null && typeof reply === "object" && "error" in reply && !this.#passwordNotNeeded(handler, reply.error)) {
         this.#lose(connection, "could not set up client-side caching", reply.error);
       } else handler(reply);
       return;
@@ -236,8 +248,10 @@ export class InvalidationProgram {
   /** Shared memory first (nothing cached is trusted from here on, and this connection's reader is not handed out), then the event loop. */
   #lose(connection: Connection, reason: string, error?: string): void {
     if (connection.state === "gone") return;
-    Atomics.add(this.#view, this.env.workerData.layout.GLOBAL, 1);
+    // The flag first, then the global epoch: the event loop takes its mark before it reads the
+    // flag (liveness-cache.ts), so the opposite order could let a read out after the loss.
     Atomics.store(connection.flag, 0, 1);
+    Atomics.add(this.#view, this.env.workerData.layout.GLOBAL, 1);
     connection.state = "gone";
     connection.socket.destroy();
     this.#connections.delete(connection.pair);

@@ -115,6 +115,7 @@ export class InvalidationThread {
     clearInterval(this.#watchdog);
     const worker = this.#worker;
     this.#worker = undefined;
+    for (const entry of this.#pairs.values()) entry.opening?.reject(new Error("the invalidation thread is closed"));
     this.#pairs.clear();
     void worker?.terminate();
   }

@@ -25,6 +25,8 @@ export interface CacheCounts {
   resets: number;
 }
 
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 export class LivenessCache {
   readonly stamps: Stamps;
   /** Session id → until when it is alive (ms since the epoch; GONE: not), owned by its user. */
@@ -69,10 +71,19 @@ export class LivenessCache {
    * the caller then reads Redis the ordinary way.
    */
   async read<V>(map: TrackedMap<V>, id: string, owner: string, key: string, read: (reader: Redis) => Promise<V>): Promise<V | undefined> {
+    // A key with a lone surrogate comes back from Redis as U+FFFD, so the thread would mark
+    // another slot than this one: never cached (the ids in keys are the service's own, so only
+    // a bug could make one).
+    if (LONE_SURROGATE.test(key)) return undefined;
+    // The mark before the lost flag is read (readerFor): the thread sets the flag, then moves the
+    // global epoch, so a mark that saw the move comes after a flag that refuses the reader, and a
+    // mark from before it no longer holds when the value settles. Either way nothing read on a
+    // connection already lost is cached.
+    const mark = this.tracking.epochs.mark(key);
     const reader = this.tracking.readerFor(key);
     if (reader === undefined) return undefined;
     try {
-      const loaded = await map.load(id, owner, () => read(reader), key);
+      const loaded = await map.load(id, owner, () => read(reader), key, mark);
       return loaded.cached ? loaded.value : undefined;
     } catch (error) {
       this.tracking.readFailed(key, error);

@@ -112,10 +112,10 @@ export class TrackedMap<V> {
    * invalidation, a reset or a fence. Concurrent loads of one id share one read. `key`: the Redis
    * key read, whose epochs are marked now, before the read is sent.
    */
-  load(id: string, owner: string, read: () => Promise<V>, key?: string): Promise<Loaded<V>> {
+  load(id: string, owner: string, read: () => Promise<V>, key?: string, taken?: EpochMark): Promise<Loaded<V>> {
     const inFlight = this.#pending.get(id);
     if (inFlight !== undefined && inFlight.owner === owner) return inFlight.promise;
-    const mark = key === undefined ? undefined : this.epochs?.mark(key);
+    const mark = taken ?? (key === undefined ? undefined : this.epochs?.mark(key));
     const ticket: Ticket = { stamp: this.stamps.next(), generation: this.stamps.generation, mark, invalidated: false };
     const promise = read().then(
       (value) => ({ value, cached: this.#settle(id, owner, ticket, value) }),
