@@ -174,16 +174,7 @@ describe("the invalidation thread", () => {
   });
 
   it("flags the connection lost when its heartbeat goes unanswered", async () => {
-    const redis = await fakeRedis();
-    const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {} });
-    cleanup.push(
-      () => thread.close(),
-      () => redis.server.close(),
-    );
-    const { heard, events } = recorder();
-    const connection = await thread.open({ host: "127.0.0.1", port: redis.port }, events);
-    const socket = await redis.client;
-    cleanup.push(() => socket.destroy());
+    const { connection, socket, heard } = await setUp();
     socket.removeAllListeners("data"); // a silent server from now on
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(connection.lost()).toBe(true);
