@@ -61,7 +61,9 @@ export interface InvalidationConnection {
 }
 
 export interface ThreadTiming {
+  /** Heartbeat period on each invalidation connection (sent by the thread). */
   readonly heartbeatMs: number;
+  /** A heartbeat unanswered this long resets the pair. */
   readonly staleAfterMs: number;
   readonly onProblem: (problem: string, error?: unknown) => void;
   /**

@@ -12,7 +12,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Epochs } from "./invalidation-epochs.js";
-import { InvalidationThread } from "./invalidation-thread.js";
+import { InvalidationThread, type ThreadTiming } from "./invalidation-thread.js";
 import { TrackingPair } from "./tracking-pair.js";
 
 export interface TrackingListener {
@@ -37,15 +37,8 @@ export interface KeyTracking {
   close(): void;
 }
 
-export interface TrackingTiming {
-  /** Heartbeat period on each invalidation connection (sent by the invalidation thread). */
-  readonly heartbeatMs: number;
-  /** A heartbeat unanswered this long resets the pair. */
-  readonly staleAfterMs: number;
-  readonly onProblem: (problem: string, error?: unknown) => void;
-  /** The invalidation thread could not raise its priority to `wanted` (invalidation-thread.ts). */
-  readonly onDefaultPriority?: (wanted: number) => void;
-}
+/** The invalidation thread's timing and reports (invalidation-thread.ts), its nice value left to it. */
+export type TrackingTiming = Omit<ThreadTiming, "niceness">;
 
 export const DEFAULT_TIMING = { heartbeatMs: 500, staleAfterMs: 2000 } as const;
 
