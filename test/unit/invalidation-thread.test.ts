@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { GLOBAL, keySlotOf, SLOT_BASE } from "../../src/infra/redis/invalidation-epochs.js";
-import { type InvalidationEvents, InvalidationThread } from "../../src/infra/redis/invalidation-thread.js";
+import { type InvalidationEvents, InvalidationThread, type ThreadTiming } from "../../src/infra/redis/invalidation-thread.js";
 
 const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
 const message = (keys: string | null) =>
@@ -59,7 +59,7 @@ describe("the invalidation thread", () => {
     for (const step of cleanup.splice(0)) step();
   });
 
-  async function setUp(priority: { niceness?: number; onDefaultPriority?: (wanted: number) => void } = {}) {
+  async function setUp(priority: Partial<ThreadTiming> = {}) {
     const redis = await fakeRedis();
     const thread = new InvalidationThread({ heartbeatMs: 50, staleAfterMs: 200, onProblem: () => {}, ...priority });
     cleanup.push(
@@ -156,15 +156,19 @@ describe("the invalidation thread", () => {
     expect(thread.epochs.pingSeq()).toBeGreaterThan(1);
   });
 
-  it("moves the global epoch and flags its connections lost before it dies of an error, and is replaced", async () => {
-    const { thread, connection, heard } = await setUp();
+  it("moves the global epoch and flags its connections lost before it dies of an error, says which, and is replaced", async () => {
+    const problems: string[] = [];
+    const { thread, connection, heard } = await setUp({ onProblem: (problem, error) => problems.push(`${problem}: ${String(error)}`) });
     const global = Atomics.load(thread.epochs.view, GLOBAL);
     // A TLS option that node:tls refuses synchronously: an exception the thread does not catch.
     const failing = thread.open({ host: "127.0.0.1", port: 1, tls: { minVersion: "bogus" as "TLSv1.3" } }, recorder().events);
     expect(spin(() => connection.lost())).toBe(true);
     expect(Atomics.load(thread.epochs.view, GLOBAL)).toBeGreaterThan(global);
-    await expect(failing).rejects.toThrow(/invalidation thread exited/);
-    expect(heard).toContain("lost the invalidation thread exited (1)");
+    await expect(failing).rejects.toThrow(/invalidation thread failed/);
+    expect(heard).toContain("lost the invalidation thread failed");
+    // The log learns what failed, not only an exit code (and only once: its exit is not a second death).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(problems).toEqual([expect.stringMatching(/^the invalidation thread failed: TypeError.*bogus/)]);
     // The next connection gets a new thread.
     const redis = await fakeRedis();
     cleanup.push(() => redis.server.close());
@@ -179,5 +183,20 @@ describe("the invalidation thread", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(connection.lost()).toBe(true);
     expect(heard).toContain("lost the invalidation connection stopped answering");
+  });
+
+  it("replaces a thread that never gets ready, with a word, and fails the connections it was opening", async () => {
+    const problems: string[] = [];
+    const stuck = "setInterval(() => {}, 1000);"; // starts, never says ready
+    const thread = new InvalidationThread({
+      heartbeatMs: 50,
+      staleAfterMs: 200,
+      onProblem: (problem) => problems.push(problem),
+      program: () => stuck,
+    });
+    cleanup.push(() => thread.close());
+    const opening = thread.open({ host: "127.0.0.1", port: 1 }, recorder().events);
+    await expect(opening).rejects.toThrow(/did not start/);
+    expect(problems).toEqual(["the invalidation thread did not start"]);
   });
 });

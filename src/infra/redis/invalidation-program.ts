@@ -26,6 +26,7 @@ export type ToThread =
 
 export type FromThread =
   | { readonly op: "ready"; readonly niceness: number }
+  | { readonly op: "failed"; readonly error: string }
   | { readonly op: "opened"; readonly pair: number; readonly id: string; readonly name: string }
   | { readonly op: "invalidate"; readonly pair: number; readonly keys: string[] | null; readonly atUs: number }
   | { readonly op: "lost"; readonly pair: number; readonly reason: string; readonly error?: string }
@@ -98,9 +99,13 @@ export class InvalidationProgram {
     });
     // A thread that fails leaves nothing cached trusted, before it goes (the event loop hears of
     // its exit later, and starts another).
-    process.on("uncaughtException", () => {
+    process.on("uncaughtException", (error: unknown) => {
       for (const connection of this.#connections.values()) Atomics.store(connection.flag, 0, 1);
       Atomics.add(this.#view, workerData.layout.GLOBAL, 1);
+      // What failed, for the log (the exit code alone says nothing): the error's name and message
+      // only, cut short; no stack, no values the thread holds (a password is one).
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : "a value thrown that is not an Error";
+      parentPort.postMessage({ op: "failed", error: text.slice(0, 300) });
       process.exit(1);
     });
     setInterval(() => this.#tick(), workerData.heartbeatMs);

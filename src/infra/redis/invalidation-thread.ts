@@ -23,8 +23,9 @@
  * PING unanswered for `staleAfterMs`, a connection not set up within `connectTimeoutMs` or a
  * message of an unknown shape, it moves the global epoch and sets the connection's lost flag
  * first, then tells the event loop. A thread that fails (an uncaught exception) moves the global
- * epoch and flags every connection lost before it exits. Its timer also counts ticks: a thread
- * that stops ticking for `staleAfterMs`, or exits, is found by the event loop (its watchdog, the
+ * epoch and flags every connection lost, then posts what failed (for the log) before it exits. Its
+ * timer also counts ticks: a thread that stops ticking for `staleAfterMs`, never gets ready, or
+ * exits, is found by the event loop (its watchdog, the
  * worker's exit event), which moves the global epoch, resets the pairs and starts another thread
  * (an answer given between such a silent stop and the watchdog is the one window left, as wide
  * as the heartbeat's for a silent partition).
@@ -73,6 +74,8 @@ export interface ThreadTiming {
   readonly onDefaultPriority?: (wanted: number) => void;
   /** The nice value the thread asks for: -10 unless a test asks otherwise. */
   readonly niceness?: number;
+  /** The thread's program as source text: invalidation-program.ts's unless a test gives a broken one. */
+  readonly program?: () => string;
 }
 
 interface PairEntry {
@@ -132,7 +135,7 @@ export class InvalidationThread {
       layout: { GLOBAL, PING_SEQ, TICKS, SLOT_BASE },
     };
     // env {}: the thread needs none of the process's variables (some hold secrets).
-    const worker = new Worker(programSource(), {
+    const worker = new Worker((this.timing.program ?? programSource)(), {
       eval: true,
       workerData: data,
       env: {},
@@ -143,6 +146,7 @@ export class InvalidationThread {
     worker.unref();
     this.#worker = worker;
     this.#ready = false;
+    this.#ticksSeenAt = performance.now();
     worker.on("message", (message: FromThread) => this.#received(worker, message));
     worker.on("error", (error) => this.#died(worker, "the invalidation thread failed", error));
     worker.on("exit", (code) => this.#died(worker, `the invalidation thread exited (${code})`));
@@ -154,6 +158,10 @@ export class InvalidationThread {
 
   #received(worker: Worker, message: FromThread): void {
     if (worker !== this.#worker) return;
+    if (message.op === "failed") {
+      this.#died(worker, "the invalidation thread failed", message.error);
+      return;
+    }
     if (message.op === "ready") {
       const wanted = this.timing.niceness ?? THREAD_NICENESS;
       if (message.niceness !== wanted && !this.#priorityReported) this.timing.onDefaultPriority?.(wanted);
@@ -195,12 +203,19 @@ export class InvalidationThread {
     }
   }
 
-  /** The thread stopped ticking for staleAfterMs: it is replaced. */
+  /** The thread stopped ticking, or never got ready, for staleAfterMs: it is replaced. */
   #watch(worker: Worker): void {
-    if (worker !== this.#worker || !this.#ready) return;
+    if (worker !== this.#worker) return;
     const ticks = this.epochs.ticks();
     const at = performance.now();
-    if (ticks !== this.#ticks) {
+    if (!this.#ready) {
+      // Nothing is cached while no connection is up (reads go to Redis), but the pairs would wait
+      // forever: a thread that does not start within the same allowance is replaced, with a word.
+      if (at - this.#ticksSeenAt > this.timing.staleAfterMs + this.timing.heartbeatMs + CONNECT_TIMEOUT_MS) {
+        this.#died(worker, "the invalidation thread did not start");
+        void worker.terminate();
+      }
+    } else if (ticks !== this.#ticks) {
       this.#ticks = ticks;
       this.#ticksSeenAt = at;
     } else if (at - this.#ticksSeenAt > this.timing.staleAfterMs + this.timing.heartbeatMs) {
