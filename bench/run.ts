@@ -255,7 +255,7 @@ function table(rows: readonly Row[]): string {
   for (const r of rows) {
     const f = r.figures;
     lines.push(
-      `| ${r.scenario} | ${f.rps} | ${cell(f.p50Ms)} | ${cell(f.p99Ms)} | ${f.errors} | ${cell(r.serviceCpuUsPerCall)} | ${cell(r.redisCpuUsPerCall)} | ${r.note ?? ""} |`,
+      `| ${r.scenario} | ${cell(f.rps)} | ${cell(f.p50Ms)} | ${cell(f.p99Ms)} | ${f.errors} | ${cell(r.serviceCpuUsPerCall)} | ${cell(r.redisCpuUsPerCall)} | ${r.note ?? ""} |`,
     );
   }
   return lines.join("\n");
