@@ -119,11 +119,14 @@ describe("a cluster whose workers keep dying", () => {
 
   it(`exits 1 at the ${MAX_DEATHS_IN_A_ROW}th death in a row of a worker, after restart delays that double`, async () => {
     service = await spawnService({ name: "crash-loop", env: { WORKERS: String(WORKERS) }, imports: [crashHook] });
-    // Every worker that starts listening crashes (an uncaught exception) as soon as it does.
+    // Every worker crashes (an uncaught exception) as soon as the primary has logged it ready. (Not
+    // at the worker's own "listening" line: a worker killed before the primary heard it was ready
+    // died "before it was listening", which ends the cluster at once, by design.)
     const crashed = new Set<number>();
     let firstCrashAt = 0;
+    const readyPids = () => service.lines().flatMap((l) => (l.msg === "worker ready" ? [Number(l.workerPid)] : []));
     const crasher = setInterval(() => {
-      for (const pid of service.listeningPids()) {
+      for (const pid of readyPids()) {
         if (crashed.has(pid)) continue;
         crashed.add(pid);
         firstCrashAt ||= Date.now();
