@@ -9,7 +9,10 @@
  * after `ttlMs` anyway, which bounds how long a lost message can leave a role counted.
  *
  * A load that started before a change is not stored after it (a version counter), so a slow query
- * cannot put stale grants back into the cache.
+ * cannot put stale grants back into the cache. Concurrent misses for one user share one load (an
+ * expired entry of a busy user, or a burst after a change, would otherwise send one query per
+ * call to PostgreSQL, queueing behind its pool), but only callers that arrived before any change
+ * since it began: a caller after a change waits for a load of its own.
  */
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
@@ -65,6 +68,22 @@ export function createGrantsCache(db: Kysely<Database>, options: GrantsCacheOpti
   const entries = new Map<string, Entry>();
   // Bumped by every change: a load that began before one does not store its result.
   let version = 0;
+  // The load under way per user, and the version it began at.
+  const loading = new Map<string, { readonly version: number; readonly grants: Promise<UserGrants | null> }>();
+
+  async function load(userId: string): Promise<UserGrants | null> {
+    const startedAt = version;
+    const grants = await loadGrants(db, userId);
+    if (options.ttlMs > 0 && startedAt === version) {
+      entries.delete(userId);
+      if (entries.size >= options.maxUsers) {
+        const oldest = entries.keys().next().value;
+        if (oldest !== undefined) entries.delete(oldest);
+      }
+      entries.set(userId, { grants, tenant: grants?.tenant, expiresAt: now() + options.ttlMs });
+    }
+    return grants;
+  }
 
   function forget(change: { tenant?: unknown; userId?: unknown }): void {
     version += 1;
@@ -78,17 +97,15 @@ export function createGrantsCache(db: Kysely<Database>, options: GrantsCacheOpti
     async of(userId) {
       const cached = entries.get(userId);
       if (cached !== undefined && cached.expiresAt > now()) return cached.grants;
-      const startedAt = version;
-      const grants = await loadGrants(db, userId);
-      if (options.ttlMs > 0 && startedAt === version) {
-        entries.delete(userId);
-        if (entries.size >= options.maxUsers) {
-          const oldest = entries.keys().next().value;
-          if (oldest !== undefined) entries.delete(oldest);
-        }
-        entries.set(userId, { grants, tenant: grants?.tenant, expiresAt: now() + options.ttlMs });
+      const pending = loading.get(userId);
+      if (pending !== undefined && pending.version === version) return pending.grants;
+      const started = { version, grants: load(userId) };
+      loading.set(userId, started);
+      try {
+        return await started.grants;
+      } finally {
+        if (loading.get(userId) === started) loading.delete(userId);
       }
-      return grants;
     },
 
     async changed(change) {

@@ -333,6 +333,42 @@ describe.each([
     expect((await grants.of(user.id))?.permissions).toEqual({ me: { view: true } });
     expect(await grants.of("00000000-0000-4000-8000-000000000000")).toBeNull();
   });
+
+  it("shares one load among concurrent misses, but not with a caller who came after a change", async () => {
+    let statements = 0;
+    const counted = db.withPlugin({
+      transformQuery: (args) => {
+        statements += 1;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const grants = createGrantsCache(counted, { ttlMs: 30_000, maxUsers: 100, publisher: undefined, channel: "unused", logger: silent });
+    const user = await users.create({
+      tenant: "vigia",
+      email: "single-flight@example.com",
+      username: null,
+      fullName: null,
+      passwordHash: hash,
+      roles: ["user"],
+    });
+    const burst = await Promise.all(Array.from({ length: 50 }, () => grants.of(user.id)));
+    expect(statements).toBe(1);
+    expect(new Set(burst.map((g) => g?.roles.join()))).toEqual(new Set(["user"]));
+    // A change announced while a load is under way (all in one synchronous stretch, so that load
+    // is still under way): the caller after it gets a load of its own, and only that one is kept.
+    await directory.setRoles(user.id, "vigia", ["reporter"], new Date());
+    await grants.changed({ tenant: "vigia", userId: user.id });
+    statements = 0;
+    const before = grants.of(user.id);
+    const announced = grants.changed({ tenant: "vigia", userId: user.id });
+    const after = grants.of(user.id);
+    await Promise.all([before, announced, after]);
+    expect(statements).toBe(2);
+    expect((await after)?.roles).toEqual(["reporter"]);
+    expect((await grants.of(user.id))?.roles).toEqual(["reporter"]);
+    expect(statements).toBe(2);
+  });
 });
 
 describe("grants changes between instances", () => {
