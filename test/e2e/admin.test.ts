@@ -263,11 +263,21 @@ describe("the AdminService end to end", () => {
       const email = `${unique("t")}@example.com`;
       ok(await admin.call("CreateUser", { tenant: other, email, password, emailVerified: true }, platform));
       const tokens = await login(other, email, password);
+      // More users than are ended at once, one of them with two sessions: every session ends, each counted once.
+      const others = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const address = `${unique("t")}@example.com`;
+          ok(await admin.call("CreateUser", { tenant: other, email: address, password, emailVerified: true }, platform));
+          return login(other, address, password);
+        }),
+      );
+      const second = await login(other, email, password);
       expect(ok(await admin.call("DisableTenant", { tenant: other }, platform))).toMatchObject({
-        sessionsEnded: 1,
+        sessionsEnded: 22,
         tenant: { isActive: false },
       });
-      expect(ok(await validate(tokens.accessToken, {}, authOnSecond))).toMatchObject({ active: false });
+      for (const session of [tokens, second, ...others])
+        expect(ok(await validate(session.accessToken, {}, authOnSecond))).toMatchObject({ active: false });
       expect(await auth.call("Login", { identifier: email, password }, { "x-tenant": other })).toMatchObject({ reason: "TENANT_DISABLED" });
       expect(
         await auth.call("Register", { email: `${unique("r")}@example.com`, password: newPassword() }, { "x-tenant": other }),

@@ -101,8 +101,14 @@ export async function updateTenant(
   return tenant;
 }
 
-/** How many users' sessions are ended per round trip when a whole tenant is disabled. */
+/** How many users' ids are read per round trip when a whole tenant is disabled. */
 const BATCH = 500;
+/**
+ * How many users' sessions are ended at once: one by one, a tenant of 100,000 users took minutes
+ * (a PostgreSQL update and a Redis script each) while its sessions stayed valid; 16 keep both
+ * stores busy without queueing the rest of the service behind the database pool.
+ */
+const IN_FLIGHT = 16;
 
 export async function disableTenant(
   deps: AdminDeps,
@@ -119,7 +125,10 @@ export async function disableTenant(
   let sessionsEnded = 0;
   for (let after: string | null = null; ; ) {
     const ids = await deps.directory.ids(id, after, BATCH);
-    for (const userId of ids) sessionsEnded += await endSessionsOf(deps, userId);
+    for (let i = 0; i < ids.length; i += IN_FLIGHT) {
+      const ended = await Promise.all(ids.slice(i, i + IN_FLIGHT).map((userId) => endSessionsOf(deps, userId)));
+      for (const count of ended) sessionsEnded += count;
+    }
     if (ids.length < BATCH) break;
     after = ids[ids.length - 1] ?? null;
   }
