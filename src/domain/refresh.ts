@@ -20,7 +20,7 @@ import type { AuthDeps, CopyMarks, RotateOutcome, RotateRequest, UserCopy } from
 import { hashSecret, newSecret, openSuccessor, parseRefreshToken, sealSuccessor } from "./refresh-token.js";
 import { supersededByAccountChange } from "./session-epoch.js";
 import { loadTenant } from "./tenants.js";
-import { required } from "./validation.js";
+import { required, tenantNamedBy } from "./validation.js";
 
 /** One refresh's rotation: what it presents and what it will hand out. */
 interface Step {
@@ -57,7 +57,9 @@ export async function refresh(
       now,
       graceMs: deps.policy.refreshReuseGraceMs,
       idleTtlMs: deps.policy.refreshTokenTtlMs,
-      tenantHeader: ctx.tenantHeader,
+      // Compared in the rotation's script, as the other calls compare it (`X-Tenant: Default`
+      // signs in to `default`, so its refresh must not be a TENANT_MISMATCH).
+      tenantHeader: tenantNamedBy(ctx.tenantHeader),
     },
   };
   const outcome = await deps.sessions.rotate({ ...step.request, epoch: undefined });

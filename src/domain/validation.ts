@@ -49,10 +49,19 @@ export function resolveTenant(header: string | undefined, defaultTenant: string)
   return tenant;
 }
 
+/**
+ * The tenant an optional `x-tenant` header names, as every check compares it (trimmed, lower
+ * case, as `resolveTenant` reads it); undefined when it names none.
+ */
+export function tenantNamedBy(header: string | undefined): string | undefined {
+  const named = header?.trim().toLowerCase();
+  return named === "" ? undefined : named;
+}
+
 /** Whether an optional `x-tenant` header names `tenant`; no header names every tenant. */
 export function tenantHeaderAllows(header: string | undefined, tenant: string): boolean {
-  const named = header?.trim().toLowerCase();
-  return named === undefined || named === "" || named === tenant;
+  const named = tenantNamedBy(header);
+  return named === undefined || named === tenant;
 }
 
 const roleName = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;

@@ -55,6 +55,21 @@ describe.each(transports)("core flows over $name", ({ connect }) => {
     }
   });
 
+  it("reads X-Tenant alike in every call: `Default` signs in to default, then Me, ValidateToken and Refresh accept it", async () => {
+    const { request, user } = await registerUser();
+    const named = { "x-tenant": " Default " };
+    const login = ok(await client.call("Login", { identifier: request.email, password: request.password }, named));
+    expect(login.user).toMatchObject({ id: user.id, tenant: "default" });
+    expect(ok(await client.call("Me", {}, { ...named, ...bearer(login.accessToken) })).user.id).toBe(user.id);
+    expect(ok(await client.call("ValidateToken", { token: login.accessToken }, named)).active).toBe(true);
+    const refreshed = ok(await client.call("Refresh", { refreshToken: login.refreshToken }, named));
+    expect(refreshed.user.id).toBe(user.id);
+    // Another tenant is still another tenant, whatever its case.
+    const other = { "x-tenant": "System" };
+    expect(failed(await client.call("Refresh", { refreshToken: refreshed.refreshToken }, other)).reason).toBe("TENANT_MISMATCH");
+    expect(ok(await client.call("ValidateToken", { token: refreshed.accessToken }, other))).toMatchObject({ active: false });
+  });
+
   it("registers, then logs in by email, by the upper-cased email and by username, and Me returns the user", async () => {
     const { request, user } = await registerUser();
     expect(user).toMatchObject({
