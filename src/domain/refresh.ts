@@ -164,8 +164,9 @@ async function answer(
       // must not end the session: that would let anyone log anyone out.
       throw new AuthError("TOKEN_INVALID");
     case "missing":
-      // Disabling a user ends their sessions; saying why tells only that this user id is disabled,
-      // which whoever holds a token of theirs can learn from ValidateToken anyway.
+      // Disabling a user ends their sessions, and the store remembers which: only a token of one
+      // of them is told why. A token made up from the user's id (any relying service sees it) and
+      // a session id of its own is told SESSION_REVOKED whether or not the user is disabled.
       throw new AuthError(outcome.userDisabled ? "ACCOUNT_DISABLED" : "SESSION_REVOKED");
     case "tenantMismatch":
       throw new AuthError("TENANT_MISMATCH");

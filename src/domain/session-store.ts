@@ -97,7 +97,7 @@ export type RotateOutcome =
   | { readonly kind: "reused"; readonly userId: string; readonly tenant: string }
   /** The session exists but the secret was never one of its tokens. */
   | { readonly kind: "mismatch" }
-  /** No such session (expired, ended, or never existed); `userDisabled` when its user is marked disabled. */
+  /** No such session (expired, ended, or never existed); `userDisabled` when the disable of its user ended this very session. */
   | { readonly kind: "missing"; readonly userDisabled: boolean }
   /** Nothing changed: a change that ended the user's access was recorded after the epoch this request read. */
   | { readonly kind: "stale" };

@@ -85,6 +85,13 @@ describe("disabled users", () => {
     expect(failed(await onA.call("Me", {}, bearer(user.first.accessToken)))).toMatchObject(disabled);
     expect(failed(await onA.call("ListSessions", {}, bearer(user.first.accessToken)))).toMatchObject(disabled);
     expect(failed(await onA.call("Refresh", { refreshToken: user.first.refreshToken }))).toMatchObject(disabled);
+    // A refresh token made up from the user's id alone (the `sub` every relying service sees) with
+    // a session id and secret of its own tells nothing: a disabled user is not told from an active one.
+    const madeUp = (userId: string) =>
+      [Buffer.from(userId.replaceAll("-", ""), "hex"), randomBytes(16), randomBytes(32)].map((b) => b.toString("base64url")).join(".");
+    const active = await signedInUser();
+    for (const userId of [user.userId, active.userId])
+      expect(failed(await onA.call("Refresh", { refreshToken: madeUp(userId) }))).toMatchObject({ reason: "SESSION_REVOKED" });
     expect(failed(await user.login())).toMatchObject(disabled);
     // A wrong password still learns nothing.
     expect(failed(await onA.call("Login", { identifier: user.email, password: newPassword() }))).toMatchObject({

@@ -32,12 +32,12 @@ local f = redis.call('HMGET', s, 'c', 'p', 'pu', 'ae', 'o', 'u', 't', 'am')
 local cur, prev, prevUntil, ae, older, user, tenant = str(f[1]), str(f[2]), str(f[3]), str(f[4]), str(f[5]), str(f[6]), str(f[7])
 -- Sessions from before second factors were all signed in by password.
 local amr = str(f[8]) or 'pwd'
-if not cur then return {'missing', redis.call('HEXISTS', state, 'd')} end
+if not cur then return {'missing', redis.call('HEXISTS', state, 'x' .. id)} end
 ae = tonumber(ae)
 if ae <= now then
   redis.call('DEL', s, n)
   redis.call('SREM', index, id)
-  return {'missing', redis.call('HEXISTS', state, 'd')}
+  return {'missing', redis.call('HEXISTS', state, 'x' .. id)}
 end
 if tenantHeader ~= '' and tenant ~= tenantHeader then return {'tenant_mismatch'} end
 local function same(a, b)

@@ -92,6 +92,9 @@ for i = 5, #ARGV do
     redis.call('DEL', s, n)
     redis.call('SREM', index, id)
     ended = ended + 1
+    -- Which sessions the disable ended: only their refresh tokens are told ACCOUNT_DISABLED
+    -- (rotation-script.ts), so a made-up token naming the user learns nothing.
+    if ARGV[3] == '1' then redis.call('HSET', state, 'x' .. id, '1') end
   end
 end
 local unlisted = {}
@@ -113,6 +116,10 @@ if not recorded or tonumber(recorded) < epoch then redis.call('HSET', KEYS[1], '
 if disabled and tonumber(disabled) < epoch then
   redis.call('HDEL', KEYS[1], 'd')
   disabled = nil
+  -- The marks of the sessions the disable ended (as many as the user had).
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(field, 1, 1) == 'x' then redis.call('HDEL', KEYS[1], field) end
+  end
 end
 if not disabled then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
