@@ -98,7 +98,13 @@ export function sessionLivenessFor(
       ),
   });
   if (tracking === undefined) return undefined;
-  return cachedLiveness(store, tracking, { prefix: config.redisKeyPrefix, capacity: config.sessionCache.size, legacy });
+  return cachedLiveness(store, tracking, {
+    prefix: config.redisKeyPrefix,
+    capacity: config.sessionCache.size,
+    legacy,
+    // A read of a key in the written key's slot, on the connection of its master.
+    barrier: (key) => redis.exists(key),
+  });
 }
 
 export function accessTokensFor(config: Config, keyRing: KeyRing): AccessTokensWithCache {
