@@ -6,10 +6,11 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createGrpcClient, createRestClient, type TestClient } from "../support/clients.js";
-import { checkHealth, reflect } from "../support/grpc-tools.js";
+import { checkHealth, healthCall, reflect } from "../support/grpc-tools.js";
 import { newPassword } from "../support/secrets.js";
 
 /** The value of one sample in a Prometheus text exposition; 0 when absent. */
@@ -74,6 +75,16 @@ describe("operations", () => {
   it("answers grpc.health.v1 Check with SERVING for the server and the service", async () => {
     expect(await checkHealth(app.grpcAddress)).toBe("SERVING");
     expect(await checkHealth(app.grpcAddress, "auth.v1.AuthService")).toBe("SERVING");
+  });
+
+  it("lists the health statuses, refuses an unknown name without echoing it, and serves no Watch stream", async () => {
+    const listed = await healthCall(app.grpcAddress, "List");
+    expect(listed.response?.statuses).toMatchObject({ "": { status: "SERVING" }, "auth.v1.AuthService": { status: "SERVING" } });
+    const unknown = await healthCall(app.grpcAddress, "Check", { service: `nope-${"x".repeat(2000)}` });
+    expect(unknown).toEqual({ code: grpcStatus.NOT_FOUND, details: "no health status for this service" });
+    // Watch streams were held open for good, outside REQUEST_TIMEOUT: UNIMPLEMENTED, which gRPC's
+    // client-side health checking reads as "no health checking here".
+    expect((await healthCall(app.grpcAddress, "Watch", { service: "" })).code).toBe(grpcStatus.UNIMPLEMENTED);
   });
 
   it("moves the Prometheus counters with real calls", async () => {

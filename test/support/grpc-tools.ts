@@ -57,3 +57,32 @@ export async function checkHealth(address: string, service = ""): Promise<string
     client.close();
   }
 }
+
+/** grpc.health.v1.Health/List, or Watch's first message: the answer, or the error's code and details. */
+export async function healthCall(
+  address: string,
+  method: "List" | "Watch" | "Check",
+  request: object = {},
+): Promise<{ response?: any; code?: number; details?: string }> {
+  const pkg = load(require("grpc-health-check").protoPath);
+  const client = new pkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
+  const settle = (error: grpc.ServiceError | null, response?: unknown) =>
+    error ? { code: error.code, details: error.details } : { response };
+  try {
+    return await new Promise((resolve) => {
+      if (method === "Watch") {
+        const call = client.Watch(request, { deadline: Date.now() + 5000 });
+        call.on("data", (response: unknown) => {
+          resolve(settle(null, response));
+          call.cancel();
+        });
+        call.on("error", (error: grpc.ServiceError) => resolve(settle(error)));
+      } else
+        client[method](request, { deadline: Date.now() + 5000 }, (error: grpc.ServiceError | null, response: unknown) =>
+          resolve(settle(error, response)),
+        );
+    });
+  } finally {
+    client.close();
+  }
+}

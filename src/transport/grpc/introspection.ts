@@ -8,7 +8,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import { service as healthService, type ServingStatus } from "grpc-health-check";
 
 /** The files declaring `services` and every file they import, serialized as FileDescriptorProtos. */
 function fileDescriptorProtos(services: readonly DescService[]): Buffer[] {
@@ -76,15 +76,34 @@ function methodPath(service: grpc.ServiceDefinition, name: string): string {
   return method.path;
 }
 
-/** The health service for the whole server and each of `services`, NOT_SERVING until the first readiness check says otherwise. */
+const NOT_FOUND = 5;
+
+/**
+ * The health service (grpc.health.v1) for the whole server and each of `services`, NOT_SERVING
+ * until the first readiness check says otherwise: Check and List, which Kubernetes' gRPC probes,
+ * grpc-health-probe and Envoy use. Not Watch (answered UNIMPLEMENTED, after which gRPC's
+ * client-side health checking treats the server as healthy): its streams are answered at once and
+ * then held open for good, outside REQUEST_TIMEOUT, so anonymous callers could pile up thousands
+ * per process (5,000 took 63 MB in the attack review of 2026-11-25), and grpc-health-check's
+ * implementation kept an entry for every service name ever watched.
+ */
 export function addHealth(server: grpc.Server, services: readonly DescService[]): { set(status: ServingStatus): void } {
   // "" is the whole server, as load balancers ask by default.
-  const names = ["", ...services.map((service) => service.typeName)];
-  const health = new HealthImplementation(Object.fromEntries(names.map((name) => [name, "NOT_SERVING" as ServingStatus])));
-  health.addToServer(server);
+  const statuses = new Map<string, ServingStatus>(
+    ["", ...services.map((service) => service.typeName)].map((name) => [name, "NOT_SERVING"]),
+  );
+  const check: grpc.handleUnaryCall<{ service?: unknown }, { status: ServingStatus }> = (call, callback) => {
+    const status = typeof call.request.service === "string" ? statuses.get(call.request.service) : undefined;
+    // The name is not echoed back: it is the caller's, of any length.
+    if (status === undefined) callback({ code: NOT_FOUND, details: "no health status for this service" });
+    else callback(null, { status });
+  };
+  const list: grpc.handleUnaryCall<unknown, { statuses: Record<string, { status: ServingStatus }> }> = (_call, callback) =>
+    callback(null, { statuses: Object.fromEntries([...statuses].map(([name, status]) => [name, { status }])) });
+  server.addService(healthService, { check, list } as grpc.UntypedServiceImplementation);
   return {
     set(status) {
-      for (const name of names) health.setStatus(name, status);
+      for (const name of statuses.keys()) statuses.set(name, status);
     },
   };
 }
