@@ -263,6 +263,7 @@ function readPolicy(r: ConfigReader, publicUrl: string): AuthPolicy {
     maxTokenBytes: r.int("MAX_TOKEN_BYTES", 8192, 512, 1_048_576),
     refreshTokenTtlMs: r.duration("REFRESH_TOKEN_TTL", "7d", 1000),
     sessionMaxLifetimeMs: r.duration("SESSION_MAX_LIFETIME", "30d", 1000),
+    sessionsPerUserMax: r.int("SESSIONS_PER_USER_MAX", 100, 0, 100_000),
     refreshReuseGraceMs: r.duration("REFRESH_REUSE_GRACE", "10s", 0),
     passwordMinLength: r.int("PASSWORD_MIN_LENGTH", 8, 6, 64),
     requireVerifiedEmail: r.bool("REQUIRE_VERIFIED_EMAIL", false),

@@ -250,6 +250,8 @@ export interface AuthPolicy {
   readonly accessTokenTtlMs: number;
   readonly refreshTokenTtlMs: number;
   readonly sessionMaxLifetimeMs: number;
+  /** Most sessions a user keeps: starting one more ends the oldest (SESSIONS_PER_USER_MAX; 0: no limit). */
+  readonly sessionsPerUserMax: number;
   readonly refreshReuseGraceMs: number;
   readonly passwordMinLength: number;
   readonly requireVerifiedEmail: boolean;

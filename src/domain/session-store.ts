@@ -146,6 +146,11 @@ export interface SessionStore {
   /** Ends one session; true when it existed. */
   revoke(userId: string, sessionId: string): Promise<boolean>;
   /**
+   * When the user has more than `max` sessions, ends the oldest (by start) beyond the newest
+   * `keep` (at most `max`); returns how many ended.
+   */
+  keepNewest(userId: string, max: number, keep: number): Promise<number>;
+  /**
    * Records a change that ended the user's access and, in the same atomic step, ends every session
    * that rests on an older epoch (but `keepSessionId`); returns how many ended.
    */

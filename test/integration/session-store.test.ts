@@ -95,6 +95,23 @@ describe.each([
     };
   }
 
+  it("keeps a user's newest sessions: ends the oldest beyond the limit, and drops ids of sessions already gone", async () => {
+    const userId = randomUUID();
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push((await newSession({ userId, createdAt: now + i * 1000 })).session);
+    // One listed session whose key is gone (expired): dropped from the index, not counted.
+    await redis.del(key.session(userId, made[4]?.id ?? ""));
+    expect(await store.keepNewest(userId, 5, 1)).toBe(0);
+    // Four live: under a limit of 4 nothing ends (the gone one is only dropped from the index).
+    expect(await store.keepNewest(userId, 4, 1)).toBe(0);
+    expect(await store.keepNewest(userId, 3, 2)).toBe(2);
+    const left = await store.list(userId, now + 10_000);
+    expect(left.map((s) => s.id).sort()).toEqual([made[2]?.id, made[3]?.id].sort());
+    expect((await redis.smembers(key.index(userId))).sort()).toEqual([made[2]?.id, made[3]?.id].sort());
+    expect(await store.isActive(userId, made[0]?.id ?? "")).toBe(false);
+    expect(await store.keepNewest(userId, 2, 1)).toBe(0);
+  });
+
   it("creates a session under its user, active, listed, and stores no raw secret", async () => {
     const { session, secret } = await newSession({ epoch: 4 });
     expect(await store.isActive(session.userId, session.id)).toBe(true);

@@ -37,6 +37,7 @@ export const testPolicy: AuthPolicy = {
   accessTokenTtlMs: 15 * 60_000,
   refreshTokenTtlMs: 7 * 86_400_000,
   sessionMaxLifetimeMs: 30 * 86_400_000,
+  sessionsPerUserMax: 100,
   refreshReuseGraceMs: 10_000,
   passwordMinLength: 8,
   requireVerifiedEmail: false,

@@ -104,6 +104,19 @@ describe("refresh", () => {
   });
 });
 
+describe("sessions per user", () => {
+  it("ends the oldest session when a sign-in would pass SESSIONS_PER_USER_MAX", async () => {
+    const { flows, email, password, tokens, clock } = await signedIn({ sessionsPerUserMax: 2 });
+    clock.advance(1000);
+    const second = await flows.login(anonymous, { identifier: email, password });
+    clock.advance(1000);
+    const third = await flows.login(anonymous, { identifier: email, password });
+    expect(await reasonOf(flows.refresh(anonymous, { refreshToken: tokens.refreshToken }))).toBe("SESSION_REVOKED");
+    for (const kept of [second, third])
+      expect((await flows.refresh(anonymous, { refreshToken: kept.refreshToken })).accessToken).toBeTruthy();
+  });
+});
+
 describe("password reset", () => {
   it("mails a link for a known address, and nothing (with the same answer) for an unknown one", async () => {
     const { flows, mail, settle, email } = await signedIn();

@@ -88,6 +88,7 @@ export function createSessionStore(
       }),
     isUserDisabled: (userId) => redisCall(redis, async () => (await redis.hexists(keys.state(userId), "d")) === 1),
     revoke: (userId, sessionId) => redisCall(redis, () => revokeSession(store, userId, sessionId)),
+    keepNewest: (userId, max, keep) => redisCall(redis, () => keepNewest(store, userId, max, keep)),
     endAccess: (userId, change) => redisCall(redis, () => endAccess(store, userId, change)),
     restoreAccess: (userId, epoch) =>
       redisCall(redis, async () => {
@@ -244,6 +245,31 @@ async function revokeSession({ write, keys, legacy }: Store, userId: string, ses
   if (await revoke()) return true;
   // Not in this layout: while old sessions may remain, it may be one of them.
   return legacy.active && (await legacy.adopt(sessionId, userId)) !== null && (await revoke());
+}
+
+/**
+ * Over `max`, ends the oldest of the user's sessions beyond the newest `keep` (each as a revoke),
+ * and drops the index's ids whose sessions are gone. One SCARD when under the limit (the index may
+ * list gone sessions too: only then are they read). Two logins racing here may end one more.
+ */
+async function keepNewest(store: Store, userId: string, max: number, keep: number): Promise<number> {
+  const { redis, keys } = store;
+  if ((await redis.scard(keys.index(userId))) <= max) return 0;
+  const ids = await redis.smembers(keys.index(userId));
+  const started = await Promise.all(ids.map((id) => redis.hget(keys.session(userId, id), "ca")));
+  const live: { id: string; at: number }[] = [];
+  const gone: string[] = [];
+  ids.forEach((id, i) => {
+    const at = started[i];
+    if (at === null || at === undefined) gone.push(id);
+    else live.push({ id, at: Number(at) });
+  });
+  if (gone.length > 0) await redis.srem(keys.index(userId), ...gone);
+  live.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
+  let ended = 0;
+  if (live.length <= max) return 0;
+  for (const { id } of live.slice(0, live.length - Math.min(keep, max))) if (await revokeSession(store, userId, id)) ended += 1;
+  return ended;
 }
 
 /** Ends the user's sessions resting on an epoch older than the change's, in up to two rounds. */
