@@ -78,7 +78,10 @@ const MAIN_SCENARIOS = [
   "redis-memory",
   "revocation",
 ];
-const want = (scenario: string) => args.only === undefined || args.only === scenario;
+/** `--only a,b` runs several of the main run's scenarios on one service, in the full run's order. */
+const only = args.only?.split(",");
+const want = (scenario: string) => only === undefined || only.includes(scenario);
+const wantsMain = only === undefined || only.some((scenario) => MAIN_SCENARIOS.includes(scenario));
 
 type Environment = (bcryptCost: number) => Promise<Record<string, string>>;
 
@@ -261,8 +264,8 @@ function table(rows: readonly Row[]): string {
   return lines.join("\n");
 }
 
-if (args.only === undefined || args.only === "topologies" || MAIN_SCENARIOS.includes(args.only)) prepare();
-if (args.only === undefined || MAIN_SCENARIOS.includes(args.only)) await main();
+if (wantsMain || args.only === "topologies") prepare();
+if (wantsMain) await main();
 if (args.only === undefined || args.only === "topologies") {
   const rows = await redisTopologiesScenario({ root, seconds: Number(args.seconds ?? 8), workers: Number(args.workers ?? cores) });
   log("");

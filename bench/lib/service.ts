@@ -44,7 +44,7 @@ export async function startService(root: string, env: Record<string, string>, lo
   const fd = openSync(logFile, "a");
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "dist/main.js"],
+    [...((process.env.BENCH_NODE_ARGS_FOR ?? root) === root ? (process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []) : []), "dist/main.js"],
     {
       cwd: root,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...withExtraNodeOptions({ ...runtimeEnvOfDockerfile(root), ...env }) },
