@@ -26,9 +26,12 @@
  * ValidateToken, off and on, not part of the full run; or `validate-baseline`: ValidateToken and the
  * floor on this code and on the --baseline worktree's, in interleaved rounds, one worker each unless
  * --workers says otherwise), --baseline <dir> (Refresh also on the code of that worktree, built
- * there, for a ratio from one machine state: scenarios/refresh.ts).
+ * there, for a ratio from one machine state: scenarios/refresh.ts). `--only a,b,…` names several of
+ * the main run's scenarios (1-7, 10, 11), run on one service in the full run's order, so that memory
+ * peaks accumulate as in a full run.
  * BENCH_ENV (a JSON object) overrides the service's variables, BENCH_NODE_OPTIONS / BENCH_NODE_ARGS
- * its Node flags (BENCHMARKS.md).
+ * its Node flags, BENCH_NODE_ARGS_FOR=<dir> limits BENCH_NODE_ARGS to the service built in <dir>
+ * (this worktree or --baseline's), to compare flags on one code (BENCHMARKS.md).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -82,6 +85,9 @@ const MAIN_SCENARIOS = [
 const only = args.only?.split(",");
 const want = (scenario: string) => only === undefined || only.includes(scenario);
 const wantsMain = only === undefined || only.some((scenario) => MAIN_SCENARIOS.includes(scenario));
+if (only !== undefined && only.length > 1 && !only.every((scenario) => MAIN_SCENARIOS.includes(scenario))) {
+  throw new Error(`--only a,b,…: only the main run's scenarios can be listed together (${MAIN_SCENARIOS.join(", ")})`);
+}
 
 type Environment = (bcryptCost: number) => Promise<Record<string, string>>;
 

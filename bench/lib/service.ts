@@ -1,7 +1,7 @@
 /** The service under test: compiled JS (`node dist/main.js`), as in production, in its own process tree. */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export interface RunningService {
   readonly grpcAddress: string;
@@ -29,7 +29,8 @@ export function runtimeEnvOfDockerfile(root: string): Record<string, string> {
  * BENCH_NODE_OPTIONS, when the bench is run with it, is added to the service's NODE_OPTIONS: to
  * profile a scenario (`BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only …`)
  * or try a runtime flag against the Dockerfile's. BENCH_NODE_ARGS (space-separated) go on the
- * service's command line, for the flags NODE_OPTIONS refuses, such as `--trace-gc`.
+ * service's command line, for the flags NODE_OPTIONS refuses, such as `--trace-gc`; with
+ * BENCH_NODE_ARGS_FOR=<dir>, only on the service built in <dir> (one side of a `--baseline` pair).
  */
 function withExtraNodeOptions(env: Record<string, string>): Record<string, string> {
   const extra = process.env.BENCH_NODE_OPTIONS;
@@ -37,20 +38,23 @@ function withExtraNodeOptions(env: Record<string, string>): Record<string, strin
   return { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ""} ${extra}`.trim() };
 }
 
+/** BENCH_NODE_ARGS, unless BENCH_NODE_ARGS_FOR names another worktree than `root`. */
+function extraNodeArgs(root: string): string[] {
+  const only = process.env.BENCH_NODE_ARGS_FOR;
+  if (only !== undefined && only !== "" && resolve(only) !== resolve(root)) return [];
+  return process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+}
+
 export async function startService(root: string, env: Record<string, string>, logFile: string): Promise<RunningService> {
   const workers = Number(env.WORKERS ?? 1);
   // Straight to a file: the service writes its logs itself, as in production, and the benchmark
   // process does not spend CPU relaying them.
   const fd = openSync(logFile, "a");
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...((process.env.BENCH_NODE_ARGS_FOR ?? root) === root ? (process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []) : []), "dist/main.js"],
-    {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...withExtraNodeOptions({ ...runtimeEnvOfDockerfile(root), ...env }) },
-      stdio: ["ignore", fd, fd],
-    },
-  );
+  const child: ChildProcess = spawn(process.execPath, [...extraNodeArgs(root), "dist/main.js"], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...withExtraNodeOptions({ ...runtimeEnvOfDockerfile(root), ...env }) },
+    stdio: ["ignore", fd, fd],
+  });
   closeSync(fd);
   const startedAt = readFileSync(logFile, "utf8").length;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
