@@ -30,6 +30,7 @@ import { createUserDirectory } from "../infra/postgres/user-directory.js";
 import { createUserRepository } from "../infra/postgres/users.js";
 import { type AbuseLimits, type AbuseLimitsHooks, createAbuseLimits } from "../infra/redis/abuse-limits.js";
 import type { RedisClient } from "../infra/redis/client.js";
+import { withEndingBarriers } from "../infra/redis/ending-barriers.js";
 import { DEFAULT_TIMING } from "../infra/redis/key-tracking.js";
 import type { LegacySessions } from "../infra/redis/legacy-sessions.js";
 import { createMfaTickets } from "../infra/redis/mfa-tickets.js";
@@ -67,11 +68,13 @@ export interface SessionStoreParts {
 /** Sessions in Redis; with REDIS_WAIT_REPLICAS, each write waits for that many replicas. */
 export function sessionStoreFor(config: Config, redis: RedisClient, parts: SessionStoreParts = {}): SessionStore {
   const { waitReplicas, waitTimeoutMs } = config.redis;
-  return createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, {
+  const store = createSessionStore(redis, config.redisKeyPrefix, config.policy.sessionMaxLifetimeMs, {
     legacy: parts.legacy,
     durability: waitReplicas > 0 ? { writer: parts.writer ?? redis, replicas: waitReplicas, timeoutMs: waitTimeoutMs } : undefined,
     userCopyTtlMs: config.sessionCache.userTtlMs,
   });
+  // Ending calls return once Redis has sent their invalidations to every instance (ending-barriers.ts).
+  return withEndingBarriers(store, config.redisKeyPrefix, (key) => redis.exists(key));
 }
 
 /**
@@ -98,13 +101,7 @@ export function sessionLivenessFor(
       ),
   });
   if (tracking === undefined) return undefined;
-  return cachedLiveness(store, tracking, {
-    prefix: config.redisKeyPrefix,
-    capacity: config.sessionCache.size,
-    legacy,
-    // A read of a key in the written key's slot, on the connection of its master.
-    barrier: (key) => redis.exists(key),
-  });
+  return cachedLiveness(store, tracking, { prefix: config.redisKeyPrefix, capacity: config.sessionCache.size, legacy });
 }
 
 export function accessTokensFor(config: Config, keyRing: KeyRing): AccessTokensWithCache {

@@ -106,6 +106,7 @@ export type RotateOutcome =
 export interface SessionLookup {
   /** The session's tenant; null when the session is gone. */
   readonly tenant: string | null;
+  /** The disable of the user ended this very session (so a token of it is told ACCOUNT_DISABLED). */
   readonly userDisabled: boolean;
   /** How the session began (`amr`); ["pwd"] for a session older than the field, none for a missing one. */
   readonly amr: readonly string[];

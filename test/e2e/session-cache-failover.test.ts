@@ -78,12 +78,7 @@ describe.each(["cluster", "sentinel"] as const)("the session cache across a Redi
     const redisB = await open();
     const tracking = trackingFor(loadConfig(env).redis, redisB, { heartbeatMs: 200, staleAfterMs: 1000, onProblem: () => {} });
     if (tracking === undefined) throw new Error("no tracking");
-    b = cachedLiveness(createSessionStore(redisB, prefix, 30 * DAY), tracking, {
-      prefix,
-      capacity: 1000,
-      legacy: noLegacySessions,
-      barrier: (key) => redisB.exists(key),
-    });
+    b = cachedLiveness(createSessionStore(redisB, prefix, 30 * DAY), tracking, { prefix, capacity: 1000, legacy: noLegacySessions });
     await eventually(async () => b.invalidationClients().length === (topology === "cluster" ? 3 : 1), "the tracking pairs");
   }, 120_000);
   afterAll(async () => {

@@ -100,12 +100,7 @@ describe("Redis over TLS", () => {
     const tracking = trackingFor(config.redis, client, { heartbeatMs: 100, staleAfterMs: 400, onProblem: () => {} });
     if (tracking === undefined) throw new Error("no tracking for a real Redis");
     const store = createSessionStore(client, "tlsc:", 86_400_000);
-    const cache = cachedLiveness(store, tracking, {
-      prefix: "tlsc:",
-      capacity: 100,
-      legacy: noLegacySessions,
-      barrier: (key) => client.exists(key),
-    });
+    const cache = cachedLiveness(store, tracking, { prefix: "tlsc:", capacity: 100, legacy: noLegacySessions });
     try {
       const deadline = Date.now() + 5000;
       while (cache.invalidationClients().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));

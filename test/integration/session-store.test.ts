@@ -301,11 +301,13 @@ describe.each([
 
     it("marks a disabled user until an enable with a later epoch, and an older disable cannot undo that enable", async () => {
       const userId = randomUUID();
-      await newSession({ userId });
+      const { session } = await newSession({ userId });
       expect(await store.isUserDisabled(userId)).toBe(false);
       expect(await store.endAccess(userId, { epoch: 1, disablesUser: true })).toBe(1);
       expect(await store.isUserDisabled(userId)).toBe(true);
-      expect(await store.lookup(userId, newSessionId())).toEqual({ tenant: null, userDisabled: true, amr: [] });
+      // Told disabled for the session the disable ended; a made-up session id learns nothing.
+      expect(await store.lookup(userId, session.id)).toEqual({ tenant: null, userDisabled: true, amr: [] });
+      expect(await store.lookup(userId, newSessionId())).toEqual({ tenant: null, userDisabled: false, amr: [] });
       // While disabled, the state outlives any TTL, and no session starts whatever its epoch.
       expect(await redis.pttl(key.state(userId))).toBe(-1);
       expect(await store.create({ ...(await sessionFor(userId)), epoch: 9 })).toBe("disabled");
@@ -313,9 +315,16 @@ describe.each([
       await store.restoreAccess(userId, 2);
       expect(await store.isUserDisabled(userId)).toBe(false);
       expect(await redis.pttl(key.state(userId))).toBeGreaterThan(29 * DAY);
-      // A disable whose Redis step arrives after the later enable's does not mark the user again.
+      expect(await store.lookup(userId, session.id)).toEqual({ tenant: null, userDisabled: false, amr: [] });
+      // A disable whose Redis step arrives after the later enable's does not mark the user again,
+      // nor (another user, a session from before both) the sessions it ends.
       await store.endAccess(userId, { epoch: 1, disablesUser: true });
       expect(await store.isUserDisabled(userId)).toBe(false);
+      const other = randomUUID();
+      const before = (await newSession({ userId: other })).session;
+      await store.restoreAccess(other, 2);
+      expect(await store.endAccess(other, { epoch: 1, disablesUser: true })).toBe(1);
+      expect(await store.lookup(other, before.id)).toEqual({ tenant: null, userDisabled: false, amr: [] });
       expect(await store.create({ ...(await sessionFor(userId)), epoch: 2 })).toBe("created");
     });
   });

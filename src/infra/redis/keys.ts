@@ -17,8 +17,10 @@
  *   each login checks a random sample and drops the dead ones).
  * - `<prefix>{<user>}:st`: the user's state, a hash: e the highest session epoch recorded (see
  *   domain/session-epoch.ts), d the epoch of the change that disabled the user (absent when
- *   enabled), uc a random mark replaced by every change to the user (user-copies.ts). It lives as
- *   long as the longest session could, and for ever while `d` is set.
+ *   enabled), x<session id> for each session the disable ended (only a token of one of them is
+ *   told ACCOUNT_DISABLED; cleared by the enable), uc a random mark replaced by every change to the
+ *   user (user-copies.ts). It lives as long as the longest session could, and for ever while `d`
+ *   is set.
  * - `<prefix>{<user>}:u`: the copy of the user Refresh reads (user-copies.ts), a string; it lives
  *   SESSION_USER_TTL at most.
  * - `<prefix>{t:<tenant>}:g`: the tenant's generation, a random string replaced by every change to

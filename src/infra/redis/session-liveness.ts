@@ -58,18 +58,12 @@ export interface LivenessOptions {
   /** Sessions remembered per process; the oldest go first. */
   readonly capacity: number;
   readonly legacy: LegacySessions;
-  /**
-   * A command on `key`'s master, sent once an ending write has been answered: Redis answers it
-   * only after the batch of writes that carried the write's reply, and with it the invalidation to
-   * every other instance, has gone out (see `fencedWrites`).
-   */
-  readonly barrier: (key: string) => Promise<unknown>;
 }
 
 export function cachedLiveness(store: SessionStore, tracking: KeyTracking, options: LivenessOptions): CachedLiveness {
   const cache = new LivenessCache(tracking, options.prefix, options.capacity);
   return {
-    store: { ...store, ...cachedReads(store, cache, options), ...fencedWrites(store, cache, options) },
+    store: { ...store, ...cachedReads(store, cache, options), ...fencedWrites(store, cache) },
     stats: () => ({ ...cache.counts, sessions: cache.sessions.size }),
     onInvalidation: (listener) => cache.onInvalidation(listener),
     onReset: (listener) => cache.onReset(listener),
@@ -128,35 +122,18 @@ function cachedReads(
 
 /**
  * The writes of this process, which its own cache sees before they return (read-your-writes on
- * this instance), whatever became of them.
- *
- * A write that ends access (a revoke, the end of a user's access, a tenant's change, a rotation
- * that found reuse) returns only after a barrier: one more command on the written key's master.
- * Redis sends a write's reply and the invalidations it caused in the same batch, the reply first;
- * under CPU contention it was preempted between the two for up to 188 ms (the attack review of
- * 2026-11-25, strace of redis-server), so a caller could hear the Logout answered and ask another
- * instance before the invalidation had even left Redis. Redis reads the barrier only once that
- * batch is out, so when the ending call returns, the invalidation is on its way to every instance
- * (what is left is the other instance's thread reading it). A failed barrier fails nothing: the
- * write is done.
+ * this instance), whatever became of them. (Other instances: ending-barriers.ts.)
  */
 function fencedWrites(
   store: SessionStore,
   cache: LivenessCache,
-  { prefix, barrier }: LivenessOptions,
 ): Pick<SessionStore, "revoke" | "rotate" | "touch" | "endAccess" | "restoreAccess" | "tenantChanged"> {
-  const keys = sessionKeys(prefix);
   const after = async <T>(write: Promise<T>, then: () => void): Promise<T> => {
     try {
       return await write;
     } finally {
       then();
     }
-  };
-  const announced = async <T>(write: Promise<T>, key: string): Promise<T> => {
-    const result = await write;
-    await barrier(key).catch(() => {});
-    return result;
   };
   const endedHere = (sessionId: string) => () => cache.sessions.invalidate(sessionId);
   // Every session and state of the user read before this is stale.
@@ -165,19 +142,11 @@ function fencedWrites(
     cache.disabled.invalidate(userId);
   };
   return {
-    revoke: (userId, sessionId) => announced(after(store.revoke(userId, sessionId), endedHere(sessionId)), keys.session(userId, sessionId)),
-    rotate: async (request) => {
-      const outcome = await after(store.rotate(request), endedHere(request.sessionId));
-      if (outcome.kind === "reused") await barrier(keys.session(request.userId, request.sessionId)).catch(() => {});
-      return outcome;
-    },
+    revoke: (userId, sessionId) => after(store.revoke(userId, sessionId), endedHere(sessionId)),
+    rotate: (request) => after(store.rotate(request), endedHere(request.sessionId)),
     touch: (userId, sessionId, now, idleTtlMs, epoch) => after(store.touch(userId, sessionId, now, idleTtlMs, epoch), endedHere(sessionId)),
-    endAccess: (userId, change) => announced(after(store.endAccess(userId, change), fenced(userId)), keys.state(userId)),
+    endAccess: (userId, change) => after(store.endAccess(userId, change), fenced(userId)),
     restoreAccess: (userId, epoch) => after(store.restoreAccess(userId, epoch), fenced(userId)),
-    tenantChanged: (tenant) =>
-      announced(
-        after(store.tenantChanged(tenant), () => cache.generations.invalidate(tenant)),
-        keys.tenantGeneration(tenant),
-      ),
+    tenantChanged: (tenant) => after(store.tenantChanged(tenant), () => cache.generations.invalidate(tenant)),
   };
 }

@@ -69,8 +69,10 @@ local epoch = tonumber(epochText)
 local f = redis.call('HMGET', state, 'e', 'd')
 local recorded = str(f[1])
 if not recorded or tonumber(recorded) < epoch then redis.call('HSET', state, 'e', epochText) end
--- An enable recorded with a later epoch already ran: this older disable must not undo it.
-if ARGV[3] == '1' and (not recorded or tonumber(recorded) <= epoch) then redis.call('HSET', state, 'd', epochText) end
+-- An enable recorded with a later epoch already ran: this older disable must not undo it (nor
+-- mark the sessions it ends as ended by a disable).
+local disabling = ARGV[3] == '1' and (not recorded or tonumber(recorded) <= epoch)
+if disabling then redis.call('HSET', state, 'd', epochText) end
 if str(redis.call('HGET', state, 'd')) then
   redis.call('PERSIST', state)
 else
@@ -94,7 +96,7 @@ for i = 5, #ARGV do
     ended = ended + 1
     -- Which sessions the disable ended: only their refresh tokens are told ACCOUNT_DISABLED
     -- (rotation-script.ts), so a made-up token naming the user learns nothing.
-    if ARGV[3] == '1' then redis.call('HSET', state, 'x' .. id, '1') end
+    if disabling then redis.call('HSET', state, 'x' .. id, '1') end
   end
 end
 local unlisted = {}

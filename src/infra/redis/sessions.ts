@@ -48,6 +48,8 @@ interface Store {
   readonly stateTtl: string;
   readonly copyTtlMs: number;
   readonly copies: ReturnType<typeof createUserCopies>;
+  /** Users whose sessions keepNewest is trimming now. */
+  readonly trimming: Set<string>;
 }
 
 export function createSessionStore(
@@ -69,6 +71,7 @@ export function createSessionStore(
     stateTtl: String(sessionMaxLifetimeMs),
     copyTtlMs,
     copies: createUserCopies(redis, writes, prefix, { copyTtlMs, stateTtlMs: sessionMaxLifetimeMs }),
+    trimming: new Set(),
   };
   const { keys, legacy, write, stateTtl, copies } = store;
   return {
@@ -211,7 +214,10 @@ async function endAccessRound(
 }
 
 async function lookupSession({ redis, keys }: Store, userId: string, sessionId: string) {
-  const results = (await redis.multi().hmget(keys.session(userId, sessionId), "t", "am").hexists(keys.state(userId), "d").exec()) ?? [];
+  // Disabled: only when the disable ended this very session (its mark), so that a token made up
+  // for a user id (a legacy profile's secret can sign one) tells nothing (session-scripts.ts).
+  const results =
+    (await redis.multi().hmget(keys.session(userId, sessionId), "t", "am").hexists(keys.state(userId), `x${sessionId}`).exec()) ?? [];
   for (const [error] of results) if (error) throw error;
   // No legacy fallback here: a refresh token naming its user was issued in this layout, and
   // one of the earlier shape found its session through legacyOwner, which moved it.
@@ -247,29 +253,47 @@ async function revokeSession({ write, keys, legacy }: Store, userId: string, ses
   return legacy.active && (await legacy.adopt(sessionId, userId)) !== null && (await revoke());
 }
 
+/** Reads and revokes sent at once by keepNewest (ioredis writes them back to back: one round trip each batch). */
+const TRIM_BATCH = 200;
+/** Sessions one keepNewest ends at most (a user listed with 100,000 from before the limit is trimmed over several sign-ins). */
+const TRIM_MAX = 2000;
+
 /**
- * Over `max`, ends the oldest of the user's sessions beyond the newest `keep` (each as a revoke),
- * and drops the index's ids whose sessions are gone. One SCARD when under the limit (the index may
- * list gone sessions too: only then are they read). Two logins racing here may end one more.
+ * Over `max`, ends the oldest of the user's sessions beyond the newest `keep` (each as a revoke;
+ * at most TRIM_MAX), and drops the index's ids whose sessions are gone. One SCARD when under the
+ * limit (the index may list gone sessions too: only then are they read). One trim per user at a
+ * time in this process; two processes racing may end one more than needed.
  */
 async function keepNewest(store: Store, userId: string, max: number, keep: number): Promise<number> {
-  const { redis, keys } = store;
-  if ((await redis.scard(keys.index(userId))) <= max) return 0;
-  const ids = await redis.smembers(keys.index(userId));
-  const started = await Promise.all(ids.map((id) => redis.hget(keys.session(userId, id), "ca")));
-  const live: { id: string; at: number }[] = [];
-  const gone: string[] = [];
-  ids.forEach((id, i) => {
-    const at = started[i];
-    if (at === null || at === undefined) gone.push(id);
-    else live.push({ id, at: Number(at) });
-  });
-  if (gone.length > 0) await redis.srem(keys.index(userId), ...gone);
-  live.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
-  let ended = 0;
-  if (live.length <= max) return 0;
-  for (const { id } of live.slice(0, live.length - Math.min(keep, max))) if (await revokeSession(store, userId, id)) ended += 1;
-  return ended;
+  const { redis, keys, trimming } = store;
+  if (trimming.has(userId) || (await redis.scard(keys.index(userId))) <= max) return 0;
+  trimming.add(userId);
+  try {
+    const ids = await redis.smembers(keys.index(userId));
+    const live: { id: string; at: number }[] = [];
+    const gone: string[] = [];
+    for (let i = 0; i < ids.length; i += TRIM_BATCH) {
+      const batch = ids.slice(i, i + TRIM_BATCH);
+      const started = await Promise.all(batch.map((id) => redis.hget(keys.session(userId, id), "ca")));
+      batch.forEach((id, j) => {
+        const at = started[j];
+        if (typeof at === "string") live.push({ id, at: Number(at) });
+        else gone.push(id);
+      });
+    }
+    for (let i = 0; i < gone.length; i += TRIM_BATCH) await redis.srem(keys.index(userId), ...gone.slice(i, i + TRIM_BATCH));
+    if (live.length <= max) return 0;
+    live.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1));
+    const oldest = live.slice(0, Math.min(TRIM_MAX, live.length - Math.min(keep, max)));
+    let ended = 0;
+    for (let i = 0; i < oldest.length; i += TRIM_BATCH) {
+      const results = await Promise.all(oldest.slice(i, i + TRIM_BATCH).map(({ id }) => revokeSession(store, userId, id)));
+      ended += results.filter(Boolean).length;
+    }
+    return ended;
+  } finally {
+    trimming.delete(userId);
+  }
 }
 
 /** Ends the user's sessions resting on an epoch older than the change's, in up to two rounds. */
