@@ -132,11 +132,14 @@ export function sessionToProto(session: ListedSession): MessageInitShape<typeof 
 const answers = new WeakMap<AccessClaims, ValidateTokenResponse>();
 
 /**
- * The ValidateToken answer. An active one is a frozen message, the same object for the same claims
- * object, so that transports can serialize it once (see the gRPC server).
+ * The ValidateToken answer. For claims that answer many calls (frozen: a remembered token's) it is
+ * a frozen message, the same object for the same claims object, so that transports can serialize
+ * it once (see the gRPC server); for claims of their own (a token verified and not remembered),
+ * a plain answer that nothing keeps.
  */
 export function tokenCheckToProto(check: TokenCheck): MessageInitShape<typeof ValidateTokenResponseSchema> {
   if (!check.active) return { active: false, reason: inactiveReasonToProto[check.reason] };
+  if (!Object.isFrozen(check.claims)) return activeAnswer(check.claims);
   const known = answers.get(check.claims);
   if (known !== undefined) return known;
   const answer = deepFreeze(create(ValidateTokenResponseSchema, activeAnswer(check.claims)));

@@ -67,6 +67,37 @@ describe("remembered verifications", () => {
     expect(tokens.cacheStats()).toEqual({ hits: 1, misses: 2, size: 1 });
   });
 
+  it("shares (frozen) only the claims it remembers; a token verified once gets claims of its own", async () => {
+    const { tokens, verify, clock } = setup(10);
+    const { token } = await tokens.issue(claims, clock.now());
+    const once = await verify(token);
+    const again = await verify(token);
+    const recalled = await verify(token);
+    if (!once.active || !again.active || !recalled.active) throw new Error("expected active answers");
+    // The transports keep what they build from frozen claims (gRPC serializes such an answer once).
+    expect(Object.isFrozen(once.claims)).toBe(false);
+    expect(Object.isFrozen(again.claims) && Object.isFrozen(again.claims.roles) && Object.isFrozen(again.claims.amr)).toBe(true);
+    expect(recalled.claims).toBe(again.claims);
+    expect(once.claims).toEqual(again.claims);
+  });
+
+  it("waits for a ring that is reloading, and answers as a ring that had the key", async () => {
+    const clock = new TestClock();
+    const ring = ringOf(key);
+    const reloading: KeyRing = { ...ring, find: (kid, now) => Promise.resolve(ring.find(kid, now)) };
+    const tokens = createAccessTokens(reloading, {
+      issuer: "iss",
+      audience: "api",
+      ttlMs: 15 * MINUTE,
+      clockSkewMs: 30_000,
+      verifiedCacheSize: 10,
+    });
+    const { token } = await tokens.issue(claims, clock.now());
+    expect(await tokens.verify(token, { audience: undefined, now: clock.now() })).toMatchObject({ active: true, claims: { userId: "u1" } });
+    ring.remove();
+    expect(await tokens.verify(token, { audience: undefined, now: clock.now() })).toEqual({ active: false, reason: "unknown_key" });
+  });
+
   it("remembers a token at its second verification, not its first", async () => {
     const { tokens, verify, clock } = setup(10);
     const { token } = await tokens.issue(claims, clock.now());

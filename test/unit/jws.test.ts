@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { errors, importJWK, type JWK, jwtVerify, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import type { JwtAlgorithm } from "../../src/config.js";
-import { signCompact, type VerificationKey, verifyCompact, verifySignature } from "../../src/infra/crypto/jws.js";
+import { type JwsRules, signCompact, type VerificationKey, verifyCompact, verifySignature } from "../../src/infra/crypto/jws.js";
 import { checkClaims } from "../../src/infra/crypto/jwt-claims.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -187,6 +187,49 @@ describe("verification on node:crypto", () => {
       expect(verifySignature({ algorithm, verificationKey: pub }, Buffer.from(`${th}.${tp}`), Buffer.from(ts, "base64url"))).toBe(true);
       expect(verifySignature({ algorithm, verificationKey: pub }, Buffer.from(`${th}.${tp}x`), Buffer.from(ts, "base64url"))).toBe(false);
     }
+  });
+});
+
+describe("a header seen before (parsed once per distinct header)", () => {
+  const good = () =>
+    compact({ alg: "ES256", kid: KID, typ: "at+jwt" }, { iss: ISSUER, aud: AUDIENCE, sub: "u", jti: "j", iat: NOW, exp: NOW + 60 }, "ours");
+  const verdictOf = async (token: string, keyFor: JwsRules["keyFor"]) => {
+    const jws = await verifyCompact(token, { algorithms: ["ES256"], keyFor });
+    return jws.ok ? "ok" : jws.reason;
+  };
+
+  it("still asks for its key on every token, and still checks every signature", async () => {
+    const token = good();
+    expect(await verdictOf(token, () => key)).toBe("ok");
+    expect(await verdictOf(token, () => "unknown_key")).toBe("unknown_key");
+    expect(await verdictOf(token, () => Promise.resolve("algorithm_not_allowed"))).toBe("algorithm_not_allowed");
+    expect(await verdictOf(token, () => Promise.resolve(key))).toBe("ok");
+    expect(await verdictOf(`${token.slice(0, token.lastIndexOf(".") + 1)}${compact({}, {}, "other").split(".")[2]}`, () => key)).toBe(
+      "bad_signature",
+    );
+    expect(await verdictOf(good().replace(/\.[^.]*\./, `.${b64({ iss: ISSUER, sub: "v" })}.`), () => key)).toBe("bad_signature");
+  });
+
+  it("cannot be changed through a verdict, for the tokens after it", async () => {
+    const token = good();
+    const first = await verifyCompact(token, { algorithms: ["ES256"], keyFor: () => key });
+    if (!first.ok) throw new Error("expected a verified token");
+    expect(() => {
+      (first.header as Record<string, unknown>).kid = "k2";
+    }).toThrow(TypeError);
+    expect(await verdictOf(token, (header) => (header.kid === KID ? key : "unknown_key"))).toBe("ok");
+  });
+
+  it("gives jose's verdicts while more distinct headers arrive than are kept", async () => {
+    for (let i = 0; i < 150; i++) {
+      const token = compact(
+        { alg: "ES256", kid: KID, typ: "at+jwt", n: i },
+        { iss: ISSUER, aud: AUDIENCE, sub: "u", jti: "j", iat: NOW, exp: NOW + 60 },
+        i % 3 === 0 ? "other" : "ours",
+      );
+      expect(await viaNodeCrypto(token)).toBe(await viaJose(token));
+    }
+    expect(await viaNodeCrypto(good())).toBe("ok");
   });
 });
 

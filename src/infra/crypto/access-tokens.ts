@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import { LEGACY_TOKEN_PROFILES, type LegacyTokensConfig } from "../../config/legacy-tokens.js";
 import type { AccessClaims, TokenCheck } from "../../domain/model.js";
 import type { AccessTokens } from "../../domain/ports.js";
-import { type JwsFailure, signCompact, verifyCompact } from "./jws.js";
+import { type JwsFailure, type JwsVerdict, signCompact, verifyCompact } from "./jws.js";
 import { checkClaims } from "./jwt-claims.js";
 import type { KeyRing } from "./key-ring.js";
 import type { SigningKey } from "./keys.js";
@@ -164,13 +164,15 @@ class VerifiedTokens {
     return entry.audiences.includes(audience) ? entry.claims : "wrong_audience";
   }
 
-  remember(token: string, entry: Verified): void {
-    if (this.capacity <= 0 || !this.#doorkeeper.admits(token)) return;
+  /** Remembers `entry` for `token` if the Doorkeeper admits it; whether it did. */
+  remember(token: string, entry: Verified): boolean {
+    if (this.capacity <= 0 || !this.#doorkeeper.admits(token)) return false;
     if (this.#entries.size >= this.capacity) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
     this.#entries.set(token, entry);
+    return true;
   }
 }
 
@@ -214,26 +216,53 @@ function sign(ring: KeyRing, options: AccessTokenOptions, claims: Parameters<Acc
 
 const REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti"] as const;
 
-/** The key a token's header names: only our own keys, by kid, each bound to its one algorithm. */
-async function keyNamedBy(ring: KeyRing, header: Readonly<Record<string, unknown>>, now: number): Promise<SigningKey | JwsFailure> {
+/**
+ * The key a token's header names: only our own keys, by kid, each bound to its one algorithm. A
+ * promise only while the ring reloads.
+ */
+function keyNamedBy(
+  ring: KeyRing,
+  header: Readonly<Record<string, unknown>>,
+  now: number,
+): SigningKey | JwsFailure | Promise<SigningKey | JwsFailure> {
   // Only our own keys, found by kid: headers such as jku, x5u or jwk are never followed.
-  const key = typeof header.kid === "string" ? await ring.find(header.kid, now) : undefined;
+  const found = typeof header.kid === "string" ? ring.find(header.kid, now) : undefined;
+  return found instanceof Promise ? found.then((key) => boundKey(header, key)) : boundKey(header, found);
+}
+
+function boundKey(header: Readonly<Record<string, unknown>>, key: SigningKey | undefined): SigningKey | JwsFailure {
   if (key === undefined) return "unknown_key";
   // Each kid is bound to one algorithm, so a ring holding keys of two algorithms (during a
   // migration) never lets a token pick the algorithm for a key.
   return header.alg === key.algorithm ? key : "algorithm_not_allowed";
 }
 
-/** The full check of a token (signature included); what to remember of it when it passes. */
-async function verifyFully(
+/** A full check's outcome: the answer, and what to remember of the token when it passed. */
+interface FullCheck {
+  readonly check: TokenCheck;
+  readonly verified?: Verified;
+}
+
+/**
+ * The full check of a token (signature included); what to remember of it when it passes.
+ * Synchronous unless the ring is reloading (see verifyCompact).
+ */
+function verifyFully(
   ring: KeyRing,
   options: AccessTokenOptions,
   token: string,
   audience: string,
   now: number,
-): Promise<{ check: TokenCheck; verified?: Verified }> {
+): FullCheck | Promise<FullCheck> {
+  const jws = verifyCompact(token, { algorithms: ring.algorithms(), keyFor: (header) => keyNamedBy(ring, header, now) });
+  return jws instanceof Promise
+    ? jws.then((verdict) => checkVerified(options, verdict, audience, now))
+    : checkVerified(options, jws, audience, now);
+}
+
+/** The claims' checks of a token whose signature verdict is `jws`. */
+function checkVerified(options: AccessTokenOptions, jws: JwsVerdict, audience: string, now: number): FullCheck {
   const skewSeconds = Math.floor(options.clockSkewMs / 1000);
-  const jws = await verifyCompact(token, { algorithms: ring.algorithms(), keyFor: (header) => keyNamedBy(ring, header, now) });
   if (!jws.ok) return { check: { active: false, reason: jws.reason } };
   const checked = checkClaims(jws.header, jws.payload, {
     typ: ACCESS_TOKEN_TYPE,
@@ -248,9 +277,6 @@ async function verifyFully(
   const claims = claimsOf(payload);
   if (claims === undefined) return { check: { active: false, reason: "malformed" } };
   if (claims.issuedAt > Math.floor(now / 1000) + skewSeconds) return { check: { active: false, reason: "not_yet_valid" } };
-  Object.freeze(claims.roles);
-  Object.freeze(claims.amr);
-  Object.freeze(claims);
   const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud as string[]);
   const notBefore = typeof payload.nbf === "number" ? payload.nbf : undefined;
   const verified = { claims, kid: jws.header.kid as string, algorithm: jws.header.alg as string, audiences, notBefore };
@@ -259,31 +285,56 @@ async function verifyFully(
 
 export function createAccessTokens(ring: KeyRing, options: AccessTokenOptions): AccessTokensWithCache {
   const cache = new VerifiedTokens(ring, options.verifiedCacheSize ?? 0, Math.floor(options.clockSkewMs / 1000));
+  /**
+   * The answer of a full check, its claims remembered when the cache admits the token. Remembered
+   * claims answer many calls, so they are frozen (and transports may keep what they build from
+   * them: a frozen answer is serialized once); a token not remembered keeps claims of its own,
+   * left unfrozen, so nothing is built to be kept for a token that may never come back.
+   */
+  const remembered = (token: string, { check, verified }: FullCheck): TokenCheck => {
+    if (verified !== undefined && cache.remember(token, verified)) {
+      const { claims } = verified;
+      Object.freeze(claims.roles);
+      Object.freeze(claims.amr);
+      Object.freeze(claims);
+    }
+    return check;
+  };
   const legacy = createLegacyTokens(options.legacy ?? {});
   const legacyApis = LEGACY_TOKEN_PROFILES.filter((api) => legacy.has(api));
   return {
     issue: async (claims, now, notAfter, api) =>
       legacy.has(api) ? legacy.issue(api, claims, now, notAfter) : sign(ring, options, claims, now, notAfter),
-    async verify(token, { audience, now, accept }): Promise<TokenCheck> {
-      const expectedAudience = audience ?? options.audience;
-      const known = cache.recall(token, expectedAudience, now);
-      if (known !== undefined) {
-        cache.hits++;
-        return known === "wrong_audience" ? { active: false, reason: known } : { active: true, claims: known };
+    // Not an async function: a token verified on the spot costs one settled promise, not one per
+    // step; what an async function would have turned into a rejection still is one.
+    verify(token, options) {
+      try {
+        return verifyToken(token, options);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      // A legacy token only where its profile is accepted (a route of its API, or ValidateToken),
-      // and only when one is configured: otherwise nothing here looks at the token's header twice.
-      const apis = accept === undefined ? [] : accept === "any" ? legacyApis : legacyApis.filter((api) => api === accept);
-      if (apis.length > 0 && looksLegacy(token)) {
-        const check = await legacy.verify(token, apis, { now, clockSkewMs: options.clockSkewMs });
-        // It has no audience: a caller that asked for one is not answered with it.
-        return check.active && audience !== undefined ? { active: false, reason: "wrong_audience" } : check;
-      }
-      cache.misses++;
-      const { check, verified } = await verifyFully(ring, options, token, expectedAudience, now);
-      if (verified !== undefined) cache.remember(token, verified);
-      return check;
     },
     cacheStats: () => ({ hits: cache.hits, misses: cache.misses, size: cache.size }),
   };
+
+  function verifyToken(token: string, { audience, now, accept }: Parameters<AccessTokens["verify"]>[1]): Promise<TokenCheck> {
+    const expectedAudience = audience ?? options.audience;
+    const known = cache.recall(token, expectedAudience, now);
+    if (known !== undefined) {
+      cache.hits++;
+      return Promise.resolve(known === "wrong_audience" ? { active: false, reason: known } : { active: true, claims: known });
+    }
+    // A legacy token only where its profile is accepted (a route of its API, or ValidateToken),
+    // and only when one is configured: otherwise nothing here looks at the token's header twice.
+    const apis = accept === undefined ? [] : accept === "any" ? legacyApis : legacyApis.filter((api) => api === accept);
+    if (apis.length > 0 && looksLegacy(token)) {
+      return legacy.verify(token, apis, { now, clockSkewMs: options.clockSkewMs }).then((check) =>
+        // It has no audience: a caller that asked for one is not answered with it.
+        check.active && audience !== undefined ? { active: false, reason: "wrong_audience" } : check,
+      );
+    }
+    cache.misses++;
+    const full = verifyFully(ring, options, token, expectedAudience, now);
+    return full instanceof Promise ? full.then((done) => remembered(token, done)) : Promise.resolve(remembered(token, full));
+  }
 }

@@ -90,6 +90,50 @@ function critOf(header: Record<string, unknown>): { ok: true; b64: boolean } | {
   return typeof header.b64 === "boolean" ? { ok: true, b64: header.b64 } : { ok: false };
 }
 
+/** A protected header that parsed and passed `crit`: the object, and the `b64` it implies. */
+interface ParsedHeader {
+  readonly header: Readonly<Record<string, unknown>>;
+  readonly b64: boolean;
+}
+
+/** Most distinct headers kept parsed; a key ring's tokens share one header per key. */
+const PARSED_HEADERS_MAX = 64;
+/** Longer header parts are parsed every time (ours are under 100 characters). */
+const PARSED_HEADER_MAX_LENGTH = 512;
+
+/**
+ * Protected headers already parsed, by their base64url text: every token one key signs carries the
+ * same header, so its decoding, JSON parse and `crit` check are done once, not per token. Only the
+ * parsing is kept: `alg`, the key and the signature are checked on every token as before. Frozen,
+ * since one object answers for many tokens; emptied when full, so a flood of distinct headers
+ * costs what parsing always cost and no more memory.
+ */
+const parsedHeaders = new Map<string, ParsedHeader>();
+
+/** The header part parsed as jose does, or undefined when it is malformed (not base64url JSON of an object, or a bad `crit`). */
+function parseHeader(part: string): ParsedHeader | undefined {
+  const known = parsedHeaders.get(part);
+  if (known !== undefined) return known;
+  const header = decodeObject(part);
+  if (header === undefined) return undefined;
+  const crit = critOf(header);
+  if (!crit.ok) return undefined;
+  const parsed: ParsedHeader = { header: deepFreeze(header), b64: crit.b64 };
+  if (part.length <= PARSED_HEADER_MAX_LENGTH) {
+    if (parsedHeaders.size >= PARSED_HEADERS_MAX) parsedHeaders.clear();
+    parsedHeaders.set(part, parsed);
+  }
+  return parsed;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const field of Object.values(value)) deepFreeze(field);
+  }
+  return value;
+}
+
 /** Verifies a signature with node:crypto's one-shot primitive (HMAC for HS256). */
 export function verifySignature(key: VerificationKey, data: Uint8Array, signature: Uint8Array): boolean {
   try {
@@ -136,20 +180,33 @@ export function signCompact(algorithm: JwtAlgorithm, key: KeyObject, encodedHead
  * Verifies a compact JWS as jose's `compactVerify` does, in its order: the header (a JSON object),
  * `crit`, `alg` against the allow-list, the key, the signature; then the payload's encoding.
  * The payload bytes are returned undecoded (a JWT's claims are checked by jwt-claims.ts).
+ * Synchronous when `keyFor` is (the usual case: no promise, no turn of the microtask queue per
+ * token); a promise only while `keyFor` waits.
  */
-export async function verifyCompact(token: string, rules: JwsRules): Promise<JwsVerdict> {
+export function verifyCompact(token: string, rules: JwsRules): JwsVerdict | Promise<JwsVerdict> {
   const first = token.indexOf(".");
   const second = first < 0 ? -1 : token.indexOf(".", first + 1);
   if (second < 0 || token.indexOf(".", second + 1) >= 0) return fail("malformed");
-  const header = decodeObject(token.slice(0, first));
-  if (header === undefined) return fail("malformed");
-  const crit = critOf(header);
-  if (!crit.ok) return fail("malformed");
+  const parsed = parseHeader(token.slice(0, first));
+  if (parsed === undefined) return fail("malformed");
+  const { header } = parsed;
   const { alg } = header;
   if (typeof alg !== "string" || alg === "") return fail("malformed");
   if (!rules.algorithms.includes(alg)) return fail("algorithm_not_allowed");
   // A JWT with an unencoded payload (b64: false) is refused by jose too, after its signature check.
-  const found = await rules.keyFor(header);
+  const found = rules.keyFor(header);
+  if (found instanceof Promise) return found.then((key) => verifyWithKey(token, first, second, parsed, key));
+  return verifyWithKey(token, first, second, parsed, found);
+}
+
+/** The rest of `verifyCompact` once the key is known: the signature, then the payload's encoding. */
+function verifyWithKey(
+  token: string,
+  first: number,
+  second: number,
+  parsed: ParsedHeader,
+  found: VerificationKey | JwsFailure,
+): JwsVerdict {
   if (typeof found === "string") return fail(found);
   if (NON_ASCII.test(token)) return fail("malformed");
   const signature = decode(token.slice(second + 1));
@@ -157,6 +214,6 @@ export async function verifyCompact(token: string, rules: JwsRules): Promise<Jws
   const signingInput = Buffer.from(token.slice(0, second), "latin1");
   if (!verifySignature(found, signingInput, signature)) return fail("bad_signature");
   const payload = decode(token.slice(first + 1, second));
-  if (payload === undefined || !crit.b64) return fail("malformed");
-  return { ok: true, header, payload };
+  if (payload === undefined || !parsed.b64) return fail("malformed");
+  return { ok: true, header: parsed.header, payload };
 }

@@ -82,10 +82,10 @@ function cachedReads(
   const { sessions, disabled, generations, counts } = cache;
 
   async function readLiveness(userId: string, sessionId: string): Promise<boolean> {
-    const until = await cache.read(sessions, sessionId, userId, keys.session(userId, sessionId), async (reader) => {
+    const key = keys.session(userId, sessionId);
+    const until = await cache.read(sessions, sessionId, userId, key, (reader) => {
       const sentAt = Date.now();
-      const ttl = await reader.pttl(keys.session(userId, sessionId));
-      return ttl === -2 ? GONE : ttl === -1 ? Number.POSITIVE_INFINITY : sentAt + ttl;
+      return reader.pttl(key).then((ttl) => (ttl === -2 ? GONE : ttl === -1 ? Number.POSITIVE_INFINITY : sentAt + ttl));
     });
     // Not trusted (raced an invalidation or a reset, or no tracking), or gone while sessions of
     // the old layout may still be moved: the store's own check.
