@@ -14,7 +14,7 @@ import {
   type TokenSubject,
   type User,
 } from "./model.js";
-import type { AuthDeps } from "./ports.js";
+import type { AuthDeps, CopyMarks } from "./ports.js";
 import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "./refresh-token.js";
 import { supersededByAccountChange } from "./session-epoch.js";
 import { loadTenant } from "./tenants.js";
@@ -106,7 +106,9 @@ export async function signIn(
 
   let tokens: IssuedTokens;
   try {
-    tokens = await startSession(deps, ctx, fullUser);
+    // The copy of the user for Refresh is kept in the session's own step (best effort: without
+    // one, the first refresh reads PostgreSQL and keeps one).
+    tokens = await startSession(deps, ctx, fullUser, PASSWORD_ONLY, marks);
   } catch (error) {
     // A change to the account (or disabling it) finished after this login read the user.
     if (error instanceof AuthError && (error.reason === "SESSION_REVOKED" || error.reason === "ACCOUNT_DISABLED")) {
@@ -114,8 +116,6 @@ export async function signIn(
     }
     throw error;
   }
-  // Best effort: without a copy, the first refresh reads PostgreSQL and keeps one.
-  await deps.sessions.keepCopy(fullUser, marks).catch(() => {});
   await deps.events.record({ type: "login_succeeded", tenant, userId: user.id, ip: ctx.ip, userAgent: ctx.userAgent });
   // Signed in with no second step: the address is now one of the owner's (abuse-limits.ts), before
   // the answer, so that her next request finds it. A store that fails only now costs that memory,
@@ -230,13 +230,16 @@ const loginRefusalCause = {
  * must come from a PostgreSQL read made for this request: its session epoch is what the store
  * checks (see session-epoch.ts). SESSION_REVOKED when a change to the account finished after that
  * read, ACCOUNT_DISABLED when the user has been disabled since. `amr` says how the user proved who
- * they are; the session keeps it for the tokens of every refresh.
+ * they are; the session keeps it for the tokens of every refresh. With `copyMarks` (read before
+ * `user`), a copy of `user` is kept for Refresh in the same step (SessionStore `keepCopy`): pass
+ * them only for a user their tenant's policy admitted.
  */
 export async function startSession(
   deps: AuthDeps,
   ctx: RequestContext,
   user: User,
   amr: readonly AuthMethod[] = PASSWORD_ONLY,
+  copyMarks?: CopyMarks,
 ): Promise<IssuedTokens> {
   const now = deps.clock.now();
   const sessionId = newSessionId();
@@ -255,6 +258,7 @@ export async function startSession(
     idleTtlMs,
     epoch: user.sessionEpoch,
     amr,
+    ...(copyMarks === undefined ? {} : { keepCopy: { user, marks: copyMarks } }),
   });
   if (outcome === "disabled") throw new AuthError("ACCOUNT_DISABLED");
   if (outcome === "stale") throw supersededByAccountChange();

@@ -21,6 +21,11 @@ export interface NewSession {
   readonly epoch: number;
   /** How the user proved who they are (RFC 8176 `amr`); every token of the session carries it. */
   readonly amr: readonly string[];
+  /**
+   * Keep this copy of the user beside the sessions with the session, in the same step, unless the
+   * user's mark moved since `marks` were read (see `keepCopy`); the session is created either way.
+   */
+  readonly keepCopy?: { readonly user: User; readonly marks: CopyMarks };
 }
 
 export type CreateOutcome =

@@ -129,13 +129,17 @@ const giveBack = (limiter: Limiter, counter: RateLimiterRedis, key: string) => l
 
 /** Whether the owner of the account signed in from this bucket within OWNER_ADDRESS_TTL. */
 async function isOwnerAddress(limiter: Limiter, tag: string, bucket: string): Promise<boolean> {
-  const at = await limiter.redis.hget(limiter.keys.owner(tag), bucket);
-  return at !== null && limiter.now() - Number(at) < limiter.limits.ownerAddressTtlMs;
+  return isRecentOwner(limiter, await limiter.redis.hget(limiter.keys.owner(tag), bucket), limiter.now());
+}
+
+/** Whether a sign-in from a bucket at `at` (ms as stored; null or '' when none) makes it one of the owner's at `now`. */
+function isRecentOwner(limiter: Limiter, at: string | null, now: number): boolean {
+  return at !== null && at !== "" && now - Number(at) < limiter.limits.ownerAddressTtlMs;
 }
 
 /**
- * Counts an attempt: the pair first (with the owner's addresses and the address's failures, in one
- * round trip), then the account. The owner's own addresses are never throttled per account or per
+ * Counts an attempt: the pair first (with the owner's addresses in the same script, and the
+ * address's failures, in one round trip), then the account. The owner's own addresses are never throttled per account or per
  * address; an attempt refused by one counter is given back to those that had counted it.
  */
 async function begin(limiter: Limiter, attempt: SecretAttempt): Promise<ThrottledAttempt> {
@@ -144,10 +148,10 @@ async function begin(limiter: Limiter, attempt: SecretAttempt): Promise<Throttle
   const tag = accountTag(attempt.account);
   const bucket = addressBucket(attempt.address);
   const pairKey = limiter.keys.pair(tag, bucket);
-  const [[pairState, pairValue], owner, perAddress] = await store(() =>
+  const now = limiter.now();
+  const [[pairState, pairValue, ownerAt], perAddress] = await store(() =>
     Promise.all([
-      limiter.scripts.begin(pairKey, limiter.now(), login.failureWindowMs, login.maxFailuresPerAccountAddress),
-      isOwnerAddress(limiter, tag, bucket),
+      limiter.scripts.begin(pairKey, limiter.keys.owner(tag), bucket, now, login.failureWindowMs, login.maxFailuresPerAccountAddress),
       consume(counters.address, bucket),
     ]),
   );
@@ -156,6 +160,7 @@ async function begin(limiter: Limiter, attempt: SecretAttempt): Promise<Throttle
     await store(() => giveBack(limiter, counters.address, bucket));
     return { allowed: false, refusal: refuse("account_address", pairValue, false, pairState === 1) };
   }
+  const owner = isRecentOwner(limiter, ownerAt ?? null, now);
   const cancelled = async (limit: LimitName, res: RateLimiterRes, max: number): Promise<ThrottledAttempt> => {
     await store(() => limiter.scripts.cancel(pairKey));
     return { allowed: false, refusal: refuse(limit, res.msBeforeNext, res.consumedPoints === max + 1) };

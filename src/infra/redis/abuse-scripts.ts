@@ -6,6 +6,7 @@
  * clock), so that the embedded stand-in runs the same scripts.
  */
 import type { RedisClient } from "./client.js";
+import { STR } from "./lua.js";
 
 /** How many addresses of an owner are remembered per account at most (the oldest is dropped). */
 const OWNER_ADDRESSES_MAX = 32;
@@ -17,8 +18,11 @@ const IN_FLIGHT_RETRY_MS = 1000;
 /**
  * begin: 0 when the attempt may go ahead (and is counted), 1 when the pair is locked (with the
  * remaining ms), 2 when as many attempts as allowed are counted already, in flight (with the wait).
+ * With 0, also when the owner last signed in from the bucket (ms, '' when never): the owner's
+ * addresses (KEYS[2], the account's hash tag like the pair's) are read in the same step.
  */
 const beginScript = `
+${STR}
 -- A missing field is nil in Redis and null userdata in the embedded stand-in: both count as 0.
 local function num(v) local n = tonumber(v); if n == nil then return 0 end; return n end
 local now = tonumber(ARGV[1])
@@ -36,7 +40,7 @@ local keep = start + window
 local lastLock = num(state[5])
 if num(state[4]) > 0 and lastLock + ${LOCK_MEMORY_MS} > keep then keep = lastLock + ${LOCK_MEMORY_MS} end
 redis.call('PEXPIRE', KEYS[1], math.max(1, keep - now))
-return {0, attempts + 1}
+return {0, attempts + 1, str(redis.call('HGET', KEYS[2], ARGV[4])) or ''}
 `;
 
 /**
@@ -97,13 +101,16 @@ end
 return 1
 `;
 
-/** What a script answers: begin's state and value, failed's lock. */
-export type BeginState = [state: 0 | 1 | 2, value: number];
+/** What a script answers: begin's state and value (and with 0, the owner's last sign-in from the bucket, ms, or ''), failed's lock. */
+export type BeginState = [state: 0 | 1 | 2, value: number, ownerAt?: string];
 
 /** The scripts, bound to one client. */
 export interface LimitScripts {
-  /** Counts an attempt of the pair (`key`) unless it is locked or as many are counted as allowed. */
-  begin(key: string, now: number, windowMs: number, max: number): Promise<BeginState>;
+  /**
+   * Counts an attempt of the pair (`key`) unless it is locked or as many are counted as allowed;
+   * with it, reads when the owner (`owner`, their addresses) last signed in from `bucket`.
+   */
+  begin(key: string, owner: string, bucket: string, now: number, windowMs: number, max: number): Promise<BeginState>;
   /** After a failure: locks the pair if its count reached `max`; {lock ms, locks today} or {0, 0}. */
   failed(
     key: string,
@@ -121,7 +128,7 @@ export interface LimitScripts {
 }
 
 interface Scripted {
-  authLimitBegin(key: string, now: number, windowMs: number, max: number): Promise<BeginState>;
+  authLimitBegin(key: string, owner: string, now: number, windowMs: number, max: number, bucket: string): Promise<BeginState>;
   authLimitFailed(
     key: string,
     index: string,
@@ -138,14 +145,14 @@ interface Scripted {
 
 /** Defines the scripts on `redis` (EVALSHA, loaded on first use on each node). */
 export function defineLimitScripts(redis: RedisClient): LimitScripts {
-  redis.defineCommand("authLimitBegin", { numberOfKeys: 1, lua: beginScript });
+  redis.defineCommand("authLimitBegin", { numberOfKeys: 2, lua: beginScript });
   redis.defineCommand("authLimitFailed", { numberOfKeys: 2, lua: failedScript });
   redis.defineCommand("authLimitCancel", { numberOfKeys: 1, lua: cancelScript });
   redis.defineCommand("authLimitGiveBack", { numberOfKeys: 1, lua: giveBackScript });
   redis.defineCommand("authLimitRemember", { numberOfKeys: 1, lua: rememberScript });
   const scripted = redis as unknown as Scripted;
   return {
-    begin: (key, now, windowMs, max) => scripted.authLimitBegin(key, now, windowMs, max),
+    begin: (key, owner, bucket, now, windowMs, max) => scripted.authLimitBegin(key, owner, now, windowMs, max, bucket),
     failed: (key, index, now, lock, bucket) => scripted.authLimitFailed(key, index, now, lock.max, lock.baseMs, lock.capMs, bucket),
     cancel: (key) => scripted.authLimitCancel(key),
     giveBack: (key) => scripted.authLimitGiveBack(key),

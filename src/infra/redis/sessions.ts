@@ -12,15 +12,8 @@ import { type SessionDurability, sessionWrites, type Write } from "./durable-wri
 import { sessionKeys } from "./keys.js";
 import { type LegacySessions, noLegacySessions } from "./legacy-sessions.js";
 import { rotateArguments, rotateOutcome } from "./rotation-script.js";
-import { defineSessionScripts, endAccessScript, type RotateReply } from "./session-scripts.js";
-import { createUserCopies } from "./user-copies.js";
-
-/**
- * Ids of the user's index checked at each login. Checking them all cost a login one Redis command
- * per session the user still had listed (thousands for the benchmark's user, who logs in all day);
- * a fixed random sample drops dead ids about as fast as logins add ids, at a fixed cost.
- */
-const PRUNE_SAMPLE = 16;
+import { CREATE_SAMPLE_KEYS, defineSessionScripts, endAccessScript, type RotateReply } from "./session-scripts.js";
+import { createUserCopies, encodeUserCopy } from "./user-copies.js";
 
 export interface SessionStoreOptions {
   /** Sessions of the layout before 2026-11-25 still to be moved (see legacy-sessions.ts). */
@@ -101,7 +94,7 @@ export function createSessionStore(
   };
 }
 
-async function createSession({ redis, write, keys, sessionMaxLifetimeMs }: Store, session: NewSession): Promise<CreateOutcome> {
+async function createSession({ redis, write, keys, sessionMaxLifetimeMs, copyTtlMs }: Store, session: NewSession): Promise<CreateOutcome> {
   const fields: string[] = [
     "u",
     session.userId,
@@ -122,16 +115,30 @@ async function createSession({ redis, write, keys, sessionMaxLifetimeMs }: Store
   ];
   if (session.ip !== undefined) fields.push("ip", session.ip);
   if (session.userAgent !== undefined) fields.push("ua", session.userAgent.slice(0, 512));
-  await pruneUserIndex(redis, keys, session.userId);
+  const { userId, keepCopy } = session;
+  // The sample of the index the script prunes: its keys must be named in KEYS (session-scripts.ts).
+  // The stand-in answers null for a missing set where Redis answers [].
+  const sample = ((await redis.srandmember(keys.index(userId), CREATE_SAMPLE_KEYS)) as string[] | null) ?? [];
+  const sampleKeys = Array.from({ length: CREATE_SAMPLE_KEYS }, (_, i) => {
+    const id = sample[i];
+    return id === undefined ? keys.index(userId) : keys.session(userId, id);
+  });
   const outcome = await write(
     "authCreate",
-    keys.session(session.userId, session.id),
-    keys.index(session.userId),
-    keys.state(session.userId),
+    keys.session(userId, session.id),
+    keys.index(userId),
+    keys.state(userId),
+    keys.userCopy(userId),
+    ...sampleKeys,
     session.id,
     String(session.epoch),
     String(session.idleTtlMs),
     String(sessionMaxLifetimeMs),
+    keepCopy === undefined ? "" : encodeUserCopy({ user: keepCopy.user, tenantGeneration: keepCopy.marks.tenantGeneration }),
+    keepCopy?.marks.userChange ?? "",
+    String(copyTtlMs),
+    String(sample.length),
+    ...sample,
     ...fields,
   );
   if (outcome !== "created" && outcome !== "stale" && outcome !== "disabled") {
@@ -169,21 +176,6 @@ async function listSessions({ redis, keys, legacy }: Store, userId: string, now:
     });
   });
   return sessions;
-}
-
-async function pruneUserIndex(redis: RedisClient, keys: Store["keys"], userId: string): Promise<void> {
-  // The stand-in answers null for a missing set where Redis answers [].
-  const ids = ((await redis.srandmember(keys.index(userId), PRUNE_SAMPLE)) as string[] | null) ?? [];
-  if (ids.length === 0) return;
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.exists(keys.session(userId, id));
-  const results = (await pipeline.exec()) ?? [];
-  const dead = ids.filter((_, i) => {
-    const [error, exists] = results[i] ?? [];
-    if (error) throw error;
-    return exists === 0;
-  });
-  if (dead.length > 0) await redis.srem(keys.index(userId), ...dead);
 }
 
 /** One round of the end-access script over `ids`; returns how many ended and the unlisted ids. */
