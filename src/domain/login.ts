@@ -1,7 +1,8 @@
 /** Login: checks a password and starts a session, or asks for the second factor first. */
 import { accountOf, checkSecret } from "./abuse-limits.js";
 import { AuthError } from "./errors.js";
-import { issueChallenge, secondStepFor } from "./mfa/verify.js";
+import type { MfaTicketPurpose } from "./mfa/ports.js";
+import { issueChallenge, secondStepOwed } from "./mfa/verify.js";
 import {
   type AccountCredentials,
   type AuthMethod,
@@ -17,7 +18,7 @@ import {
 import type { AuthDeps, CopyMarks } from "./ports.js";
 import { formatRefreshToken, hashSecret, newSecret, newSessionId } from "./refresh-token.js";
 import { supersededByAccountChange } from "./session-epoch.js";
-import { loadTenant } from "./tenants.js";
+import { policyInForce, type Tenant } from "./tenants.js";
 import { checkPasswordInput, loginKey, required, resolveTenant } from "./validation.js";
 
 export interface LoginInput {
@@ -83,11 +84,12 @@ export async function signIn(
   // Past the password, the whole user (roles: see Account). The session carries the epoch read
   // before the password check, not this read's (see session-epoch.ts). The marks a copy of the
   // user for Refresh is kept under are read before it (ports.ts UserCopy).
+  // The user, their tenant and their second factor are read in one query.
   const marks = await deps.sessions.copyMarks(user.id, user.tenant);
-  const whole = await deps.users.findById(user.id);
-  if (whole === null) throw new AuthError("INVALID_CREDENTIALS"); // deleted meanwhile
-  const fullUser: User = { ...whole, sessionEpoch: user.sessionEpoch };
-  const { refusal, mfaRequired } = await admissionOf(deps, fullUser, user.isActive, user.emailVerified);
+  const read = await deps.users.findForSignIn(user.id);
+  if (read === null) throw new AuthError("INVALID_CREDENTIALS"); // deleted meanwhile
+  const fullUser: User = { ...read.user, sessionEpoch: user.sessionEpoch };
+  const { refusal, mfaRequired } = admissionOf(deps, read.tenant, fullUser, user.isActive, user.emailVerified);
   if (refusal !== null) {
     await failed(loginRefusalCause[refusal], user.id);
     throw new AuthError(refusal);
@@ -101,7 +103,7 @@ export async function signIn(
     });
   }
 
-  const challenge = await secondStepOf(deps, fullUser, mfaRequired, secondStep, failed);
+  const challenge = await secondStepOf(deps, fullUser, secondStepOwed(read.secondFactorConfirmed, mfaRequired), secondStep, failed);
   if (challenge !== null) return challenge;
 
   let tokens: IssuedTokens;
@@ -178,13 +180,16 @@ async function accountToCheck(deps: AuthDeps, ctx: RequestContext, input: LoginI
  * a second factor. Account state and the tenant's policy are told only to someone who proved the
  * password.
  */
-async function admissionOf(
+function admissionOf(
   deps: AuthDeps,
+  tenant: Tenant | null,
   user: User,
   isActive: boolean,
   emailVerified: boolean,
-): Promise<{ refusal: keyof typeof loginRefusalCause | null; mfaRequired: boolean }> {
-  const { tenant, policy } = await loadTenant(deps, user.tenant);
+): { refusal: keyof typeof loginRefusalCause | null; mfaRequired: boolean } {
+  // As loadTenant: a user's tenant cannot go while it has users, but if it did, say so.
+  if (tenant === null) throw new AuthError("TENANT_NOT_FOUND");
+  const policy = policyInForce(tenant.settings, deps.policy);
   const refusal = !isActive
     ? "ACCOUNT_DISABLED"
     : !tenant.isActive
@@ -198,20 +203,19 @@ async function admissionOf(
 }
 
 /**
- * The second step a user owes before a session: a user with MFA on proves it (VerifyMfa); one
- * without, in a tenant that requires MFA, enrols first. A ticket for it (`mode` "ticket"), or on
- * the routes that cannot take a second step, MFA_REQUIRED / MFA_ENROLLMENT_REQUIRED; null when
- * none is owed. The ticket carries the session epoch read with the password hash, so a password
- * change or a sign-out everywhere before the second step voids it.
+ * The second step a user owes before a session (`needed`, secondStepOwed): a user with MFA on
+ * proves it (VerifyMfa); one without, in a tenant that requires MFA, enrols first. A ticket for it
+ * (`mode` "ticket"), or on the routes that cannot take a second step, MFA_REQUIRED /
+ * MFA_ENROLLMENT_REQUIRED; null when none is owed. The ticket carries the session epoch read with
+ * the password hash, so a password change or a sign-out everywhere before the second step voids it.
  */
 async function secondStepOf(
   deps: AuthDeps,
   user: User,
-  tenantRequiresMfa: boolean,
+  needed: MfaTicketPurpose | null,
   mode: "ticket" | "refuse",
   failed: (cause: string, userId?: string) => Promise<void>,
 ): Promise<MfaChallenge | null> {
-  const needed = await secondStepFor(deps, user, tenantRequiresMfa);
   if (needed === null) return null;
   if (mode === "ticket") return issueChallenge(deps, user, needed);
   await failed("mfa_required", user.id);

@@ -82,6 +82,12 @@ export interface UserRepository {
   findCredentialsById(userId: string): Promise<UserCredentials | null>;
   findById(userId: string): Promise<User | null>;
   /**
+   * What a sign-in reads once the password is proved, in one query: the whole user (as
+   * `findById`), their tenant (as `TenantStore.find`), and whether they have a confirmed second
+   * factor; null when there is no such user.
+   */
+  findForSignIn(userId: string): Promise<SignInRead | null>;
+  /**
    * Sets a new password, raising the user's session epoch in the same statement (a new password
    * ends the sessions that rest on the old one); returns the new epoch.
    */
@@ -95,6 +101,15 @@ export interface UserRepository {
    * no such user.
    */
   setActive(userId: string, active: boolean, at: Date): Promise<ActiveChange | null>;
+}
+
+/** What `UserRepository.findForSignIn` reads. */
+export interface SignInRead {
+  readonly user: User;
+  /** Null when the tenant is gone. */
+  readonly tenant: Tenant | null;
+  /** The user has a confirmed second factor (SecondFactorStore `find` with `confirmedAt`). */
+  readonly secondFactorConfirmed: boolean;
 }
 
 /** What `setActive` changed. */

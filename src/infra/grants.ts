@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import { mergePermissions } from "../domain/model.js";
 import type { Grants, UserGrants } from "../domain/ports.js";
 import type { Database } from "./postgres/schema.js";
-import { roleNamesOfUser, rolePermissionsOfUser } from "./postgres/users.js";
+import { roleNamesOfUser, rolePermissionsOfUser } from "./postgres/user-rows.js";
 import type { RedisClient } from "./redis/client.js";
 
 export interface GrantsCacheOptions {

@@ -11,7 +11,9 @@ import { AuthError } from "../../src/domain/errors.js";
 import type { UserRepository } from "../../src/domain/ports.js";
 import { ensureTenant, migrateToLatest, openDatabase } from "../../src/infra/postgres/database.js";
 import { createOneTimeTokens } from "../../src/infra/postgres/one-time-tokens.js";
+import { createSecondFactorStore } from "../../src/infra/postgres/second-factors.js";
 import type { Database } from "../../src/infra/postgres/schema.js";
+import { createTenantStore } from "../../src/infra/postgres/tenants.js";
 import { createUserRepository } from "../../src/infra/postgres/users.js";
 import { createTestDatabase } from "../support/app.js";
 
@@ -173,6 +175,43 @@ describe.each([
     expect(both.permissions).toEqual({ reports: { view: true }, icsr: { edit: true, delete: true } });
     const plain = await users.create(newUser({ tenant: "acme", email: "plain@example.com", username: null, roles: ["user"] }));
     expect((await users.findById(plain.id))?.permissions).toEqual({ reports: { view: true }, icsr: { edit: false } });
+  });
+
+  it("reads what a sign-in needs in one statement: the same user, tenant and second factor as the three reads it replaces", async () => {
+    const tenants = createTenantStore(db);
+    const factors = createSecondFactorStore(db);
+    const separately = async (id: string) => {
+      const user = await users.findById(id);
+      if (user === null) return null;
+      const factor = await factors.find(id);
+      return { user, tenant: await tenants.find(user.tenant), secondFactorConfirmed: factor?.confirmedAt != null };
+    };
+    const at = new Date("2030-01-02T03:04:05Z");
+    await tenants.update("acme", { isActive: false, settings: { passwordMinLength: 12, rolesRequired: true, mfaRequired: true } }, at);
+    const none = await users.create(newUser({ tenant: "acme", email: "signin.none@example.com", username: null }));
+    const pending = await users.create(newUser({ email: "signin.pending@example.com", username: null, roles: [] }));
+    const confirmed = await users.create(newUser({ email: "signin.confirmed@example.com", username: null }));
+    for (const { id } of [pending, confirmed]) {
+      await factors.beginEnrollment({ userId: id, tenant: "default", sealedSecret: "sealed", at, expiresAt: new Date(at.getTime() + 60_000) });
+    }
+    await factors.confirmEnrollment({ userId: confirmed.id, sealedSecret: "sealed", step: 1, at, recoveryCodeHashes: ["a"] });
+    for (const [user, confirmedFactor] of [
+      [none, false],
+      [pending, false],
+      [confirmed, true],
+    ] as const) {
+      const read = await users.findForSignIn(user.id);
+      expect(read).toEqual(await separately(user.id));
+      expect(read?.secondFactorConfirmed).toBe(confirmedFactor);
+    }
+    expect((await users.findForSignIn(none.id))?.tenant).toMatchObject({
+      id: "acme",
+      isActive: false,
+      settings: { passwordMinLength: 12, verifiedEmailRequired: null, rolesRequired: true, mfaRequired: true },
+      updatedAt: at,
+    });
+    await tenants.update("acme", { isActive: true, settings: { passwordMinLength: null, rolesRequired: false, mfaRequired: false } }, at);
+    expect(await users.findForSignIn("00000000-0000-4000-8000-000000000000")).toBeNull();
   });
 
   it("replaces the password hash and records when", async () => {

@@ -21,6 +21,7 @@ import type {
   OneTimeTokenRecord,
   OneTimeTokens,
   SecondFactorStore,
+  SignInRead,
   TenantStore,
   TokenEffect,
   TotpFactor,
@@ -92,6 +93,8 @@ interface StoredUser {
 export class MemoryUsers implements UserRepository {
   readonly rows = new Map<string, StoredUser>();
   readonly tenants = new Set(["default"]);
+  /** Where `findForSignIn` reads the tenant and the second factor (memoryDeps sets them). */
+  signInSources: { readonly tenants: TenantStore; readonly secondFactors: SecondFactorStore } | undefined;
 
   async tenantExists(tenant: string) {
     return this.tenants.has(tenant);
@@ -150,6 +153,14 @@ export class MemoryUsers implements UserRepository {
   }
   async findById(userId: string): Promise<User | null> {
     return this.rows.get(userId)?.user ?? null;
+  }
+  async findForSignIn(userId: string): Promise<SignInRead | null> {
+    const user = await this.findById(userId);
+    if (user === null) return null;
+    if (this.signInSources === undefined) throw new Error("MemoryUsers.signInSources is not set");
+    const { tenants, secondFactors } = this.signInSources;
+    const factor = await secondFactors.find(userId);
+    return { user, tenant: await tenants.find(user.tenant), secondFactorConfirmed: factor?.confirmedAt != null };
   }
   async updatePasswordHash(userId: string, passwordHash: string): Promise<number> {
     const row = this.rows.get(userId);
@@ -362,6 +373,7 @@ export function memoryDeps(policy: Partial<AuthPolicy> = {}) {
   const redis = new RedisMock();
   const fullPolicy = { ...testPolicy, ...policy };
   const secondFactors = new MemorySecondFactors();
+  users.signInSources = { tenants, secondFactors };
   const deps: AuthDeps = {
     users,
     tenants,

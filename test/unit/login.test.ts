@@ -68,6 +68,14 @@ function fakeDeps(
     needsRehash: () => false,
   };
   const stored = { ...user, ...overrides };
+  const tenantOf = (id: string): Tenant => ({
+    id,
+    displayName: id,
+    isActive: tenant.isActive ?? true,
+    settings: { ...DEFAULT_TENANT_SETTINGS, ...tenant },
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+  });
   const deps = {
     users: {
       findAccountByLogin: async (_tenant: string, login: string) => {
@@ -81,6 +89,11 @@ function fakeDeps(
         queries.push("findById");
         return id === stored.id ? stored : null;
       },
+      // Nobody here has a second factor.
+      findForSignIn: async (id: string) => {
+        queries.push("findForSignIn");
+        return id === stored.id ? { user: stored, tenant: tenantOf(stored.tenant), secondFactorConfirmed: false } : null;
+      },
     },
     sessions: {
       create: async (session: NewSession) => {
@@ -91,16 +104,7 @@ function fakeDeps(
       copyMarks: async () => ({ userChange: "", tenantGeneration: "" }),
       keepCopy: async () => {},
     },
-    tenants: {
-      find: async (id: string): Promise<Tenant> => ({
-        id,
-        displayName: id,
-        isActive: tenant.isActive ?? true,
-        settings: { ...DEFAULT_TENANT_SETTINGS, ...tenant },
-        createdAt: new Date(0),
-        updatedAt: new Date(0),
-      }),
-    },
+    tenants: { find: async (id: string): Promise<Tenant> => tenantOf(id) },
     passwords,
     // Nobody here has a second factor.
     secondFactors: { find: async () => null },
@@ -164,7 +168,7 @@ describe("login", () => {
 
     const right = fakeDeps();
     const tokens = await login(right.deps, ctx, { identifier: "ann", password: "right-password" });
-    expect(right.queries).toEqual(["findAccountByLogin", "findById"]);
+    expect(right.queries).toEqual(["findAccountByLogin", "findForSignIn"]);
     expect(tokens.user.roles).toEqual(["user"]);
   });
 
@@ -333,7 +337,7 @@ describe("login without x-tenant in any tenant (Vigia's legacy mode)", () => {
   it("looks only in the named tenant when x-tenant is there, and refuses an unknown one at once", async () => {
     const named = legacyDeps(["acme-pharma", "globex"]);
     await login(named.deps, { ...ctx, tenantHeader: "default" }, anyTenant);
-    expect(named.queries).toEqual(["findAccountByLogin", "findById"]);
+    expect(named.queries).toEqual(["findAccountByLogin", "findForSignIn"]);
 
     const missing = legacyDeps([]);
     Object.assign(missing.deps.tenants, { find: async () => null });

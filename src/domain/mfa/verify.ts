@@ -19,12 +19,11 @@ import { checkProof, methodsAfter, readProof, readTicket, spendFailure, takeTick
 import { hashTicketSecret, newTicket } from "./ticket.js";
 
 /**
- * What a user who proved the password still needs before a session: the second factor they have,
- * or, when their tenant requires one, to enrol it; null when nothing.
+ * What a user who proved the password still needs before a session: the second factor they have
+ * (a confirmed one), or, when their tenant requires one, to enrol it; null when nothing.
  */
-export async function secondStepFor(deps: AuthDeps, user: User, tenantRequiresMfa: boolean): Promise<MfaTicketPurpose | null> {
-  const factor = await deps.secondFactors.find(user.id);
-  if (factor?.confirmedAt != null) return "verify";
+export function secondStepOwed(hasConfirmedFactor: boolean, tenantRequiresMfa: boolean): MfaTicketPurpose | null {
+  if (hasConfirmedFactor) return "verify";
   return tenantRequiresMfa ? "enroll" : null;
 }
 

@@ -1,27 +1,11 @@
 /** The TenantStore port on PostgreSQL. */
-import type { Kysely, Selectable } from "kysely";
+import type { Kysely } from "kysely";
 import { AuthError } from "../../domain/errors.js";
 import type { TenantChanges, TenantStore } from "../../domain/ports.js";
-import type { Tenant } from "../../domain/tenants.js";
 import { BASE_ROLES } from "./database.js";
-import type { Database, TenantsTable } from "./schema.js";
+import type { Database } from "./schema.js";
+import { tenantRowToTenant } from "./tenant-rows.js";
 import { violatedConstraint } from "./users.js";
-
-export function tenantRowToTenant(row: Selectable<TenantsTable>): Tenant {
-  return {
-    id: row.id,
-    displayName: row.name,
-    isActive: row.is_active,
-    settings: {
-      passwordMinLength: row.password_min_length,
-      verifiedEmailRequired: row.verified_email_required,
-      rolesRequired: row.roles_required,
-      mfaRequired: row.mfa_required,
-    },
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
 
 export function createTenantStore(db: Kysely<Database>): TenantStore {
   return {

@@ -1,53 +1,19 @@
 /** The UserRepository port on PostgreSQL (Kysely). Rows become domain users here and nowhere else. */
 import { randomUUID } from "node:crypto";
-import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import { AuthError } from "../../domain/errors.js";
 import { lookupKey, normalizeEmail, normalizeUsername } from "../../domain/identifiers.js";
-import { mergePermissions, type User, type UserCredentials } from "../../domain/model.js";
+import type { UserCredentials } from "../../domain/model.js";
 import type { NewUser, UserRepository } from "../../domain/ports.js";
 import { findAccountByLogin, findAccountsByLoginInAnyTenant } from "./accounts.js";
-import type { Database, UsersTable } from "./schema.js";
+import type { Database } from "./schema.js";
+import { findForSignIn } from "./sign-in-read.js";
+import { selectUsers, type UserRow, userRowToUser } from "./user-rows.js";
 
-export type UserRow = Selectable<UsersTable> & { roles: string[]; role_permissions: Record<string, unknown>[] };
-
-export function userRowToUser(row: UserRow): User {
-  return {
-    id: row.id,
-    // bigint: a string from pg; below 2^53 by construction (a kept number is at most 2^52 - 1, see
-    // MAX_KEPT_USER_NUMBER, and the sequence has 2^52 numbers left after it).
-    number: Number(row.number),
-    tenant: row.tenant_id,
-    email: row.email,
-    username: row.username,
-    fullName: row.full_name,
-    roles: row.roles,
-    permissions: mergePermissions(row.role_permissions),
-    attributes: row.attributes,
-    isActive: row.is_active,
-    emailVerifiedAt: row.email_verified_at,
-    createdAt: row.created_at,
-    sessionEpoch: row.session_epoch,
-  };
-}
+export { selectUsers, userRowToUser } from "./user-rows.js";
 
 function rowToCredentials(row: UserRow): UserCredentials {
   return { user: userRowToUser(row), passwordHash: row.password_hash };
-}
-
-/** A user's role names, in the order they were assigned (a column of a query over `users`). */
-export const roleNamesOfUser = () =>
-  sql<string[]>`array(select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.assigned_at, ur.role_name)`.as(
-    "roles",
-  );
-
-/** The permissions of a user's roles, in the order they were assigned, to merge (a column of a query over `users`). */
-export const rolePermissionsOfUser = () =>
-  sql<Record<string, unknown>[]>`coalesce((select jsonb_agg(r.permissions order by ur.assigned_at) from user_roles ur
-    join roles r on r.tenant_id = ur.tenant_id and r.name = ur.role_name where ur.user_id = users.id), '[]'::jsonb)`.as("role_permissions");
-
-/** Selects users with their role names, in the order they were assigned. */
-export function selectUsers(db: Kysely<Database>) {
-  return db.selectFrom("users").selectAll("users").select(roleNamesOfUser()).select(rolePermissionsOfUser());
 }
 
 /** What each unique index of users means to a caller. */
@@ -165,6 +131,8 @@ export function createUserRepository(db: Kysely<Database>): UserRepository {
       const row = await findById(userId);
       return row === undefined ? null : userRowToUser(row);
     },
+
+    findForSignIn: (userId) => findForSignIn(db, userId),
 
     async upgradePasswordHash(userId, previousHash, passwordHash) {
       await db
