@@ -11,8 +11,8 @@ import { AuthError } from "../../src/domain/errors.js";
 import type { UserRepository } from "../../src/domain/ports.js";
 import { ensureTenant, migrateToLatest, openDatabase } from "../../src/infra/postgres/database.js";
 import { createOneTimeTokens } from "../../src/infra/postgres/one-time-tokens.js";
-import { createSecondFactorStore } from "../../src/infra/postgres/second-factors.js";
 import type { Database } from "../../src/infra/postgres/schema.js";
+import { createSecondFactorStore } from "../../src/infra/postgres/second-factors.js";
 import { createTenantStore } from "../../src/infra/postgres/tenants.js";
 import { createUserRepository } from "../../src/infra/postgres/users.js";
 import { createTestDatabase } from "../support/app.js";
@@ -192,7 +192,13 @@ describe.each([
     const pending = await users.create(newUser({ email: "signin.pending@example.com", username: null, roles: [] }));
     const confirmed = await users.create(newUser({ email: "signin.confirmed@example.com", username: null }));
     for (const { id } of [pending, confirmed]) {
-      await factors.beginEnrollment({ userId: id, tenant: "default", sealedSecret: "sealed", at, expiresAt: new Date(at.getTime() + 60_000) });
+      await factors.beginEnrollment({
+        userId: id,
+        tenant: "default",
+        sealedSecret: "sealed",
+        at,
+        expiresAt: new Date(at.getTime() + 60_000),
+      });
     }
     await factors.confirmEnrollment({ userId: confirmed.id, sealedSecret: "sealed", step: 1, at, recoveryCodeHashes: ["a"] });
     for (const [user, confirmedFactor] of [
