@@ -133,6 +133,22 @@ describe.each([
     expect(refused).toContain("account");
   });
 
+  it("forgets an owner's address once its sign-in is older than OWNER_ADDRESS_TTL", async () => {
+    const account = user();
+    const home = freshAddress();
+    await allowed(await limiter.loginThrottle.begin(attempt(account, home))).succeeded(true);
+    for (let i = 0; i < 10; i++) await failTimes(account, freshAddress(), 1);
+    const start = clock;
+    try {
+      clock = start + limits.ownerAddressTtlMs - 1;
+      allowed(await limiter.loginThrottle.begin(attempt(account, home)));
+      clock = start + limits.ownerAddressTtlMs;
+      expect(await limiter.loginThrottle.begin(attempt(account, home))).toMatchObject({ allowed: false, refusal: { limit: "account" } });
+    } finally {
+      clock = start;
+    }
+  });
+
   it("makes an address the owner's only when the secret completed a sign-in", async () => {
     const account = user();
     const [passwordOnly, signedIn] = [freshAddress(), freshAddress()];

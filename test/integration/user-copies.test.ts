@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import RedisMock from "ioredis-mock";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { User } from "../../src/domain/model.js";
-import type { RotateRequest, SessionStore } from "../../src/domain/ports.js";
+import type { NewSession, RotateRequest, SessionStore } from "../../src/domain/ports.js";
 import { hashSecret, newSecret, newSessionId, sealSuccessor } from "../../src/domain/refresh-token.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 
@@ -48,10 +48,10 @@ describe.each([
     };
   }
 
-  async function session(user: User) {
+  async function session(user: User, keepCopy?: NewSession["keepCopy"], epoch = 0) {
     const id = newSessionId();
     const secret = newSecret();
-    await store.create({
+    const outcome = await store.create({
       id,
       userId: user.id,
       tenant: user.tenant,
@@ -61,10 +61,11 @@ describe.each([
       createdAt: now,
       absoluteExpiresAt: now + 30 * DAY,
       idleTtlMs: 7 * DAY,
-      epoch: 0,
+      epoch,
       amr: ["pwd", "otp"],
+      ...(keepCopy === undefined ? {} : { keepCopy }),
     });
-    return { id, secret };
+    return { id, secret, outcome };
   }
 
   function rotation(user: User, s: { id: string; secret: string }, extra: Partial<RotateRequest> = {}): RotateRequest {
@@ -124,6 +125,37 @@ describe.each([
     const fresh = await session(user);
     expect((await store.rotate(rotation(user, fresh, { epoch: 0, keepCopy: { user, marks } }))).kind).toBe("rotated");
     expect((await store.rotate(rotation(user, await session(user)))).kind).toBe("userNeeded");
+  });
+
+  it("keeps the copy with the session it creates (Login), in the same step, unless the user changed after the marks were read", async () => {
+    const user = userOf();
+    const marks = await store.copyMarks(user.id, user.tenant);
+    const s = await session(user, { user, marks });
+    expect(s.outcome).toBe("created");
+    expect(await store.rotate(rotation(user, s))).toMatchObject({
+      kind: "rotated",
+      copy: { user, tenantGeneration: marks.tenantGeneration },
+    });
+    // A change after the marks: the session is created, the copy is not kept.
+    const changed = userOf();
+    const before = await store.copyMarks(changed.id, changed.tenant);
+    await store.userChanged(changed.id);
+    const fresh = await session(changed, { user: changed, marks: before });
+    expect(fresh.outcome).toBe("created");
+    expect(await redis.exists(`${prefix}{${changed.id}}:u`)).toBe(0);
+    expect((await store.rotate(rotation(changed, fresh))).kind).toBe("userNeeded");
+  });
+
+  it("keeps no copy when the session is refused: a change recorded after the epoch read, or a disabled user", async () => {
+    const user = userOf();
+    await store.endAccess(user.id, { epoch: 1 });
+    const marks = await store.copyMarks(user.id, user.tenant);
+    expect((await session(user, { user, marks }, 0)).outcome).toBe("stale");
+    expect(await redis.exists(`${prefix}{${user.id}}:u`)).toBe(0);
+    await store.endAccess(user.id, { epoch: 2, disablesUser: true });
+    const again = await store.copyMarks(user.id, user.tenant);
+    expect((await session(user, { user, marks: again }, 2)).outcome).toBe("disabled");
+    expect(await redis.exists(`${prefix}{${user.id}}:u`)).toBe(0);
   });
 
   it("drops the copy at every change, ending access included", async () => {
