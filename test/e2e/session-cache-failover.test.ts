@@ -7,11 +7,10 @@
  * announces them), or because B's tracking of the old master was reset (its connections closed,
  * its reads answered MOVED, or it left the slot map). And B still remembers new sessions after it.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { SessionStore } from "../../src/domain/ports.js";
-import { hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
 import { closeRedis, openRedis, type RedisClient, waitForRedis } from "../../src/infra/redis/client.js";
 import { noLegacySessions } from "../../src/infra/redis/legacy-sessions.js";
 import { type CachedLiveness, cachedLiveness } from "../../src/infra/redis/session-liveness.js";
@@ -26,6 +25,7 @@ import {
   startRedisCluster,
   startRedisSentinel,
 } from "../support/redis-topologies.js";
+import { sessionFields } from "../support/sessions.js";
 
 const DAY = 86_400_000;
 const SESSIONS = 24;
@@ -89,24 +89,9 @@ describe.each(["cluster", "sentinel"] as const)("the session cache across a Redi
   });
 
   async function newSession() {
-    const userId = randomUUID();
-    const id = newSessionId();
-    const now = Date.now();
-    await retried(() =>
-      a.create({
-        id,
-        userId,
-        tenant: "default",
-        secretHash: hashSecret(newSecret()),
-        ip: undefined,
-        userAgent: undefined,
-        createdAt: now,
-        absoluteExpiresAt: now + 30 * DAY,
-        idleTtlMs: 7 * DAY,
-        epoch: 0,
-        amr: ["pwd"],
-      }),
-    );
+    const session = sessionFields();
+    const { userId, id } = session;
+    await retried(() => a.create(session));
     return { userId, id };
   }
 

@@ -7,11 +7,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "../../src/domain/ports.js";
-import { hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
 import type { RedisClient } from "../../src/infra/redis/client.js";
 import { withEndingBarriers } from "../../src/infra/redis/ending-barriers.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 import { openTopology } from "../support/app.js";
+import { sessionFields } from "../support/sessions.js";
 
 const DAY = 86_400_000;
 
@@ -33,21 +33,9 @@ describe.each(["standalone", "cluster"] as const)("ending writes on %s Redis", (
   afterAll(() => redis.disconnect());
 
   async function sessionOf(userId: string, createdAt = Date.now()): Promise<string> {
-    const id = newSessionId();
-    await store.create({
-      id,
-      userId,
-      tenant: "default",
-      secretHash: hashSecret(newSecret()),
-      ip: undefined,
-      userAgent: undefined,
-      createdAt,
-      absoluteExpiresAt: createdAt + DAY,
-      idleTtlMs: DAY,
-      epoch: 0,
-      amr: ["pwd"],
-    });
-    return id;
+    const session = sessionFields({ userId, createdAt });
+    await store.create(session);
+    return session.id;
   }
 
   it("answers each barrier before the ending call returns, on the written key's slot", async () => {

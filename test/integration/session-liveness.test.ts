@@ -13,7 +13,6 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { SessionStore } from "../../src/domain/ports.js";
-import { hashSecret, newSecret, newSessionId } from "../../src/domain/refresh-token.js";
 import { closeRedis, masterConnections, type RedisClient } from "../../src/infra/redis/client.js";
 import { type KeyTracking, pairConnectionOptions, singleServerTracking } from "../../src/infra/redis/key-tracking.js";
 import { noLegacySessions } from "../../src/infra/redis/legacy-sessions.js";
@@ -21,6 +20,7 @@ import { type CachedLiveness, cachedLiveness } from "../../src/infra/redis/sessi
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 import { trackingFor } from "../../src/infra/redis/tracking-topology.js";
 import { openTopology, REDIS_TOPOLOGIES, type RedisTopologyName, redisEnv } from "../support/app.js";
+import { sessionFields } from "../support/sessions.js";
 
 const DAY = 86_400_000;
 const TIMING = { heartbeatMs: 100, staleAfterMs: 400, onProblem: () => {} };
@@ -80,22 +80,9 @@ describe.each(REDIS_TOPOLOGIES)("session liveness cached on an instance and inva
   }
 
   async function newSession(userId = randomUUID()) {
-    const id = newSessionId();
-    const now = Date.now();
-    await a.create({
-      id,
-      userId,
-      tenant: "default",
-      secretHash: hashSecret(newSecret()),
-      ip: undefined,
-      userAgent: undefined,
-      createdAt: now,
-      absoluteExpiresAt: now + 30 * DAY,
-      idleTtlMs: 7 * DAY,
-      epoch: 0,
-      amr: ["pwd"],
-    });
-    return { userId, id };
+    const session = sessionFields({ userId });
+    await a.create(session);
+    return { userId, id: session.id };
   }
 
   it("answers a session seen before from memory, and refuses it once Redis says it ended", async () => {
