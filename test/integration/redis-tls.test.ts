@@ -19,6 +19,7 @@ import { cachedLiveness } from "../../src/infra/redis/session-liveness.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 import { trackingFor } from "../../src/infra/redis/tracking-topology.js";
 import { freePort } from "../support/servers.js";
+import { sessionFields } from "../support/sessions.js";
 
 describe("Redis over TLS", () => {
   const dir = mkdtempSync(join(tmpdir(), "auth-redis-tls-"));
@@ -75,19 +76,7 @@ describe("Redis over TLS", () => {
     const { client, answers } = await open({ REDIS_TLS_CA_FILE: join(dir, "redis.crt"), REDIS_PASSWORD_FILE: join(dir, "password") });
     expect(answers).toBe(true);
     const store = createSessionStore(client, "tls:", 86_400_000);
-    const session = {
-      id: newSessionId(),
-      userId: randomUUID(),
-      tenant: "default",
-      secretHash: hashSecret(newSecret()),
-      ip: undefined,
-      userAgent: undefined,
-      createdAt: Date.now(),
-      absoluteExpiresAt: Date.now() + 60_000,
-      idleTtlMs: 60_000,
-      epoch: 0,
-      amr: ["pwd"],
-    };
+    const session = sessionFields({ idleTtlMs: 60_000 });
     expect(await store.create(session)).toBe("created");
     expect(await store.isActive(session.userId, session.id)).toBe(true);
   });

@@ -17,6 +17,7 @@ import { upgradeSessionLayout } from "../../src/infra/redis/legacy-sessions.js";
 import { createSessionStore } from "../../src/infra/redis/sessions.js";
 import { openTopology } from "../support/app.js";
 import { clusterSlot } from "../support/cluster-slot.js";
+import { sessionFields } from "../support/sessions.js";
 
 const DAY = 86_400_000;
 
@@ -435,19 +436,7 @@ describe.each(["sentinel", "cluster"] as const)("session writes that wait for re
   let writer: RedisClient;
   const prefix = `wr${randomBytes(4).toString("hex")}:`;
   const now = Date.now();
-  const session = (): NewSession => ({
-    id: newSessionId(),
-    userId: randomUUID(),
-    tenant: "default",
-    secretHash: hashSecret(newSecret()),
-    ip: undefined,
-    userAgent: undefined,
-    amr: ["pwd"],
-    createdAt: now,
-    absoluteExpiresAt: now + DAY,
-    idleTtlMs: DAY,
-    epoch: 0,
-  });
+  const session = (): NewSession => sessionFields({ createdAt: now, absoluteExpiresAt: now + DAY, idleTtlMs: DAY });
 
   beforeAll(async () => {
     [redis, writer] = await Promise.all([openTopology(topology), openTopology(topology)]);
